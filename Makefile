@@ -1,0 +1,49 @@
+# Loam: make run starts one node on 127.0.0.1:3100 with data in ./data;
+# make test runs every test.
+GO      ?= go
+BIN     := bin
+SHARED  ?= ../shared
+
+.PHONY: all build run test test-short race conformance bench bench-go bench-push fuzz plugin fmt vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/loam ./server/cmd/loam
+
+run: build
+	$(BIN)/loam -http.addr 127.0.0.1:3100 -data.dir ./data
+
+# test: unit tests (race detector on the concurrent packages), the
+# end-to-end tests against the real binary, and the Loki conformance cases.
+test: vet
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./server/wal/ ./server/store/ ./server/api/
+	$(MAKE) conformance
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l server plugin internal 2>/dev/null)" || (echo "gofmt needed:"; gofmt -l server plugin internal; exit 1)
+
+# conformance: a fresh server, the shared corpus pushed, every case compared
+# with Grafana Loki's answers (cases this step implements).
+CONFORMANCE_ONLY ?= log_*,labels_*,label_values_*,series_*
+conformance: build
+	bash scripts/conformance.sh "$(SHARED)" "$(CONFORMANCE_ONLY)"
+
+bench: bench-go bench-push
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./server/...
+
+bench-push: build
+	bash scripts/bench-push.sh "$(SHARED)"
+
+fuzz:
+	bash scripts/fuzz.sh 20s
+
+fmt:
+	gofmt -w server plugin internal
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Start a fresh loam on a free port, push the shared corpus, compare answers
+# with Grafana Loki's, then check again after a restart (answers from blocks).
+set -euo pipefail
+shared=${1:-../shared}
+only=${2:-}
+here=$(cd "$(dirname "$0")/.." && pwd)
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+log=$data/loam.log
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$data"; }
+trap cleanup EXIT
+start() {
+  "$here/bin/loam" -http.addr "127.0.0.1:$port" -data.dir "$data/d" >>"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$port/ready" >/dev/null && return 0
+    sleep 0.1
+  done
+  cat "$log"; echo "loam did not become ready"; exit 1
+}
+args=()
+[ -n "$only" ] && args+=("--only=$only")
+start
+echo "== conformance: answers from the head"
+python3 "$shared/conformance/conformance.py" run "http://127.0.0.1:$port" "$shared/conformance/cases.json" "${args[@]}"
+kill -TERM "$pid"; wait "$pid" || true
+start
+echo "== conformance: answers from blocks, after a restart"
+python3 "$shared/conformance/conformance.py" check "http://127.0.0.1:$port" "$shared/conformance/cases.json" "${args[@]}"
+raw=5565870
+disk=$(du -sb "$data/d/blocks" --apparent-size | cut -f1)
+blocks=$(find "$data/d/blocks" -name '*.blk' -printf '%s\n' | awk '{s+=$1} END {print s}')
+echo "blocks on disk: $blocks bytes, $(python3 -c "print(round($raw/$blocks, 2))")x smaller than the corpus' raw lines"

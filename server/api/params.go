@@ -1,0 +1,62 @@
+package api
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// badRequest is an error answered with 400 and its message.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func errBad(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
+
+// parseTime reads a timestamp as Loki does: a number with a dot is float
+// seconds; an integer of at most ten digits is seconds, a longer one
+// nanoseconds; anything else RFC3339(Nano).
+func parseTime(name, v string, def time.Time) (time.Time, error) {
+	if v == "" {
+		return def, nil
+	}
+	if strings.Contains(v, ".") {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			s, frac := math.Modf(f)
+			frac = math.Round(frac*1000) / 1000
+			return time.Unix(int64(s), int64(frac*float64(time.Second))), nil
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return time.Time{}, errBad("invalid %s %q: use nanoseconds, seconds (with or without a fraction) or RFC3339", name, v)
+		}
+		return t, nil
+	}
+	if len(strings.TrimLeft(v, "-")) <= 10 {
+		return time.Unix(n, 0), nil
+	}
+	return time.Unix(0, n), nil
+}
+
+// timeRange reads start and end; end defaults to now and start to an hour
+// before end.
+func timeRange(r *http.Request, now time.Time) (start, end time.Time, err error) {
+	end, err = parseTime("end", r.Form.Get("end"), now)
+	if err != nil {
+		return
+	}
+	start, err = parseTime("start", r.Form.Get("start"), end.Add(-time.Hour))
+	if err != nil {
+		return
+	}
+	if end.Before(start) {
+		err = errBad("end timestamp must not be before start time")
+	}
+	return
+}

@@ -1,0 +1,280 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/loam-logs/loam/server/distributor"
+	"github.com/loam-logs/loam/server/push"
+	"github.com/loam-logs/loam/server/store"
+)
+
+// Options configure the API.
+type Options struct {
+	MaxPushBodyBytes         int64         // compressed body size limit
+	MaxPushDecompressedBytes int64         // decompressed body size limit
+	MaxEntriesPerQuery       int           // Loki's max_entries_limit_per_query
+	QueryTimeout             time.Duration // per query
+	DefaultTenant            string        // tenant when X-Scope-OrgID is absent
+}
+
+// DefaultOptions are applied to zero fields.
+var DefaultOptions = Options{
+	MaxPushBodyBytes:         16 << 20,
+	MaxPushDecompressedBytes: 64 << 20,
+	MaxEntriesPerQuery:       5000,
+	QueryTimeout:             time.Minute,
+	DefaultTenant:            "fake",
+}
+
+// API holds the handlers.
+type API struct {
+	opts Options
+	log  *slog.Logger
+	be   atomic.Pointer[backend]
+	now  func() time.Time
+
+	duration *prometheus.HistogramVec
+	gatherer prometheus.Gatherer
+}
+
+// backend is what the handlers serve from, set once the store is open.
+type backend struct {
+	dist  *distributor.Distributor
+	store *store.Store
+}
+
+// New returns the API. Until Serve is called every data route answers 503,
+// so that the HTTP port can be up (and /ready say "not ready") while the
+// store replays its WAL.
+func New(opts Options, log *slog.Logger, reg prometheus.Registerer, g prometheus.Gatherer) *API {
+	def := DefaultOptions
+	if opts.MaxPushBodyBytes == 0 {
+		opts.MaxPushBodyBytes = def.MaxPushBodyBytes
+	}
+	if opts.MaxPushDecompressedBytes == 0 {
+		opts.MaxPushDecompressedBytes = def.MaxPushDecompressedBytes
+	}
+	if opts.MaxEntriesPerQuery == 0 {
+		opts.MaxEntriesPerQuery = def.MaxEntriesPerQuery
+	}
+	if opts.QueryTimeout == 0 {
+		opts.QueryTimeout = def.QueryTimeout
+	}
+	if opts.DefaultTenant == "" {
+		opts.DefaultTenant = def.DefaultTenant
+	}
+	a := &API{opts: opts, log: log, now: time.Now, gatherer: g,
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "loam_request_duration_seconds", Help: "HTTP request duration by route and status code.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route", "method", "status"}),
+	}
+	if reg != nil {
+		reg.MustRegister(a.duration)
+	}
+	return a
+}
+
+// Serve starts answering from d and st, and marks the server ready.
+func (a *API) Serve(d *distributor.Distributor, st *store.Store) {
+	a.be.Store(&backend{dist: d, store: st})
+}
+
+// Stop makes the data routes answer 503 again, for a graceful shutdown.
+func (a *API) Stop() { a.be.Store(nil) }
+
+// ready wraps a data route: 503 until Serve.
+func (a *API) ready(h func(http.ResponseWriter, *http.Request, *backend)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		be := a.be.Load()
+		if be == nil {
+			writeError(w, http.StatusServiceUnavailable, "not ready: the write-ahead log is being replayed (or the server is shutting down); retry shortly")
+			return
+		}
+		h(w, r, be)
+	}
+}
+
+// Handler returns the HTTP routes.
+func (a *API) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.Use(a.instrument)
+	r.HandleFunc("/ready", a.handleReady).Methods("GET")
+	r.Handle("/metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{})).Methods("GET")
+	r.HandleFunc("/loki/api/v1/push", a.ready(a.handlePush)).Methods("POST")
+	r.HandleFunc("/loki/api/v1/query_range", a.ready(a.handleQueryRange)).Methods("GET", "POST")
+	r.HandleFunc("/loki/api/v1/query", a.ready(a.handleQuery)).Methods("GET", "POST")
+	r.HandleFunc("/loki/api/v1/labels", a.ready(a.handleLabels)).Methods("GET", "POST")
+	r.HandleFunc("/loki/api/v1/label", a.ready(a.handleLabels)).Methods("GET", "POST")
+	r.HandleFunc("/loki/api/v1/label/{name}/values", a.ready(a.handleLabelValues)).Methods("GET", "POST")
+	r.HandleFunc("/loki/api/v1/series", a.ready(a.handleSeries)).Methods("GET", "POST")
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("404 page not found: %s is not an endpoint of this server", r.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+	})
+	return r
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (websockets).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (a *API) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				a.log.Error("panic serving request", "path", r.URL.Path, "panic", p)
+				if rec.status == 0 {
+					writeError(rec, http.StatusInternalServerError, "internal error")
+				}
+			}
+			route := "other"
+			if cr := mux.CurrentRoute(r); cr != nil {
+				if t, err := cr.GetPathTemplate(); err == nil {
+					route = t
+				}
+			}
+			if rec.status == 0 {
+				rec.status = http.StatusOK
+			}
+			a.duration.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func (a *API) handleReady(w http.ResponseWriter, r *http.Request) {
+	if a.be.Load() == nil {
+		writeError(w, http.StatusServiceUnavailable, "not ready: replaying the write-ahead log")
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// tenant returns the request's tenant or an error message.
+func (a *API) tenant(r *http.Request) (string, error) {
+	t := r.Header.Get("X-Scope-OrgID")
+	if t == "" {
+		return a.opts.DefaultTenant, nil
+	}
+	if err := ValidTenant(t); err != nil {
+		return "", err
+	}
+	return t, nil
+}
+
+// ValidTenant applies Loki's rules for tenant IDs: at most 150 characters
+// from [a-zA-Z0-9!-_.*'()], and not "." or "..".
+func ValidTenant(t string) error {
+	if len(t) > 150 {
+		return errBad("tenant ID (X-Scope-OrgID) is %d characters long; the limit is 150", len(t))
+	}
+	if t == "." || t == ".." {
+		return errBad("tenant ID (X-Scope-OrgID) %q is not allowed", t)
+	}
+	for _, c := range []byte(t) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '!' || c == '-' || c == '_' || c == '.' || c == '*' || c == '\'' || c == '(' || c == ')':
+		default:
+			return errBad("tenant ID (X-Scope-OrgID) %q holds %q; allowed are letters, digits and !-_.*'()", t, string(rune(c)))
+		}
+	}
+	return nil
+}
+
+func (a *API) handlePush(w http.ResponseWriter, r *http.Request, be *backend) {
+	tenant, err := a.tenant(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if r.ContentLength > a.opts.MaxPushBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("push body of %d bytes is larger than the limit of %d bytes: send smaller batches", r.ContentLength, a.opts.MaxPushBodyBytes))
+		return
+	}
+	body, err := push.ReadBody(r.Body, r.Header.Get("Content-Encoding"), r.Header.Get("Content-Type"), a.opts.MaxPushBodyBytes, a.opts.MaxPushDecompressedBytes)
+	if err != nil {
+		if errors.Is(err, push.ErrTooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("push body too large: %v (limits: %d bytes as sent, %d bytes decompressed); send smaller batches", err, a.opts.MaxPushBodyBytes, a.opts.MaxPushDecompressedBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "cannot read push body: "+err.Error())
+		return
+	}
+	req := getRequest()
+	defer putRequest(req)
+	if push.IsJSON(r.Header.Get("Content-Type")) {
+		err = push.DecodeJSON(body, req)
+	} else {
+		err = push.DecodeProto(body, req)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed push body: "+err.Error())
+		return
+	}
+	if err := be.dist.Push(tenant, req); err != nil {
+		if distributor.IsValidation(err) {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		a.log.Error("push failed", "tenant", tenant, "err", err)
+		writeError(w, http.StatusInternalServerError, "could not store the push, retry: "+err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// queryContext bounds a query by the timeout; the request's context already
+// ends when the client goes away.
+func (a *API) queryContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), a.opts.QueryTimeout)
+}
+
+// answerError maps an error to its status and writes it.
+func (a *API) answerError(w http.ResponseWriter, err error) {
+	var br *badRequest
+	switch {
+	case errors.As(err, &br):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusGatewayTimeout, "query timed out after "+a.opts.QueryTimeout.String()+": narrow the time range or the selector")
+	case errors.Is(err, context.Canceled):
+		writeError(w, 499, "query cancelled: the client went away")
+	default:
+		a.log.Error("query failed", "err", err)
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}

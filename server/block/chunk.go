@@ -1,0 +1,117 @@
+package block
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/loam-logs/loam/server/labels"
+)
+
+// Entry is one log line of a stream.
+type Entry struct {
+	T    int64         // unix nanoseconds
+	Line []byte        // the line; readers alias a decoded buffer
+	Meta labels.Labels // structured metadata, nil when none
+}
+
+// ChunkMeta locates one chunk of a stream inside a block file.
+type ChunkMeta struct {
+	MinT, MaxT int64  // first and last timestamp, inclusive
+	Count      uint32 // entries
+	RawBytes   uint32 // sum of line lengths, before compression
+	LinesOff   uint64 // zstd frame of the lines (and metadata)
+	LinesLen   uint32
+	TsOff      uint64 // timestamp column
+	TsLen      uint32
+	FilterOff  uint64 // n-gram filter
+	FilterLen  uint32
+	Flags      byte // chunkHasMeta
+}
+
+const chunkHasMeta = 1
+
+// HasMeta reports whether entries of the chunk carry structured metadata.
+func (c *ChunkMeta) HasMeta() bool { return c.Flags&chunkHasMeta != 0 }
+
+// Overlaps reports whether the chunk may hold entries in [start, end].
+func (c *ChunkMeta) Overlaps(start, end int64) bool { return c.MinT <= end && c.MaxT >= start }
+
+// ErrCorrupt is wrapped by every error about bytes that do not decode.
+var ErrCorrupt = errors.New("corrupt block")
+
+// appendLinesPayload builds the uncompressed content of a chunk's lines frame:
+// the line lengths, then the lines, then the metadata of each entry when any
+// entry has some. Lengths first keep the text contiguous for zstd.
+func appendLinesPayload(dst []byte, es []Entry, hasMeta bool) []byte {
+	for i := range es {
+		dst = appendUvarint(dst, uint64(len(es[i].Line)))
+	}
+	for i := range es {
+		dst = append(dst, es[i].Line...)
+	}
+	if hasMeta {
+		for i := range es {
+			dst = appendUvarint(dst, uint64(len(es[i].Meta)))
+			for _, l := range es[i].Meta {
+				dst = appendString(dst, l.Name)
+				dst = appendString(dst, l.Value)
+			}
+		}
+	}
+	return dst
+}
+
+// decodeLinesPayload fills Line (and Meta) of the entries from a decompressed
+// lines frame. Lines and metadata strings alias src.
+func decodeLinesPayload(src []byte, es []Entry, hasMeta bool) error {
+	// First pass: lengths, to find where the text starts.
+	p := src
+	total := uint64(0)
+	for i := range es {
+		l, rest, ok := readUvarint(p)
+		if !ok {
+			return fmt.Errorf("%w: line length %d", ErrCorrupt, i)
+		}
+		p = rest
+		total += l
+		es[i].Meta = nil
+	}
+	if total > uint64(len(p)) {
+		return fmt.Errorf("%w: lines frame shorter than its lengths", ErrCorrupt)
+	}
+	text := p
+	meta := p[total:]
+	p = src
+	off := uint64(0)
+	for i := range es {
+		l, rest, _ := readUvarint(p)
+		p = rest
+		es[i].Line = text[off : off+l : off+l]
+		off += l
+	}
+	if !hasMeta {
+		return nil
+	}
+	for i := range es {
+		n, rest, ok := readUvarint(meta)
+		if !ok || n > uint64(len(rest)) {
+			return fmt.Errorf("%w: metadata of entry %d", ErrCorrupt, i)
+		}
+		meta = rest
+		if n == 0 {
+			continue
+		}
+		ls := make(labels.Labels, n)
+		for j := range ls {
+			name, rest, ok1 := readBytes(meta)
+			value, rest2, ok2 := readBytes(rest)
+			if !ok1 || !ok2 {
+				return fmt.Errorf("%w: metadata of entry %d", ErrCorrupt, i)
+			}
+			meta = rest2
+			ls[j] = labels.Label{Name: string(name), Value: string(value)}
+		}
+		es[i].Meta = ls
+	}
+	return nil
+}

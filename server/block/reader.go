@@ -1,0 +1,370 @@
+package block
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"slices"
+
+	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/ngram"
+)
+
+// Reader reads a finished block. Its methods are safe for concurrent use.
+type Reader struct {
+	path       string
+	f          *os.File
+	size       int64
+	minT, maxT int64
+	streams    []StreamMeta
+	postings   map[string][]postingValue // by name; values sorted
+}
+
+// Open reads the footer and index of the block at path and verifies their
+// checksum. Lines, timestamps and filters stay on disk until asked for.
+func Open(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open block: %w", err)
+	}
+	r, err := open(f, path)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open block %s: %w", path, err)
+	}
+	return r, nil
+}
+
+func open(f *os.File, path string) (*Reader, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := st.Size()
+	if size < headerSize+footerSize {
+		return nil, fmt.Errorf("%w: file of %d bytes is too short", ErrCorrupt, size)
+	}
+	var hdr [headerSize]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+		return nil, err
+	}
+	if string(hdr[:8]) != Magic {
+		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
+	}
+	if hdr[8] != Version {
+		return nil, fmt.Errorf("unsupported block version %d (this build reads %d)", hdr[8], Version)
+	}
+	var ft [footerSize]byte
+	if _, err := f.ReadAt(ft[:], size-footerSize); err != nil {
+		return nil, err
+	}
+	le := binary.LittleEndian
+	if string(ft[72:]) != Magic {
+		return nil, fmt.Errorf("%w: bad footer magic (torn write?)", ErrCorrupt)
+	}
+	iOff, iLen := le.Uint64(ft[32:]), le.Uint64(ft[40:])
+	if iOff+iLen > uint64(size-footerSize) || iLen > 1<<31 {
+		return nil, fmt.Errorf("%w: index out of bounds", ErrCorrupt)
+	}
+	index := make([]byte, iLen)
+	if _, err := f.ReadAt(index, int64(iOff)); err != nil {
+		return nil, err
+	}
+	crc := crc32.Update(crc32.Checksum(index, castagnoli), castagnoli, ft[:64])
+	if crc != le.Uint32(ft[64:]) {
+		return nil, fmt.Errorf("%w: index checksum mismatch", ErrCorrupt)
+	}
+	raw, err := zstdDecoder().DecodeAll(index, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: index: %v", ErrCorrupt, err)
+	}
+	r := &Reader{path: path, f: f, size: size,
+		minT: int64(le.Uint64(ft[48:])), maxT: int64(le.Uint64(ft[56:]))}
+	if err := r.decodeIndex(raw); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Reader) decodeIndex(src []byte) error {
+	bad := func(what string) error { return fmt.Errorf("%w: index: %s", ErrCorrupt, what) }
+	n, src, ok := readUvarint(src)
+	if !ok || n > uint64(len(src)) {
+		return bad("stream count")
+	}
+	// Label strings are interned: streams of a block share most values.
+	intern := map[string]string{}
+	str := func(b []byte) string {
+		if s, ok := intern[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		intern[s] = s
+		return s
+	}
+	r.streams = make([]StreamMeta, n)
+	for i := range r.streams {
+		var nl uint64
+		if nl, src, ok = readUvarint(src); !ok || nl > uint64(len(src)) {
+			return bad("label count")
+		}
+		ls := make(labels.Labels, nl)
+		for j := range ls {
+			var name, value []byte
+			var ok1, ok2 bool
+			name, src, ok1 = readBytes(src)
+			value, src, ok2 = readBytes(src)
+			if !ok1 || !ok2 {
+				return bad("labels")
+			}
+			ls[j] = labels.Label{Name: str(name), Value: str(value)}
+		}
+		var nc uint64
+		if nc, src, ok = readUvarint(src); !ok || nc > uint64(len(src)) {
+			return bad("chunk count")
+		}
+		cs := make([]ChunkMeta, nc)
+		for j := range cs {
+			c := &cs[j]
+			var v [9]uint64
+			if c.MinT, src, ok = readVarint(src); !ok {
+				return bad("chunk")
+			}
+			for k := range v {
+				if v[k], src, ok = readUvarint(src); !ok {
+					return bad("chunk")
+				}
+			}
+			if len(src) < 1 {
+				return bad("chunk")
+			}
+			c.MaxT = c.MinT + int64(v[0])
+			c.Count, c.RawBytes = uint32(v[1]), uint32(v[2])
+			c.LinesOff, c.LinesLen = v[3], uint32(v[4])
+			c.TsOff, c.TsLen = v[5], uint32(v[6])
+			c.FilterOff, c.FilterLen = v[7], uint32(v[8])
+			c.Flags = src[0]
+			src = src[1:]
+			for _, end := range []uint64{c.LinesOff + uint64(c.LinesLen), c.TsOff + uint64(c.TsLen), c.FilterOff + uint64(c.FilterLen)} {
+				if end > uint64(r.size) {
+					return bad("chunk out of bounds")
+				}
+			}
+		}
+		r.streams[i] = StreamMeta{Labels: ls, Chunks: cs}
+	}
+	var nn uint64
+	if nn, src, ok = readUvarint(src); !ok || nn > uint64(len(src)) {
+		return bad("postings")
+	}
+	r.postings = make(map[string][]postingValue, nn)
+	for ; nn > 0; nn-- {
+		var name []byte
+		var nv uint64
+		if name, src, ok = readBytes(src); !ok {
+			return bad("postings name")
+		}
+		if nv, src, ok = readUvarint(src); !ok || nv > uint64(len(src)) {
+			return bad("postings values")
+		}
+		vals := make([]postingValue, nv)
+		for i := range vals {
+			var v []byte
+			var nr uint64
+			if v, src, ok = readBytes(src); !ok {
+				return bad("postings value")
+			}
+			if nr, src, ok = readUvarint(src); !ok || nr > uint64(len(src)) {
+				return bad("postings refs")
+			}
+			refs := make([]uint32, nr)
+			prev := uint64(0)
+			for k := range refs {
+				var d uint64
+				if d, src, ok = readUvarint(src); !ok {
+					return bad("postings ref")
+				}
+				prev += d
+				if prev >= uint64(len(r.streams)) {
+					return bad("postings ref out of range")
+				}
+				refs[k] = uint32(prev)
+			}
+			vals[i] = postingValue{value: str(v), refs: refs}
+		}
+		r.postings[str(name)] = vals
+	}
+	return nil
+}
+
+// Path returns the file the block was opened from.
+func (r *Reader) Path() string { return r.path }
+
+// Size returns the block's size in bytes.
+func (r *Reader) Size() int64 { return r.size }
+
+// MinT and MaxT bound every timestamp in the block.
+func (r *Reader) MinT() int64 { return r.minT }
+func (r *Reader) MaxT() int64 { return r.maxT }
+
+// Streams returns the streams, sorted by labels. Do not modify them.
+func (r *Reader) Streams() []StreamMeta { return r.streams }
+
+// Close releases the file.
+func (r *Reader) Close() error { return r.f.Close() }
+
+// Select returns the numbers of the streams whose labels satisfy every
+// matcher. Matchers that cannot match an empty value narrow the candidates
+// through the postings; the rest are checked against each candidate.
+func (r *Reader) Select(ms []*labels.Matcher) []int {
+	var cand []uint32
+	narrowed := false
+	for _, m := range ms {
+		if m.MatchesEmpty() {
+			continue
+		}
+		var refs []uint32
+		for _, v := range r.postings[m.Name] {
+			if m.Matches(v.value) {
+				refs = mergeRefs(refs, v.refs)
+			}
+		}
+		if !narrowed {
+			cand, narrowed = refs, true
+		} else {
+			cand = intersectRefs(cand, refs)
+		}
+		if len(cand) == 0 {
+			return nil
+		}
+	}
+	var out []int
+	check := func(i int) {
+		if r.streams[i].Labels.Matches(ms) {
+			out = append(out, i)
+		}
+	}
+	if narrowed {
+		for _, i := range cand {
+			check(int(i))
+		}
+	} else {
+		for i := range r.streams {
+			check(i)
+		}
+	}
+	return out
+}
+
+func mergeRefs(a, b []uint32) []uint32 {
+	if len(a) == 0 {
+		return slices.Clone(b)
+	}
+	out := make([]uint32, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+func intersectRefs(a, b []uint32) []uint32 {
+	var out []uint32
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// ReadTimestamps appends the timestamps of chunk c to dst.
+func (r *Reader) ReadTimestamps(c *ChunkMeta, dst []int64) ([]int64, error) {
+	buf := make([]byte, c.TsLen)
+	if _, err := r.f.ReadAt(buf, int64(c.TsOff)); err != nil {
+		return dst, fmt.Errorf("read timestamps of %s: %w", r.path, err)
+	}
+	out, err := decodeTimestamps(buf, dst)
+	if err == nil && len(out)-len(dst) != int(c.Count) {
+		err = errTimestamps
+	}
+	if err != nil {
+		return dst, fmt.Errorf("%w: %s at %d: %v", ErrCorrupt, r.path, c.TsOff, err)
+	}
+	return out, nil
+}
+
+// ChunkData is a decoded chunk. Reuse it across ReadChunk calls to reuse its
+// buffers; entries alias them until the next call.
+type ChunkData struct {
+	Entries []Entry
+	times   []int64
+	frame   []byte
+	text    []byte
+}
+
+// ReadChunk decodes chunk c into d.
+func (r *Reader) ReadChunk(c *ChunkMeta, d *ChunkData) error {
+	var err error
+	d.times, err = r.ReadTimestamps(c, d.times[:0])
+	if err != nil {
+		return err
+	}
+	d.frame = slices.Grow(d.frame[:0], int(c.LinesLen))[:c.LinesLen]
+	if _, err := r.f.ReadAt(d.frame, int64(c.LinesOff)); err != nil {
+		return fmt.Errorf("read lines of %s: %w", r.path, err)
+	}
+	d.text, err = zstdDecoder().DecodeAll(d.frame, d.text[:0])
+	if err != nil {
+		return fmt.Errorf("%w: lines of %s at %d: %v", ErrCorrupt, r.path, c.LinesOff, err)
+	}
+	d.Entries = slices.Grow(d.Entries[:0], len(d.times))[:len(d.times)]
+	if err := decodeLinesPayload(d.text, d.Entries, c.HasMeta()); err != nil {
+		return fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
+	}
+	for i, t := range d.times {
+		d.Entries[i].T = t
+	}
+	return nil
+}
+
+// Filter reads the n-gram filter of chunk c into buf (reused when large
+// enough).
+func (r *Reader) Filter(c *ChunkMeta, buf []byte) (ngram.Filter, error) {
+	buf = slices.Grow(buf[:0], int(c.FilterLen))[:c.FilterLen]
+	if _, err := r.f.ReadAt(buf, int64(c.FilterOff)); err != nil {
+		return nil, fmt.Errorf("read filter of %s: %w", r.path, err)
+	}
+	return ngram.Filter(buf), nil
+}
+
+// LabelNames returns the sorted label names of the block.
+func (r *Reader) LabelNames() []string {
+	out := make([]string, 0, len(r.postings))
+	for n := range r.postings {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,323 @@
+package block
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/ngram"
+)
+
+const (
+	// Magic opens and closes every block file.
+	Magic = "LOAMBLK1"
+	// Version is the format version written by this code.
+	Version    = 1
+	headerSize = 16
+	footerSize = 8*8 + 4 + 4 + 8
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Options tune a Writer.
+type Options struct {
+	// ChunkTargetSize cuts a stream's lines into chunks of about this many
+	// raw bytes. Bigger chunks compress better; smaller ones cost less to
+	// read for a query that needs only a few lines.
+	ChunkTargetSize int
+	// Level is the zstd effort for lines.
+	Level Level
+}
+
+// DefaultOptions are the options used when a field is zero.
+var DefaultOptions = Options{ChunkTargetSize: 1 << 20, Level: LevelBetter}
+
+// Writer writes one block file. It is not goroutine-safe.
+type Writer struct {
+	opts      Options
+	path, tmp string
+	f         *os.File
+	bw        *bufio.Writer
+	off       uint64
+
+	streams []StreamMeta
+	ts      []byte // timestamp columns, written after the lines
+	filters []byte // n-gram filters, written after the timestamps
+	minT    int64
+	maxT    int64
+
+	payload []byte // scratch: uncompressed lines frame
+	frame   []byte // scratch: compressed lines frame
+	times   []int64
+	fb      ngram.Builder
+}
+
+// StreamMeta is a stream of a block: its labels and its chunks, by time.
+type StreamMeta struct {
+	Labels labels.Labels
+	Chunks []ChunkMeta
+}
+
+// Create starts a block at path; nothing is visible there until Finish.
+func Create(path string, opts Options) (*Writer, error) {
+	if opts.ChunkTargetSize <= 0 {
+		opts.ChunkTargetSize = DefaultOptions.ChunkTargetSize
+	}
+	if opts.Level == 0 {
+		opts.Level = DefaultOptions.Level
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create block: %w", err)
+	}
+	w := &Writer{opts: opts, path: path, tmp: tmp, f: f, bw: bufio.NewWriterSize(f, 1<<20),
+		minT: 1<<63 - 1, maxT: -1 << 63}
+	var hdr [headerSize]byte
+	copy(hdr[:], Magic)
+	hdr[8] = Version
+	w.write(hdr[:])
+	return w, nil
+}
+
+func (w *Writer) write(b []byte) {
+	// bufio remembers the first error; Finish reports it.
+	n, _ := w.bw.Write(b)
+	w.off += uint64(n)
+}
+
+// AddStream writes the entries of one stream, sorted by time. Each stream
+// may be added once.
+func (w *Writer) AddStream(ls labels.Labels, es []Entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	sm := StreamMeta{Labels: ls}
+	for len(es) > 0 {
+		n, raw := 0, 0
+		for n < len(es) && (n == 0 || raw+len(es[n].Line) <= w.opts.ChunkTargetSize) {
+			raw += len(es[n].Line)
+			n++
+		}
+		sm.Chunks = append(sm.Chunks, w.addChunk(es[:n], raw))
+		es = es[n:]
+	}
+	w.streams = append(w.streams, sm)
+	return nil
+}
+
+func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
+	c := ChunkMeta{MinT: es[0].T, MaxT: es[len(es)-1].T, Count: uint32(len(es)), RawBytes: uint32(raw)}
+	hasMeta := false
+	w.times = w.times[:0]
+	w.fb.Reset()
+	for i := range es {
+		w.times = append(w.times, es[i].T)
+		w.fb.Add(es[i].Line)
+		if len(es[i].Meta) > 0 {
+			hasMeta = true
+		}
+	}
+	if hasMeta {
+		c.Flags |= chunkHasMeta
+	}
+	w.payload = appendLinesPayload(w.payload[:0], es, hasMeta)
+	w.frame = encoder(w.opts.Level).EncodeAll(w.payload, w.frame[:0])
+	c.LinesOff, c.LinesLen = w.off, uint32(len(w.frame))
+	w.write(w.frame)
+
+	c.TsOff = uint64(len(w.ts))
+	w.ts = appendTimestamps(w.ts, w.times)
+	c.TsLen = uint32(uint64(len(w.ts)) - c.TsOff)
+
+	c.FilterOff = uint64(len(w.filters))
+	w.filters = w.fb.AppendFilter(w.filters)
+	c.FilterLen = uint32(uint64(len(w.filters)) - c.FilterOff)
+
+	w.minT = min(w.minT, c.MinT)
+	w.maxT = max(w.maxT, c.MaxT)
+	return c
+}
+
+// Finish writes the columns, the index and the footer, syncs, and moves the
+// block into place. The Writer is unusable afterwards.
+func (w *Writer) Finish() (err error) {
+	defer func() {
+		if err != nil {
+			w.Abort()
+		}
+	}()
+	if len(w.streams) == 0 {
+		return fmt.Errorf("finish block: no streams")
+	}
+	tsOff := w.off
+	w.write(w.ts)
+	fOff := w.off
+	w.write(w.filters)
+	// Offsets of timestamps and filters become absolute.
+	for i := range w.streams {
+		for j := range w.streams[i].Chunks {
+			w.streams[i].Chunks[j].TsOff += tsOff
+			w.streams[i].Chunks[j].FilterOff += fOff
+		}
+	}
+	slices.SortFunc(w.streams, func(a, b StreamMeta) int { return labels.Compare(a.Labels, b.Labels) })
+	index := encoder(LevelDefault).EncodeAll(appendIndex(nil, w.streams), nil)
+	iOff := w.off
+	w.write(index)
+
+	var ft [footerSize]byte
+	le := binary.LittleEndian
+	le.PutUint64(ft[0:], tsOff)
+	le.PutUint64(ft[8:], uint64(len(w.ts)))
+	le.PutUint64(ft[16:], fOff)
+	le.PutUint64(ft[24:], uint64(len(w.filters)))
+	le.PutUint64(ft[32:], iOff)
+	le.PutUint64(ft[40:], uint64(len(index)))
+	le.PutUint64(ft[48:], uint64(w.minT))
+	le.PutUint64(ft[56:], uint64(w.maxT))
+	crc := crc32.Update(crc32.Checksum(index, castagnoli), castagnoli, ft[:64])
+	le.PutUint32(ft[64:], crc)
+	le.PutUint32(ft[68:], Version)
+	copy(ft[72:], Magic)
+	w.write(ft[:])
+
+	if err := w.bw.Flush(); err != nil {
+		return fmt.Errorf("write block: %w", err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("sync block: %w", err)
+	}
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("close block: %w", err)
+	}
+	w.f = nil
+	if err := os.Rename(w.tmp, w.path); err != nil {
+		return fmt.Errorf("publish block: %w", err)
+	}
+	return SyncDir(filepath.Dir(w.path))
+}
+
+// Abort drops a block that will not be finished.
+func (w *Writer) Abort() {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	os.Remove(w.tmp)
+}
+
+// Size returns the bytes written so far (lines only before Finish).
+func (w *Writer) Size() uint64 { return w.off }
+
+// SyncDir fsyncs a directory so that a rename or create in it is durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// appendIndex encodes the stream table and the postings (label name →
+// value → stream numbers).
+func appendIndex(dst []byte, streams []StreamMeta) []byte {
+	dst = appendUvarint(dst, uint64(len(streams)))
+	for _, s := range streams {
+		dst = appendUvarint(dst, uint64(len(s.Labels)))
+		for _, l := range s.Labels {
+			dst = appendString(dst, l.Name)
+			dst = appendString(dst, l.Value)
+		}
+		dst = appendUvarint(dst, uint64(len(s.Chunks)))
+		for _, c := range s.Chunks {
+			dst = appendVarint(dst, c.MinT)
+			dst = appendUvarint(dst, uint64(c.MaxT-c.MinT))
+			dst = appendUvarint(dst, uint64(c.Count))
+			dst = appendUvarint(dst, uint64(c.RawBytes))
+			dst = appendUvarint(dst, c.LinesOff)
+			dst = appendUvarint(dst, uint64(c.LinesLen))
+			dst = appendUvarint(dst, c.TsOff)
+			dst = appendUvarint(dst, uint64(c.TsLen))
+			dst = appendUvarint(dst, c.FilterOff)
+			dst = appendUvarint(dst, uint64(c.FilterLen))
+			dst = append(dst, c.Flags)
+		}
+	}
+	post := buildPostings(streams)
+	dst = appendUvarint(dst, uint64(len(post)))
+	for _, n := range post {
+		dst = appendString(dst, n.name)
+		dst = appendUvarint(dst, uint64(len(n.values)))
+		for _, v := range n.values {
+			dst = appendString(dst, v.value)
+			dst = appendUvarint(dst, uint64(len(v.refs)))
+			prev := uint32(0)
+			for _, r := range v.refs {
+				dst = appendUvarint(dst, uint64(r-prev))
+				prev = r
+			}
+		}
+	}
+	return dst
+}
+
+type postingName struct {
+	name   string
+	values []postingValue
+}
+
+type postingValue struct {
+	value string
+	refs  []uint32 // stream numbers, ascending
+}
+
+func buildPostings(streams []StreamMeta) []postingName {
+	m := map[string]map[string][]uint32{}
+	for i, s := range streams {
+		for _, l := range s.Labels {
+			vs := m[l.Name]
+			if vs == nil {
+				vs = map[string][]uint32{}
+				m[l.Name] = vs
+			}
+			vs[l.Value] = append(vs[l.Value], uint32(i))
+		}
+	}
+	out := make([]postingName, 0, len(m))
+	for name, vs := range m {
+		pn := postingName{name: name}
+		for v, refs := range vs {
+			pn.values = append(pn.values, postingValue{v, refs})
+		}
+		slices.SortFunc(pn.values, func(a, b postingValue) int {
+			if a.value < b.value {
+				return -1
+			}
+			if a.value > b.value {
+				return 1
+			}
+			return 0
+		})
+		out = append(out, pn)
+	}
+	slices.SortFunc(out, func(a, b postingName) int {
+		if a.name < b.name {
+			return -1
+		}
+		if a.name > b.name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/loam-logs/loam/server/block"
+	"github.com/loam-logs/loam/server/distributor"
+	"github.com/loam-logs/loam/server/wal"
+)
+
+// config is everything loam can be told, by flag or by YAML file. Flags set on
+// the command line win over the file.
+type config struct {
+	HTTPAddr string `yaml:"http_addr"`
+	DataDir  string `yaml:"data_dir"`
+	LogLevel string `yaml:"log_level"`
+
+	WAL struct {
+		Fsync        string        `yaml:"fsync"`
+		FsyncPeriod  time.Duration `yaml:"fsync_interval"`
+		SegmentBytes int64         `yaml:"segment_size"`
+	} `yaml:"wal"`
+
+	Head struct {
+		MaxBytes         int64         `yaml:"max_bytes"`
+		MaxAge           time.Duration `yaml:"max_age"`
+		IdleFlush        time.Duration `yaml:"idle_flush"`
+		OutOfOrderWindow time.Duration `yaml:"out_of_order_window"`
+	} `yaml:"head"`
+
+	Block struct {
+		ChunkTargetSize int    `yaml:"chunk_target_size"`
+		Compression     string `yaml:"compression"`
+	} `yaml:"block"`
+
+	Limits distributor.Limits `yaml:"limits"`
+
+	Push struct {
+		MaxBodyBytes         int64 `yaml:"max_body_bytes"`
+		MaxDecompressedBytes int64 `yaml:"max_decompressed_bytes"`
+	} `yaml:"push"`
+
+	Query struct {
+		MaxEntries int           `yaml:"max_entries_limit_per_query"`
+		Timeout    time.Duration `yaml:"timeout"`
+	} `yaml:"query"`
+
+	DefaultTenant string `yaml:"default_tenant"`
+}
+
+func (c *config) register(fs *flag.FlagSet) *string {
+	file := fs.String("config.file", "", "YAML configuration file; flags given on the command line override it")
+	fs.StringVar(&c.HTTPAddr, "http.addr", "127.0.0.1:3100", "address to serve the HTTP API on")
+	fs.StringVar(&c.DataDir, "data.dir", "./data", "directory for the WAL and the blocks")
+	fs.StringVar(&c.LogLevel, "log.level", "info", "log level: debug, info, warn, error")
+
+	fs.StringVar(&c.WAL.Fsync, "wal.fsync", "always", "when the WAL is fsynced: always (before every push is acknowledged; concurrent pushes share one fsync), interval (every -wal.fsync-interval: power loss can lose what was acknowledged in that interval), never (the kernel decides: power loss can lose anything not yet written back). A crash of the process alone loses nothing under any policy")
+	fs.DurationVar(&c.WAL.FsyncPeriod, "wal.fsync-interval", 100*time.Millisecond, "fsync period with -wal.fsync=interval")
+	fs.Int64Var(&c.WAL.SegmentBytes, "wal.segment-size", 64<<20, "bytes after which a new WAL segment is started")
+
+	fs.Int64Var(&c.Head.MaxBytes, "head.max-bytes", 16<<20, "flush the in-memory head into blocks when it holds this many line bytes")
+	fs.DurationVar(&c.Head.MaxAge, "head.max-age", 2*time.Minute, "flush the head when its oldest data is this old")
+	fs.DurationVar(&c.Head.IdleFlush, "head.idle-flush", 30*time.Second, "flush the head when nothing was pushed for this long")
+	fs.DurationVar(&c.Head.OutOfOrderWindow, "ingest.out-of-order-window", time.Hour, "accept entries up to this much older than their stream's newest entry")
+
+	fs.IntVar(&c.Block.ChunkTargetSize, "block.chunk-target-size", 1<<20, "raw line bytes per chunk in a block")
+	fs.StringVar(&c.Block.Compression, "block.compression", "better", "zstd effort for chunk lines: fastest, default, better, best")
+
+	d := distributor.DefaultLimits
+	fs.IntVar(&c.Limits.MaxLabelNamesPerSeries, "limits.max-label-names-per-series", d.MaxLabelNamesPerSeries, "most labels a stream may have")
+	fs.IntVar(&c.Limits.MaxLabelNameLength, "limits.max-label-name-length", d.MaxLabelNameLength, "longest label name, in bytes")
+	fs.IntVar(&c.Limits.MaxLabelValueLength, "limits.max-label-value-length", d.MaxLabelValueLength, "longest label value, in bytes")
+	fs.IntVar(&c.Limits.MaxLineSize, "limits.max-line-size", d.MaxLineSize, "longest log line, in bytes")
+	fs.DurationVar(&c.Limits.RejectOldSamplesMaxAge, "limits.reject-old-samples-max-age", d.RejectOldSamplesMaxAge, "refuse entries older than this")
+	fs.DurationVar(&c.Limits.CreationGracePeriod, "limits.creation-grace-period", d.CreationGracePeriod, "refuse entries more than this far in the future")
+
+	fs.Int64Var(&c.Push.MaxBodyBytes, "push.max-body-bytes", 16<<20, "largest push body as sent (compressed)")
+	fs.Int64Var(&c.Push.MaxDecompressedBytes, "push.max-decompressed-bytes", 64<<20, "largest push body after decompression")
+
+	fs.IntVar(&c.Query.MaxEntries, "query.max-entries-limit-per-query", 5000, "largest limit a log query may ask for")
+	fs.DurationVar(&c.Query.Timeout, "query.timeout", time.Minute, "longest a query may run")
+
+	fs.StringVar(&c.DefaultTenant, "auth.default-tenant", "fake", "tenant of requests without an X-Scope-OrgID header")
+	return file
+}
+
+// parseConfig reads flags, then the YAML file if one is named, then the
+// flags again so that the command line wins.
+func parseConfig(args []string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("loam", flag.ContinueOnError)
+	file := c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if *file != "" {
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return nil, fmt.Errorf("read config file: %w", err)
+		}
+		if err := yaml.Unmarshal(b, c); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", *file, err)
+		}
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if _, err := wal.ParseSyncPolicy(c.WAL.Fsync); err != nil {
+		errs = append(errs, fmt.Errorf("-wal.fsync: %w", err))
+	}
+	if _, ok := block.ParseLevel(c.Block.Compression); !ok {
+		errs = append(errs, fmt.Errorf("-block.compression: %q is not one of fastest, default, better, best", c.Block.Compression))
+	}
+	if c.Head.MaxBytes <= 0 {
+		errs = append(errs, fmt.Errorf("-head.max-bytes must be positive"))
+	}
+	if c.Block.ChunkTargetSize <= 0 {
+		errs = append(errs, fmt.Errorf("-block.chunk-target-size must be positive"))
+	}
+	return errors.Join(errs...)
+}

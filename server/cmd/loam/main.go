@@ -1,0 +1,109 @@
+// Command loam is the Loam log server: it speaks Grafana Loki's HTTP API and
+// keeps logs in a WAL and compressed, label-indexed blocks.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/loam-logs/loam/server/api"
+	"github.com/loam-logs/loam/server/block"
+	"github.com/loam-logs/loam/server/distributor"
+	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/wal"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loam:", err)
+		os.Exit(2)
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "loam:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg *config) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("-log.level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	a := api.New(api.Options{
+		MaxPushBodyBytes:         cfg.Push.MaxBodyBytes,
+		MaxPushDecompressedBytes: cfg.Push.MaxDecompressedBytes,
+		MaxEntriesPerQuery:       cfg.Query.MaxEntries,
+		QueryTimeout:             cfg.Query.Timeout,
+		DefaultTenant:            cfg.DefaultTenant,
+	}, log, reg, reg)
+
+	// Listen first, so that /ready answers "not ready" during WAL replay.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
+
+	policy, _ := wal.ParseSyncPolicy(cfg.WAL.Fsync)
+	lvl, _ := block.ParseLevel(cfg.Block.Compression)
+	st, err := store.Open(store.Options{
+		Dir: cfg.DataDir,
+		WAL: wal.Options{SegmentSize: cfg.WAL.SegmentBytes, SyncPolicy: policy, SyncInterval: cfg.WAL.FsyncPeriod,
+			Metrics: wal.NewMetrics(reg)},
+		MaxHeadBytes:     cfg.Head.MaxBytes,
+		MaxHeadAge:       cfg.Head.MaxAge,
+		IdleFlush:        cfg.Head.IdleFlush,
+		OutOfOrderWindow: cfg.Head.OutOfOrderWindow,
+		Block:            block.Options{ChunkTargetSize: cfg.Block.ChunkTargetSize, Level: lvl},
+		Logger:           log,
+		Metrics:          store.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	a.Serve(distributor.New(cfg.Limits, st, reg), st)
+	log.Info("ready")
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+	case err := <-serveErr:
+		log.Error("HTTP server stopped", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+	a.Stop()
+	if err := st.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,148 @@
+package logql
+
+import (
+	"bytes"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func FuzzParseExpr(f *testing.F) {
+	for _, c := range validQueries {
+		f.Add(c.in)
+	}
+	for _, c := range invalidQueries {
+		f.Add(c.in)
+	}
+	for _, c := range unsupportedQueries {
+		f.Add(c.in)
+	}
+	for _, c := range lexCases {
+		f.Add(c.in)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		e, err := ParseExpr(q)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("ParseExpr(%q): error %T %v is no *ParseError", q, err, err)
+			}
+			if pe.Line < 1 || pe.Col < 1 {
+				t.Fatalf("ParseExpr(%q): error without a position: %v", q, err)
+			}
+			return
+		}
+		s := e.String()
+		e2, err := ParseExpr(s)
+		if err != nil {
+			t.Fatalf("ParseExpr(%q) prints %q, which does not parse: %v", q, s, err)
+		}
+		if s2 := e2.String(); s2 != s {
+			t.Fatalf("round trip of %q: %q then %q", q, s, s2)
+		}
+		sel, ok := e.(*LogSelectorExpr)
+		if !ok {
+			t.Fatalf("ParseExpr(%q) = %T", q, e)
+		}
+		m, err := CompileFilters(sel.Filters())
+		if err != nil {
+			t.Fatalf("ParseExpr(%q) parses but does not compile: %v", q, err)
+		}
+		// The needles hold for the query text itself as a line, if kept.
+		checkNeedlesLine(t, sel, m, []byte(q))
+	})
+}
+
+// FuzzLineFilter checks the compiled matchers against reference
+// implementations, and the needles against the matchers.
+func FuzzLineFilter(f *testing.F) {
+	seeds := []struct {
+		op     byte
+		a, b   string
+		line   string
+		hasTwo bool
+	}{
+		{0, "error", "", "an error", false},
+		{1, "a", "b", "abc", true},
+		{2, "error.*timeout", "", "error then timeout", false},
+		{2, "(?i)error", "", "ERROR", false},
+		{2, "(?i)ok", "x+y", "o\u212a", true},
+		{3, "5\\d\\d", "", "status=503", false},
+		{2, "ab+c|d", "", "abbbc", false},
+		{2, "\\x{FFFD}", "", "\xff", false},
+		{4, "<_> level=error <_>", "", "ts=1 level=error x", false},
+		{4, "a<_>a", "<_>b", "aaa", true},
+		{5, "<_> debug <_>", "", "x debug y", false},
+	}
+	for _, s := range seeds {
+		f.Add(s.op, s.a, s.b, s.hasTwo, []byte(s.line))
+	}
+	f.Fuzz(func(t *testing.T, opb byte, a, b string, two bool, line []byte) {
+		op := LineFilterOp(opb % 6)
+		lf := &LineFilter{Op: op, Values: []string{a}}
+		if two {
+			lf.Values = append(lf.Values, b)
+		}
+		for _, v := range lf.Values {
+			if validateFilterValue(op, v) != nil {
+				return
+			}
+		}
+		m, err := lf.Compile()
+		if err != nil {
+			t.Fatalf("%s validates but does not compile: %v", lf, err)
+		}
+		got := m.Match(line)
+		// The reference: any value matches, negated for the negated ops.
+		want := false
+		for _, v := range lf.Values {
+			var hit bool
+			switch op.positive() {
+			case LineContains:
+				hit = bytes.Contains(line, []byte(v))
+			case LineMatch:
+				hit = regexp.MustCompile("(?s)" + v).Match(line)
+			case LinePattern:
+				if !utf8.ValidString(v) || !utf8.Valid(line) {
+					return // the regexp reference reads runes, the matcher bytes
+				}
+				hit = patternRegexp(v).Match(line)
+			}
+			want = want || hit
+		}
+		if op.Negated() {
+			want = !want
+		}
+		if got != want {
+			t.Fatalf("%s on %q = %v, reference says %v (matcher %T)", lf, line, got, want, m)
+		}
+		sel := &LogSelectorExpr{Pipeline: []Stage{lf}}
+		checkNeedlesLine(t, sel, m, line)
+	})
+}
+
+// checkNeedlesLine fails when m keeps line but line lacks every needle of
+// some set.
+func checkNeedlesLine(t *testing.T, sel *LogSelectorExpr, m LineMatcher, line []byte) {
+	t.Helper()
+	if !m.Match(line) {
+		return
+	}
+	for _, set := range sel.Needles() {
+		ok := false
+		for _, n := range set {
+			if n == "" {
+				t.Fatalf("%s: empty needle in %q", sel, set)
+			}
+			if strings.Contains(string(line), n) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			t.Fatalf("%s keeps %q, which has none of the needles %q", sel, line, set)
+		}
+	}
+}

@@ -1,0 +1,511 @@
+package logql
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// tokenKind is the kind of a lexical token. The lexer tokenises all of LogQL,
+// including the constructs the parser does not support yet.
+type tokenKind int
+
+const (
+	tEOF      tokenKind = iota
+	tIdent              // label name, function or stage name: [a-zA-Z_][a-zA-Z0-9_]*
+	tKeyword            // and or unless by without bool on ignoring group_left group_right offset
+	tString             // "…" with Go escapes, or `…` raw; val is the unquoted value
+	tNumber             // 42, 1.5, 1e3, 0x1f
+	tDuration           // 5m, 1h30m, 15000ms, 1.5h, 1d
+	tBytes              // 10KB, 1.5KiB, 20B
+	tFlag               // --strict, --keep-empty (logfmt flags)
+
+	tLBrace   // {
+	tRBrace   // }
+	tLParen   // (
+	tRParen   // )
+	tLBracket // [
+	tRBracket // ]
+	tComma    // ,
+
+	tEq    // =
+	tNeq   // !=
+	tRe    // =~
+	tNre   // !~
+	tEqEq  // ==
+	tGt    // >
+	tGte   // >=
+	tLt    // <
+	tLte   // <=
+	tPipe  // |
+	tPipeE // |=
+	tPipeR // |~
+	tPipeP // |>
+	tNotP  // !>
+
+	tAdd // +
+	tSub // -
+	tMul // *
+	tDiv // /
+	tMod // %
+	tPow // ^
+)
+
+var kindNames = [...]string{
+	tEOF: "end of input", tIdent: "identifier", tKeyword: "keyword", tString: "string",
+	tNumber: "number", tDuration: "duration", tBytes: "bytes", tFlag: "flag",
+	tLBrace: "{", tRBrace: "}", tLParen: "(", tRParen: ")", tLBracket: "[", tRBracket: "]",
+	tComma: ",", tEq: "=", tNeq: "!=", tRe: "=~", tNre: "!~", tEqEq: "==", tGt: ">",
+	tGte: ">=", tLt: "<", tLte: "<=", tPipe: "|", tPipeE: "|=", tPipeR: "|~", tPipeP: "|>",
+	tNotP: "!>", tAdd: "+", tSub: "-", tMul: "*", tDiv: "/", tMod: "%", tPow: "^",
+}
+
+func (k tokenKind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("token(%d)", int(k))
+}
+
+// keywords are the reserved words of LogQL that the lexer returns as
+// tKeyword. Function and stage names (rate, sum, json, line_format, …) stay
+// identifiers: they are keywords only where the grammar expects them, so they
+// remain usable as label names.
+var keywords = map[string]bool{
+	"and": true, "or": true, "unless": true,
+	"by": true, "without": true, "bool": true,
+	"on": true, "ignoring": true, "group_left": true, "group_right": true,
+	"offset": true,
+}
+
+// token is one lexical token.
+type token struct {
+	kind tokenKind
+	pos  int    // byte offset of the first character in the query
+	text string // the token as written
+	val  string // tString: the unquoted value
+
+	num   float64       // tNumber
+	dur   time.Duration // tDuration
+	bytes uint64        // tBytes
+}
+
+// describe names the token for an error message.
+func (t token) describe() string {
+	switch t.kind {
+	case tEOF:
+		return "end of input"
+	case tIdent:
+		return "identifier " + t.text
+	case tKeyword:
+		return "keyword " + t.text
+	case tString:
+		return "string " + clipQuote(t.val)
+	case tNumber, tDuration, tBytes:
+		return t.kind.String() + " " + t.text
+	case tFlag:
+		return "flag " + t.text
+	}
+	return strconv.Quote(t.text)
+}
+
+func clipQuote(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+		for !utf8.ValidString(s) && len(s) > 0 && len(s) > 36 {
+			s = s[:len(s)-1]
+		}
+		return strconv.Quote(s) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// lexer splits a query into tokens on demand.
+type lexer struct {
+	src string
+	i   int
+}
+
+// next returns the next token, or a *ParseError for text that is no token.
+func (l *lexer) next() (token, error) {
+	l.skipSpace()
+	start := l.i
+	if l.i >= len(l.src) {
+		return token{kind: tEOF, pos: start}, nil
+	}
+	c := l.src[l.i]
+	op := func(k tokenKind, n int) (token, error) {
+		l.i += n
+		return token{kind: k, pos: start, text: l.src[start:l.i]}, nil
+	}
+	peek := byte(0)
+	if l.i+1 < len(l.src) {
+		peek = l.src[l.i+1]
+	}
+	switch {
+	case c == '"' || c == '`':
+		return l.lexString()
+	case isDigit(c) || (c == '.' && isDigit(peek)):
+		return l.lexNumber()
+	case isIdentStart(c):
+		for l.i < len(l.src) && isIdentChar(l.src[l.i]) {
+			l.i++
+		}
+		text := l.src[start:l.i]
+		if keywords[text] {
+			return token{kind: tKeyword, pos: start, text: text}, nil
+		}
+		return token{kind: tIdent, pos: start, text: text}, nil
+	}
+	switch c {
+	case '{':
+		return op(tLBrace, 1)
+	case '}':
+		return op(tRBrace, 1)
+	case '(':
+		return op(tLParen, 1)
+	case ')':
+		return op(tRParen, 1)
+	case '[':
+		return op(tLBracket, 1)
+	case ']':
+		return op(tRBracket, 1)
+	case ',':
+		return op(tComma, 1)
+	case '=':
+		switch peek {
+		case '~':
+			return op(tRe, 2)
+		case '=':
+			return op(tEqEq, 2)
+		}
+		return op(tEq, 1)
+	case '!':
+		switch peek {
+		case '=':
+			return op(tNeq, 2)
+		case '~':
+			return op(tNre, 2)
+		case '>':
+			return op(tNotP, 2)
+		}
+		return token{}, l.errorf(start, "unexpected character '!': expected !=, !~ or !>")
+	case '|':
+		switch peek {
+		case '=':
+			return op(tPipeE, 2)
+		case '~':
+			return op(tPipeR, 2)
+		case '>':
+			return op(tPipeP, 2)
+		}
+		return op(tPipe, 1)
+	case '>':
+		if peek == '=' {
+			return op(tGte, 2)
+		}
+		return op(tGt, 1)
+	case '<':
+		if peek == '=' {
+			return op(tLte, 2)
+		}
+		return op(tLt, 1)
+	case '+':
+		return op(tAdd, 1)
+	case '-':
+		// A logfmt flag: --strict, --keep-empty.
+		if peek == '-' && l.i+2 < len(l.src) && isIdentStart(l.src[l.i+2]) {
+			l.i += 2
+			for l.i < len(l.src) && (isIdentChar(l.src[l.i]) || l.src[l.i] == '-') {
+				l.i++
+			}
+			return token{kind: tFlag, pos: start, text: l.src[start:l.i]}, nil
+		}
+		return op(tSub, 1)
+	case '*':
+		return op(tMul, 1)
+	case '/':
+		return op(tDiv, 1)
+	case '%':
+		return op(tMod, 1)
+	case '^':
+		return op(tPow, 1)
+	case '\'':
+		return token{}, l.errorf(start, "unexpected character '\\'': strings are quoted with \" or `")
+	}
+	r, _ := utf8.DecodeRuneInString(l.src[l.i:])
+	if r == utf8.RuneError {
+		return token{}, l.errorf(start, "invalid UTF-8 byte %#x", c)
+	}
+	return token{}, l.errorf(start, "unexpected character %q", r)
+}
+
+// skipSpace skips white space and # comments.
+func (l *lexer) skipSpace() {
+	for l.i < len(l.src) {
+		switch l.src[l.i] {
+		case ' ', '\t', '\n', '\r', '\f', '\v':
+			l.i++
+		case '#':
+			for l.i < len(l.src) && l.src[l.i] != '\n' {
+				l.i++
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (l *lexer) lexString() (token, error) {
+	start := l.i
+	q := l.src[l.i]
+	if q == '`' {
+		end := strings.IndexByte(l.src[l.i+1:], '`')
+		if end < 0 {
+			return token{}, l.errorf(start, "unterminated raw string: missing closing `")
+		}
+		l.i += end + 2
+		text := l.src[start:l.i]
+		return token{kind: tString, pos: start, text: text, val: text[1 : len(text)-1]}, nil
+	}
+	j := l.i + 1
+	escaped := false
+	for ; j < len(l.src); j++ {
+		switch l.src[j] {
+		case '\\':
+			escaped = true
+			j++
+			continue
+		case '\n':
+			return token{}, l.errorf(start, "unterminated string: newline before the closing \"")
+		case '"':
+		default:
+			continue
+		}
+		break
+	}
+	if j >= len(l.src) {
+		return token{}, l.errorf(start, "unterminated string: missing closing \"")
+	}
+	l.i = j + 1
+	text := l.src[start:l.i]
+	val := text[1 : len(text)-1]
+	if escaped {
+		v, err := strconv.Unquote(text)
+		if err != nil {
+			return token{}, l.errorf(start, "invalid escape sequence in string %s", clipText(text))
+		}
+		val = v
+	}
+	return token{kind: tString, pos: start, text: text, val: val}, nil
+}
+
+func clipText(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+// lexNumber reads a number, a duration or a byte size: a run of digits,
+// letters, dots and µ that starts with a digit (or a dot and a digit).
+func (l *lexer) lexNumber() (token, error) {
+	start := l.i
+	for l.i < len(l.src) {
+		c := l.src[l.i]
+		if isIdentChar(c) || c == '.' {
+			// An exponent sign: 1e-3, 2.5E+6.
+			if (c == 'e' || c == 'E') && l.i+2 < len(l.src) && (l.src[l.i+1] == '-' || l.src[l.i+1] == '+') &&
+				isDigit(l.src[l.i+2]) && isDecimal(l.src[start:l.i]) {
+				l.i += 2
+				continue
+			}
+			l.i++
+			continue
+		}
+		if strings.HasPrefix(l.src[l.i:], "µ") {
+			l.i += len("µ")
+			continue
+		}
+		break
+	}
+	text := l.src[start:l.i]
+	t := token{pos: start, text: text}
+	if isDecimal(text) || isExponent(text) {
+		f, err := strconv.ParseFloat(text, 64)
+		if err == nil || isRangeErr(err) {
+			t.kind, t.num = tNumber, f
+			return t, nil
+		}
+	}
+	if len(text) > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') {
+		if u, err := strconv.ParseUint(text[2:], 16, 64); err == nil {
+			t.kind, t.num = tNumber, float64(u)
+			return t, nil
+		}
+	}
+	if d, ok := parseDuration(text); ok {
+		t.kind, t.dur = tDuration, d
+		return t, nil
+	}
+	if b, ok := parseBytes(text); ok {
+		t.kind, t.bytes = tBytes, b
+		return t, nil
+	}
+	return token{}, l.errorf(start, "invalid number, duration or byte size %q", clipText(text))
+}
+
+func isRangeErr(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+// isDecimal reports whether s is digits with at most one dot: 12, 1.5, .5, 5.
+func isDecimal(s string) bool {
+	digits, dots := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case isDigit(s[i]):
+			digits++
+		case s[i] == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dots <= 1
+}
+
+// isExponent reports whether s is a decimal with an exponent: 1e3, 2.5E-6.
+func isExponent(s string) bool {
+	i := strings.IndexAny(s, "eE")
+	if i <= 0 || !isDecimal(s[:i]) {
+		return false
+	}
+	e := s[i+1:]
+	if e != "" && (e[0] == '+' || e[0] == '-') {
+		e = e[1:]
+	}
+	if e == "" {
+		return false
+	}
+	for j := 0; j < len(e); j++ {
+		if !isDigit(e[j]) {
+			return false
+		}
+	}
+	return true
+}
+
+var durationUnits = []struct {
+	name string
+	d    time.Duration
+}{
+	// Longest first, so that "ms" wins over "m".
+	{"ns", time.Nanosecond}, {"us", time.Microsecond}, {"µs", time.Microsecond},
+	{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour},
+	{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"y", 365 * 24 * time.Hour},
+}
+
+// parseDuration parses a sequence of decimal numbers each with a unit, like
+// Go's time.ParseDuration plus Prometheus's d, w and y: 5m, 1h30m, 1.5h, 1d.
+func parseDuration(s string) (time.Duration, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var total float64
+	for s != "" {
+		i := 0
+		for i < len(s) && (isDigit(s[i]) || s[i] == '.') {
+			i++
+		}
+		if !isDecimal(s[:i]) {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(s[:i], 64)
+		if err != nil {
+			return 0, false
+		}
+		s = s[i:]
+		found := false
+		for _, u := range durationUnits {
+			if strings.HasPrefix(s, u.name) {
+				// "m" must not swallow the "m" of "ms" or of "mb"; the
+				// ordering of durationUnits handles "ms", the next number
+				// check handles the rest.
+				total += f * float64(u.d)
+				s = s[len(u.name):]
+				found = true
+				break
+			}
+		}
+		if !found {
+			return 0, false
+		}
+		if s != "" && !isDigit(s[0]) && s[0] != '.' {
+			return 0, false
+		}
+	}
+	if total > math.MaxInt64 {
+		return 0, false
+	}
+	return time.Duration(total), true
+}
+
+var byteUnits = map[string]float64{
+	"b":  1,
+	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "pb": 1e15, "eb": 1e18,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40, "pib": 1 << 50, "eib": 1 << 60,
+}
+
+// parseBytes parses a byte size: a decimal number and a unit (B, kB, KB, MB,
+// KiB, MiB, …; case-insensitive, decimal units are powers of 1000).
+func parseBytes(s string) (uint64, bool) {
+	i := 0
+	for i < len(s) && (isDigit(s[i]) || s[i] == '.') {
+		i++
+	}
+	if !isDecimal(s[:i]) {
+		return 0, false
+	}
+	mul, ok := byteUnits[strings.ToLower(s[i:])]
+	if !ok {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s[:i], 64)
+	if err != nil {
+		return 0, false
+	}
+	v := f * mul
+	if v >= math.MaxUint64 {
+		return 0, false
+	}
+	return uint64(v), true
+}
+
+func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
+func isIdentStart(c byte) bool { return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
+func isIdentChar(c byte) bool  { return isIdentStart(c) || isDigit(c) }
+
+func (l *lexer) errorf(pos int, format string, args ...any) *ParseError {
+	return newParseError(l.src, pos, fmt.Sprintf(format, args...))
+}
+
+// lexAll tokenises a whole query, for tests and tools.
+func lexAll(q string) ([]token, error) {
+	l := &lexer{src: q}
+	var out []token
+	for {
+		t, err := l.next()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, t)
+		if t.kind == tEOF {
+			return out, nil
+		}
+	}
+}

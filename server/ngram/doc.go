@@ -1,0 +1,2 @@
+// Package ngram is a per-chunk n-gram filter.
+package ngram

@@ -1,0 +1,90 @@
+package ngram
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Header layout; FORMAT.md has the diagram.
+const (
+	offVersion = 0 // format version
+	offGramLen = 1 // n
+	offLog     = 2 // j: bit index = ((h & (2^j-1)) * m) >> j
+	offBytes   = 3 // bitmap bytes B, uint32 little-endian; m = 8*B bits
+	headerLen  = 7
+	maxLog     = 32 // m <= 2^32 bits keeps (h & (2^j-1)) * m within 64 bits
+)
+
+func appendHeader(dst []byte, j, nbytes int) []byte {
+	dst = append(dst, version, gramLen, byte(j))
+	return binary.LittleEndian.AppendUint32(dst, uint32(nbytes))
+}
+
+// Filter is a serialised filter as stored, read in place. A nil, empty or
+// invalid Filter cannot prove anything: MayContain answers true.
+type Filter []byte
+
+var errShort = errors.New("ngram: filter shorter than its header")
+
+// Valid checks the filter's structure: version, parameters and length.
+// It does not read the bitmap, so it costs the same for any size.
+func (f Filter) Valid() error {
+	if _, ok := f.bitmap(); ok {
+		return nil
+	}
+	switch {
+	case len(f) < headerLen:
+		return errShort
+	case f[offVersion] != version:
+		return fmt.Errorf("ngram: unknown filter version %d", f[offVersion])
+	case f[offGramLen] < 1 || f[offGramLen] > 8:
+		return fmt.Errorf("ngram: bad gram length %d", f[offGramLen])
+	case uint64(len(f)-headerLen) != uint64(binary.LittleEndian.Uint32(f[offBytes:])):
+		return fmt.Errorf("ngram: filter has %d bitmap bytes, header says %d",
+			len(f)-headerLen, binary.LittleEndian.Uint32(f[offBytes:]))
+	}
+	return fmt.Errorf("ngram: bitmap of %d bytes does not fit a hash space of 2^%d bits",
+		len(f)-headerLen, f[offLog])
+}
+
+// bitmap returns the filter's bitmap and whether the filter is well formed.
+func (f Filter) bitmap() ([]byte, bool) {
+	if len(f) < headerLen || f[offVersion] != version || f[offGramLen] < 1 || f[offGramLen] > 8 {
+		return nil, false
+	}
+	nb := uint64(binary.LittleEndian.Uint32(f[offBytes:]))
+	if uint64(len(f)-headerLen) != nb {
+		return nil, false
+	}
+	j, m := uint(f[offLog]), 8*nb
+	if m == 0 {
+		return nil, j == 0 // the always-true filter
+	}
+	// 2^(j-1) < m <= 2^j, as AppendFilter writes it.
+	return f[headerLen:], j >= 3 && j <= maxLog && m <= 1<<j && 2*m > 1<<j
+}
+
+// MayContain reports whether a line added to the filter's Builder may
+// contain the needle. False is a proof of absence; true is only a maybe.
+func (f Filter) MayContain(n Needle) bool {
+	if len(n.hashes) == 0 {
+		return true
+	}
+	bm, ok := f.bitmap()
+	if !ok || len(bm) == 0 || f[offGramLen] != gramLen {
+		return true
+	}
+	j := f[offLog]
+	m := uint64(len(bm)) * 8
+	mask := uint64(1)<<j - 1
+	for _, h := range n.hashes {
+		// (h & mask) < 2^j, so i < m: a multiply-shift range reduction
+		// that equals masking when m = 2^j.
+		i := ((h & mask) * m) >> j
+		if bm[i>>3]&(1<<(i&7)) == 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,76 @@
+package store
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the store's collectors. Create them with NewMetrics.
+type Metrics struct {
+	flushes       prometheus.Counter
+	flushFailures prometheus.Counter
+	flushDuration prometheus.Histogram
+	headStreams   prometheus.Gauge
+	headEntries   prometheus.Gauge
+	headBytes     prometheus.Gauge
+	blocks        prometheus.Gauge
+	blockBytes    prometheus.Gauge
+	chunksRead    prometheus.Counter
+	chunksSkipped *prometheus.CounterVec
+}
+
+// NewMetrics creates the collectors and registers them with reg, if not nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		flushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loam_flushes_total", Help: "Head flushes into blocks that completed."}),
+		flushFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loam_flush_failures_total", Help: "Head flushes that failed and will be retried."}),
+		flushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "loam_flush_duration_seconds", Help: "Time to write a frozen head into blocks.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
+		headStreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loam_head_streams", Help: "Streams in the in-memory head."}),
+		headEntries: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loam_head_entries", Help: "Entries in the in-memory head (its chunks, not yet in blocks)."}),
+		headBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loam_head_bytes", Help: "Line bytes in the in-memory head."}),
+		blocks: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loam_blocks", Help: "Block files on disk."}),
+		blockBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loam_block_bytes", Help: "Bytes of block files on disk."}),
+		chunksRead: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loam_query_chunks_read_total", Help: "Chunks decompressed by queries."}),
+		chunksSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loam_query_chunks_skipped_total", Help: "Chunks skipped by queries without reading lines, by reason (time, filter)."},
+			[]string{"reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.flushes, m.flushFailures, m.flushDuration, m.headStreams, m.headEntries,
+			m.headBytes, m.blocks, m.blockBytes, m.chunksRead, m.chunksSkipped)
+	}
+	return m
+}
+
+// updateGauges refreshes the gauges of blocks on disk.
+func (s *Store) updateGauges() {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var n int
+	var size int64
+	for _, ps := range s.parts {
+		for _, p := range ps {
+			for _, b := range p.blocks {
+				n++
+				size += b.Size()
+			}
+		}
+	}
+	s.m.blocks.Set(float64(n))
+	s.m.blockBytes.Set(float64(size))
+}
+
+func (s *Store) allHeadsLocked() []*head {
+	hs := []*head{s.head}
+	for _, f := range s.frozen {
+		hs = append(hs, f.h)
+	}
+	return hs
+}

@@ -1,0 +1,398 @@
+package store
+
+import (
+	"container/heap"
+	"context"
+	"slices"
+	"sync/atomic"
+
+	"github.com/loam-logs/loam/server/block"
+	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/ngram"
+)
+
+// Direction orders the entries of a Select.
+type Direction int
+
+const (
+	Forward  Direction = iota // oldest first
+	Backward                  // newest first
+)
+
+// SelectParams asks for the entries of one tenant's streams matching every
+// matcher, with Start <= ts < End.
+type SelectParams struct {
+	Tenant     string
+	Matchers   []*labels.Matcher
+	Start, End int64
+	Direction  Direction
+	// Needles lets Select skip chunks that cannot hold a matching line:
+	// every matching line contains, for each inner set, one of its strings.
+	Needles [][]string
+	// Stats, when set, is filled with what the query cost.
+	Stats *Stats
+}
+
+// Stats counts the work of a query. Safe for concurrent updates.
+type Stats struct {
+	ChunksRead     atomic.Int64 // chunks whose lines were decompressed
+	ChunksSkipped  atomic.Int64 // chunks skipped by their n-gram filter
+	BytesRead      atomic.Int64 // compressed bytes read from disk
+	BytesProcessed atomic.Int64 // raw line bytes of the entries decoded
+	LinesProcessed atomic.Int64 // entries decoded
+	HeadLines      atomic.Int64 // of which from the head (in memory)
+}
+
+// EntryIterator walks entries across streams in time order. It is not
+// goroutine-safe; Close it when done.
+type EntryIterator interface {
+	Next() bool
+	// At returns the current entry and its stream's labels. The entry's line
+	// and metadata are valid only until the next call to Next.
+	At() (labels.Labels, block.Entry)
+	Err() error
+	Close() error
+}
+
+// source is one ordered run of a stream's entries: a head snapshot or a
+// block chunk, not yet decoded.
+type source struct {
+	minT, maxT int64
+	mem        []block.Entry    // head entries in range, sorted
+	r          *block.Reader    // or a chunk of a block
+	c          *block.ChunkMeta //
+}
+
+// Select returns an iterator over the entries asked for.
+func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, error) {
+	if p.Stats == nil {
+		p.Stats = &Stats{}
+	}
+	byStream := map[string]*streamIter{}
+	get := func(ls labels.Labels) *streamIter {
+		key := ls.String()
+		it := byStream[key]
+		if it == nil {
+			it = &streamIter{ls: ls, dir: p.Direction, start: p.Start, end: p.End, stats: p.Stats, m: s.m}
+			byStream[key] = it
+		}
+		return it
+	}
+	heads, parts := s.sources(p.Tenant, p.Start, p.End)
+	for _, h := range heads {
+		h.forEachStream(p.Tenant, func(ms *memStream) {
+			if !ms.ls.Matches(p.Matchers) {
+				return
+			}
+			snap := ms.snapshot()
+			if snap.minT >= p.End || snap.maxT < p.Start {
+				return
+			}
+			es := snap.entries(p.Start, p.End)
+			if len(es) == 0 {
+				return
+			}
+			it := get(ms.ls)
+			it.pending = append(it.pending, source{minT: es[0].T, maxT: es[len(es)-1].T, mem: es})
+		})
+	}
+	needles := make([][]ngram.Needle, len(p.Needles))
+	for i, set := range p.Needles {
+		for _, n := range set {
+			needles[i] = append(needles[i], ngram.NewNeedle(n))
+		}
+	}
+	var fbuf []byte
+	for _, b := range parts {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		streams := b.Streams()
+		for _, si := range b.Select(p.Matchers) {
+			sm := &streams[si]
+			var it *streamIter
+			for ci := range sm.Chunks {
+				c := &sm.Chunks[ci]
+				if !c.Overlaps(p.Start, p.End-1) {
+					continue
+				}
+				if len(needles) > 0 {
+					f, err := b.Filter(c, fbuf)
+					if err != nil {
+						return nil, err
+					}
+					fbuf = f
+					if !mayContainAll(f, needles) {
+						p.Stats.ChunksSkipped.Add(1)
+						s.m.chunksSkipped.WithLabelValues("filter").Inc()
+						continue
+					}
+				}
+				if it == nil {
+					it = get(sm.Labels)
+				}
+				it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: b, c: c})
+			}
+		}
+	}
+	m := &mergeIter{dir: p.Direction}
+	for _, it := range byStream {
+		it.sortPending()
+		m.its = append(m.its, it)
+	}
+	m.init()
+	return m, nil
+}
+
+func mayContainAll(f ngram.Filter, needles [][]ngram.Needle) bool {
+	for _, set := range needles {
+		any := false
+		for _, n := range set {
+			if f.MayContain(n) {
+				any = true
+				break
+			}
+		}
+		if !any {
+			return false
+		}
+	}
+	return true
+}
+
+// sources returns the heads and the blocks that may hold data of tenant in
+// [start, end).
+func (s *Store) sources(tenant string, start, end int64) ([]*head, []*block.Reader) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	heads := s.allHeadsLocked()
+	first, last := dayOf(start), dayOf(end-1)
+	var bs []*block.Reader
+	for day, p := range s.parts[tenant] {
+		if day < first || day > last {
+			continue
+		}
+		for _, b := range p.blocks {
+			if b.MinT() < end && b.MaxT() >= start {
+				bs = append(bs, b)
+			}
+		}
+	}
+	return heads, bs
+}
+
+// streamIter merges the sources of one stream lazily, in direction order,
+// dropping exact duplicates (same timestamp and line) that a replayed WAL or
+// a replica may have stored twice.
+type streamIter struct {
+	ls         labels.Labels
+	dir        Direction
+	start, end int64
+	stats      *Stats
+	m          *Metrics
+
+	pending []source  // not yet opened, in opening order
+	open    []*cursor // heap
+	cur     block.Entry
+	err     error
+
+	lastT     int64
+	lastLines [][]byte // lines already returned at lastT
+}
+
+type cursor struct {
+	es []block.Entry
+	i  int // next entry, counting from the direction's start
+}
+
+func (c *cursor) at(dir Direction) *block.Entry {
+	if dir == Forward {
+		return &c.es[c.i]
+	}
+	return &c.es[len(c.es)-1-c.i]
+}
+
+func (it *streamIter) sortPending() {
+	if it.dir == Forward {
+		slices.SortFunc(it.pending, func(a, b source) int { return cmpInt(a.minT, b.minT) })
+	} else {
+		slices.SortFunc(it.pending, func(a, b source) int { return cmpInt(b.maxT, a.maxT) })
+	}
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// before reports whether timestamp a comes before b in the direction.
+func (it *streamIter) before(a, b int64) bool {
+	if it.dir == Forward {
+		return a < b
+	}
+	return a > b
+}
+
+func (it *streamIter) Len() int { return len(it.open) }
+func (it *streamIter) Less(i, j int) bool {
+	return it.before(it.open[i].at(it.dir).T, it.open[j].at(it.dir).T)
+}
+func (it *streamIter) Swap(i, j int) { it.open[i], it.open[j] = it.open[j], it.open[i] }
+func (it *streamIter) Push(x any)    { it.open = append(it.open, x.(*cursor)) }
+func (it *streamIter) Pop() any {
+	c := it.open[len(it.open)-1]
+	it.open = it.open[:len(it.open)-1]
+	return c
+}
+
+// openNext decodes the next pending source and adds it to the heap.
+func (it *streamIter) openNext() error {
+	src := it.pending[0]
+	it.pending = it.pending[1:]
+	var es []block.Entry
+	if src.mem != nil {
+		es = src.mem
+		it.stats.HeadLines.Add(int64(len(es)))
+	} else {
+		var d block.ChunkData
+		if err := src.r.ReadChunk(src.c, &d); err != nil {
+			return err
+		}
+		it.stats.ChunksRead.Add(1)
+		it.stats.BytesRead.Add(int64(src.c.LinesLen + src.c.TsLen))
+		it.m.chunksRead.Inc()
+		es = d.Entries
+		lo, _ := slices.BinarySearchFunc(es, it.start, func(e block.Entry, t int64) int { return cmpInt(e.T, t) })
+		hi, _ := slices.BinarySearchFunc(es, it.end, func(e block.Entry, t int64) int { return cmpInt(e.T, t) })
+		es = es[lo:hi]
+	}
+	var bytes int64
+	for i := range es {
+		bytes += int64(len(es[i].Line))
+	}
+	it.stats.LinesProcessed.Add(int64(len(es)))
+	it.stats.BytesProcessed.Add(bytes)
+	if len(es) > 0 {
+		heap.Push(it, &cursor{es: es})
+	}
+	return nil
+}
+
+// next advances to the stream's next distinct entry.
+func (it *streamIter) next() bool {
+	for {
+		for len(it.pending) > 0 {
+			p := it.pending[0]
+			key := p.minT
+			if it.dir == Backward {
+				key = p.maxT
+			}
+			if len(it.open) > 0 && it.before(it.open[0].at(it.dir).T, key) {
+				break
+			}
+			if err := it.openNext(); err != nil {
+				it.err = err
+				return false
+			}
+		}
+		if len(it.open) == 0 {
+			return false
+		}
+		c := it.open[0]
+		e := *c.at(it.dir)
+		c.i++
+		if c.i == len(c.es) {
+			heap.Pop(it)
+		} else {
+			heap.Fix(it, 0)
+		}
+		if e.T == it.lastT && len(it.lastLines) > 0 {
+			dup := false
+			for _, l := range it.lastLines {
+				if string(l) == string(e.Line) {
+					dup = true
+					break
+				}
+			}
+			if dup {
+				continue
+			}
+		} else {
+			it.lastT = e.T
+			it.lastLines = it.lastLines[:0]
+		}
+		it.lastLines = append(it.lastLines, e.Line)
+		it.cur = e
+		return true
+	}
+}
+
+// mergeIter merges streams by time; ties are broken by labels so that the
+// order is deterministic.
+type mergeIter struct {
+	dir Direction
+	its []*streamIter
+	h   []*streamIter
+	cur *streamIter
+	err error
+}
+
+func (m *mergeIter) init() {
+	for _, it := range m.its {
+		if it.next() {
+			m.h = append(m.h, it)
+		} else if it.err != nil {
+			m.err = it.err
+		}
+	}
+	heap.Init(m)
+}
+
+func (m *mergeIter) Len() int { return len(m.h) }
+func (m *mergeIter) Less(i, j int) bool {
+	a, b := m.h[i], m.h[j]
+	if a.cur.T != b.cur.T {
+		if m.dir == Forward {
+			return a.cur.T < b.cur.T
+		}
+		return a.cur.T > b.cur.T
+	}
+	return labels.Compare(a.ls, b.ls) < 0
+}
+func (m *mergeIter) Swap(i, j int) { m.h[i], m.h[j] = m.h[j], m.h[i] }
+func (m *mergeIter) Push(x any)    { m.h = append(m.h, x.(*streamIter)) }
+func (m *mergeIter) Pop() any {
+	it := m.h[len(m.h)-1]
+	m.h = m.h[:len(m.h)-1]
+	return it
+}
+
+func (m *mergeIter) Next() bool {
+	if m.err != nil {
+		return false
+	}
+	if m.cur != nil {
+		// Advance the stream returned last time.
+		if m.cur.next() {
+			heap.Push(m, m.cur)
+		} else if m.cur.err != nil {
+			m.err = m.cur.err
+			return false
+		}
+		m.cur = nil
+	}
+	if len(m.h) == 0 {
+		return false
+	}
+	m.cur = heap.Pop(m).(*streamIter)
+	return true
+}
+
+func (m *mergeIter) At() (labels.Labels, block.Entry) { return m.cur.ls, m.cur.cur }
+func (m *mergeIter) Err() error                       { return m.err }
+func (m *mergeIter) Close() error                     { m.h, m.its, m.cur = nil, nil, nil; return nil }

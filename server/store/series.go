@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"slices"
+
+	"github.com/loam-logs/loam/server/labels"
+)
+
+// Series calls fn once for every distinct stream of tenant that matches one
+// of the matcher sets (or any stream, when sets is empty) and has entries in
+// [start, end].
+func (s *Store) Series(ctx context.Context, tenant string, sets [][]*labels.Matcher, start, end int64, fn func(labels.Labels)) error {
+	seen := map[string]struct{}{}
+	emit := func(ls labels.Labels) {
+		key := ls.String()
+		if _, ok := seen[key]; ok {
+			return
+		}
+		seen[key] = struct{}{}
+		fn(ls)
+	}
+	matches := func(ls labels.Labels) bool {
+		if len(sets) == 0 {
+			return true
+		}
+		for _, ms := range sets {
+			if ls.Matches(ms) {
+				return true
+			}
+		}
+		return false
+	}
+	heads, parts := s.sources(tenant, start, end+1)
+	for _, h := range heads {
+		h.forEachStream(tenant, func(ms *memStream) {
+			snap := ms.snapshot()
+			if snap.minT <= end && snap.maxT >= start && len(snap.ts) > 0 && matches(ms.ls) {
+				emit(ms.ls)
+			}
+		})
+	}
+	for _, b := range parts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		streams := b.Streams()
+		var idx []int
+		if len(sets) == 0 {
+			idx = make([]int, len(streams))
+			for i := range idx {
+				idx[i] = i
+			}
+		} else {
+			for _, ms := range sets {
+				idx = append(idx, b.Select(ms)...)
+			}
+			slices.Sort(idx)
+			idx = slices.Compact(idx)
+		}
+		for _, i := range idx {
+			for _, c := range streams[i].Chunks {
+				if c.Overlaps(start, end) {
+					emit(streams[i].Labels)
+					break
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// LabelNames returns the sorted label names of the matching streams.
+func (s *Store) LabelNames(ctx context.Context, tenant string, ms []*labels.Matcher, start, end int64) ([]string, error) {
+	set := map[string]struct{}{}
+	err := s.Series(ctx, tenant, setsOf(ms), start, end, func(ls labels.Labels) {
+		for _, l := range ls {
+			set[l.Name] = struct{}{}
+		}
+	})
+	return sortedKeys(set), err
+}
+
+// LabelValues returns the sorted values of label name in the matching streams.
+func (s *Store) LabelValues(ctx context.Context, tenant, name string, ms []*labels.Matcher, start, end int64) ([]string, error) {
+	set := map[string]struct{}{}
+	err := s.Series(ctx, tenant, setsOf(ms), start, end, func(ls labels.Labels) {
+		if v := ls.Get(name); v != "" {
+			set[v] = struct{}{}
+		}
+	})
+	return sortedKeys(set), err
+}
+
+func setsOf(ms []*labels.Matcher) [][]*labels.Matcher {
+	if len(ms) == 0 {
+		return nil
+	}
+	return [][]*labels.Matcher{ms}
+}
+
+func sortedKeys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,276 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/loam-logs/loam/server/block"
+	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/wal"
+)
+
+// Stream is a validated stream of a push: sorted labels and entries.
+type Stream struct {
+	Labels  labels.Labels
+	Entries []block.Entry
+}
+
+// Options configure a Store.
+type Options struct {
+	Dir string // data directory: wal/ and blocks/ live under it
+
+	WAL wal.Options
+
+	// The head is flushed into blocks when it holds MaxHeadBytes of lines,
+	// when its oldest data is MaxHeadAge old, or when nothing was appended
+	// for IdleFlush.
+	MaxHeadBytes int64
+	MaxHeadAge   time.Duration
+	IdleFlush    time.Duration
+
+	// OutOfOrderWindow: an entry older than its stream's newest entry by
+	// more than this is rejected (Loki: max_chunk_age / 2).
+	OutOfOrderWindow time.Duration
+
+	Block block.Options
+
+	Logger  *slog.Logger
+	Metrics *Metrics
+}
+
+// DefaultOptions holds the defaults applied to zero fields.
+var DefaultOptions = Options{
+	MaxHeadBytes:     16 << 20,
+	MaxHeadAge:       2 * time.Minute,
+	IdleFlush:        30 * time.Second,
+	OutOfOrderWindow: time.Hour,
+	Block:            block.DefaultOptions,
+}
+
+// Store is the storage engine of one node. It is safe for concurrent use.
+type Store struct {
+	opts Options
+	log  *slog.Logger
+	m    *Metrics
+	wal  *wal.WAL
+
+	// cutMu orders appends against a flush's cut: appends hold it shared
+	// while they write the WAL and the head; a cut holds it exclusively
+	// while it starts a new WAL segment and a new head, so that everything
+	// in segments before the cut is in the frozen head.
+	cutMu    sync.RWMutex
+	mu       sync.RWMutex // guards head, frozen, parts
+	head     *head
+	frozen   []*frozenHead
+	parts    map[string]map[string]*partition // tenant → day → partition
+	flushMu  sync.Mutex                       // one flush at a time
+	recBuf   sync.Pool
+	newestMu sync.Mutex
+	newest   map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
+	stop     chan struct{}
+	loopDone chan struct{}
+}
+
+// frozenHead is a head being flushed, with the WAL segment that follows it.
+type frozenHead struct {
+	h        *head
+	walUntil int // segments before this one hold only this head's data (or older)
+}
+
+// partition is one tenant's blocks of one UTC day.
+type partition struct {
+	day    string
+	blocks []*block.Reader
+}
+
+// Open opens (or creates) the store in opts.Dir, replays the WAL into the
+// head and starts the background flusher.
+func Open(opts Options) (*Store, error) {
+	if opts.MaxHeadBytes == 0 {
+		opts.MaxHeadBytes = DefaultOptions.MaxHeadBytes
+	}
+	if opts.MaxHeadAge == 0 {
+		opts.MaxHeadAge = DefaultOptions.MaxHeadAge
+	}
+	if opts.IdleFlush == 0 {
+		opts.IdleFlush = DefaultOptions.IdleFlush
+	}
+	if opts.OutOfOrderWindow == 0 {
+		opts.OutOfOrderWindow = DefaultOptions.OutOfOrderWindow
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	s := &Store{opts: opts, log: opts.Logger, m: opts.Metrics, head: newHead(),
+		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, stop: make(chan struct{}), loopDone: make(chan struct{})}
+	s.recBuf.New = func() any { return new([]byte) }
+	if err := os.MkdirAll(s.blocksDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := s.loadBlocks(); err != nil {
+		return nil, err
+	}
+	walDir := filepath.Join(opts.Dir, "wal")
+	walOpts := opts.WAL
+	walOpts.Logger = s.log
+	stats, err := wal.Replay(walDir, walOpts, s.replayRecord)
+	if err != nil {
+		return nil, fmt.Errorf("replay WAL: %w", err)
+	}
+	s.log.Info("WAL replayed", "segments", stats.Segments, "records", stats.Records,
+		"bytes", stats.Bytes, "corruptions", stats.Corruptions, "duration", stats.Duration,
+		"head_entries", s.head.entries.Load())
+	s.wal, err = wal.Open(walDir, walOpts)
+	if err != nil {
+		return nil, fmt.Errorf("open WAL: %w", err)
+	}
+	s.updateGauges()
+	go s.flushLoop()
+	return s, nil
+}
+
+func (s *Store) blocksDir() string { return filepath.Join(s.opts.Dir, "blocks") }
+
+func (s *Store) replayRecord(b []byte) error {
+	tenant, streams, err := decodeRecord(b)
+	if err != nil {
+		// The checksum matched, so this is a bug or a newer format, not a
+		// torn write: say so loudly but keep the rest of the log.
+		s.log.Error("skipping undecodable WAL record", "err", err)
+		return nil
+	}
+	// Lines alias the WAL's buffer; the head copies them.
+	s.appendHead(tenant, streams)
+	return nil
+}
+
+// ErrClosed is returned by operations on a closed store.
+var ErrClosed = errors.New("store is closed")
+
+// Rejected is an entry refused by Append.
+type Rejected struct {
+	Stream labels.Labels
+	T      int64
+	Reason string
+}
+
+// Append makes the streams durable in the WAL and then visible in the head.
+// Entries too far behind their stream's newest entry are left out and
+// returned; when err is nil everything else may be acknowledged. Append may
+// reorder and filter the entries of streams in place.
+func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
+	rejected := s.checkOrder(tenant, streams)
+	bp := s.recBuf.Get().(*[]byte)
+	rec := appendRecord((*bp)[:0], tenant, streams)
+	s.cutMu.RLock()
+	err := s.wal.Append(rec)
+	if err == nil {
+		s.appendHead(tenant, streams)
+	}
+	s.cutMu.RUnlock()
+	if cap(rec) <= 4<<20 {
+		*bp = rec
+		s.recBuf.Put(bp)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write WAL: %w", err)
+	}
+	return rejected, nil
+}
+
+// checkOrder drops the entries older than their stream's newest entry by
+// more than the out-of-order window, and records each stream's newest
+// timestamp.
+func (s *Store) checkOrder(tenant string, streams []Stream) []Rejected {
+	var rejected []Rejected
+	th := xxhash.Sum64String(tenant)
+	window := int64(s.opts.OutOfOrderWindow)
+	s.newestMu.Lock()
+	defer s.newestMu.Unlock()
+	for i := range streams {
+		st := &streams[i]
+		key := th ^ st.Labels.Hash()
+		newest, seen := s.newest[key]
+		maxT := newest
+		for _, e := range st.Entries {
+			if !seen || e.T > maxT {
+				maxT, seen = e.T, true
+			}
+		}
+		kept := st.Entries[:0]
+		for _, e := range st.Entries {
+			if e.T < maxT-window {
+				rejected = append(rejected, Rejected{Stream: st.Labels, T: e.T,
+					Reason: fmt.Sprintf("entry too far behind: the stream's newest entry is %s and entries older than %s are refused",
+						time.Unix(0, maxT).UTC().Format(time.RFC3339Nano), s.opts.OutOfOrderWindow)})
+				continue
+			}
+			kept = append(kept, e)
+		}
+		st.Entries = kept
+		s.newest[key] = maxT
+	}
+	return rejected
+}
+
+func (s *Store) appendHead(tenant string, streams []Stream) {
+	s.mu.RLock()
+	h := s.head
+	s.mu.RUnlock()
+	t := h.tenant(tenant, true)
+	var n, bytes int
+	for i := range streams {
+		st := &streams[i]
+		ms, created := h.stream(t, st.Labels, st.Labels.Hash())
+		if created {
+			s.m.headStreams.Inc()
+		}
+		dn, db := ms.append(st.Entries)
+		n += dn
+		bytes += db
+	}
+	h.entries.Add(int64(n))
+	h.bytes.Add(int64(bytes))
+	s.m.headEntries.Add(float64(n))
+	s.m.headBytes.Add(float64(bytes))
+	h.last.Store(time.Now().UnixNano())
+}
+
+// Close flushes the head into blocks and closes the WAL.
+func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+		return ErrClosed
+	default:
+	}
+	close(s.stop)
+	<-s.loopDone
+	err := s.Flush(context.Background())
+	if cerr := s.wal.Close(); err == nil {
+		err = cerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ps := range s.parts {
+		for _, p := range ps {
+			for _, b := range p.blocks {
+				b.Close()
+			}
+		}
+	}
+	return err
+}
+
+func dayOf(t int64) string {
+	return time.Unix(0, t).UTC().Format("20060102")
+}

@@ -1,0 +1,429 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxKeptBuf bounds the encode buffer kept between appends; a larger one,
+// grown for an unusually big record, is dropped after use.
+const maxKeptBuf = 1 << 20
+
+// WAL is an open write-ahead log directory. Its methods are safe for
+// concurrent use.
+type WAL struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	m    *Metrics
+
+	// fsync statistics (for benchmarks and debugging).
+	fsyncs     atomic.Int64
+	fsyncNanos atomic.Int64
+
+	mu      sync.Mutex
+	seg     *segment // current segment; nil after a failed rotation
+	lastSeq int      // number of the newest segment created
+	written uint64   // records written so far: the ticket of the last record
+	buf     []byte   // encode buffer
+	closed  bool
+	err     error // sticky: set when durability can no longer be promised
+
+	// Group commit. Lock order: mu before smu; neither is held during fsync.
+	smu     sync.Mutex
+	scond   *sync.Cond
+	synced  uint64 // every ticket <= synced is durable
+	syncing bool   // an appender is running an fsync for the group
+	serr    error  // first fsync error
+
+	truncMu sync.Mutex // serializes Truncate
+
+	stop chan struct{} // closes to stop the SyncInterval loop
+	done chan struct{} // closed when the loop has exited
+}
+
+// Open opens the write-ahead log in dir, creating dir if needed, and starts a
+// new segment numbered after the existing ones: it never appends to a segment
+// left by an earlier process, which may end in a torn record. Call Replay on
+// dir before Open to recover what earlier processes wrote.
+func Open(dir string, opts Options) (*WAL, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := mkdirDurable(dir); err != nil {
+		return nil, fmt.Errorf("wal: create dir %s: %w", dir, err)
+	}
+	seqs, err := listSegments(dir)
+	if err != nil {
+		return nil, fmt.Errorf("wal: list segments: %w", err)
+	}
+	w := &WAL{dir: dir, opts: opts, log: opts.Logger, m: opts.Metrics}
+	w.scond = sync.NewCond(&w.smu)
+	if len(seqs) > 0 {
+		w.lastSeq = seqs[len(seqs)-1]
+	}
+	w.mu.Lock()
+	err = w.openNextLocked()
+	w.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	w.m.setSegments(len(seqs) + 1)
+	if opts.SyncPolicy == SyncInterval {
+		w.stop = make(chan struct{})
+		w.done = make(chan struct{})
+		go w.syncLoop(opts.SyncInterval)
+	}
+	w.log.Info("wal opened", "dir", dir, "segment", w.lastSeq, "sync_policy", opts.SyncPolicy.String())
+	return w, nil
+}
+
+// mkdirDurable creates dir (and parents) and, if it did not exist, fsyncs its
+// parent so the new directory entry survives power loss.
+func mkdirDurable(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(filepath.Clean(dir)))
+}
+
+func (w *WAL) observeFsync(d time.Duration) {
+	w.fsyncs.Add(1)
+	w.fsyncNanos.Add(int64(d))
+	w.m.observeFsync(d)
+}
+
+// Append writes one record. It is safe for concurrent use. When it returns
+// nil the record has been written to the segment file (so a process crash
+// cannot lose it) and, under SyncAlways, fsynced. payload may be reused by
+// the caller once Append returns.
+func (w *WAL) Append(payload []byte) error {
+	return w.AppendBatch(payload)
+}
+
+// AppendBatch writes several records with one write and, under SyncAlways,
+// one fsync. The records are contiguous and in order in one segment. An
+// error means none of them is acknowledged (a prefix may still be replayed).
+func (w *WAL) AppendBatch(payloads ...[]byte) error {
+	if len(payloads) == 0 {
+		return nil
+	}
+	total := int64(0)
+	for _, p := range payloads {
+		if len(p) > w.opts.MaxRecordSize {
+			return fmt.Errorf("wal: append record of %d bytes (max %d): %w", len(p), w.opts.MaxRecordSize, ErrRecordTooLarge)
+		}
+		total += RecordHeaderSize + int64(len(p))
+	}
+
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return fmt.Errorf("wal: append: %w", err)
+	}
+	if w.seg != nil && w.seg.size > HeaderSize && w.seg.size+total > w.opts.SegmentSize {
+		if err := w.rotateLocked(); err != nil {
+			w.mu.Unlock()
+			return err
+		}
+	}
+	if w.seg == nil {
+		if err := w.openNextLocked(); err != nil {
+			w.mu.Unlock()
+			return err
+		}
+	}
+	buf := w.buf[:0]
+	for _, p := range payloads {
+		buf = appendRecord(buf, p)
+	}
+	seg := w.seg
+	n, err := seg.f.WriteAt(buf, seg.size)
+	if cap(buf) <= maxKeptBuf {
+		w.buf = buf[:0]
+	} else {
+		w.buf = nil
+	}
+	if err != nil {
+		// Cut off whatever part of the write landed, so the next record
+		// follows the last good one. If that fails, a torn record could
+		// end up between acknowledged ones: stop accepting writes.
+		if n > 0 {
+			if terr := seg.f.Truncate(seg.size); terr != nil {
+				w.err = fmt.Errorf("segment %d: truncate after failed write: %w", seg.seq, terr)
+			}
+		}
+		w.mu.Unlock()
+		return fmt.Errorf("wal: write segment %d: %w", seg.seq, err)
+	}
+	seg.size += int64(n)
+	w.written += uint64(len(payloads))
+	ticket := w.written
+	w.mu.Unlock()
+
+	w.m.addWritten(n, len(payloads))
+	if w.opts.SyncPolicy == SyncAlways {
+		return w.waitDurable(ticket)
+	}
+	return nil
+}
+
+// waitDurable returns once every record with a ticket <= ticket is fsynced.
+// If no fsync is running, the caller runs one for everybody written so far;
+// otherwise it waits for the running one and, if that did not cover it,
+// the next.
+func (w *WAL) waitDurable(ticket uint64) error {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	for w.synced < ticket {
+		if w.serr != nil {
+			return fmt.Errorf("wal: sync: %w", w.serr)
+		}
+		if w.syncing {
+			w.scond.Wait()
+			continue
+		}
+		w.syncing = true
+		w.smu.Unlock()
+		target, err := w.syncCurrent()
+		w.smu.Lock()
+		w.syncing = false
+		if err != nil {
+			if w.serr == nil {
+				w.serr = err
+			}
+		} else if target > w.synced {
+			w.synced = target
+		}
+		w.scond.Broadcast()
+	}
+	return nil
+}
+
+// syncCurrent fsyncs the current segment and returns the ticket it covers:
+// every record written before it looked. Records in earlier segments were
+// fsynced when those segments were closed.
+func (w *WAL) syncCurrent() (uint64, error) {
+	w.mu.Lock()
+	seg, target := w.seg, w.written
+	w.mu.Unlock()
+	if seg == nil {
+		return target, nil
+	}
+	if err := seg.sync(); err != nil {
+		// After a failed fsync the kernel may have dropped the dirty
+		// pages: nothing written so far can be promised durable.
+		err = fmt.Errorf("segment %d: %w", seg.seq, err)
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = err
+		}
+		w.mu.Unlock()
+		return 0, err
+	}
+	return target, nil
+}
+
+// advanceSyncedLocked records that every ticket <= t is durable. Called with
+// w.mu held.
+func (w *WAL) advanceSyncedLocked(t uint64) {
+	w.smu.Lock()
+	if t > w.synced {
+		w.synced = t
+	}
+	w.scond.Broadcast()
+	w.smu.Unlock()
+}
+
+func (w *WAL) syncLoop(interval time.Duration) {
+	defer close(w.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	logged := false
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		target := w.written
+		w.mu.Unlock()
+		w.smu.Lock()
+		need := target > w.synced
+		w.smu.Unlock()
+		if !need {
+			continue
+		}
+		if err := w.waitDurable(target); err != nil && !logged {
+			w.log.Error("wal background fsync failed; appends will fail from now on", "err", err)
+			logged = true
+		}
+	}
+}
+
+// rotateLocked closes the current segment (fsyncing it unless SyncNever) and
+// starts the next one. Called with w.mu held.
+func (w *WAL) rotateLocked() error {
+	if old := w.seg; old != nil {
+		w.seg = nil
+		doSync := w.opts.SyncPolicy != SyncNever
+		if err := old.close(doSync); err != nil {
+			w.err = fmt.Errorf("close segment %d: %w", old.seq, err)
+			return fmt.Errorf("wal: %w", w.err)
+		}
+		if doSync {
+			w.advanceSyncedLocked(w.written)
+		}
+	}
+	return w.openNextLocked()
+}
+
+// openNextLocked creates segment lastSeq+1 and makes it current. Called with
+// w.mu held. On failure there is no current segment and the next append
+// tries again.
+func (w *WAL) openNextLocked() error {
+	seq := w.lastSeq + 1
+	seg, err := createSegment(w.dir, seq, w.observeFsync)
+	if err != nil {
+		return fmt.Errorf("wal: create segment %d: %w", seq, err)
+	}
+	w.seg = seg
+	w.lastSeq = seq
+	w.m.addSegments(1)
+	return nil
+}
+
+// Cut closes the current segment and starts a new one, returning the new
+// segment's number: every record appended before Cut was called is in a
+// segment numbered below it. If the current segment holds no record yet it
+// is kept, and its own number is returned. Unless the policy is SyncNever,
+// the closed segment is fsynced.
+func (w *WAL) Cut() (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return 0, ErrClosed
+	}
+	if w.err != nil {
+		return 0, fmt.Errorf("wal: cut: %w", w.err)
+	}
+	if w.seg != nil && w.seg.size == HeaderSize {
+		return w.seg.seq, nil
+	}
+	if err := w.rotateLocked(); err != nil {
+		return 0, err
+	}
+	return w.seg.seq, nil
+}
+
+// Segments returns the numbers of the oldest segment on disk and of the
+// current (newest) segment.
+func (w *WAL) Segments() (first, last int, err error) {
+	w.mu.Lock()
+	last, closed := w.lastSeq, w.closed
+	w.mu.Unlock()
+	if closed {
+		return 0, 0, ErrClosed
+	}
+	seqs, err := listSegments(w.dir)
+	if err != nil {
+		return 0, 0, fmt.Errorf("wal: list segments: %w", err)
+	}
+	first = last
+	if len(seqs) > 0 && seqs[0] < first {
+		first = seqs[0]
+	}
+	return first, last, nil
+}
+
+// Truncate deletes the segments numbered below before. It is meant to be
+// called with a number returned by Cut once everything appended before that
+// Cut is safely stored elsewhere. before may not exceed the current segment.
+func (w *WAL) Truncate(before int) error {
+	w.truncMu.Lock()
+	defer w.truncMu.Unlock()
+	w.mu.Lock()
+	cur, closed := w.lastSeq, w.closed
+	w.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if before > cur {
+		return fmt.Errorf("wal: truncate before %d: beyond current segment %d", before, cur)
+	}
+	seqs, err := listSegments(w.dir)
+	if err != nil {
+		return fmt.Errorf("wal: list segments: %w", err)
+	}
+	removed := 0
+	var rerr error
+	for _, seq := range seqs {
+		if seq >= before {
+			break
+		}
+		if err := os.Remove(filepath.Join(w.dir, segmentName(seq))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			rerr = fmt.Errorf("wal: remove segment %d: %w", seq, err)
+			break
+		}
+		removed++
+	}
+	if removed > 0 {
+		w.m.addSegments(-removed)
+		if err := syncDir(w.dir); err != nil && rerr == nil {
+			rerr = fmt.Errorf("wal: sync dir: %w", err)
+		}
+		w.log.Debug("wal truncated", "before", before, "removed", removed)
+	}
+	return rerr
+}
+
+// Close fsyncs and closes the current segment (whatever the policy) and
+// stops the background fsync. Appends waiting for an fsync are released.
+// Further calls return ErrClosed.
+func (w *WAL) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.closed = true
+	w.mu.Unlock()
+
+	if w.stop != nil {
+		close(w.stop)
+		<-w.done
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var err error
+	if w.seg != nil {
+		if cerr := w.seg.close(true); cerr != nil {
+			err = fmt.Errorf("wal: close segment %d: %w", w.seg.seq, cerr)
+		}
+	}
+	if err == nil && w.err == nil {
+		w.advanceSyncedLocked(w.written)
+	}
+	w.log.Info("wal closed", "dir", w.dir, "segment", w.lastSeq)
+	return err
+}
