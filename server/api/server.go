@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -111,6 +112,10 @@ func (a *API) Handler() http.Handler {
 	r.Use(a.instrument)
 	r.HandleFunc("/ready", a.handleReady).Methods("GET")
 	r.Handle("/metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{})).Methods("GET")
+	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	r.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
 	r.HandleFunc("/loki/api/v1/push", a.ready(a.handlePush)).Methods("POST")
 	r.HandleFunc("/loki/api/v1/query_range", a.ready(a.handleQueryRange)).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/query", a.ready(a.handleQuery)).Methods("GET", "POST")

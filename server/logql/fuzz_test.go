@@ -23,6 +23,9 @@ func FuzzParseExpr(f *testing.F) {
 		f.Add(c.in)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
+		if len(q) > 1024 {
+			return // regexps cost O(len(regexp) × len(line)); keep executions fast
+		}
 		e, err := ParseExpr(q)
 		if err != nil {
 			var pe *ParseError
@@ -80,6 +83,9 @@ func FuzzLineFilter(f *testing.F) {
 		f.Add(s.op, s.a, s.b, s.hasTwo, []byte(s.line))
 	}
 	f.Fuzz(func(t *testing.T, opb byte, a, b string, two bool, line []byte) {
+		if len(a)+len(b) > 128 || len(line) > 1024 {
+			return // regexps cost O(len(regexp) × len(line)); keep executions fast
+		}
 		op := LineFilterOp(opb % 6)
 		lf := &LineFilter{Op: op, Values: []string{a}}
 		if two {

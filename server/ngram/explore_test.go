@@ -82,22 +82,22 @@ func absentRate(f simF, lines []string, gen func(r *rand.Rand) string, tries int
 }
 
 func TestExplore(t *testing.T) {
-	for _, cn := range []string{"json", "klog", "nginx"} {
+	for _, cn := range []string{"json"} {
 		var c corpus
 		for _, x := range corpora {
 			if x.name == cn {
 				c = x
 			}
 		}
-		for _, size := range []int{1000, 5000} {
+		for _, size := range []int{10000, 20000} {
 			lines := genLines(c.gen, 11, size)
 			raw := 0
 			for _, l := range lines {
 				raw += len(l)
 			}
-			for _, ns := range [][2]int{{5, 1}, {5, 2}, {6, 2}, {5, 3}, {6, 3}} {
+			for _, ns := range [][2]int{{4, 1}, {5, 1}, {6, 1}} {
 				n, st := ns[0], ns[1]
-				for _, bpg := range []float64{0.6, 0.8, 1.0, 1.2, 1.44} {
+				for _, bpg := range []float64{0.6, 0.8} {
 					f, d := simBuildS(lines, n, st, bpg)
 					hex := absentRate(f, lines, func(r *rand.Rand) string { return randHex(r, 32) }, 2000)
 					uuid := absentRate(f, lines, func(r *rand.Rand) string { return randUUID(r) }, 1000)

@@ -138,7 +138,7 @@ func inflate(enc string, raw, dst []byte, limit int64) ([]byte, error) {
 
 func inflateError(err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return errors.New("truncated compressed data")
+		return errors.New("unexpected end of compressed data: the body is truncated or has trailing bytes")
 	}
 	return err
 }

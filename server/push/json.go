@@ -2,9 +2,12 @@ package push
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -241,7 +244,7 @@ func (d *jsonDecoder) labelsObject() string {
 		return ""
 	}
 	start := len(d.arena)
-	d.arena = append(d.arena, b...)
+	d.arenaAppend(b)
 	return bytesToString(d.arena[start:])
 }
 
@@ -422,12 +425,38 @@ func (d *jsonDecoder) readString() string {
 	if !d.ok() {
 		return ""
 	}
-	for _, c := range raw {
-		if c < 0x20 || c == '\\' {
-			return d.readEscaped(raw)
-		}
+	if needsUnescape(raw) {
+		return d.readEscaped(raw)
 	}
 	return bytesToString(raw)
+}
+
+// needsUnescape reports whether a JSON string's content (between its quotes)
+// has a backslash or a control character, which readEscaped then handles.
+func needsUnescape(raw []byte) bool { return stringEnd(raw) < len(raw) }
+
+// stringEnd returns the index of the first byte of b that ends a run of
+// plain string content: '"', '\\' or a control character; len(b) if none.
+// It tests eight bytes at a time, as lines are most of a push body.
+func stringEnd(b []byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q := w ^ (lo * '"')   // zero bytes where w has a quote
+		bs := w ^ (lo * '\\') // and where it has a backslash
+		// The classic "has a byte less than n" test, with n = 0x20 on w and
+		// n = 1 on q and bs. Its lowest set bit is exact, which is all we use.
+		if m := ((w-lo*0x20)&^w | (q-lo)&^q | (bs-lo)&^bs) & hi; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return len(b)
 }
 
 // readEscaped decodes the string that raw starts, from body, then moves the
@@ -440,6 +469,10 @@ func (d *jsonDecoder) readEscaped(raw []byte) string {
 		d.fail("internal error: string is not within the body")
 		return ""
 	}
+	// Unescaped strings are never longer than the JSON that spells them, so
+	// the rest of the body bounds what they all need: growing the arena to
+	// that once avoids a series of copies when many lines have escapes.
+	d.reserve(len(d.body) - i)
 	start := len(d.arena)
 	body := d.body
 	for {
@@ -462,13 +495,24 @@ func (d *jsonDecoder) readEscaped(raw []byte) string {
 			d.fail("string contains control character 0x%02x; JSON requires it escaped", c)
 			return ""
 		default:
-			j := i + 1
-			for j < len(body) && body[j] >= 0x20 && body[j] != '"' && body[j] != '\\' {
-				j++
-			}
-			d.arena = append(d.arena, body[i:j]...)
+			j := i + 1 + stringEnd(body[i+1:])
+			d.arenaAppend(body[i:j])
 			i = j
 		}
+	}
+}
+
+// arenaAppend appends b to the arena, doubling it when full: append alone
+// grows large slices by only 1.25x, which would copy the arena many times.
+// Growing leaves earlier strings in the old array, which stays valid.
+func (d *jsonDecoder) arenaAppend(b []byte) {
+	d.reserve(len(b))
+	d.arena = append(d.arena, b...)
+}
+
+func (d *jsonDecoder) reserve(n int) {
+	if len(d.arena)+n > cap(d.arena) {
+		d.arena = slices.Grow(d.arena, max(n, cap(d.arena), 4096))
 	}
 }
 
@@ -513,6 +557,7 @@ func (d *jsonDecoder) unescape(b []byte) int {
 				r = utf8.RuneError
 			}
 		}
+		d.reserve(utf8.UTFMax)
 		d.arena = utf8.AppendRune(d.arena, r)
 		return n
 	default:
@@ -523,6 +568,7 @@ func (d *jsonDecoder) unescape(b []byte) int {
 		}
 		return 0
 	}
+	d.reserve(1)
 	d.arena = append(d.arena, c)
 	return 2
 }

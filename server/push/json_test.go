@@ -1,6 +1,7 @@
 package push
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
@@ -293,4 +294,43 @@ func TestDecodeJSONReuse(t *testing.T) {
 		t.Fatalf("strings from the first decode changed: %q %q %q", line, meta, labels)
 	}
 	checkStreams(t, r.Streams, []Stream{{Labels: `{c="3"}`, Entries: []Entry{{Timestamp: 9, Line: `ot"her`, Metadata: []LabelPair{{"x", "y\t"}}}}}})
+}
+
+func TestStringEnd(t *testing.T) {
+	for n := 0; n < 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, c := range []byte{0x00, 0x1f, '\\', '"'} {
+				b := bytes.Repeat([]byte{'a'}, n)
+				b[pos] = c
+				if pos+1 < n {
+					b[n-1] = '"' // a later special must not be found first
+				}
+				if got := stringEnd(b); got != pos {
+					t.Fatalf("%q: got %d, want %d", b, got, pos)
+				}
+			}
+		}
+		b := []byte(strings.Repeat("a é\x7f\xff]}[!#", 3)[:n])
+		if got := stringEnd(b); got != n {
+			t.Fatalf("%q: got %d, want %d", b, got, n)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		b := bytes.Repeat([]byte{byte(c)}, 9)
+		want := 9
+		if c < 0x20 || c == '\\' || c == '"' {
+			want = 0
+		}
+		if got := stringEnd(b); got != want {
+			t.Fatalf("byte %#x: got %d, want %d", c, got, want)
+		}
+		// Borrows from a special byte must not hide or fake one before it.
+		b = append([]byte{byte(c), 0x00}, bytes.Repeat([]byte{'a'}, 7)...)
+		if want == 9 {
+			want = 1
+		}
+		if got := stringEnd(b); got != want {
+			t.Fatalf("byte %#x then NUL: got %d, want %d", c, got, want)
+		}
+	}
 }

@@ -23,6 +23,7 @@ func (s *Store) flushLoop() {
 		case <-s.stop:
 			return
 		case <-tick.C:
+		case <-s.kick:
 		}
 		if reason := s.flushReason(time.Now()); reason != "" {
 			if err := s.Flush(context.Background()); err != nil {

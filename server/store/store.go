@@ -74,6 +74,7 @@ type Store struct {
 	recBuf   sync.Pool
 	newestMu sync.Mutex
 	newest   map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
+	kick     chan struct{} // wakes the flusher early: the head is full
 	stop     chan struct{}
 	loopDone chan struct{}
 }
@@ -112,7 +113,7 @@ func Open(opts Options) (*Store, error) {
 		opts.Metrics = NewMetrics(nil)
 	}
 	s := &Store{opts: opts, log: opts.Logger, m: opts.Metrics, head: newHead(),
-		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, stop: make(chan struct{}), loopDone: make(chan struct{})}
+		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{})}
 	s.recBuf.New = func() any { return new([]byte) }
 	if err := os.MkdirAll(s.blocksDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
@@ -244,6 +245,12 @@ func (s *Store) appendHead(tenant string, streams []Stream) {
 	s.m.headEntries.Add(float64(n))
 	s.m.headBytes.Add(float64(bytes))
 	h.last.Store(time.Now().UnixNano())
+	if h.bytes.Load() >= s.opts.MaxHeadBytes {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Close flushes the head into blocks and closes the WAL.

@@ -1,0 +1,274 @@
+package block
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/ngram"
+)
+
+func TestTimestampsRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	poisson := make([]int64, 5000)
+	tt := int64(1_700_000_000_000_000_000)
+	for i := range poisson {
+		tt += int64(r.ExpFloat64() * 1e9)
+		poisson[i] = tt
+	}
+	cases := map[string][]int64{
+		"empty":       {},
+		"one":         {42},
+		"negative":    {-5, -3, 0, 7},
+		"equal":       {10, 10, 10, 10},
+		"huge gap":    {0, 1, 2, 1 << 62},
+		"poisson":     poisson,
+		"millisecond": {1e15, 1e15 + 1e6, 1e15 + 2e6, 1e15 + 3e6},
+	}
+	for name, ts := range cases {
+		t.Run(name, func(t *testing.T) {
+			enc := appendTimestamps(nil, ts)
+			got, err := decodeTimestamps(enc, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, ts) && !(len(got) == 0 && len(ts) == 0) {
+				t.Fatalf("round trip: got %v, want %v", got, ts)
+			}
+		})
+	}
+	// Rice coding of Poisson gaps should cost about the entropy: ~32 bits
+	// for one line a second at nanosecond precision.
+	bits := float64(len(appendTimestamps(nil, poisson))*8) / float64(len(poisson))
+	if bits > 34 {
+		t.Errorf("poisson timestamps cost %.1f bits each, want ≤ 34", bits)
+	}
+}
+
+func FuzzDecodeTimestamps(f *testing.F) {
+	f.Add(appendTimestamps(nil, []int64{1, 2, 3}))
+	f.Add(appendTimestamps(nil, []int64{0, 1 << 62}))
+	f.Add([]byte{0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ts, err := decodeTimestamps(b, nil)
+		if err != nil {
+			return
+		}
+		// Whatever decodes re-encodes to the same values.
+		if slices.IsSorted(ts) {
+			again, err := decodeTimestamps(appendTimestamps(nil, ts), nil)
+			if err != nil || !slices.Equal(again, ts) {
+				t.Fatalf("re-encode of %v: %v %v", ts, again, err)
+			}
+		}
+	})
+}
+
+type testStream struct {
+	ls labels.Labels
+	es []Entry
+}
+
+func genStreams(n, per int, seed uint64) []testStream {
+	r := rand.New(rand.NewPCG(seed, 7))
+	var out []testStream
+	for i := 0; i < n; i++ {
+		ls := labels.FromMap(map[string]string{"app": fmt.Sprintf("app-%d", i%3), "pod": fmt.Sprintf("pod-%d", i)})
+		var es []Entry
+		t := int64(1_700_000_000_000_000_000)
+		for j := 0; j < per; j++ {
+			t += int64(r.IntN(1e9))
+			e := Entry{T: t, Line: fmt.Appendf(nil, `{"level":"info","msg":"request %d served","request_id":"%016x"}`, j, r.Uint64())}
+			if j%5 == 0 {
+				e.Meta = labels.Labels{{Name: "trace_id", Value: fmt.Sprintf("t%d", j)}}
+			}
+			es = append(es, e)
+		}
+		out = append(out, testStream{ls, es})
+	}
+	return out
+}
+
+func writeBlock(t testing.TB, path string, streams []testStream, opts Options) {
+	w, err := Create(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range streams {
+		if err := w.AddStream(s.ls, s.es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Finish(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWriteRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.blk")
+	streams := genStreams(5, 700, 1)
+	writeBlock(t, path, streams, Options{ChunkTargetSize: 16 << 10})
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("temp file left behind: %v", err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := len(r.Streams()); got != 5 {
+		t.Fatalf("streams: %d", got)
+	}
+	for _, want := range streams {
+		idx := r.Select([]*labels.Matcher{labels.MustMatcher(labels.MatchEqual, "pod", want.ls.Get("pod"))})
+		if len(idx) != 1 {
+			t.Fatalf("select %s: %v", want.ls, idx)
+		}
+		sm := r.Streams()[idx[0]]
+		if !sm.Labels.Equal(want.ls) {
+			t.Fatalf("labels %s, want %s", sm.Labels, want.ls)
+		}
+		if len(sm.Chunks) < 2 {
+			t.Fatalf("expected several chunks, got %d", len(sm.Chunks))
+		}
+		var got []Entry
+		var d ChunkData
+		for i := range sm.Chunks {
+			if err := r.ReadChunk(&sm.Chunks[i], &d); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range d.Entries {
+				got = append(got, Entry{T: e.T, Line: slices.Clone(e.Line), Meta: e.Meta})
+			}
+		}
+		if len(got) != len(want.es) {
+			t.Fatalf("%d entries, want %d", len(got), len(want.es))
+		}
+		for i := range got {
+			if got[i].T != want.es[i].T || string(got[i].Line) != string(want.es[i].Line) || !got[i].Meta.Equal(want.es[i].Meta) {
+				t.Fatalf("entry %d: got %+v, want %+v", i, got[i], want.es[i])
+			}
+		}
+		// The filter of each chunk admits its own lines and (almost always)
+		// rejects an id that is nowhere.
+		c := &sm.Chunks[0]
+		f, err := r.Filter(c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !f.MayContain(ngram.NewNeedle(string(want.es[0].Line[10:40]))) {
+			t.Fatal("filter rejects a present substring")
+		}
+	}
+	regex := r.Select([]*labels.Matcher{labels.MustMatcher(labels.MatchRegexp, "app", "app-[01]"),
+		labels.MustMatcher(labels.MatchNotEqual, "pod", "pod-0")})
+	if len(regex) != 3 { // pods 1, 3 and 4
+		t.Fatalf("regexp select: %v", regex)
+	}
+	if got := r.LabelNames(); !slices.Equal(got, []string{"app", "pod"}) {
+		t.Fatalf("label names %v", got)
+	}
+}
+
+func TestCorruptBlocks(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "b.blk")
+	writeBlock(t, path, genStreams(3, 100, 2), Options{})
+	good, _ := os.ReadFile(path)
+	cases := map[string]func([]byte) []byte{
+		"truncated":     func(b []byte) []byte { return b[:len(b)-10] },
+		"short":         func(b []byte) []byte { return b[:20] },
+		"bad magic":     func(b []byte) []byte { b[0] = 'X'; return b },
+		"index flipped": func(b []byte) []byte { b[len(b)-footerSize-3] ^= 0x40; return b },
+		"footer bits":   func(b []byte) []byte { b[len(b)-footerSize+50] ^= 1; return b },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, name+".blk")
+			os.WriteFile(p, mutate(slices.Clone(good)), 0o644)
+			_, err := Open(p)
+			if err == nil {
+				t.Fatal("opened a corrupt block")
+			}
+		})
+	}
+	// Corrupt lines are found when read, thanks to the zstd checksum.
+	p := filepath.Join(dir, "lines.blk")
+	b := slices.Clone(good)
+	b[headerSize+40] ^= 0xff
+	os.WriteFile(p, b, 0o644)
+	r, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var d ChunkData
+	err = r.ReadChunk(&r.Streams()[0].Chunks[0], &d)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("reading corrupt lines: %v", err)
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	dir := f.TempDir()
+	path := filepath.Join(dir, "seed.blk")
+	writeBlock(f, path, genStreams(2, 20, 3), Options{})
+	seed, _ := os.ReadFile(path)
+	f.Add(seed)
+	f.Add(seed[:len(seed)/2])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), "f.blk")
+		os.WriteFile(p, b, 0o644)
+		r, err := Open(p)
+		if err != nil {
+			return
+		}
+		defer r.Close()
+		var d ChunkData
+		for _, s := range r.Streams() {
+			for i := range s.Chunks {
+				r.ReadChunk(&s.Chunks[i], &d)
+				r.Filter(&s.Chunks[i], nil)
+			}
+		}
+	})
+}
+
+func BenchmarkWriteBlock(b *testing.B) {
+	streams := genStreams(100, 1000, 4)
+	var raw int64
+	for _, s := range streams {
+		for _, e := range s.es {
+			raw += int64(len(e.Line))
+		}
+	}
+	dir := b.TempDir()
+	b.SetBytes(raw)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		writeBlock(b, filepath.Join(dir, fmt.Sprintf("%d.blk", i)), streams, Options{})
+	}
+}
+
+func BenchmarkReadChunk(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "b.blk")
+	writeBlock(b, path, genStreams(1, 20000, 5), Options{ChunkTargetSize: 1 << 20})
+	r, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	c := &r.Streams()[0].Chunks[0]
+	b.SetBytes(int64(c.RawBytes))
+	var d ChunkData
+	for b.Loop() {
+		if err := r.ReadChunk(c, &d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

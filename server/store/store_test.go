@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loam-logs/loam/server/block"
+	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/wal"
+)
+
+func openTest(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(Options{Dir: dir, WAL: wal.Options{SyncPolicy: wal.SyncNever},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxHeadAge: time.Hour, IdleFlush: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var base = time.Now().Add(-time.Hour).UnixNano()
+
+func ls(app string) labels.Labels { return labels.FromMap(map[string]string{"app": app, "env": "test"}) }
+
+func entries(n int, step int64, prefix string) []block.Entry {
+	es := make([]block.Entry, n)
+	for i := range es {
+		es[i] = block.Entry{T: base + int64(i)*step, Line: fmt.Appendf(nil, "%s line %d", prefix, i)}
+	}
+	return es
+}
+
+type got struct {
+	stream string
+	t      int64
+	line   string
+}
+
+func selectAll(t *testing.T, s *Store, p SelectParams) []got {
+	t.Helper()
+	if p.Tenant == "" {
+		p.Tenant = "t1"
+	}
+	if p.End == 0 {
+		p.Start, p.End = base-1, base+int64(time.Hour)
+	}
+	it, err := s.Select(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var out []got
+	for it.Next() {
+		l, e := it.At()
+		out = append(out, got{l.Get("app"), e.T, string(e.Line)})
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestAppendSelectFlushReopen(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	if _, err := s.Append("t1", []Stream{{ls("a"), entries(100, 1000, "a")}, {ls("b"), entries(50, 1500, "b")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append("t2", []Stream{{ls("a"), entries(10, 1000, "other tenant")}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(stage string) {
+		t.Helper()
+		fw := selectAll(t, s, SelectParams{})
+		if len(fw) != 150 {
+			t.Fatalf("%s: %d entries, want 150", stage, len(fw))
+		}
+		if !slices.IsSortedFunc(fw, func(a, b got) int { return cmpInt(a.t, b.t) }) {
+			t.Fatalf("%s: forward not sorted", stage)
+		}
+		bw := selectAll(t, s, SelectParams{Direction: Backward})
+		slices.Reverse(bw)
+		for i := range bw {
+			if bw[i].t != fw[i].t {
+				t.Fatalf("%s: backward differs from reversed forward at %d", stage, i)
+			}
+		}
+		one := selectAll(t, s, SelectParams{Matchers: []*labels.Matcher{labels.MustMatcher(labels.MatchEqual, "app", "b")},
+			Start: base + 1500*10, End: base + 1500*20})
+		if len(one) != 10 || one[0].line != "b line 10" {
+			t.Fatalf("%s: range select got %v", stage, one)
+		}
+		if got := selectAll(t, s, SelectParams{Tenant: "t2"}); len(got) != 10 {
+			t.Fatalf("%s: tenant t2 sees %d entries", stage, len(got))
+		}
+		names, _ := s.LabelNames(context.Background(), "t1", nil, base, base+int64(time.Hour))
+		if !slices.Equal(names, []string{"app", "env"}) {
+			t.Fatalf("%s: names %v", stage, names)
+		}
+		vals, _ := s.LabelValues(context.Background(), "t1", "app", nil, base, base+int64(time.Hour))
+		if !slices.Equal(vals, []string{"a", "b"}) {
+			t.Fatalf("%s: values %v", stage, vals)
+		}
+	}
+	check("head")
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check("blocks")
+	// Reopen: blocks come back, the WAL behind them is gone.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir)
+	defer s.Close()
+	if n := s.head.entries.Load(); n != 0 {
+		t.Fatalf("replayed %d entries that were already flushed", n)
+	}
+	check("reopened")
+}
+
+func TestReplayWithoutFlush(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	s.Append("t1", []Stream{{ls("a"), entries(20, 1000, "a")}})
+	// Simulate a crash: do not Close (which would flush).
+	s.wal.Close()
+	close(s.stop)
+	<-s.loopDone
+	s2 := openTest(t, dir)
+	defer s2.Close()
+	if got := selectAll(t, s2, SelectParams{}); len(got) != 20 {
+		t.Fatalf("after replay: %d entries, want 20", len(got))
+	}
+}
+
+func TestDuplicatesAndOutOfOrder(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	es := entries(10, 1000, "x")
+	s.Append("t1", []Stream{{ls("a"), slices.Clone(es)}})
+	// The same entries again (a client retry), then out of order ones.
+	s.Append("t1", []Stream{{ls("a"), slices.Clone(es)}})
+	late := []block.Entry{{T: base + 500, Line: []byte("late")}, {T: base + 2000, Line: []byte("x line 2")}, {T: base + 2000, Line: []byte("same time, other line")}}
+	s.Append("t1", []Stream{{ls("a"), late}})
+	out := selectAll(t, s, SelectParams{})
+	if len(out) != 12 {
+		t.Fatalf("got %d entries, want 12: %v", len(out), out)
+	}
+	if out[1].line != "late" {
+		t.Fatalf("out-of-order entry not in place: %v", out[:3])
+	}
+	// Duplicates across head and block collapse too.
+	s.Flush(context.Background())
+	s.Append("t1", []Stream{{ls("a"), slices.Clone(es)}})
+	if out := selectAll(t, s, SelectParams{}); len(out) != 12 {
+		t.Fatalf("after flush and re-push: %d entries, want 12", len(out))
+	}
+}
+
+func TestOutOfOrderWindow(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	s.Append("t1", []Stream{{ls("a"), []block.Entry{{T: base + int64(2*time.Hour), Line: []byte("new")}}}})
+	rej, err := s.Append("t1", []Stream{{ls("a"), []block.Entry{{T: base, Line: []byte("too old")}, {T: base + int64(90*time.Minute), Line: []byte("ok")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rej) != 1 || rej[0].T != base {
+		t.Fatalf("rejected %v", rej)
+	}
+}
+
+func TestNeedlesSkipChunks(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	for i := 0; i < 20; i++ {
+		s.Append("t1", []Stream{{ls(fmt.Sprintf("app%d", i)), entries(200, 1000, fmt.Sprintf("stream%02d-unique-token", i))}})
+	}
+	s.Flush(context.Background())
+	st := &Stats{}
+	out := selectAll(t, s, SelectParams{Needles: [][]string{{"stream07-unique-token"}}, Stats: st})
+	if len(out) != 200 {
+		t.Fatalf("needle select returned %d entries, want all 200 of the stream (filtering lines is the caller's job)", len(out))
+	}
+	if st.ChunksRead.Load() != 1 || st.ChunksSkipped.Load() != 19 {
+		t.Fatalf("read %d chunks, skipped %d; want 1 and 19", st.ChunksRead.Load(), st.ChunksSkipped.Load())
+	}
+}
+
+func TestConcurrentAppendFlushSelect(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	var wg sync.WaitGroup
+	const writers, batches, per = 4, 50, 20
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for b := 0; b < batches; b++ {
+				es := make([]block.Entry, per)
+				for i := range es {
+					es[i] = block.Entry{T: base + int64(b*per+i), Line: fmt.Appendf(nil, "w%d b%d i%d", w, b, i)}
+				}
+				if _, err := s.Append("t1", []Stream{{ls(fmt.Sprintf("w%d", w)), es}}); err != nil {
+					t.Error(err)
+				}
+			}
+		}(w)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			s.Flush(context.Background())
+			selectAll(t, s, SelectParams{})
+		}
+	}()
+	wg.Wait()
+	close(done)
+	if out := selectAll(t, s, SelectParams{}); len(out) != writers*batches*per {
+		t.Fatalf("%d entries, want %d", len(out), writers*batches*per)
+	}
+}
