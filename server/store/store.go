@@ -74,7 +74,7 @@ type Store struct {
 	recBuf   sync.Pool
 	newestMu sync.Mutex
 	newest   map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
-	kick     chan struct{} // wakes the flusher early: the head is full
+	kick     chan struct{}    // wakes the flusher early: the head is full
 	stop     chan struct{}
 	loopDone chan struct{}
 }

@@ -27,7 +27,9 @@ func openTest(t *testing.T, dir string) *Store {
 
 var base = time.Now().Add(-time.Hour).UnixNano()
 
-func ls(app string) labels.Labels { return labels.FromMap(map[string]string{"app": app, "env": "test"}) }
+func ls(app string) labels.Labels {
+	return labels.FromMap(map[string]string{"app": app, "env": "test"})
+}
 
 func entries(n int, step int64, prefix string) []block.Entry {
 	es := make([]block.Entry, n)
