@@ -212,6 +212,9 @@ func (w *Writer) Abort() {
 	os.Remove(w.tmp)
 }
 
+// Path returns where the block will be once finished.
+func (w *Writer) Path() string { return w.path }
+
 // Size returns the bytes written so far (lines only before Finish).
 func (w *Writer) Size() uint64 { return w.off }
 

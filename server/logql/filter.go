@@ -26,7 +26,11 @@ type LineMatcher interface {
 //     Loki's, the regexps are unanchored and "." matches a newline too.
 //   - !~ keeps a line in which none has a match.
 //   - |> keeps a line that matches any of the patterns; !> one that matches
-//     none. See the pattern syntax at parsePattern.
+//     none. A pattern is literal text with <_> wildcards, each matching one
+//     byte or more, anchored at both ends of the line: "<_> level=error <_>"
+//     keeps a line with " level=error " neither at its start nor at its end,
+//     "GET <_>" a line that starts with "GET ". Named captures (<name>) are
+//     for the pattern parser stage, not for line filters.
 func (f *LineFilter) Compile() (LineMatcher, error) {
 	if f.IP {
 		return nil, fmt.Errorf("the ip() line filter %s: %w", f.Op, ErrNotSupported)
@@ -34,21 +38,12 @@ func (f *LineFilter) Compile() (LineMatcher, error) {
 	var alts []LineMatcher
 	switch f.Op.positive() {
 	case LineContains:
-		var needles [][]byte
 		for _, v := range f.Values {
 			if v == "" {
-				needles = nil
-				alts = []LineMatcher{matchAll{}}
-				break
+				alts = append(alts, matchAll{})
+			} else {
+				alts = append(alts, &containsMatcher{[]byte(v)})
 			}
-			needles = append(needles, []byte(v))
-		}
-		switch len(needles) {
-		case 0:
-		case 1:
-			alts = []LineMatcher{&containsMatcher{needles[0]}}
-		default:
-			alts = []LineMatcher{&containsAnyMatcher{needles}}
 		}
 	case LineMatch:
 		for _, v := range f.Values {
@@ -204,14 +199,30 @@ type regexpMatcher struct{ re *regexp.Regexp }
 func (m *regexpMatcher) Match(line []byte) bool { return m.re.Match(line) }
 
 // foldContainsMatcher matches a line that contains needle under ASCII case
-// folding. needle is lower case and every rune of it folds only to ASCII
-// letters, so that the result equals the (?i) regexp's.
+// folding, as a (?i) regexp of ASCII text does. Some ASCII letters also fold
+// to non-ASCII runes (k to the Kelvin sign, s to the long s): when the needle
+// has such letters, a line without an ASCII match but with one of those runes
+// goes to the regexp.
 type foldContainsMatcher struct {
-	needle       []byte
-	first, upper byte // the first byte of needle, in both cases
+	needle       []byte // lower case
+	first, upper byte   // the first byte of needle, in both cases
+	special      [][]byte
+	fallback     *regexp.Regexp
 }
 
 func (m *foldContainsMatcher) Match(line []byte) bool {
+	if m.matchASCII(line) {
+		return true
+	}
+	for _, s := range m.special {
+		if bytes.Contains(line, s) {
+			return m.fallback.Match(line)
+		}
+	}
+	return false
+}
+
+func (m *foldContainsMatcher) matchASCII(line []byte) bool {
 	n := len(m.needle)
 	for i := 0; i+n <= len(line); {
 		// Find the next candidate start with the fast IndexByte.
@@ -256,9 +267,26 @@ func equalFoldASCII(b, lower []byte) bool {
 	return true
 }
 
-// compileRegexp compiles a line filter regexp, replacing it by a substring
-// search when it is a plain literal (possibly case-insensitive, possibly
-// surrounded by .*), the common case.
+// orderedMatcher matches a line that contains the needles in order, without
+// overlap: the regexp a.*b.*c with a "." that matches newlines. The leftmost
+// occurrence of each needle leaves the most room for the next.
+type orderedMatcher struct{ needles [][]byte }
+
+func (m *orderedMatcher) Match(line []byte) bool {
+	for _, n := range m.needles {
+		j := bytes.Index(line, n)
+		if j < 0 {
+			return false
+		}
+		line = line[j+len(n):]
+	}
+	return true
+}
+
+// compileRegexp compiles a line filter regexp, replacing it by substring
+// searches in the common cases: a literal, possibly case-insensitive, an
+// alternation of literals, literals separated by .*, all possibly
+// surrounded by .*.
 func compileRegexp(expr string) (LineMatcher, error) {
 	// Validate on its own first: "(?s)" + expr must not change its meaning.
 	if _, err := regexp.Compile(expr); err != nil {
@@ -300,16 +328,48 @@ func simpleRegexp(expr string) LineMatcher {
 			ms = append(ms, m)
 		}
 		return anyOf(ms)
+	case syntax.OpConcat:
+		// lit .* lit .* lit
+		var needles [][]byte
+		var cur []byte
+		for _, sub := range flattenConcat(re, nil) {
+			if isDotStar(sub) {
+				if len(cur) > 0 {
+					needles = append(needles, cur)
+					cur = nil
+				}
+				continue
+			}
+			if sub.Op != syntax.OpLiteral {
+				return nil
+			}
+			s, ok := plainLiteral(sub)
+			if !ok {
+				return nil
+			}
+			cur = append(cur, s...)
+		}
+		if len(cur) > 0 {
+			needles = append(needles, cur)
+		}
+		switch len(needles) {
+		case 0:
+			return matchAll{}
+		case 1:
+			return &containsMatcher{needles[0]}
+		}
+		return &orderedMatcher{needles}
 	}
 	return nil
+}
+
+func isDotStar(r *syntax.Regexp) bool {
+	return r.Op == syntax.OpStar && r.Sub[0].Op == syntax.OpAnyChar
 }
 
 // stripDotStars drops the leading and trailing (?s).* of a concatenation:
 // they do not change whether an unanchored regexp has a match.
 func stripDotStars(re *syntax.Regexp) *syntax.Regexp {
-	isDotStar := func(r *syntax.Regexp) bool {
-		return r.Op == syntax.OpStar && r.Sub[0].Op == syntax.OpAnyChar
-	}
 	if isDotStar(re) {
 		return &syntax.Regexp{Op: syntax.OpEmptyMatch}
 	}
@@ -329,49 +389,47 @@ func stripDotStars(re *syntax.Regexp) *syntax.Regexp {
 	case 1:
 		return subs[0]
 	}
-	return re
+	return &syntax.Regexp{Op: syntax.OpConcat, Sub: subs, Flags: re.Flags}
 }
 
 // literalMatcher returns a substring matcher for a literal node, or nil when
 // a substring search would not be equivalent.
 func literalMatcher(re *syntax.Regexp) LineMatcher {
-	s := string(re.Rune)
-	// The regexp engine reads invalid UTF-8 as U+FFFD; bytes.Contains would
-	// not.
-	if strings.ContainsRune(s, utf8.RuneError) {
-		return nil
-	}
 	if re.Flags&syntax.FoldCase == 0 {
+		s, ok := plainLiteral(re)
+		if !ok {
+			return nil
+		}
 		if s == "" {
 			return matchAll{}
 		}
 		return &containsMatcher{[]byte(s)}
 	}
-	lower := make([]byte, 0, len(s))
-	for _, r := range re.Rune {
-		if !asciiFoldOnly(r) {
-			return nil
-		}
-		lower = append(lower, byte(unicode.ToLower(r)))
-	}
-	if len(lower) == 0 {
+	if len(re.Rune) == 0 {
 		return matchAll{}
 	}
-	return &foldContainsMatcher{needle: lower, first: lower[0], upper: byte(unicode.ToUpper(rune(lower[0])))}
-}
-
-// asciiFoldOnly reports whether r and every rune it case-folds to are ASCII
-// (k folds to the Kelvin sign and s to the long s, so they are not).
-func asciiFoldOnly(r rune) bool {
-	if r >= utf8.RuneSelf {
-		return false
-	}
-	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-		if f >= utf8.RuneSelf {
-			return false
+	m := &foldContainsMatcher{}
+	for _, r := range re.Rune {
+		if r >= utf8.RuneSelf {
+			return nil
+		}
+		lower := unicode.ToLower(r)
+		m.needle = append(m.needle, byte(lower))
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f >= utf8.RuneSelf {
+				m.special = append(m.special, []byte(string(f)))
+			}
 		}
 	}
-	return true
+	m.first, m.upper = m.needle[0], byte(unicode.ToUpper(rune(m.needle[0])))
+	if len(m.special) > 0 {
+		fb, err := regexp.Compile("(?s)" + re.String())
+		if err != nil {
+			return nil
+		}
+		m.fallback = fb
+	}
+	return m
 }
 
 // patternMatcher matches Loki's line-filter patterns: literal text with <_>

@@ -110,7 +110,13 @@ func TestCompileFast(t *testing.T) {
 		{"(?i)error", &foldContainsMatcher{}},
 		{".*", matchAll{}},
 		{"", matchAll{}},
-		{"(?i)ok", &regexpMatcher{}}, // k folds to the Kelvin sign
+		{"(?i)ok", &foldContainsMatcher{}}, // with a fallback: k folds to the Kelvin sign
+		{"error.*timeout", &orderedMatcher{}},
+		{".*a.*b.*.*c", &orderedMatcher{}},
+		{"(?-s)a.*b", &regexpMatcher{}},
+		{"a.+b", &regexpMatcher{}},
+		{"(?i)é", &regexpMatcher{}},
+		{"a(?i)b", &regexpMatcher{}},
 		{"err.r", &regexpMatcher{}},
 		{"^error", &regexpMatcher{}},
 		{"\uFFFD", &regexpMatcher{}},

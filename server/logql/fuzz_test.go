@@ -74,6 +74,8 @@ func FuzzLineFilter(f *testing.F) {
 		{2, "(?i)ok", "x+y", "o\u212a", true},
 		{3, "5\\d\\d", "", "status=503", false},
 		{2, "ab+c|d", "", "abbbc", false},
+		{2, "(?i)sk.*x", "a.*b.*c", "\u017f\u212a", true},
+		{3, ".*ab.*ba", "", "abba", false},
 		{2, "\\x{FFFD}", "", "\xff", false},
 		{4, "<_> level=error <_>", "", "ts=1 level=error x", false},
 		{4, "a<_>a", "<_>b", "aaa", true},

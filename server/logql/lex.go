@@ -113,14 +113,15 @@ func (t token) describe() string {
 }
 
 func clipQuote(s string) string {
-	if len(s) > 40 {
-		s = s[:40]
-		for !utf8.ValidString(s) && len(s) > 0 && len(s) > 36 {
-			s = s[:len(s)-1]
-		}
-		return strconv.Quote(s) + "…"
+	const limit = 40
+	if len(s) <= limit {
+		return strconv.Quote(s)
 	}
-	return strconv.Quote(s)
+	cut := limit
+	for cut > limit-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
 }
 
 // lexer splits a query into tokens on demand.

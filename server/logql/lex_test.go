@@ -57,6 +57,7 @@ var lexCases = []lexCase{
 	{`42 1.5 .5 1e3 2.5E-2 0x1f 0`, []string{
 		`number:42=42`, `number:1.5=1.5`, `number:.5=0.5`, `number:1e3=1000`,
 		`number:2.5E-2=0.025`, `number:0x1f=31`, `number:0=0`}},
+	{`1e400`, []string{`number:1e400=+Inf`}},
 	{`1-2`, []string{`number:1=1`, `-:-`, `number:2=2`}},
 	{`[5m]`, []string{`[:[`, `duration:5m=5m0s`, `]:]`}},
 	{`| logfmt --strict --keep-empty`, []string{`|:|`, `identifier:logfmt`, `flag:--strict`, `flag:--keep-empty`}},

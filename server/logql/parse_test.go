@@ -139,6 +139,7 @@ var invalidQueries = []struct{ in, want string }{
 	{`{a="b"}}`, `line 1, col 8: syntax error: unexpected "}", expecting a pipeline stage`},
 	{`{a="b"} {c="d"}`, `line 1, col 9: syntax error: unexpected "{", expecting a pipeline stage`},
 	{`{a="b"} "x"`, `line 1, col 9: syntax error: unexpected string "x", expecting a pipeline stage or end of input (a line filter needs an operator: |= "text")`},
+	{`{a="b"} "ééééééééééééééééééééééééééééééééééééééééé"`, `unexpected string "éééééééééééééééééééé"…, expecting`},
 	{`{a="b"} |= 5`, `line 1, col 12: syntax error: unexpected number 5, expecting a string after |=`},
 	{`{a="b"} |=`, `line 1, col 11: syntax error: unexpected end of input, expecting a string after |=`},
 	{`{a="b"} |~ "("`, `line 1, col 12: invalid regexp in line filter |~ "(": error parsing regexp: missing closing )`},

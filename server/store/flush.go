@@ -110,29 +110,58 @@ func (s *Store) Flush(ctx context.Context) error {
 }
 
 // writeHead writes one block per tenant and day of h and loads them.
+// Streams are written one at a time, so the flush needs memory for one
+// stream's entries beyond the head itself.
 func (s *Store) writeHead(ctx context.Context, h *head) error {
-	type dayStreams map[string][]Stream
 	for _, tenant := range h.tenantNames() {
-		days := dayStreams{}
-		h.forEachStream(tenant, func(ms *memStream) {
+		var streams []*memStream
+		h.forEachStream(tenant, func(ms *memStream) { streams = append(streams, ms) })
+		slices.SortFunc(streams, func(a, b *memStream) int { return labels.Compare(a.ls, b.ls) })
+		writers := map[string]*block.Writer{}
+		abort := func() {
+			for _, w := range writers {
+				w.Abort()
+			}
+		}
+		var buf []block.Entry
+		for _, ms := range streams {
+			if err := ctx.Err(); err != nil {
+				abort()
+				return err
+			}
 			snap := ms.snapshot()
-			es := snap.entries(-1<<63, 1<<63-1)
-			for len(es) > 0 {
+			buf = snap.appendEntries(buf[:0], -1<<63, 1<<63-1)
+			for es := buf; len(es) > 0; {
 				d := dayOf(es[0].T)
 				n := 1
 				for n < len(es) && dayOf(es[n].T) == d {
 					n++
 				}
-				days[d] = append(days[d], Stream{Labels: ms.ls, Entries: es[:n]})
+				w := writers[d]
+				if w == nil {
+					var err error
+					if w, err = s.createBlock(tenant, d); err != nil {
+						abort()
+						return err
+					}
+					writers[d] = w
+				}
+				if err := w.AddStream(ms.ls, es[:n]); err != nil {
+					abort()
+					return err
+				}
 				es = es[n:]
 			}
-		})
-		for day, streams := range days {
-			if err := ctx.Err(); err != nil {
+		}
+		for day, w := range writers {
+			delete(writers, day)
+			if err := w.Finish(); err != nil {
+				abort()
 				return err
 			}
-			r, err := s.writeBlock(tenant, day, streams)
+			r, err := block.Open(w.Path())
 			if err != nil {
+				abort()
 				return err
 			}
 			s.addBlock(tenant, day, r)
@@ -141,31 +170,17 @@ func (s *Store) writeHead(ctx context.Context, h *head) error {
 	return nil
 }
 
-func (s *Store) partDir(tenant, day string) string {
-	return filepath.Join(s.blocksDir(), tenantDir(tenant), day)
-}
-
-func (s *Store) writeBlock(tenant, day string, streams []Stream) (*block.Reader, error) {
+func (s *Store) createBlock(tenant, day string) (*block.Writer, error) {
 	dir := s.partDir(tenant, day)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create partition dir: %w", err)
 	}
 	name := fmt.Sprintf("%d-%08x.blk", time.Now().UnixNano(), rand.Uint32())
-	w, err := block.Create(filepath.Join(dir, name), s.opts.Block)
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(streams, func(a, b Stream) int { return labels.Compare(a.Labels, b.Labels) })
-	for _, st := range streams {
-		if err := w.AddStream(st.Labels, st.Entries); err != nil {
-			w.Abort()
-			return nil, err
-		}
-	}
-	if err := w.Finish(); err != nil {
-		return nil, err
-	}
-	return block.Open(filepath.Join(dir, name))
+	return block.Create(filepath.Join(dir, name), s.opts.Block)
+}
+
+func (s *Store) partDir(tenant, day string) string {
+	return filepath.Join(s.blocksDir(), tenantDir(tenant), day)
 }
 
 func (s *Store) addBlock(tenant, day string, r *block.Reader) {

@@ -203,7 +203,12 @@ func (s *memStream) snapshot() memSnapshot {
 // entries returns the snapshot's entries in [start, end), sorted by time
 // (ties in arrival order). Lines alias the head's memory.
 func (m *memSnapshot) entries(start, end int64) []block.Entry {
-	out := make([]block.Entry, 0, len(m.ts))
+	return m.appendEntries(nil, start, end)
+}
+
+// appendEntries is entries appending to out.
+func (m *memSnapshot) appendEntries(out []block.Entry, start, end int64) []block.Entry {
+	first := len(out)
 	for i, t := range m.ts {
 		if t < start || t >= end {
 			continue
@@ -215,7 +220,7 @@ func (m *memSnapshot) entries(start, end int64) []block.Entry {
 		out = append(out, block.Entry{T: t, Line: m.data[s:m.ends[i]:m.ends[i]], Meta: m.meta[i]})
 	}
 	if m.unsorted {
-		slices.SortStableFunc(out, func(a, b block.Entry) int {
+		slices.SortStableFunc(out[first:], func(a, b block.Entry) int {
 			switch {
 			case a.T < b.T:
 				return -1
