@@ -34,8 +34,10 @@ const (
 	// (and at segment rotation and Close). Power loss can lose what was
 	// acknowledged during the last interval.
 	SyncInterval
-	// SyncNever leaves flushing to the kernel (segments are still fsynced
-	// on Close). Power loss can lose anything the kernel had not written back.
+	// SyncNever leaves flushing to the kernel: only segment headers, the
+	// directory and, on Close, the current segment are fsynced; a segment
+	// closed by rotation is not. Power loss can lose anything the kernel had
+	// not written back.
 	SyncNever
 )
 

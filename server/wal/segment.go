@@ -164,9 +164,12 @@ func createSegment(dir string, seq int, onSync func(time.Duration)) (*segment, e
 	return s, nil
 }
 
+// fileSync is (*os.File).Sync; tests replace it to inject fsync failures.
+var fileSync = (*os.File).Sync
+
 func (s *segment) fsync() error {
 	start := time.Now()
-	err := s.f.Sync()
+	err := fileSync(s.f)
 	s.onSync(time.Since(start))
 	return err
 }
