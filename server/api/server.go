@@ -233,10 +233,14 @@ func (a *API) handlePush(w http.ResponseWriter, r *http.Request, be *backend) {
 	body, err := push.ReadBody(r.Body, r.Header.Get("Content-Encoding"), r.Header.Get("Content-Type"), a.opts.MaxPushBodyBytes, a.opts.MaxPushDecompressedBytes)
 	if err != nil {
 		if errors.Is(err, push.ErrTooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("push body too large: %v (limits: %d bytes as sent, %d bytes decompressed); send smaller batches", err, a.opts.MaxPushBodyBytes, a.opts.MaxPushDecompressedBytes))
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%v (limits: %d bytes as sent, %d bytes decompressed); send smaller batches", err, a.opts.MaxPushBodyBytes, a.opts.MaxPushDecompressedBytes))
 			return
 		}
-		writeError(w, http.StatusBadRequest, "cannot read push body: "+err.Error())
+		if errors.Is(err, push.ErrUnsupportedEncoding) {
+			writeError(w, http.StatusUnsupportedMediaType, err.Error())
+			return
+		}
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	req := getRequest()
@@ -247,7 +251,7 @@ func (a *API) handlePush(w http.ResponseWriter, r *http.Request, be *backend) {
 		err = push.DecodeProto(body, req)
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "malformed push body: "+err.Error())
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if err := be.dist.Push(tenant, req); err != nil {

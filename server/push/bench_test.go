@@ -3,9 +3,11 @@ package push
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/snappy"
 )
 
@@ -107,4 +109,33 @@ func BenchmarkEncodeJSON(b *testing.B) {
 	for b.Loop() {
 		buf = EncodeJSON(buf[:0], req)
 	}
+}
+
+// BenchmarkReadBodyGzip compares ReadBody, which pools decompressors and
+// buffers, with the plain gzip.NewReader + io.ReadAll it replaces.
+func BenchmarkReadBodyGzip(b *testing.B) {
+	js := EncodeJSON(nil, benchRequest(10, 10, 0)) // a typical ~25 KB push
+	body := gzipBytes(b, js)
+	b.Run("ReadBody", func(b *testing.B) {
+		b.SetBytes(int64(len(js)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ReadBody(bytes.NewReader(body), "gzip", ctJSON, 10<<20, 100<<20); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("naive", func(b *testing.B) {
+		b.SetBytes(int64(len(js)))
+		b.ReportAllocs()
+		for b.Loop() {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadAll(io.LimitReader(zr, 100<<20)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -146,11 +146,10 @@ func inflateError(err error) error {
 // inflater keeps decompressors for reuse: a gzip or flate reader is ~40 KiB of
 // tables, worth recycling across requests.
 type inflater struct {
-	src  bytes.Reader
-	gz   *gzip.Reader
-	zl   io.ReadCloser
-	fl   io.ReadCloser
-	curr io.Reader
+	src bytes.Reader
+	gz  *gzip.Reader
+	zl  io.ReadCloser
+	fl  io.ReadCloser
 }
 
 var inflaterPool = sync.Pool{New: func() any { return new(inflater) }}

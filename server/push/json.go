@@ -62,11 +62,12 @@ type jsonDecoder struct {
 	field  string // "values" or "entries"
 }
 
-// path names the current place, e.g. streams[2].values[5].
+// path names the current place, e.g. streams[2].values[5], or "" outside
+// any stream.
 func (d *jsonDecoder) path() string {
 	switch {
 	case d.si < 0:
-		return "body"
+		return ""
 	case d.ei < 0:
 		return fmt.Sprintf("streams[%d]", d.si)
 	default:
@@ -76,9 +77,14 @@ func (d *jsonDecoder) path() string {
 
 // fail records the first error, prefixed with the current path.
 func (d *jsonDecoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%s: %s", d.path(), fmt.Sprintf(format, args...))
+	if d.err != nil {
+		return
 	}
+	msg := fmt.Sprintf(format, args...)
+	if p := d.path(); p != "" {
+		msg = p + ": " + msg
+	}
+	d.err = errors.New(msg)
 }
 
 // ok reports whether decoding may go on, turning a pending jsoniter error
@@ -91,11 +97,26 @@ func (d *jsonDecoder) ok() bool {
 		if isJSONEOF(err) {
 			d.fail("unexpected end of JSON: the body is truncated")
 		} else {
-			d.fail("malformed JSON: %v", err)
+			d.fail("malformed JSON: %s", printable(err.Error()))
 		}
 		return false
 	}
 	return true
+}
+
+// printable makes a jsoniter message, which quotes the body raw, safe to show:
+// control characters and invalid UTF-8 become '?', and length is bounded.
+func printable(s string) string {
+	const max = 300
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // isJSONEOF reports whether a jsoniter error means the input ended early.
@@ -107,6 +128,27 @@ func isJSONEOF(err error) bool {
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "found \x00") || strings.Contains(msg, "unexpected end of input") || strings.Contains(msg, "incomplete field name")
+}
+
+// key reads the next key of an object (its opening brace included), or
+// reports that the object ended or failed. jsoniter's ReadObject returns ""
+// both for the end and for an empty key; only after a key does a value follow.
+func (d *jsonDecoder) key() (string, bool) {
+	k := d.iter.ReadObject()
+	if !d.ok() {
+		return "", false
+	}
+	if k != "" {
+		return k, true
+	}
+	if d.iter.WhatIsNext() != jsoniter.InvalidValue {
+		return "", true
+	}
+	if d.iter.Error == io.EOF {
+		// The input ends after the object: fine here, request() judges it.
+		d.iter.Error = nil
+	}
+	return "", false
 }
 
 // expect checks the type of the next value; name is how to call it in the
@@ -130,7 +172,7 @@ func (d *jsonDecoder) request() {
 	if !d.expect(jsoniter.ObjectValue, "the body", `a JSON object like {"streams":[...]}`) {
 		return
 	}
-	for k := d.iter.ReadObject(); k != "" && d.ok(); k = d.iter.ReadObject() {
+	for k, more := d.key(); more; k, more = d.key() {
 		if k == "streams" {
 			d.streams()
 		} else {
@@ -176,7 +218,7 @@ func (d *jsonDecoder) stream() {
 	start := len(d.r.entries)
 	var labels string
 	haveLabels := false
-	for k := d.iter.ReadObject(); k != "" && d.ok(); k = d.iter.ReadObject() {
+	for k, more := d.key(); more; k, more = d.key() {
 		switch k {
 		case "stream":
 			if haveLabels {
@@ -222,7 +264,7 @@ func (d *jsonDecoder) labelsObject() string {
 		return ""
 	}
 	b := append(d.lbuf[:0], '{')
-	for k := d.iter.ReadObject(); k != "" && d.ok(); k = d.iter.ReadObject() {
+	for k, more := d.key(); more; k, more = d.key() {
 		if d.iter.WhatIsNext() != jsoniter.StringValue {
 			d.fail("label %q must have a string value, not %s", k, jsonTypeName(d.iter.WhatIsNext()))
 			return ""
@@ -290,7 +332,7 @@ func (d *jsonDecoder) values(start int) {
 		}
 		e.Line = d.readString()
 		if !d.iter.ReadArray() {
-			continue // d.ok in the loop condition catches errors
+			continue // on an error, the loop stops and d.ok below reports it
 		}
 		e.Metadata = d.metadata()
 		if d.err != nil {
@@ -350,7 +392,7 @@ func (d *jsonDecoder) metadata() []LabelPair {
 		return nil
 	}
 	start := len(d.r.meta)
-	for k := d.iter.ReadObject(); k != "" && d.ok(); k = d.iter.ReadObject() {
+	for k, more := d.key(); more; k, more = d.key() {
 		if d.iter.WhatIsNext() != jsoniter.StringValue {
 			d.fail("structured metadata %q must have a string value, not %s", k, jsonTypeName(d.iter.WhatIsNext()))
 			return nil
@@ -384,7 +426,7 @@ func (d *jsonDecoder) legacyEntries(start int) {
 			return
 		}
 		e := d.r.addEntry()
-		for k := d.iter.ReadObject(); k != "" && d.ok(); k = d.iter.ReadObject() {
+		for k, more := d.key(); more; k, more = d.key() {
 			switch k {
 			case "ts", "timestamp":
 				if !d.expect(jsoniter.StringValue, `"ts"`, "an RFC 3339 time string") {

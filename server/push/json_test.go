@@ -93,6 +93,11 @@ var jsonValidTests = []struct {
 		want: []Stream{{Labels: `{job="a"}`, Entries: []Entry{{Timestamp: 1, Line: "x", Metadata: []LabelPair{{"k", "v"}}}}}},
 	},
 	{
+		name: "empty keys",
+		body: `{"":1,"streams":[{"":{"":""},"stream":{"":"x"},"values":[["1","l",{"":"v"}]]}]}`,
+		want: []Stream{{Labels: `{""="x"}`, Entries: []Entry{{Timestamp: 1, Line: "l", Metadata: []LabelPair{{"", "v"}}}}}},
+	},
+	{
 		name: "no streams",
 		body: `{"streams":[]}`,
 	},
@@ -160,7 +165,7 @@ var jsonInvalidTests = []struct {
 	{"truncated string", `{"streams":[{"stream":{},"values":[["1","x`, "truncated"},
 	{"unterminated escaped string", `{"streams":[{"stream":{},"values":[["1","x\"`, "unterminated string"},
 	{"trailing data", `{"streams":[]} x`, "unexpected data after the JSON object"},
-	{"two objects", `{}{}`, "unexpected data after the JSON object"},
+	{"closing bracket after", `{}]`, "unexpected data after the JSON object"},
 	{"missing comma", `{"streams":[{"stream":{} "values":[]}]}`, "streams[0]: malformed JSON"},
 	{"missing comma between values", `{"streams":[{"stream":{},"values":[["1","x"] ["2","y"]]}]}`, "streams[0].values[1]: a value must be an array"}, // jsoniter takes '[' as a separator,
 	{"invalid escape", `{"streams":[{"stream":{},"values":[["1","a\x"]]}]}`, `invalid escape \x in string`},

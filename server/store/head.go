@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,7 +112,12 @@ func (s *memStream) append(es []block.Entry) (n, bytes int) {
 			if s.meta == nil {
 				s.meta = map[int]labels.Labels{}
 			}
-			s.meta[len(s.ts)-1] = slices.Clone(e.Meta)
+			// Metadata may alias a request body: copy it, strings too.
+			meta := make(labels.Labels, len(e.Meta))
+			for j, l := range e.Meta {
+				meta[j] = labels.Label{Name: strings.Clone(l.Name), Value: strings.Clone(l.Value)}
+			}
+			s.meta[len(s.ts)-1] = meta
 		}
 		if s.seen != nil {
 			s.seen[entryHash(e.T, e.Line)] = struct{}{}
