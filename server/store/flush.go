@@ -132,11 +132,13 @@ func (s *Store) writeHead(ctx context.Context, h *head) error {
 			snap := ms.snapshot()
 			buf = snap.appendEntries(buf[:0], -1<<63, 1<<63-1)
 			for es := buf; len(es) > 0; {
-				d := dayOf(es[0].T)
+				// Days are cut by number; the name is formatted once a run.
+				day := dayNumber(es[0].T)
 				n := 1
-				for n < len(es) && dayOf(es[n].T) == d {
+				for n < len(es) && dayNumber(es[n].T) == day {
 					n++
 				}
+				d := dayOf(es[0].T)
 				w := writers[d]
 				if w == nil {
 					var err error

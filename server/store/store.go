@@ -114,7 +114,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, log: opts.Logger, m: opts.Metrics, head: newHead(),
 		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{})}
-	s.recBuf.New = func() any { return new([]byte) }
+	s.recBuf.New = func() any { return new(recBuffers) }
 	if err := os.MkdirAll(s.blocksDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -155,6 +155,9 @@ func (s *Store) replayRecord(b []byte) error {
 	return nil
 }
 
+// recBuffers are the scratch buffers of one Append.
+type recBuffers struct{ raw, packed []byte }
+
 // ErrClosed is returned by operations on a closed store.
 var ErrClosed = errors.New("store is closed")
 
@@ -171,17 +174,27 @@ type Rejected struct {
 // reorder and filter the entries of streams in place.
 func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
 	rejected := s.checkOrder(tenant, streams)
-	bp := s.recBuf.Get().(*[]byte)
-	rec := appendRecord((*bp)[:0], tenant, streams)
+	live := streams[:0]
+	for _, st := range streams {
+		if len(st.Entries) > 0 {
+			live = append(live, st)
+		}
+	}
+	if len(live) == 0 {
+		return rejected, nil
+	}
+	streams = live
+	bufs := s.recBuf.Get().(*recBuffers)
+	bufs.raw = appendRecord(bufs.raw[:0], tenant, streams)
+	bufs.packed = compressRecord(bufs.packed, bufs.raw)
 	s.cutMu.RLock()
-	err := s.wal.Append(rec)
+	err := s.wal.Append(bufs.packed)
 	if err == nil {
 		s.appendHead(tenant, streams)
 	}
 	s.cutMu.RUnlock()
-	if cap(rec) <= 4<<20 {
-		*bp = rec
-		s.recBuf.Put(bp)
+	if cap(bufs.raw) <= 4<<20 {
+		s.recBuf.Put(bufs)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("write WAL: %w", err)
@@ -276,6 +289,17 @@ func (s *Store) Close() error {
 		}
 	}
 	return err
+}
+
+const nsPerDay = int64(24 * time.Hour)
+
+// dayNumber is the UTC day of t, counted from the epoch.
+func dayNumber(t int64) int64 {
+	d := t / nsPerDay
+	if t < 0 && t%nsPerDay != 0 {
+		d--
+	}
+	return d
 }
 
 func dayOf(t int64) string {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"encoding/binary"
+
+	"github.com/klauspost/compress/s2"
 	"errors"
 	"fmt"
 
@@ -15,7 +17,13 @@ import (
 //	  per stream: uvarint(labels) {uvarint(len) name uvarint(len) value}…
 //	              uvarint(entries)
 //	    per entry: varint(ts) uvarint(len) line uvarint(meta) {name value}…
-const recEntries = 1
+//
+// The record is then compressed with S2 (recEntriesS2), which halves or
+// better what the WAL writes and fsyncs, for a few percent of a core.
+const (
+	recEntries   = 1
+	recEntriesS2 = 2
+)
 
 var errRecord = errors.New("malformed WAL record")
 
@@ -99,8 +107,32 @@ func (r *recReader) pairs() (labels.Labels, error) {
 	return ls, nil
 }
 
-// decodeRecord parses a WAL record. Lines alias b.
+// compressRecord turns an uncompressed record into its S2 form.
+func compressRecord(dst, rec []byte) []byte {
+	need := s2.MaxEncodedLen(len(rec)-1) + 1
+	if cap(dst) < need {
+		dst = make([]byte, need)
+	}
+	dst = dst[:need]
+	dst[0] = recEntriesS2
+	enc := s2.Encode(dst[1:], rec[1:])
+	return dst[:1+len(enc)]
+}
+
+// decodeRecord parses a WAL record. Lines alias b (or a buffer of its own).
 func decodeRecord(b []byte) (tenant string, streams []Stream, err error) {
+	if len(b) > 0 && b[0] == recEntriesS2 {
+		n, err := s2.DecodedLen(b[1:])
+		if err != nil || n > 1<<30 {
+			return "", nil, fmt.Errorf("%w: bad compressed length", errRecord)
+		}
+		raw := make([]byte, n+1)
+		raw[0] = recEntries
+		if _, err := s2.Decode(raw[1:], b[1:]); err != nil {
+			return "", nil, fmt.Errorf("%w: %v", errRecord, err)
+		}
+		b = raw
+	}
 	if len(b) == 0 || b[0] != recEntries {
 		return "", nil, fmt.Errorf("%w: unknown type", errRecord)
 	}
