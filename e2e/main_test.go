@@ -179,6 +179,12 @@ func startLoam(t testing.TB, dataDir string, extraArgs ...string) *loam {
 // listen. It does not wait for readiness.
 func spawn(t testing.TB, addr string, args ...string) *loam {
 	t.Helper()
+	return spawnIn(t, "", addr, args...)
+}
+
+// spawnIn is spawn with the process's working directory set to workDir.
+func spawnIn(t testing.TB, workDir, addr string, args ...string) *loam {
+	t.Helper()
 	if loamBin == "" {
 		t.Skip("end-to-end tests are skipped in -short mode")
 	}
@@ -190,6 +196,7 @@ func spawn(t testing.TB, addr string, args ...string) *loam {
 		}
 	}
 	p.cmd = exec.Command(loamBin, args...)
+	p.cmd.Dir = workDir
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
 	if raceEnabled {
@@ -670,7 +677,7 @@ func clipValues(v [][2]string) [][2]string {
 	return v
 }
 
-// getJSON does a GET and decodes {"status":"success","data":...} into data.
+// getData does a GET and decodes {"status":"success","data":...} into data.
 func (p *loam) getData(t testing.TB, path string, q url.Values, tenant string, data any) {
 	t.Helper()
 	code, body := p.get(t, path, q, tenant)

@@ -123,12 +123,12 @@ func (a *API) Handler() http.Handler {
 	r.HandleFunc("/loki/api/v1/label", a.ready(a.handleLabels)).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/label/{name}/values", a.ready(a.handleLabelValues)).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/series", a.ready(a.handleSeries)).Methods("GET", "POST")
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r.NotFoundHandler = a.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("404 page not found: %s is not an endpoint of this server", r.URL.Path))
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	r.MethodNotAllowedHandler = a.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
-	})
+	}))
 	return r
 }
 

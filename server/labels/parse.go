@@ -28,6 +28,15 @@ func Parse(s string) (Labels, error) {
 			p.space()
 		}
 		name := p.ident()
+		if name == "" && p.i < len(p.s) && p.s[p.i] == '"' {
+			// A quoted name, as Prometheus 3 writes names that are not
+			// plain identifiers; Validate says what is wrong with it.
+			q, err := p.quoted()
+			if err != nil {
+				return nil, fmt.Errorf("label set %q: label name: %w", clip(s), err)
+			}
+			name = q
+		}
 		if name == "" {
 			return nil, fmt.Errorf("label set %q: expected a label name at offset %d", clip(s), p.i)
 		}

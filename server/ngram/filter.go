@@ -10,10 +10,10 @@ import (
 const (
 	offVersion = 0 // format version
 	offGramLen = 1 // n
-	offLog     = 2 // j: bit index = ((h & (2^j-1)) * m) >> j
+	offLog     = 2 // j: a hash's bit is ((hash >> (hashBits-j)) * m) >> j
 	offBytes   = 3 // bitmap bytes B, uint32 little-endian; m = 8*B bits
 	headerLen  = 7
-	maxLog     = 32 // m <= 2^32 bits keeps (h & (2^j-1)) * m within 64 bits
+	maxLog     = hashBits // the bits a gram hash has
 )
 
 func appendHeader(dst []byte, j, nbytes int) []byte {
@@ -61,8 +61,7 @@ func (f Filter) bitmap() ([]byte, bool) {
 	if m == 0 {
 		return nil, j == 0 // the always-true filter
 	}
-	// 2^(j-1) < m <= 2^j, as AppendFilter writes it.
-	return f[headerLen:], j >= 3 && j <= maxLog && m <= 1<<j && 2*m > 1<<j
+	return f[headerLen:], j <= maxLog && m <= 1<<j
 }
 
 // MayContain reports whether a line added to the filter's Builder may
@@ -77,11 +76,9 @@ func (f Filter) MayContain(n Needle) bool {
 	}
 	j := f[offLog]
 	m := uint64(len(bm)) * 8
-	mask := uint64(1)<<j - 1
 	for _, h := range n.hashes {
-		// (h & mask) < 2^j, so i < m: a multiply-shift range reduction
-		// that equals masking when m = 2^j.
-		i := ((h & mask) * m) >> j
+		// The top j bits of the hash, scaled from [0, 2^j) to [0, m).
+		i := ((uint64(h) >> (hashBits - j)) * m) >> j
 		if bm[i>>3]&(1<<(i&7)) == 0 {
 			return false
 		}

@@ -85,7 +85,7 @@ func TestFoldMatchesDirect(t *testing.T) {
 			for _, l := range lines {
 				for i := 0; i+gramLen <= len(l); i++ {
 					h := hashGram(load(l[i:]))
-					k := ((h & (1<<j - 1)) * m) >> j
+					k := ((uint64(h) >> (hashBits - j)) * m) >> j
 					want[k>>3] |= 1 << (k & 7)
 				}
 			}
@@ -187,8 +187,8 @@ func TestValidRejectsCorruption(t *testing.T) {
 		"trailing":    append(bytes.Clone(good), 0),
 		"version":     mutate(func(f []byte) []byte { f[offVersion] = 9; return f }),
 		"gram length": mutate(func(f []byte) []byte { f[offGramLen] = 0; return f }),
-		"log too big": mutate(func(f []byte) []byte { f[offLog]++; return f }),
-		"log small":   mutate(func(f []byte) []byte { f[offLog]--; return f }),
+		"log too big": mutate(func(f []byte) []byte { f[offLog] = hashBits + 1; return f }),
+		"log small":   mutate(func(f []byte) []byte { f[offLog] = 3; return f }),
 		"size":        mutate(func(f []byte) []byte { binary.LittleEndian.PutUint32(f[offBytes:], 1<<31); return f }),
 	}
 	for name, f := range bad {

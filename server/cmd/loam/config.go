@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"flag"
 	"fmt"
 	"os"
@@ -104,7 +106,9 @@ func parseConfig(args []string) (*config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read config file: %w", err)
 		}
-		if err := yaml.Unmarshal(b, c); err != nil {
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true) // a misspelt key is an error, not a silent default
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("config file %s: %w", *file, err)
 		}
 		if err := fs.Parse(args); err != nil {
