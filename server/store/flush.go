@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,6 +28,10 @@ func (s *Store) flushLoop() {
 			if err := s.Flush(context.Background()); err != nil {
 				s.log.Error("flush failed; the head stays in memory and in the WAL, will retry", "reason", reason, "err", err)
 			}
+		}
+		if err := s.Compact(context.Background()); err != nil {
+			s.log.Error("compaction failed; will retry", "err", err)
+			s.m.compactionFailures.Inc()
 		}
 	}
 }
@@ -177,8 +180,7 @@ func (s *Store) createBlock(tenant, day string) (*block.Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create partition dir: %w", err)
 	}
-	name := fmt.Sprintf("%d-%08x.blk", time.Now().UnixNano(), rand.Uint32())
-	return block.Create(filepath.Join(dir, name), s.opts.Block)
+	return block.Create(filepath.Join(dir, blockName(0)), s.opts.Block)
 }
 
 func (s *Store) partDir(tenant, day string) string {
@@ -199,6 +201,7 @@ func (s *Store) addBlock(tenant, day string, r *block.Reader) {
 		ps[day] = p
 	}
 	p.blocks = append(p.blocks, r)
+	p.lastAdd = time.Now()
 }
 
 // loadBlocks opens every block under the data directory. Leftover temp files

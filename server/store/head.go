@@ -19,6 +19,7 @@ type head struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenantHead
 
+	arena   arena        // the lines of every stream
 	bytes   atomic.Int64 // line bytes held
 	entries atomic.Int64
 	streams atomic.Int64
@@ -32,16 +33,16 @@ type tenantHead struct {
 }
 
 // memStream is one stream's entries in the head. Entries are appended in
-// arrival order; ts, ends and data only grow, so a reader that copied the
-// slice headers under mu can read them without the lock.
+// arrival order; ts and refs only grow and lines in the arena never move, so
+// a reader that copied the slice headers under mu can read them without it.
 type memStream struct {
 	ls   labels.Labels
 	hash uint64
 
 	mu       sync.Mutex
+	arena    *arena
 	ts       []int64
-	ends     []uint32 // end offset of entry i's line in data
-	data     []byte
+	refs     []lineRef             // where entry i's line is in the arena
 	meta     map[int]labels.Labels // sparse: most entries have none
 	minT     int64
 	maxT     int64
@@ -86,7 +87,7 @@ func (h *head) stream(t *tenantHead, ls labels.Labels, hash uint64) (_ *memStrea
 			return s, false
 		}
 	}
-	s := &memStream{ls: slices.Clone(ls), hash: hash, minT: 1<<63 - 1, maxT: -1 << 63}
+	s := &memStream{ls: slices.Clone(ls), hash: hash, arena: &h.arena, minT: 1<<63 - 1, maxT: -1 << 63}
 	t.streams[hash] = append(t.streams[hash], s)
 	h.streams.Add(1)
 	return s, true
@@ -106,8 +107,7 @@ func (s *memStream) append(es []block.Entry) (n, bytes int) {
 			s.unsorted = true
 		}
 		s.ts = append(s.ts, e.T)
-		s.data = append(s.data, e.Line...)
-		s.ends = append(s.ends, uint32(len(s.data)))
+		s.refs = append(s.refs, s.arena.add(e.Line))
 		if len(e.Meta) > 0 {
 			if s.meta == nil {
 				s.meta = map[int]labels.Labels{}
@@ -173,19 +173,16 @@ func entryHash(t int64, line []byte) uint64 {
 	return d.Sum64()
 }
 
+// line returns entry i's line; the caller holds s.mu.
 func (s *memStream) line(i int) []byte {
-	start := uint32(0)
-	if i > 0 {
-		start = s.ends[i-1]
-	}
-	return s.data[start:s.ends[i]]
+	return s.arena.line(s.refs[i])
 }
 
 // memSnapshot is a consistent, lock-free view of a memStream.
 type memSnapshot struct {
 	ts       []int64
-	ends     []uint32
-	data     []byte
+	refs     []lineRef
+	pages    []*page
 	meta     map[int]labels.Labels
 	minT     int64
 	maxT     int64
@@ -202,7 +199,8 @@ func (s *memStream) snapshot() memSnapshot {
 			meta[k] = v
 		}
 	}
-	return memSnapshot{ts: s.ts, ends: s.ends, data: s.data, meta: meta,
+	// The pages are read after the refs: every ref taken is in them.
+	return memSnapshot{ts: s.ts, refs: s.refs, pages: s.arena.view(), meta: meta,
 		minT: s.minT, maxT: s.maxT, unsorted: s.unsorted}
 }
 
@@ -219,11 +217,8 @@ func (m *memSnapshot) appendEntries(out []block.Entry, start, end int64) []block
 		if t < start || t >= end {
 			continue
 		}
-		s := uint32(0)
-		if i > 0 {
-			s = m.ends[i-1]
-		}
-		out = append(out, block.Entry{T: t, Line: m.data[s:m.ends[i]:m.ends[i]], Meta: m.meta[i]})
+		r := m.refs[i]
+		out = append(out, block.Entry{T: t, Line: m.pages[r.page].buf[r.off : r.off+r.len : r.off+r.len], Meta: m.meta[i]})
 	}
 	if m.unsorted {
 		slices.SortStableFunc(out[first:], func(a, b block.Entry) int {
@@ -265,4 +260,53 @@ func (h *head) tenantNames() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// arena holds the lines of a head in large pages shared by all its streams,
+// so that memory grows with the bytes held, without the slack of a growing
+// slice per stream. A page's buffer never moves or changes length: readers
+// slice it without the lock, at offsets written before they got the ref.
+type arena struct {
+	mu    sync.Mutex
+	pages []*page
+}
+
+type page struct {
+	buf  []byte // fixed length
+	used int    // guarded by arena.mu
+}
+
+// pageSize is the arena's page; a longer line gets a page of its own.
+const pageSize = 1 << 20
+
+type lineRef struct{ page, off, len uint32 }
+
+// add copies b into the arena.
+func (a *arena) add(b []byte) lineRef {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := len(a.pages)
+	if n == 0 || len(a.pages[n-1].buf)-a.pages[n-1].used < len(b) {
+		a.pages = append(a.pages, &page{buf: make([]byte, max(pageSize, len(b)))})
+		n++
+	}
+	p := a.pages[n-1]
+	off := p.used
+	p.used += copy(p.buf[off:], b)
+	return lineRef{page: uint32(n - 1), off: uint32(off), len: uint32(len(b))}
+}
+
+// line returns the bytes of r.
+func (a *arena) line(r lineRef) []byte {
+	a.mu.Lock()
+	p := a.pages[r.page]
+	a.mu.Unlock()
+	return p.buf[r.off : r.off+r.len : r.off+r.len]
+}
+
+// view returns the pages as they are now; lines added before stay valid in it.
+func (a *arena) view() []*page {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pages[:len(a.pages):len(a.pages)]
 }

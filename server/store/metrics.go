@@ -4,16 +4,18 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the store's collectors. Create them with NewMetrics.
 type Metrics struct {
-	flushes       prometheus.Counter
-	flushFailures prometheus.Counter
-	flushDuration prometheus.Histogram
-	headStreams   prometheus.Gauge
-	headEntries   prometheus.Gauge
-	headBytes     prometheus.Gauge
-	blocks        prometheus.Gauge
-	blockBytes    prometheus.Gauge
-	chunksRead    prometheus.Counter
-	chunksSkipped *prometheus.CounterVec
+	flushes            prometheus.Counter
+	flushFailures      prometheus.Counter
+	flushDuration      prometheus.Histogram
+	headStreams        prometheus.Gauge
+	headEntries        prometheus.Gauge
+	headBytes          prometheus.Gauge
+	blocks             prometheus.Gauge
+	blockBytes         prometheus.Gauge
+	compactions        prometheus.Counter
+	compactionFailures prometheus.Counter
+	chunksRead         prometheus.Counter
+	chunksSkipped      *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg, if not nil.
@@ -36,6 +38,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "loam_blocks", Help: "Block files on disk."}),
 		blockBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loam_block_bytes", Help: "Bytes of block files on disk."}),
+		compactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loam_compactions_total", Help: "Block compactions that completed."}),
+		compactionFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loam_compaction_failures_total", Help: "Block compactions that failed and will be retried."}),
 		chunksRead: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loam_query_chunks_read_total", Help: "Chunks decompressed by queries."}),
 		chunksSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -44,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.flushes, m.flushFailures, m.flushDuration, m.headStreams, m.headEntries,
-			m.headBytes, m.blocks, m.blockBytes, m.chunksRead, m.chunksSkipped)
+			m.headBytes, m.blocks, m.blockBytes, m.compactions, m.compactionFailures, m.chunksRead, m.chunksSkipped)
 	}
 	return m
 }

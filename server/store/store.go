@@ -41,17 +41,28 @@ type Options struct {
 
 	Block block.Options
 
+	// Compaction merges CompactionFanIn blocks of one level of a partition
+	// into one of the next level, compressed at CompactionLevel; a partition
+	// that got no new block for CompactionColdAfter is merged whole.
+	CompactionFanIn     int
+	CompactionLevel     block.Level
+	CompactionColdAfter time.Duration
+
 	Logger  *slog.Logger
 	Metrics *Metrics
 }
 
 // DefaultOptions holds the defaults applied to zero fields.
 var DefaultOptions = Options{
-	MaxHeadBytes:     16 << 20,
+	MaxHeadBytes:     8 << 20,
 	MaxHeadAge:       2 * time.Minute,
 	IdleFlush:        30 * time.Second,
 	OutOfOrderWindow: time.Hour,
 	Block:            block.DefaultOptions,
+
+	CompactionFanIn:     8,
+	CompactionLevel:     block.LevelBetter,
+	CompactionColdAfter: 10 * time.Minute,
 }
 
 // Store is the storage engine of one node. It is safe for concurrent use.
@@ -65,18 +76,19 @@ type Store struct {
 	// while they write the WAL and the head; a cut holds it exclusively
 	// while it starts a new WAL segment and a new head, so that everything
 	// in segments before the cut is in the frozen head.
-	cutMu    sync.RWMutex
-	mu       sync.RWMutex // guards head, frozen, parts
-	head     *head
-	frozen   []*frozenHead
-	parts    map[string]map[string]*partition // tenant → day → partition
-	flushMu  sync.Mutex                       // one flush at a time
-	recBuf   sync.Pool
-	newestMu sync.Mutex
-	newest   map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
-	kick     chan struct{}    // wakes the flusher early: the head is full
-	stop     chan struct{}
-	loopDone chan struct{}
+	cutMu     sync.RWMutex
+	mu        sync.RWMutex // guards head, frozen, parts
+	head      *head
+	frozen    []*frozenHead
+	parts     map[string]map[string]*partition // tenant → day → partition
+	flushMu   sync.Mutex                       // one flush at a time
+	compactMu sync.Mutex                       // one compaction at a time
+	recBuf    sync.Pool
+	newestMu  sync.Mutex
+	newest    map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
+	kick      chan struct{}    // wakes the flusher early: the head is full
+	stop      chan struct{}
+	loopDone  chan struct{}
 }
 
 // frozenHead is a head being flushed, with the WAL segment that follows it.
@@ -87,8 +99,9 @@ type frozenHead struct {
 
 // partition is one tenant's blocks of one UTC day.
 type partition struct {
-	day    string
-	blocks []*block.Reader
+	day     string
+	blocks  []*block.Reader
+	lastAdd time.Time // when a flush last added a block
 }
 
 // Open opens (or creates) the store in opts.Dir, replays the WAL into the
@@ -105,6 +118,15 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.OutOfOrderWindow == 0 {
 		opts.OutOfOrderWindow = DefaultOptions.OutOfOrderWindow
+	}
+	if opts.CompactionFanIn < 2 {
+		opts.CompactionFanIn = DefaultOptions.CompactionFanIn
+	}
+	if opts.CompactionLevel == 0 {
+		opts.CompactionLevel = DefaultOptions.CompactionLevel
+	}
+	if opts.CompactionColdAfter == 0 {
+		opts.CompactionColdAfter = DefaultOptions.CompactionColdAfter
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

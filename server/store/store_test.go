@@ -218,7 +218,9 @@ func TestConcurrentAppendFlushSelect(t *testing.T) {
 		}(w)
 	}
 	done := make(chan struct{})
+	reader := make(chan struct{})
 	go func() {
+		defer close(reader)
 		for {
 			select {
 			case <-done:
@@ -231,7 +233,61 @@ func TestConcurrentAppendFlushSelect(t *testing.T) {
 	}()
 	wg.Wait()
 	close(done)
+	<-reader
 	if out := selectAll(t, s, SelectParams{}); len(out) != writers*batches*per {
 		t.Fatalf("%d entries, want %d", len(out), writers*batches*per)
+	}
+}
+
+func TestCompaction(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	s.opts.CompactionFanIn = 3
+	var want int
+	for i := 0; i < 7; i++ {
+		es := entries(100, 1000, fmt.Sprintf("round %d", i))
+		for j := range es {
+			es[j].T += int64(i) * 100_000
+		}
+		if _, err := s.Append("t1", []Stream{{ls("a"), es}, {ls(fmt.Sprintf("only%d", i)), entries(10, 1000, "x")}}); err != nil {
+			t.Fatal(err)
+		}
+		want += 110
+		if i == 3 {
+			// A retried push: its duplicates must vanish in the merge.
+			s.Append("t1", []Stream{{ls("a"), es[:50]}})
+		}
+		if err := s.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Compact(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := s.parts["t1"][dayOf(base)]
+	levels := map[int]int{}
+	for _, b := range p.blocks {
+		levels[blockLevel(b.Path())]++
+	}
+	// 7 flushes with fan-in 3: two merges into level 1, one level-0 block left.
+	if levels[0] != 1 || levels[1] != 2 {
+		t.Fatalf("levels after compaction: %v", levels)
+	}
+	if got := selectAll(t, s, SelectParams{}); len(got) != want {
+		t.Fatalf("%d entries after compaction, want %d", len(got), want)
+	}
+	// A cold partition is merged whole.
+	s.opts.CompactionColdAfter = time.Nanosecond
+	if err := s.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.parts["t1"][dayOf(base)].blocks); n != 1 {
+		t.Fatalf("cold partition has %d blocks, want 1", n)
+	}
+	s.Close()
+	s = openTest(t, dir)
+	defer s.Close()
+	if got := selectAll(t, s, SelectParams{}); len(got) != want {
+		t.Fatalf("%d entries after reopen, want %d", len(got), want)
 	}
 }

@@ -3,9 +3,9 @@ package store
 import (
 	"encoding/binary"
 
-	"github.com/klauspost/compress/s2"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
