@@ -74,7 +74,7 @@ func TestHelpAndDefaults(t *testing.T) {
 				"http.addr":   `(default "127.0.0.1:3100")`,
 				"data.dir":    `(default "./data")`,
 				"config.file": "",
-				"wal.fsync":   `(default "always")`,
+				"wal.fsync":   `(default "interval")`,
 			} {
 				doc := flagDoc(out, name)
 				if doc == "" {

@@ -12,7 +12,7 @@ import (
 // and fsyncs, replay, head size, flushes, blocks on disk and HTTP requests
 // by route and status.
 func TestMetrics(t *testing.T) {
-	l := startLoam(t, t.TempDir(), "-head.idle-flush", "2s", "-limits.max-line-size", "50")
+	l := startLoam(t, t.TempDir(), "-head.idle-flush", "2s", "-compaction.cold-after", "1s", "-limits.max-line-size", "50")
 	now := time.Now()
 	ts := now.Add(-time.Minute).UnixNano()
 	m1 := map[string]string{"app": "m1"}
@@ -132,6 +132,11 @@ func TestMetrics(t *testing.T) {
 	// The idle head (2s without pushes) is flushed into blocks.
 	waitFor(t, 15*time.Second, "an idle flush (loam_flushes_total >= 1)", func() bool {
 		v, _ := l.metrics(t).value("loam_flushes_total")
+		return v >= 1
+	})
+	// The level-0 block (no filters) is merged once its day is cold.
+	waitFor(t, 15*time.Second, "a compaction (loam_compactions_total >= 1)", func() bool {
+		v, _ := l.metrics(t).value("loam_compactions_total")
 		return v >= 1
 	})
 	// Queries now read chunks from blocks; a substring no chunk holds lets

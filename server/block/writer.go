@@ -32,6 +32,10 @@ type Options struct {
 	ChunkTargetSize int
 	// Level is the zstd effort for lines.
 	Level Level
+	// NoFilters leaves chunks without n-gram filters (for short-lived
+	// blocks that compaction will rewrite; a missing filter admits every
+	// needle).
+	NoFilters bool
 }
 
 // DefaultOptions are the options used when a field is zero.
@@ -111,6 +115,50 @@ func (w *Writer) AddStream(ls labels.Labels, es []Entry) error {
 	return nil
 }
 
+// StreamWriter adds one stream's entries one at a time, cutting chunks as
+// they fill, so that a stream of any length needs memory for one chunk.
+type StreamWriter struct {
+	w   *Writer
+	sm  StreamMeta
+	buf []Entry
+	raw int
+}
+
+// StartStream begins a stream; call Add for its entries in time order, then
+// End. Only one stream may be open at a time.
+func (w *Writer) StartStream(ls labels.Labels) *StreamWriter {
+	return &StreamWriter{w: w, sm: StreamMeta{Labels: ls}}
+}
+
+// Add appends an entry. Its line and metadata must stay valid until the
+// chunk is cut (the next Add that fills it, or End).
+func (sw *StreamWriter) Add(e Entry) {
+	if len(sw.buf) > 0 && sw.raw+len(e.Line) > sw.w.opts.ChunkTargetSize {
+		sw.cut()
+	}
+	sw.buf = append(sw.buf, e)
+	sw.raw += len(e.Line)
+}
+
+func (sw *StreamWriter) cut() {
+	sw.sm.Chunks = append(sw.sm.Chunks, sw.w.addChunk(sw.buf, sw.raw))
+	clear(sw.buf) // drop references to the sources' buffers
+	sw.buf, sw.raw = sw.buf[:0], 0
+}
+
+// Pending reports whether Add has been called since the last cut.
+func (sw *StreamWriter) Pending() int { return len(sw.buf) }
+
+// End finishes the stream.
+func (sw *StreamWriter) End() {
+	if len(sw.buf) > 0 {
+		sw.cut()
+	}
+	if len(sw.sm.Chunks) > 0 {
+		sw.w.streams = append(sw.w.streams, sw.sm)
+	}
+}
+
 func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
 	c := ChunkMeta{MinT: es[0].T, MaxT: es[len(es)-1].T, Count: uint32(len(es)), RawBytes: uint32(raw)}
 	hasMeta := false
@@ -118,7 +166,9 @@ func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
 	w.fb.Reset()
 	for i := range es {
 		w.times = append(w.times, es[i].T)
-		w.fb.Add(es[i].Line)
+		if !w.opts.NoFilters {
+			w.fb.Add(es[i].Line)
+		}
 		if len(es[i].Meta) > 0 {
 			hasMeta = true
 		}
@@ -136,7 +186,9 @@ func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
 	c.TsLen = uint32(uint64(len(w.ts)) - c.TsOff)
 
 	c.FilterOff = uint64(len(w.filters))
-	w.filters = w.fb.AppendFilter(w.filters)
+	if !w.opts.NoFilters {
+		w.filters = w.fb.AppendFilter(w.filters)
+	}
 	c.FilterLen = uint32(uint64(len(w.filters)) - c.FilterOff)
 
 	w.minT = min(w.minT, c.MinT)

@@ -49,7 +49,8 @@ type compactionJob struct {
 
 // pickCompaction returns the next job, if any: the lowest level of any
 // partition that holds FanIn blocks of it, or, for a partition that got no
-// new block for ColdAfter, all its blocks when there are several.
+// new block for ColdAfter, all its blocks when there are several or when the
+// only one is a level-0 block (without filters, fast compression).
 func (s *Store) pickCompaction(now time.Time) *compactionJob {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -65,7 +66,8 @@ func (s *Store) pickCompaction(now time.Time) *compactionJob {
 					best = &compactionJob{tenant, day, level, bs}
 				}
 			}
-			if best == nil && len(p.blocks) > 1 && now.Sub(p.lastAdd) >= s.opts.CompactionColdAfter {
+			cold := now.Sub(p.lastAdd) >= s.opts.CompactionColdAfter
+			if best == nil && cold && (len(p.blocks) > 1 || len(p.blocks) == 1 && blockLevel(p.blocks[0].Path()) == 0) {
 				top := 0
 				for _, b := range p.blocks {
 					top = max(top, blockLevel(b.Path()))
@@ -126,25 +128,27 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 			w.Abort()
 			return err
 		}
-		var es []block.Entry
+		// A k-way merge of the stream's chunks from every source, dropping
+		// exact duplicates: memory for one open chunk per source.
+		it := &streamIter{ls: ls, dir: Forward, start: -1 << 63, end: 1<<63 - 1, stats: &Stats{}, m: s.m}
 		for _, p := range byKey[ls.String()] {
 			for ci := range p.sm.Chunks {
-				// A fresh ChunkData per chunk: entries alias its buffers.
-				var d block.ChunkData
-				if err := p.r.ReadChunk(&p.sm.Chunks[ci], &d); err != nil {
-					w.Abort()
-					return fmt.Errorf("compact %s: %w", p.r.Path(), err)
-				}
-				es = append(es, d.Entries...)
+				c := &p.sm.Chunks[ci]
+				in += int(c.Count)
+				it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: p.r, c: c})
 			}
 		}
-		in += len(es)
-		es = sortDedup(es)
-		out += len(es)
-		if err := w.AddStream(ls, es); err != nil {
-			w.Abort()
-			return err
+		it.sortPending()
+		sw := w.StartStream(ls)
+		for it.next() {
+			sw.Add(it.cur)
+			out++
 		}
+		if it.err != nil {
+			w.Abort()
+			return fmt.Errorf("compact: %w", it.err)
+		}
+		sw.End()
 	}
 	if err := w.Finish(); err != nil {
 		return err
@@ -180,27 +184,4 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 		"sources", len(job.srcs), "entries", out, "duplicates_dropped", in-out,
 		"bytes_before", freed, "bytes_after", nb.Size(), "duration", time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// sortDedup sorts entries by time (stable) and drops exact duplicates.
-func sortDedup(es []block.Entry) []block.Entry {
-	slices.SortStableFunc(es, func(a, b block.Entry) int { return cmpInt(a.T, b.T) })
-	out := es[:0]
-	runStart := 0
-	for _, e := range es {
-		if len(out) > 0 && out[len(out)-1].T != e.T {
-			runStart = len(out)
-		}
-		dup := false
-		for _, o := range out[runStart:] {
-			if o.T == e.T && string(o.Line) == string(e.Line) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			out = append(out, e)
-		}
-	}
-	return out
 }

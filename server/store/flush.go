@@ -13,6 +13,21 @@ import (
 	"github.com/loam-logs/loam/server/labels"
 )
 
+func (s *Store) compactLoop() {
+	defer close(s.compactDone)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.compactKick:
+		}
+		if err := s.Compact(s.stopCtx); err != nil && s.stopCtx.Err() == nil {
+			s.log.Error("compaction failed; will retry", "err", err)
+			s.m.compactionFailures.Inc()
+		}
+	}
+}
+
 func (s *Store) flushLoop() {
 	defer close(s.loopDone)
 	tick := time.NewTicker(time.Second)
@@ -29,9 +44,11 @@ func (s *Store) flushLoop() {
 				s.log.Error("flush failed; the head stays in memory and in the WAL, will retry", "reason", reason, "err", err)
 			}
 		}
-		if err := s.Compact(context.Background()); err != nil {
-			s.log.Error("compaction failed; will retry", "err", err)
-			s.m.compactionFailures.Inc()
+		// Compaction runs beside the flusher, never in its way: a flush
+		// must not wait for a merge, or the head would grow.
+		select {
+		case s.compactKick <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -97,6 +114,9 @@ func (s *Store) Flush(ctx context.Context) error {
 		s.mu.Lock()
 		s.frozen = s.frozen[1:]
 		s.mu.Unlock()
+		s.flushedMu.Lock() // no waiter misses this between its check and Wait
+		s.flushed.Broadcast()
+		s.flushedMu.Unlock()
 		if err := s.wal.Truncate(fh.walUntil); err != nil {
 			s.log.Error("truncate WAL", "err", err)
 		}
@@ -180,7 +200,11 @@ func (s *Store) createBlock(tenant, day string) (*block.Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create partition dir: %w", err)
 	}
-	return block.Create(filepath.Join(dir, blockName(0)), s.opts.Block)
+	// Level-0 blocks live until compaction merges them: they get no n-gram
+	// filters, whose cost would be paid again by the merge.
+	opts := s.opts.Block
+	opts.NoFilters = true
+	return block.Create(filepath.Join(dir, blockName(0)), opts)
 }
 
 func (s *Store) partDir(tenant, day string) string {

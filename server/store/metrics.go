@@ -12,6 +12,7 @@ type Metrics struct {
 	headBytes          prometheus.Gauge
 	blocks             prometheus.Gauge
 	blockBytes         prometheus.Gauge
+	appendsHeldBack    prometheus.Counter
 	compactions        prometheus.Counter
 	compactionFailures prometheus.Counter
 	chunksRead         prometheus.Counter
@@ -38,6 +39,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "loam_blocks", Help: "Block files on disk."}),
 		blockBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loam_block_bytes", Help: "Bytes of block files on disk."}),
+		appendsHeldBack: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loam_appends_held_back_total", Help: "Pushes that waited for a flush because the head was full."}),
 		compactions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loam_compactions_total", Help: "Block compactions that completed."}),
 		compactionFailures: prometheus.NewCounter(prometheus.CounterOpts{
@@ -50,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.flushes, m.flushFailures, m.flushDuration, m.headStreams, m.headEntries,
-			m.headBytes, m.blocks, m.blockBytes, m.compactions, m.compactionFailures, m.chunksRead, m.chunksSkipped)
+			m.headBytes, m.blocks, m.blockBytes, m.appendsHeldBack, m.compactions, m.compactionFailures, m.chunksRead, m.chunksSkipped)
 	}
 	return m
 }

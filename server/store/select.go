@@ -116,7 +116,7 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 				if !c.Overlaps(p.Start, p.End-1) {
 					continue
 				}
-				if len(needles) > 0 {
+				if len(needles) > 0 && c.FilterLen > 0 {
 					f, err := b.Filter(c, fbuf)
 					if err != nil {
 						return nil, err

@@ -76,19 +76,25 @@ type Store struct {
 	// while they write the WAL and the head; a cut holds it exclusively
 	// while it starts a new WAL segment and a new head, so that everything
 	// in segments before the cut is in the frozen head.
-	cutMu     sync.RWMutex
-	mu        sync.RWMutex // guards head, frozen, parts
-	head      *head
-	frozen    []*frozenHead
-	parts     map[string]map[string]*partition // tenant → day → partition
-	flushMu   sync.Mutex                       // one flush at a time
-	compactMu sync.Mutex                       // one compaction at a time
-	recBuf    sync.Pool
-	newestMu  sync.Mutex
-	newest    map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
-	kick      chan struct{}    // wakes the flusher early: the head is full
-	stop      chan struct{}
-	loopDone  chan struct{}
+	cutMu       sync.RWMutex
+	mu          sync.RWMutex // guards head, frozen, parts
+	head        *head
+	frozen      []*frozenHead
+	parts       map[string]map[string]*partition // tenant → day → partition
+	flushMu     sync.Mutex                       // one flush at a time
+	compactMu   sync.Mutex                       // one compaction at a time
+	recBuf      sync.Pool
+	newestMu    sync.Mutex
+	newest      map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
+	kick        chan struct{}    // wakes the flusher early: the head is full
+	compactKick chan struct{}
+	compactDone chan struct{}
+	stopCtx     context.Context // cancelled by Close, to end a running compaction
+	stopCancel  context.CancelFunc
+	flushedMu   sync.Mutex
+	flushed     *sync.Cond // broadcast after each flush, for appenders held back
+	stop        chan struct{}
+	loopDone    chan struct{}
 }
 
 // frozenHead is a head being flushed, with the WAL segment that follows it.
@@ -135,8 +141,10 @@ func Open(opts Options) (*Store, error) {
 		opts.Metrics = NewMetrics(nil)
 	}
 	s := &Store{opts: opts, log: opts.Logger, m: opts.Metrics, head: newHead(),
-		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{})}
+		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), compactKick: make(chan struct{}, 1), compactDone: make(chan struct{}), stop: make(chan struct{}), loopDone: make(chan struct{})}
 	s.recBuf.New = func() any { return new(recBuffers) }
+	s.flushed = sync.NewCond(&s.flushedMu)
+	s.stopCtx, s.stopCancel = context.WithCancel(context.Background())
 	if err := os.MkdirAll(s.blocksDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -159,6 +167,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.updateGauges()
 	go s.flushLoop()
+	go s.compactLoop()
 	return s, nil
 }
 
@@ -175,6 +184,40 @@ func (s *Store) replayRecord(b []byte) error {
 	// Lines alias the WAL's buffer; the head copies them.
 	s.appendHead(tenant, streams)
 	return nil
+}
+
+// waitForRoom holds an appender back while the flusher lags far behind:
+// memory stays bounded and the client sees latency, not an error.
+func (s *Store) waitForRoom() {
+	limit := 4 * s.opts.MaxHeadBytes
+	full := func() bool {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		var n int64
+		for _, h := range s.allHeadsLocked() {
+			n += h.bytes.Load()
+		}
+		return n >= limit
+	}
+	if !full() {
+		return
+	}
+	s.m.appendsHeldBack.Inc()
+	s.flushedMu.Lock()
+	for full() {
+		select {
+		case <-s.stop:
+			s.flushedMu.Unlock()
+			return
+		default:
+		}
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+		s.flushed.Wait()
+	}
+	s.flushedMu.Unlock()
 }
 
 // recBuffers are the scratch buffers of one Append.
@@ -206,6 +249,7 @@ func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
 		return rejected, nil
 	}
 	streams = live
+	s.waitForRoom()
 	bufs := s.recBuf.Get().(*recBuffers)
 	bufs.raw = appendRecord(bufs.raw[:0], tenant, streams)
 	bufs.packed = compressRecord(bufs.packed, bufs.raw)
@@ -296,7 +340,9 @@ func (s *Store) Close() error {
 	default:
 	}
 	close(s.stop)
+	s.stopCancel()
 	<-s.loopDone
+	<-s.compactDone
 	err := s.Flush(context.Background())
 	if cerr := s.wal.Close(); err == nil {
 		err = cerr

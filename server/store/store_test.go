@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -183,12 +184,19 @@ func TestOutOfOrderWindow(t *testing.T) {
 func TestNeedlesSkipChunks(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	defer s.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	var tokens []string
 	for i := 0; i < 20; i++ {
-		s.Append("t1", []Stream{{ls(fmt.Sprintf("app%d", i)), entries(200, 1000, fmt.Sprintf("stream%02d-unique-token", i))}})
+		tokens = append(tokens, fmt.Sprintf("%016x", r.Uint64()))
+		s.Append("t1", []Stream{{ls(fmt.Sprintf("app%d", i)), entries(200, 1000, "token "+tokens[i])}})
 	}
 	s.Flush(context.Background())
+	s.opts.CompactionColdAfter = time.Nanosecond // level 0 has no filters: merge it
+	if err := s.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	st := &Stats{}
-	out := selectAll(t, s, SelectParams{Needles: [][]string{{"stream07-unique-token"}}, Stats: st})
+	out := selectAll(t, s, SelectParams{Needles: [][]string{{tokens[7]}}, Stats: st})
 	if len(out) != 200 {
 		t.Fatalf("needle select returned %d entries, want all 200 of the stream (filtering lines is the caller's job)", len(out))
 	}

@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"errors"
-	"io"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -41,6 +41,12 @@ type config struct {
 		Compression     string `yaml:"compression"`
 	} `yaml:"block"`
 
+	Compaction struct {
+		FanIn       int           `yaml:"fan_in"`
+		Compression string        `yaml:"compression"`
+		ColdAfter   time.Duration `yaml:"cold_after"`
+	} `yaml:"compaction"`
+
 	Limits distributor.Limits `yaml:"limits"`
 
 	Push struct {
@@ -54,6 +60,8 @@ type config struct {
 	} `yaml:"query"`
 
 	DefaultTenant string `yaml:"default_tenant"`
+
+	GCPercent int `yaml:"gc_percent"`
 }
 
 func (c *config) register(fs *flag.FlagSet) *string {
@@ -62,17 +70,20 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.StringVar(&c.DataDir, "data.dir", "./data", "directory for the WAL and the blocks")
 	fs.StringVar(&c.LogLevel, "log.level", "info", "log level: debug, info, warn, error")
 
-	fs.StringVar(&c.WAL.Fsync, "wal.fsync", "always", "when the WAL is fsynced: always (before every push is acknowledged; concurrent pushes share one fsync), interval (every -wal.fsync-interval: power loss can lose what was acknowledged in that interval), never (the kernel decides: power loss can lose anything not yet written back). A crash of the process alone loses nothing under any policy")
+	fs.StringVar(&c.WAL.Fsync, "wal.fsync", "interval", "when the WAL is fsynced: interval (every -wal.fsync-interval: a power loss can lose what was acknowledged in that interval), always (before every push is acknowledged; concurrent pushes share one fsync; slower), never (the kernel decides: a power loss can lose anything not yet written back). Every push is written to the WAL before it is acknowledged, so a crash of the process alone loses nothing under any policy")
 	fs.DurationVar(&c.WAL.FsyncPeriod, "wal.fsync-interval", 100*time.Millisecond, "fsync period with -wal.fsync=interval")
 	fs.Int64Var(&c.WAL.SegmentBytes, "wal.segment-size", 64<<20, "bytes after which a new WAL segment is started")
 
-	fs.Int64Var(&c.Head.MaxBytes, "head.max-bytes", 16<<20, "flush the in-memory head into blocks when it holds this many line bytes")
+	fs.Int64Var(&c.Head.MaxBytes, "head.max-bytes", 8<<20, "flush the in-memory head into blocks when it holds this many line bytes")
 	fs.DurationVar(&c.Head.MaxAge, "head.max-age", 2*time.Minute, "flush the head when its oldest data is this old")
 	fs.DurationVar(&c.Head.IdleFlush, "head.idle-flush", 30*time.Second, "flush the head when nothing was pushed for this long")
 	fs.DurationVar(&c.Head.OutOfOrderWindow, "ingest.out-of-order-window", time.Hour, "accept entries up to this much older than their stream's newest entry")
 
 	fs.IntVar(&c.Block.ChunkTargetSize, "block.chunk-target-size", 1<<20, "raw line bytes per chunk in a block")
-	fs.StringVar(&c.Block.Compression, "block.compression", "better", "zstd effort for chunk lines: fastest, default, better, best")
+	fs.StringVar(&c.Block.Compression, "block.compression", "fastest", "zstd effort for chunk lines when the head is flushed: fastest, default, better, best")
+	fs.IntVar(&c.Compaction.FanIn, "compaction.fan-in", 8, "merge this many blocks of one level of a day into one block of the next level")
+	fs.StringVar(&c.Compaction.Compression, "compaction.compression", "better", "zstd effort for chunk lines written by compaction: fastest, default, better, best")
+	fs.DurationVar(&c.Compaction.ColdAfter, "compaction.cold-after", 10*time.Minute, "merge all blocks of a day that got no new block for this long")
 
 	d := distributor.DefaultLimits
 	fs.IntVar(&c.Limits.MaxLabelNamesPerSeries, "limits.max-label-names-per-series", d.MaxLabelNamesPerSeries, "most labels a stream may have")
@@ -89,6 +100,7 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.DurationVar(&c.Query.Timeout, "query.timeout", time.Minute, "longest a query may run")
 
 	fs.StringVar(&c.DefaultTenant, "auth.default-tenant", "fake", "tenant of requests without an X-Scope-OrgID header")
+	fs.IntVar(&c.GCPercent, "runtime.gc-percent", 50, "Go GC target (GOGC): heap growth allowed over live data before a collection. The head's lines are pointer-free, so a low value costs little CPU and keeps RSS near the live data; the GOGC environment variable, when set, wins")
 	return file
 }
 
@@ -125,6 +137,12 @@ func (c *config) validate() error {
 	}
 	if _, ok := block.ParseLevel(c.Block.Compression); !ok {
 		errs = append(errs, fmt.Errorf("-block.compression: %q is not one of fastest, default, better, best", c.Block.Compression))
+	}
+	if _, ok := block.ParseLevel(c.Compaction.Compression); !ok {
+		errs = append(errs, fmt.Errorf("-compaction.compression: %q is not one of fastest, default, better, best", c.Compaction.Compression))
+	}
+	if c.Compaction.FanIn < 2 {
+		errs = append(errs, fmt.Errorf("-compaction.fan-in must be at least 2"))
 	}
 	if c.Head.MaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("-head.max-bytes must be positive"))

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -48,6 +49,9 @@ func run(cfg *config) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -71,17 +75,21 @@ func run(cfg *config) error {
 
 	policy, _ := wal.ParseSyncPolicy(cfg.WAL.Fsync)
 	lvl, _ := block.ParseLevel(cfg.Block.Compression)
+	clvl, _ := block.ParseLevel(cfg.Compaction.Compression)
 	st, err := store.Open(store.Options{
 		Dir: cfg.DataDir,
 		WAL: wal.Options{SegmentSize: cfg.WAL.SegmentBytes, SyncPolicy: policy, SyncInterval: cfg.WAL.FsyncPeriod,
 			Metrics: wal.NewMetrics(reg)},
-		MaxHeadBytes:     cfg.Head.MaxBytes,
-		MaxHeadAge:       cfg.Head.MaxAge,
-		IdleFlush:        cfg.Head.IdleFlush,
-		OutOfOrderWindow: cfg.Head.OutOfOrderWindow,
-		Block:            block.Options{ChunkTargetSize: cfg.Block.ChunkTargetSize, Level: lvl},
-		Logger:           log,
-		Metrics:          store.NewMetrics(reg),
+		MaxHeadBytes:        cfg.Head.MaxBytes,
+		MaxHeadAge:          cfg.Head.MaxAge,
+		IdleFlush:           cfg.Head.IdleFlush,
+		OutOfOrderWindow:    cfg.Head.OutOfOrderWindow,
+		Block:               block.Options{ChunkTargetSize: cfg.Block.ChunkTargetSize, Level: lvl},
+		CompactionFanIn:     cfg.Compaction.FanIn,
+		CompactionLevel:     clvl,
+		CompactionColdAfter: cfg.Compaction.ColdAfter,
+		Logger:              log,
+		Metrics:             store.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
