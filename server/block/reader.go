@@ -198,6 +198,39 @@ func (r *Reader) decodeIndex(src []byte) error {
 	return nil
 }
 
+// Meta is what the footer of a block says, read without its index.
+type Meta struct {
+	Size       int64
+	MinT, MaxT int64
+}
+
+// ReadMeta reads only the header and footer of the block at path: enough to
+// know whether a query needs the block, before paying for its index.
+func ReadMeta(path string) (Meta, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Meta{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Meta{}, err
+	}
+	size := st.Size()
+	if size < headerSize+footerSize {
+		return Meta{}, fmt.Errorf("%w: %s: file of %d bytes is too short", ErrCorrupt, path, size)
+	}
+	var ft [footerSize]byte
+	if _, err := f.ReadAt(ft[:], size-footerSize); err != nil {
+		return Meta{}, err
+	}
+	if string(ft[72:]) != Magic {
+		return Meta{}, fmt.Errorf("%w: %s: bad footer magic (torn write?)", ErrCorrupt, path)
+	}
+	le := binary.LittleEndian
+	return Meta{Size: size, MinT: int64(le.Uint64(ft[48:])), MaxT: int64(le.Uint64(ft[56:]))}, nil
+}
+
 // Path returns the file the block was opened from.
 func (r *Reader) Path() string { return r.path }
 

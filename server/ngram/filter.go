@@ -75,12 +75,15 @@ func (f Filter) MayContain(n Needle) bool {
 	if !ok || len(bm) == 0 || f[offGramLen] != gramLen {
 		return true
 	}
-	j := f[offLog]
+	// Valid ensures j <= hashBits; the masks only spare the compiler's
+	// checks for shifts of 64 or more.
+	j := uint(f[offLog]) & 63
+	sh := uint(hashBits-f[offLog]) & 63
 	m := uint64(len(bm)) * 8
 	for _, h := range n.hashes {
 		// The top j bits of the hash, scaled from [0, 2^j) to [0, m).
-		i := ((uint64(h) >> (hashBits - j)) * m) >> j
-		if bm[i>>3]&(1<<(i&7)) == 0 {
+		i := (uint64(h) >> sh * m) >> j
+		if bm[i>>3]>>(i&7)&1 == 0 {
 			return false
 		}
 	}

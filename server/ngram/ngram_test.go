@@ -3,6 +3,9 @@ package ngram
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"math"
+	"math/bits"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -85,7 +88,7 @@ func TestFoldMatchesDirect(t *testing.T) {
 			for _, l := range lines {
 				for i := 0; i+gramLen <= len(l); i++ {
 					h := hashGram(load(l[i:]))
-					k := ((uint64(h) >> (hashBits - j)) * m) >> j
+					k := ((uint64(h) >> (hashBits - j)) * m) >> j // MayContain's index
 					want[k>>3] |= 1 << (k & 7)
 				}
 			}
@@ -277,4 +280,135 @@ func FuzzFilter(f *testing.F) {
 			_ = filt.MayContain(n)
 		}
 	})
+}
+
+// TestDistinctEstimate: the sampled linear count that sizes the filter is
+// close to the exact number of distinct grams.
+func TestDistinctEstimate(t *testing.T) {
+	var b Builder
+	for _, c := range corpora {
+		for _, size := range []int{100, 1000, 5000} {
+			lines := genLines(c.gen, 5, size)
+			exact := map[string]struct{}{}
+			b.Reset()
+			for _, l := range lines {
+				b.Add([]byte(l))
+				for i := 0; i+gramLen <= len(l); i++ {
+					exact[l[i:i+gramLen]] = struct{}{}
+				}
+			}
+			est, want := b.distinct(), float64(len(exact))
+			if err := est/want - 1; err < -0.1 || err > 0.1 {
+				t.Errorf("%s/%d: estimated %.0f distinct grams, exact %.0f", c.name, size, est, want)
+			}
+		}
+	}
+}
+
+// TestHashSpread: structured grams (every 5-digit number, every 5-hex-digit
+// string below 2^18) fill the bitmap as uniformly random hashes would,
+// 1-exp(-D/m), so the sizing's fill target holds on counters and ids.
+// Multiply-shift is not a random function: grams that vary in two isolated
+// bytes ("sparse") land on a lattice and spread more evenly than random,
+// which raises the fill. That costs false positives on such data, never
+// correctness; the test logs it.
+func TestHashSpread(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    int
+		gram func(i int) string
+		tol  float64
+	}{
+		{"decimal", 100000, func(i int) string { return fmt.Sprintf("%05d", i) }, 0.01},
+		{"hex", 1 << 18, func(i int) string { return fmt.Sprintf("%05x", i) }, 0.03},
+		{"sparse", 1 << 16, func(i int) string { return string([]byte{'a', byte(i >> 8), 'b', byte(i), 'c'}) }, 1},
+	} {
+		var b Builder
+		for i := range tc.n {
+			b.Add([]byte(tc.gram(i)))
+		}
+		bm, _ := Filter(b.AppendFilter(nil)).bitmap()
+		ones := 0
+		for _, c := range bm {
+			ones += bits.OnesCount8(c)
+		}
+		m := float64(len(bm) * 8)
+		got, want := float64(ones)/m, -math.Expm1(-float64(tc.n)/m)
+		t.Logf("%s: %d grams in %.0f bits: fill %.4f, uniform hashing %.4f", tc.name, tc.n, m, got, want)
+		if math.Abs(got-want) > tc.tol {
+			t.Errorf("%s: fill %.4f, want %.4f", tc.name, got, want)
+		}
+	}
+}
+
+// TestFoldAllSizes checks fold bit for bit against the index MayContain
+// computes, for every size class (each power of two, each c in 9..16 at
+// each scale) and build bitmaps from nearly empty to nearly full.
+func TestFoldAllSizes(t *testing.T) {
+	var b Builder
+	b.Add([]byte("allocate"))
+	r := rand.New(rand.NewPCG(3, 3))
+	var sizes []int
+	for m := 8; m <= 64; m *= 2 {
+		sizes = append(sizes, m)
+	}
+	for k := 7; k <= buildLog; k++ {
+		for c := 9; c <= 16; c++ {
+			sizes = append(sizes, c<<(k-4))
+		}
+	}
+	for _, density := range []float64{0.0005, 0.05, 0.5, 0.97} {
+		for w := range b.bits {
+			var v uint64
+			for bit := range 64 {
+				if r.Float64() < density {
+					v |= 1 << bit
+				}
+			}
+			b.bits[w] = v
+		}
+		for _, m := range sizes {
+			k := bits.Len(uint(m - 1))
+			j := min(k+3, buildLog)
+			if m == 1<<k {
+				j = k
+			}
+			want := make([]byte, m/8)
+			for B := range uint64(1 << buildLog) {
+				if b.bits[B>>6]&(1<<(B&63)) != 0 {
+					o := ((B >> (buildLog - j)) * uint64(m)) >> j
+					want[o>>3] |= 1 << (o & 7)
+				}
+			}
+			got := make([]byte, m/8)
+			b.fold(got, m, j)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("density %g, m=%d, j=%d: fold differs from the index", density, m, j)
+			}
+		}
+	}
+}
+
+func TestFilterSize(t *testing.T) {
+	for d := 1.0; d < 1e7; d *= 1.07 {
+		for _, raw := range []int{1 << 40, int(d * 3)} {
+			m, j := filterSize(d, raw)
+			if m == 0 {
+				continue
+			}
+			want := min(d*bitsPerGram, 1<<buildLog)
+			limit := maxFilterFrac * 8 * float64(raw)
+			slack := 8.0 / 9 // the steps between size classes
+			if m <= 64 {
+				slack = 0.5
+			}
+			if float64(m) > max(limit, 8) || (float64(m) < want*slack && float64(m) < limit*slack) ||
+				(want > 64 && float64(m) > want*1.13+8) {
+				t.Errorf("d=%.0f raw=%d: m=%d, want about %.0f, at most %.0f", d, raw, m, want, limit)
+			}
+			if m%8 != 0 || m > 1<<j || j > buildLog {
+				t.Errorf("d=%.0f: m=%d, j=%d", d, m, j)
+			}
+		}
+	}
 }

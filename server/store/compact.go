@@ -44,7 +44,7 @@ func blockName(level int) string {
 type compactionJob struct {
 	tenant, day string
 	level       int // of the sources; the result is level+1
-	srcs        []*block.Reader
+	srcs        []*blockHandle
 }
 
 // pickCompaction returns the next job, if any: the lowest level of any
@@ -57,9 +57,9 @@ func (s *Store) pickCompaction(now time.Time) *compactionJob {
 	var best *compactionJob
 	for tenant, ps := range s.parts {
 		for day, p := range ps {
-			byLevel := map[int][]*block.Reader{}
+			byLevel := map[int][]*blockHandle{}
 			for _, b := range p.blocks {
-				byLevel[blockLevel(b.Path())] = append(byLevel[blockLevel(b.Path())], b)
+				byLevel[b.level] = append(byLevel[b.level], b)
 			}
 			for level, bs := range byLevel {
 				if len(bs) >= s.opts.CompactionFanIn && (best == nil || level < best.level) {
@@ -67,10 +67,10 @@ func (s *Store) pickCompaction(now time.Time) *compactionJob {
 				}
 			}
 			cold := now.Sub(p.lastAdd) >= s.opts.CompactionColdAfter
-			if best == nil && cold && (len(p.blocks) > 1 || len(p.blocks) == 1 && blockLevel(p.blocks[0].Path()) == 0) {
+			if best == nil && cold && (len(p.blocks) > 1 || len(p.blocks) == 1 && p.blocks[0].level == 0) {
 				top := 0
 				for _, b := range p.blocks {
-					top = max(top, blockLevel(b.Path()))
+					top = max(top, b.level)
 				}
 				best = &compactionJob{tenant, day, top, slices.Clone(p.blocks)}
 			}
@@ -111,7 +111,12 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 	}
 	byKey := map[string][]part{}
 	var keys []labels.Labels
-	for _, r := range job.srcs {
+	for _, h := range job.srcs {
+		r, err := h.reader()
+		if err != nil {
+			w.Abort()
+			return fmt.Errorf("compact: %w", err)
+		}
 		streams := r.Streams()
 		for i := range streams {
 			k := streams[i].Labels.String()
@@ -168,13 +173,13 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 			kept = append(kept, b)
 		}
 	}
-	p.blocks = append(kept, nb)
+	p.blocks = append(kept, handleOf(nb))
 	s.mu.Unlock()
 	var freed int64
 	for _, b := range job.srcs {
-		freed += b.Size()
-		if err := os.Remove(b.Path()); err != nil {
-			s.log.Error("remove compacted block", "path", b.Path(), "err", err)
+		freed += b.meta.Size
+		if err := os.Remove(b.path); err != nil {
+			s.log.Error("remove compacted block", "path", b.path, "err", err)
 		}
 	}
 	block.SyncDir(dir)

@@ -189,7 +189,7 @@ func (s *Store) writeHead(ctx context.Context, h *head) error {
 				abort()
 				return err
 			}
-			s.addBlock(tenant, day, r)
+			s.addBlock(tenant, day, handleOf(r))
 		}
 	}
 	return nil
@@ -211,7 +211,7 @@ func (s *Store) partDir(tenant, day string) string {
 	return filepath.Join(s.blocksDir(), tenantDir(tenant), day)
 }
 
-func (s *Store) addBlock(tenant, day string, r *block.Reader) {
+func (s *Store) addBlock(tenant, day string, r *blockHandle) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ps := s.parts[tenant]
@@ -260,13 +260,13 @@ func (s *Store) loadBlocks() error {
 				case strings.HasSuffix(f.Name(), ".tmp"):
 					os.Remove(path)
 				case strings.HasSuffix(f.Name(), ".blk"):
-					r, err := block.Open(path)
+					meta, err := block.ReadMeta(path)
 					if err != nil {
 						s.log.Error("block is unreadable; moved aside", "path", path, "err", err)
 						os.Rename(path, path+".corrupt")
 						continue
 					}
-					s.addBlock(tenant, dd.Name(), r)
+					s.addBlock(tenant, dd.Name(), newHandle(path, meta))
 				}
 			}
 		}

@@ -13,6 +13,7 @@ type Metrics struct {
 	blocks             prometheus.Gauge
 	blockBytes         prometheus.Gauge
 	appendsHeldBack    prometheus.Counter
+	unreadableBlocks   prometheus.Counter
 	compactions        prometheus.Counter
 	compactionFailures prometheus.Counter
 	chunksRead         prometheus.Counter
@@ -39,6 +40,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "loam_blocks", Help: "Block files on disk."}),
 		blockBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loam_block_bytes", Help: "Bytes of block files on disk."}),
+		unreadableBlocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loam_unreadable_blocks_total", Help: "Times a query skipped a block whose index could not be read."}),
 		appendsHeldBack: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loam_appends_held_back_total", Help: "Pushes that waited for a flush because the head was full."}),
 		compactions: prometheus.NewCounter(prometheus.CounterOpts{
@@ -53,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.flushes, m.flushFailures, m.flushDuration, m.headStreams, m.headEntries,
-			m.headBytes, m.blocks, m.blockBytes, m.appendsHeldBack, m.compactions, m.compactionFailures, m.chunksRead, m.chunksSkipped)
+			m.headBytes, m.blocks, m.blockBytes, m.appendsHeldBack, m.unreadableBlocks, m.compactions, m.compactionFailures, m.chunksRead, m.chunksSkipped)
 	}
 	return m
 }
@@ -68,7 +71,7 @@ func (s *Store) updateGauges() {
 		for _, p := range ps {
 			for _, b := range p.blocks {
 				n++
-				size += b.Size()
+				size += b.meta.Size
 			}
 		}
 	}

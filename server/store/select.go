@@ -164,19 +164,31 @@ func mayContainAll(f ngram.Filter, needles [][]ngram.Needle) bool {
 // [start, end).
 func (s *Store) sources(tenant string, start, end int64) ([]*head, []*block.Reader) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	heads := s.allHeadsLocked()
 	first, last := dayOf(start), dayOf(end-1)
-	var bs []*block.Reader
+	var hs []*blockHandle
 	for day, p := range s.parts[tenant] {
 		if day < first || day > last {
 			continue
 		}
 		for _, b := range p.blocks {
-			if b.MinT() < end && b.MaxT() >= start {
-				bs = append(bs, b)
+			if b.meta.MinT < end && b.meta.MaxT >= start {
+				hs = append(hs, b)
 			}
 		}
+	}
+	s.mu.RUnlock()
+	bs := make([]*block.Reader, 0, len(hs))
+	for _, h := range hs {
+		r, err := h.reader()
+		if err != nil {
+			// A block that cannot be read must not fail every query of
+			// its day; it is reported and counted.
+			s.log.Error("skipping unreadable block", "path", h.path, "err", err)
+			s.m.unreadableBlocks.Inc()
+			continue
+		}
+		bs = append(bs, r)
 	}
 	return heads, bs
 }

@@ -106,7 +106,7 @@ type frozenHead struct {
 // partition is one tenant's blocks of one UTC day.
 type partition struct {
 	day     string
-	blocks  []*block.Reader
+	blocks  []*blockHandle
 	lastAdd time.Time // when a flush last added a block
 }
 
@@ -352,7 +352,7 @@ func (s *Store) Close() error {
 	for _, ps := range s.parts {
 		for _, p := range ps {
 			for _, b := range p.blocks {
-				b.Close()
+				b.close()
 			}
 		}
 	}

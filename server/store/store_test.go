@@ -275,7 +275,7 @@ func TestCompaction(t *testing.T) {
 	p := s.parts["t1"][dayOf(base)]
 	levels := map[int]int{}
 	for _, b := range p.blocks {
-		levels[blockLevel(b.Path())]++
+		levels[b.level]++
 	}
 	// 7 flushes with fan-in 3: two merges into level 1, one level-0 block left.
 	if levels[0] != 1 || levels[1] != 2 {
