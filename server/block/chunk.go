@@ -28,7 +28,10 @@ type ChunkMeta struct {
 	Flags      byte // chunkHasMeta
 }
 
-const chunkHasMeta = 1
+const (
+	chunkHasMeta = 1 << 0 // entries carry structured metadata
+	chunkS2      = 1 << 1 // the lines frame is S2, not zstd
+)
 
 // HasMeta reports whether entries of the chunk carry structured metadata.
 func (c *ChunkMeta) HasMeta() bool { return c.Flags&chunkHasMeta != 0 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/ngram"
 )
@@ -368,7 +370,11 @@ func (r *Reader) ReadChunk(c *ChunkMeta, d *ChunkData) error {
 	if _, err := r.f.ReadAt(d.frame, int64(c.LinesOff)); err != nil {
 		return fmt.Errorf("read lines of %s: %w", r.path, err)
 	}
-	d.text, err = zstdDecoder().DecodeAll(d.frame, d.text[:0])
+	if c.Flags&chunkS2 != 0 {
+		d.text, err = decodeS2(d.frame, d.text)
+	} else {
+		d.text, err = zstdDecoder().DecodeAll(d.frame, d.text[:0])
+	}
 	if err != nil {
 		return fmt.Errorf("%w: lines of %s at %d: %v", ErrCorrupt, r.path, c.LinesOff, err)
 	}
@@ -400,4 +406,16 @@ func (r *Reader) LabelNames() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// decodeS2 decodes an S2 lines frame, bounding its claimed size.
+func decodeS2(frame, dst []byte) ([]byte, error) {
+	n, err := s2.DecodedLen(frame)
+	if err != nil {
+		return dst, err
+	}
+	if n > maxFrameSize {
+		return dst, fmt.Errorf("frame claims %d bytes", n)
+	}
+	return s2.Decode(slices.Grow(dst[:0], n)[:n], frame)
 }

@@ -19,7 +19,8 @@ import (
 // flush writes a small level-0 block (a few seconds of data, small chunks,
 // fast compression); when a partition holds FanIn blocks of one level, they
 // are merged into one block of the next level, with chunks cut anew at the
-// target size and compressed at the compaction level. Each line is thus
+// target size (fast compression while the day is live; the whole day is merged
+// once more, at the compaction level, when it goes cold). Each line is thus
 // rewritten about log_FanIn(day's blocks) times, and a partition holds
 // O(FanIn × levels) blocks.
 
@@ -45,6 +46,7 @@ type compactionJob struct {
 	tenant, day string
 	level       int // of the sources; the result is level+1
 	srcs        []*blockHandle
+	cold        bool // the whole of a partition that stopped receiving blocks
 }
 
 // pickCompaction returns the next job, if any: the lowest level of any
@@ -63,7 +65,7 @@ func (s *Store) pickCompaction(now time.Time) *compactionJob {
 			}
 			for level, bs := range byLevel {
 				if len(bs) >= s.opts.CompactionFanIn && (best == nil || level < best.level) {
-					best = &compactionJob{tenant, day, level, bs}
+					best = &compactionJob{tenant, day, level, bs, false}
 				}
 			}
 			cold := now.Sub(p.lastAdd) >= s.opts.CompactionColdAfter
@@ -72,7 +74,7 @@ func (s *Store) pickCompaction(now time.Time) *compactionJob {
 				for _, b := range p.blocks {
 					top = max(top, b.level)
 				}
-				best = &compactionJob{tenant, day, top, slices.Clone(p.blocks)}
+				best = &compactionJob{tenant, day, top, slices.Clone(p.blocks), true}
 			}
 		}
 	}
@@ -97,8 +99,13 @@ func (s *Store) Compact(ctx context.Context) error {
 func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 	start := time.Now()
 	dir := s.partDir(job.tenant, job.day)
+	// Merges of a live day keep the flush's fast compression: they happen
+	// while data streams in, and a day is merged whole, with the stronger
+	// compaction level, once it goes cold.
 	opts := s.opts.Block
-	opts.Level = s.opts.CompactionLevel
+	if job.cold {
+		opts.Level = s.opts.CompactionLevel
+	}
 	path := filepath.Join(dir, blockName(job.level+1))
 	w, err := block.Create(path, opts)
 	if err != nil {

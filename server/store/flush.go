@@ -200,10 +200,12 @@ func (s *Store) createBlock(tenant, day string) (*block.Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create partition dir: %w", err)
 	}
-	// Level-0 blocks live until compaction merges them: they get no n-gram
-	// filters, whose cost would be paid again by the merge.
+	// Level-0 blocks live until compaction merges them, minutes later: they
+	// get S2 instead of zstd and no n-gram filters, whose cost the merge would
+	// pay again.
 	opts := s.opts.Block
 	opts.NoFilters = true
+	opts.FastCodec = true
 	return block.Create(filepath.Join(dir, blockName(0)), opts)
 }
 

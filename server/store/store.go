@@ -60,7 +60,7 @@ var DefaultOptions = Options{
 	OutOfOrderWindow: time.Hour,
 	Block:            block.DefaultOptions,
 
-	CompactionFanIn:     8,
+	CompactionFanIn:     16,
 	CompactionLevel:     block.LevelBetter,
 	CompactionColdAfter: 10 * time.Minute,
 }
