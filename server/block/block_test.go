@@ -272,3 +272,33 @@ func BenchmarkReadChunk(b *testing.B) {
 		}
 	}
 }
+
+// Lines holding newlines take the length-column layout; both layouts round
+// trip, with and without metadata.
+func TestLinesLayouts(t *testing.T) {
+	cases := map[string][]Entry{
+		"newline separated": {{T: 1, Line: []byte("a")}, {T: 2, Line: []byte("")}, {T: 3, Line: []byte("ccc")}},
+		"with newlines":     {{T: 1, Line: []byte("a\nb")}, {T: 2, Line: []byte("")}, {T: 3, Line: []byte("\n")}},
+		"metadata":          {{T: 1, Line: []byte("x"), Meta: labels.Labels{{Name: "k", Value: "v"}}}, {T: 2, Line: []byte("y\n")}},
+	}
+	for name, es := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "b.blk")
+			writeBlock(t, path, []testStream{{labels.FromMap(map[string]string{"a": "b"}), es}}, Options{})
+			r, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			var d ChunkData
+			if err := r.ReadChunk(&r.Streams()[0].Chunks[0], &d); err != nil {
+				t.Fatal(err)
+			}
+			for i := range es {
+				if string(d.Entries[i].Line) != string(es[i].Line) || !d.Entries[i].Meta.Equal(es[i].Meta) {
+					t.Fatalf("entry %d: %q %v, want %q %v", i, d.Entries[i].Line, d.Entries[i].Meta, es[i].Line, es[i].Meta)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -31,6 +32,7 @@ type ChunkMeta struct {
 const (
 	chunkHasMeta = 1 << 0 // entries carry structured metadata
 	chunkS2      = 1 << 1 // the lines frame is S2, not zstd
+	chunkLF      = 1 << 2 // lines are separated by '\n', without a length column
 )
 
 // HasMeta reports whether entries of the chunk carry structured metadata.
@@ -42,15 +44,37 @@ func (c *ChunkMeta) Overlaps(start, end int64) bool { return c.MinT <= end && c.
 // ErrCorrupt is wrapped by every error about bytes that do not decode.
 var ErrCorrupt = errors.New("corrupt block")
 
-// appendLinesPayload builds the uncompressed content of a chunk's lines frame:
-// the line lengths, then the lines, then the metadata of each entry when any
-// entry has some. Lengths first keep the text contiguous for zstd.
-func appendLinesPayload(dst []byte, es []Entry, hasMeta bool) []byte {
-	for i := range es {
-		dst = appendUvarint(dst, uint64(len(es[i].Line)))
+// appendLinesPayload builds the uncompressed content of a chunk's lines frame
+// and returns the flags that describe it. When no line holds a newline, the
+// lines are joined by '\n' (chunkLF): zstd spends almost nothing on a
+// separator it can predict, while a column of lengths costs about a byte a
+// line. Otherwise the lengths come first, keeping the text contiguous. The
+// metadata of each entry follows when any entry has some (chunkHasMeta).
+func appendLinesPayload(dst []byte, es []Entry, hasMeta bool) ([]byte, byte) {
+	var flags byte
+	if hasMeta {
+		flags |= chunkHasMeta
 	}
+	lf := true
 	for i := range es {
-		dst = append(dst, es[i].Line...)
+		if bytes.IndexByte(es[i].Line, '\n') >= 0 {
+			lf = false
+			break
+		}
+	}
+	if lf {
+		flags |= chunkLF
+		for i := range es {
+			dst = append(dst, es[i].Line...)
+			dst = append(dst, '\n')
+		}
+	} else {
+		for i := range es {
+			dst = appendUvarint(dst, uint64(len(es[i].Line)))
+		}
+		for i := range es {
+			dst = append(dst, es[i].Line...)
+		}
 	}
 	if hasMeta {
 		for i := range es {
@@ -61,12 +85,29 @@ func appendLinesPayload(dst []byte, es []Entry, hasMeta bool) []byte {
 			}
 		}
 	}
-	return dst
+	return dst, flags
 }
 
 // decodeLinesPayload fills Line (and Meta) of the entries from a decompressed
 // lines frame. Lines and metadata strings alias src.
-func decodeLinesPayload(src []byte, es []Entry, hasMeta bool) error {
+func decodeLinesPayload(src []byte, es []Entry, flags byte) error {
+	hasMeta := flags&chunkHasMeta != 0
+	if flags&chunkLF != 0 {
+		p := src
+		for i := range es {
+			n := bytes.IndexByte(p, '\n')
+			if n < 0 {
+				return fmt.Errorf("%w: %d lines in a frame of %d", ErrCorrupt, i, len(es))
+			}
+			es[i].Line = p[:n:n]
+			es[i].Meta = nil
+			p = p[n+1:]
+		}
+		if !hasMeta {
+			return nil
+		}
+		return decodeMeta(p, es)
+	}
 	// First pass: lengths, to find where the text starts.
 	p := src
 	total := uint64(0)
@@ -95,6 +136,11 @@ func decodeLinesPayload(src []byte, es []Entry, hasMeta bool) error {
 	if !hasMeta {
 		return nil
 	}
+	return decodeMeta(meta, es)
+}
+
+// decodeMeta reads each entry's metadata.
+func decodeMeta(meta []byte, es []Entry) error {
 	for i := range es {
 		n, rest, ok := readUvarint(meta)
 		if !ok || n > uint64(len(rest)) {

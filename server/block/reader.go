@@ -379,7 +379,7 @@ func (r *Reader) ReadChunk(c *ChunkMeta, d *ChunkData) error {
 		return fmt.Errorf("%w: lines of %s at %d: %v", ErrCorrupt, r.path, c.LinesOff, err)
 	}
 	d.Entries = slices.Grow(d.Entries[:0], len(d.times))[:len(d.times)]
-	if err := decodeLinesPayload(d.text, d.Entries, c.HasMeta()); err != nil {
+	if err := decodeLinesPayload(d.text, d.Entries, c.Flags); err != nil {
 		return fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
 	}
 	for i, t := range d.times {

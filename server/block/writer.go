@@ -179,10 +179,9 @@ func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
 			hasMeta = true
 		}
 	}
-	if hasMeta {
-		c.Flags |= chunkHasMeta
-	}
-	w.payload = appendLinesPayload(w.payload[:0], es, hasMeta)
+	var flags byte
+	w.payload, flags = appendLinesPayload(w.payload[:0], es, hasMeta)
+	c.Flags |= flags
 	if w.opts.FastCodec {
 		c.Flags |= chunkS2
 		w.frame = s2.Encode(w.frame[:cap(w.frame)], w.payload)
