@@ -35,9 +35,9 @@ for _ in $(seq 1 100); do
   curl -s "http://127.0.0.1:$port/metrics" | grep -q '^loam_compactions_total [1-9]' && break
   sleep 0.2
 done
-echo "== conformance: answers from compacted blocks"
-python3 "$shared/conformance/conformance.py" check "http://127.0.0.1:$port" "$shared/conformance/cases.json" "${args[@]}"
 raw=5565870
 blocks=$(find "$data/d/blocks" -name '*.blk' -printf '%s\n' | awk '{s+=$1} END {print s}')
 (cd "$here" && go run ./internal/blockstat "$data"/d/blocks/*/*/*.blk) || true
 echo "blocks on disk: $blocks bytes, $(python3 -c "print(round($raw/$blocks, 2))")x smaller than the corpus' raw lines"
+echo "== conformance: answers from compacted blocks"
+python3 "$shared/conformance/conformance.py" check "http://127.0.0.1:$port" "$shared/conformance/cases.json" "${args[@]}"
