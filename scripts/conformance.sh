@@ -12,7 +12,7 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$data"; }
 trap cleanup EXIT
 start() {
-  "$here/bin/loam" -http.addr "127.0.0.1:$port" -data.dir "$data/d" -compaction.cold-after 2s >>"$log" 2>&1 &
+  "$here/bin/loam" -http.addr "127.0.0.1:$port" -data.dir "$data/d" -compaction.cold-after 2s ${LOAM_ARGS:-} >>"$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$port/ready" >/dev/null && return 0

@@ -33,7 +33,11 @@ const (
 	chunkHasMeta = 1 << 0 // entries carry structured metadata
 	chunkS2      = 1 << 1 // the lines frame is S2, not zstd
 	chunkLF      = 1 << 2 // lines are separated by '\n', without a length column
+	chunkTmpl    = 1 << 3 // lines are split into templates and variable columns
 )
+
+// minTemplatedLines: below this, templates cost more than they save.
+const minTemplatedLines = 32
 
 // HasMeta reports whether entries of the chunk carry structured metadata.
 func (c *ChunkMeta) HasMeta() bool { return c.Flags&chunkHasMeta != 0 }
@@ -50,10 +54,18 @@ var ErrCorrupt = errors.New("corrupt block")
 // separator it can predict, while a column of lengths costs about a byte a
 // line. Otherwise the lengths come first, keeping the text contiguous. The
 // metadata of each entry follows when any entry has some (chunkHasMeta).
-func appendLinesPayload(dst []byte, es []Entry, hasMeta bool) ([]byte, byte) {
+func appendLinesPayload(dst []byte, es []Entry, hasMeta, templated bool) ([]byte, byte) {
 	var flags byte
 	if hasMeta {
 		flags |= chunkHasMeta
+	}
+	if templated && len(es) >= minTemplatedLines && templatable(es) {
+		flags |= chunkTmpl
+		dst = appendTemplated(dst, es)
+		if hasMeta {
+			dst = appendMeta(dst, es)
+		}
+		return dst, flags
 	}
 	lf := true
 	for i := range es {
@@ -77,21 +89,37 @@ func appendLinesPayload(dst []byte, es []Entry, hasMeta bool) ([]byte, byte) {
 		}
 	}
 	if hasMeta {
-		for i := range es {
-			dst = appendUvarint(dst, uint64(len(es[i].Meta)))
-			for _, l := range es[i].Meta {
-				dst = appendString(dst, l.Name)
-				dst = appendString(dst, l.Value)
-			}
-		}
+		dst = appendMeta(dst, es)
 	}
 	return dst, flags
 }
 
+func appendMeta(dst []byte, es []Entry) []byte {
+	for i := range es {
+		dst = appendUvarint(dst, uint64(len(es[i].Meta)))
+		for _, l := range es[i].Meta {
+			dst = appendString(dst, l.Name)
+			dst = appendString(dst, l.Value)
+		}
+	}
+	return dst
+}
+
 // decodeLinesPayload fills Line (and Meta) of the entries from a decompressed
 // lines frame. Lines and metadata strings alias src.
-func decodeLinesPayload(src []byte, es []Entry, flags byte) error {
+func decodeLinesPayload(src []byte, es []Entry, flags byte, scratch *[]byte) error {
 	hasMeta := flags&chunkHasMeta != 0
+	if flags&chunkTmpl != 0 {
+		rest, out, err := decodeTemplated(src, es, *scratch)
+		*scratch = out
+		if err != nil {
+			return err
+		}
+		if !hasMeta {
+			return nil
+		}
+		return decodeMeta(rest, es)
+	}
 	if flags&chunkLF != 0 {
 		p := src
 		for i := range es {

@@ -357,6 +357,7 @@ type ChunkData struct {
 	times   []int64
 	frame   []byte
 	text    []byte
+	lines   []byte // rebuilt lines of a templated chunk
 }
 
 // ReadChunk decodes chunk c into d.
@@ -379,7 +380,7 @@ func (r *Reader) ReadChunk(c *ChunkMeta, d *ChunkData) error {
 		return fmt.Errorf("%w: lines of %s at %d: %v", ErrCorrupt, r.path, c.LinesOff, err)
 	}
 	d.Entries = slices.Grow(d.Entries[:0], len(d.times))[:len(d.times)]
-	if err := decodeLinesPayload(d.text, d.Entries, c.Flags); err != nil {
+	if err := decodeLinesPayload(d.text, d.Entries, c.Flags, &d.lines); err != nil {
 		return fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
 	}
 	for i, t := range d.times {

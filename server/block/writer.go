@@ -180,7 +180,7 @@ func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
 		}
 	}
 	var flags byte
-	w.payload, flags = appendLinesPayload(w.payload[:0], es, hasMeta)
+	w.payload, flags = appendLinesPayload(w.payload[:0], es, hasMeta, !w.opts.FastCodec)
 	c.Flags |= flags
 	if w.opts.FastCodec {
 		c.Flags |= chunkS2

@@ -49,48 +49,79 @@ type compactionJob struct {
 	cold        bool // the whole of a partition that stopped receiving blocks
 }
 
-// pickCompaction returns the next job, if any: the lowest level of any
-// partition that holds FanIn blocks of it, or, for a partition that got no
-// new block for ColdAfter, all its blocks when there are several or when the
-// only one is a level-0 block (without filters, fast compression).
-func (s *Store) pickCompaction(now time.Time) *compactionJob {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+// pickCompaction returns the next job of one kind, if any, and marks its
+// partition busy. Live jobs: the lowest level of any partition that holds
+// FanIn blocks of it. Cold jobs: all blocks of a partition that got no new
+// block for ColdAfter, when there are several or the only one is a level-0
+// block (without filters, fast compression).
+func (s *Store) pickCompaction(now time.Time, cold bool) *compactionJob {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var best *compactionJob
+	var bestPart *partition
 	for tenant, ps := range s.parts {
 		for day, p := range ps {
-			byLevel := map[int][]*blockHandle{}
-			for _, b := range p.blocks {
-				byLevel[b.level] = append(byLevel[b.level], b)
+			if p.busy {
+				continue
 			}
-			for level, bs := range byLevel {
-				if len(bs) >= s.opts.CompactionFanIn && (best == nil || level < best.level) {
-					best = &compactionJob{tenant, day, level, bs, false}
+			if !cold {
+				byLevel := map[int][]*blockHandle{}
+				for _, b := range p.blocks {
+					byLevel[b.level] = append(byLevel[b.level], b)
 				}
+				for level, bs := range byLevel {
+					if len(bs) >= s.opts.CompactionFanIn && (best == nil || level < best.level) {
+						best, bestPart = &compactionJob{tenant, day, level, bs, false}, p
+					}
+				}
+				continue
 			}
-			cold := now.Sub(p.lastAdd) >= s.opts.CompactionColdAfter
-			if best == nil && cold && (len(p.blocks) > 1 || len(p.blocks) == 1 && p.blocks[0].level == 0) {
+			if best == nil && now.Sub(p.lastAdd) >= s.opts.CompactionColdAfter &&
+				(len(p.blocks) > 1 || len(p.blocks) == 1 && p.blocks[0].level == 0) {
 				top := 0
 				for _, b := range p.blocks {
 					top = max(top, b.level)
 				}
-				best = &compactionJob{tenant, day, top, slices.Clone(p.blocks), true}
+				best, bestPart = &compactionJob{tenant, day, top, slices.Clone(p.blocks), true}, p
 			}
 		}
+	}
+	if bestPart != nil {
+		bestPart.busy = true
 	}
 	return best
 }
 
-// Compact runs compaction jobs until none is due.
+// Compact runs the due compaction jobs, live ones first, until none is due.
 func (s *Store) Compact(ctx context.Context) error {
-	s.compactMu.Lock()
-	defer s.compactMu.Unlock()
+	if err := s.compactKind(ctx, false); err != nil {
+		return err
+	}
+	return s.compactKind(ctx, true)
+}
+
+// compactKind runs jobs of one kind. Live and cold jobs run in workers of
+// their own: the long merge of a cold day, at the strongest compression,
+// must not hold back the merges that keep today's block count low.
+func (s *Store) compactKind(ctx context.Context, cold bool) error {
+	mu := &s.liveCompactMu
+	if cold {
+		mu = &s.coldCompactMu
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	for {
-		job := s.pickCompaction(time.Now())
+		job := s.pickCompaction(time.Now(), cold)
 		if job == nil {
 			return nil
 		}
-		if err := s.runCompaction(ctx, job); err != nil {
+		err := s.runCompaction(ctx, job)
+		s.mu.Lock()
+		if p := s.parts[job.tenant][job.day]; p != nil {
+			p.busy = false
+		}
+		s.mu.Unlock()
+		if err != nil {
 			return err
 		}
 	}

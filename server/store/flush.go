@@ -13,16 +13,28 @@ import (
 	"github.com/loam-logs/loam/server/labels"
 )
 
-func (s *Store) compactLoop() {
-	defer close(s.compactDone)
+// compactLoop is a compaction worker, of live or of cold jobs.
+func (s *Store) compactLoop(cold bool) {
+	defer func() { s.compactDone <- struct{}{} }()
+	// Cold jobs are looked for a few times per ColdAfter, at most every 10s.
+	tick := time.NewTicker(min(10*time.Second, max(s.opts.CompactionColdAfter/4, 100*time.Millisecond)))
+	defer tick.Stop()
 	for {
-		select {
-		case <-s.stop:
-			return
-		case <-s.compactKick:
+		if cold {
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+		} else {
+			select {
+			case <-s.stop:
+				return
+			case <-s.compactKick:
+			}
 		}
-		if err := s.Compact(s.stopCtx); err != nil && s.stopCtx.Err() == nil {
-			s.log.Error("compaction failed; will retry", "err", err)
+		if err := s.compactKind(s.stopCtx, cold); err != nil && s.stopCtx.Err() == nil {
+			s.log.Error("compaction failed; will retry", "cold", cold, "err", err)
 			s.m.compactionFailures.Inc()
 		}
 	}

@@ -61,7 +61,7 @@ var DefaultOptions = Options{
 	Block:            block.DefaultOptions,
 
 	CompactionFanIn:     16,
-	CompactionLevel:     block.LevelBetter,
+	CompactionLevel:     block.LevelBest,
 	CompactionColdAfter: 10 * time.Minute,
 }
 
@@ -76,25 +76,26 @@ type Store struct {
 	// while they write the WAL and the head; a cut holds it exclusively
 	// while it starts a new WAL segment and a new head, so that everything
 	// in segments before the cut is in the frozen head.
-	cutMu       sync.RWMutex
-	mu          sync.RWMutex // guards head, frozen, parts
-	head        *head
-	frozen      []*frozenHead
-	parts       map[string]map[string]*partition // tenant → day → partition
-	flushMu     sync.Mutex                       // one flush at a time
-	compactMu   sync.Mutex                       // one compaction at a time
-	recBuf      sync.Pool
-	newestMu    sync.Mutex
-	newest      map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
-	kick        chan struct{}    // wakes the flusher early: the head is full
-	compactKick chan struct{}
-	compactDone chan struct{}
-	stopCtx     context.Context // cancelled by Close, to end a running compaction
-	stopCancel  context.CancelFunc
-	flushedMu   sync.Mutex
-	flushed     *sync.Cond // broadcast after each flush, for appenders held back
-	stop        chan struct{}
-	loopDone    chan struct{}
+	cutMu         sync.RWMutex
+	mu            sync.RWMutex // guards head, frozen, parts
+	head          *head
+	frozen        []*frozenHead
+	parts         map[string]map[string]*partition // tenant → day → partition
+	flushMu       sync.Mutex                       // one flush at a time
+	liveCompactMu sync.Mutex                       // one live compaction at a time
+	coldCompactMu sync.Mutex                       // one cold compaction at a time
+	recBuf        sync.Pool
+	newestMu      sync.Mutex
+	newest        map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
+	kick          chan struct{}    // wakes the flusher early: the head is full
+	compactKick   chan struct{}
+	compactDone   chan struct{}
+	stopCtx       context.Context // cancelled by Close, to end a running compaction
+	stopCancel    context.CancelFunc
+	flushedMu     sync.Mutex
+	flushed       *sync.Cond // broadcast after each flush, for appenders held back
+	stop          chan struct{}
+	loopDone      chan struct{}
 }
 
 // frozenHead is a head being flushed, with the WAL segment that follows it.
@@ -108,6 +109,7 @@ type partition struct {
 	day     string
 	blocks  []*blockHandle
 	lastAdd time.Time // when a flush last added a block
+	busy    bool      // a compaction is merging blocks of this partition
 }
 
 // Open opens (or creates) the store in opts.Dir, replays the WAL into the
@@ -141,7 +143,7 @@ func Open(opts Options) (*Store, error) {
 		opts.Metrics = NewMetrics(nil)
 	}
 	s := &Store{opts: opts, log: opts.Logger, m: opts.Metrics, head: newHead(),
-		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), compactKick: make(chan struct{}, 1), compactDone: make(chan struct{}), stop: make(chan struct{}), loopDone: make(chan struct{})}
+		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), compactKick: make(chan struct{}, 1), compactDone: make(chan struct{}, 2), stop: make(chan struct{}), loopDone: make(chan struct{})}
 	s.recBuf.New = func() any { return new(recBuffers) }
 	s.flushed = sync.NewCond(&s.flushedMu)
 	s.stopCtx, s.stopCancel = context.WithCancel(context.Background())
@@ -167,7 +169,8 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.updateGauges()
 	go s.flushLoop()
-	go s.compactLoop()
+	go s.compactLoop(false)
+	go s.compactLoop(true)
 	return s, nil
 }
 
@@ -342,6 +345,7 @@ func (s *Store) Close() error {
 	close(s.stop)
 	s.stopCancel()
 	<-s.loopDone
+	<-s.compactDone
 	<-s.compactDone
 	err := s.Flush(context.Background())
 	if cerr := s.wal.Close(); err == nil {
