@@ -117,6 +117,7 @@ func (a *API) Handler() http.Handler {
 	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	r.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
 	r.HandleFunc("/loki/api/v1/push", a.ready(a.handlePush)).Methods("POST")
+	r.HandleFunc("/flush", a.ready(a.handleFlush)).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/query_range", a.ready(a.handleQueryRange)).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/query", a.ready(a.handleQuery)).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/labels", a.ready(a.handleLabels)).Methods("GET", "POST")
@@ -261,6 +262,17 @@ func (a *API) handlePush(w http.ResponseWriter, r *http.Request, be *backend) {
 		}
 		a.log.Error("push failed", "tenant", tenant, "err", err)
 		writeError(w, http.StatusInternalServerError, "could not store the push, retry: "+err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleFlush writes the head into blocks now, as Loki's ingester /flush
+// does (before a planned shutdown or to measure what is on disk).
+func (a *API) handleFlush(w http.ResponseWriter, r *http.Request, be *backend) {
+	if err := be.store.Flush(r.Context()); err != nil {
+		a.log.Error("flush requested over HTTP failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "flush failed: "+err.Error())
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
