@@ -210,12 +210,14 @@ func ValidTenant(t string) error {
 	if t == "." || t == ".." {
 		return errBad("tenant ID (X-Scope-OrgID) %q is not allowed", t)
 	}
-	for _, c := range []byte(t) {
+	// Range over runes, so that the message names the character as sent
+	// rather than the first byte of its UTF-8 form.
+	for _, c := range t {
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		case c == '!' || c == '-' || c == '_' || c == '.' || c == '*' || c == '\'' || c == '(' || c == ')':
 		default:
-			return errBad("tenant ID (X-Scope-OrgID) %q holds %q; allowed are letters, digits and !-_.*'()", t, string(rune(c)))
+			return errBad("tenant ID (X-Scope-OrgID) %q holds %q; allowed are letters, digits and !-_.*'()", t, string(c))
 		}
 	}
 	return nil

@@ -72,14 +72,20 @@ func (ls Labels) String() string {
 	return string(ls.AppendString(nil))
 }
 
-// AppendString appends the canonical text form to dst.
+// AppendString appends the canonical text form to dst. A name that is not
+// a plain identifier is quoted, as Prometheus 3 prints it, so that the text
+// stays unambiguous and Parse reads it back.
 func (ls Labels) AppendString(dst []byte) []byte {
 	dst = append(dst, '{')
 	for i, l := range ls {
 		if i > 0 {
 			dst = append(dst, ',', ' ')
 		}
-		dst = append(dst, l.Name...)
+		if ValidName(l.Name) {
+			dst = append(dst, l.Name...)
+		} else {
+			dst = strconv.AppendQuote(dst, l.Name)
+		}
 		dst = append(dst, '=')
 		dst = strconv.AppendQuote(dst, l.Value)
 	}

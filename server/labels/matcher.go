@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"unicode/utf8"
 )
 
 // MatchType is the operator of a label matcher.
@@ -38,6 +39,12 @@ type Matcher struct {
 func NewMatcher(t MatchType, name, value string) (*Matcher, error) {
 	m := &Matcher{Type: t, Name: name, Value: value}
 	if t == MatchRegexp || t == MatchNotRegexp {
+		// Parse the expression alone first: a stray ')' in it would
+		// otherwise close the anchoring group below and leave the rest of
+		// the expression unanchored (^(?s:a)|(b)$).
+		if _, err := syntax.Parse(value, syntax.Perl); err != nil {
+			return nil, fmt.Errorf("invalid regexp %q for label %s: %v", value, name, err)
+		}
 		re, err := regexp.Compile("^(?s:" + value + ")$")
 		if err != nil {
 			return nil, fmt.Errorf("invalid regexp %q for label %s: %v", value, name, err)
@@ -107,6 +114,14 @@ func literalSet(expr string) map[string]struct{} {
 	for _, a := range alts {
 		if a.Op != syntax.OpLiteral || a.Flags&syntax.FoldCase != 0 {
 			return nil
+		}
+		// The regexp engine reads an invalid byte of the value as U+FFFD,
+		// and never matches a rune that UTF-8 cannot encode: leave such
+		// literals to it.
+		for _, r := range a.Rune {
+			if r == utf8.RuneError || !utf8.ValidRune(r) {
+				return nil
+			}
 		}
 		set[string(a.Rune)] = struct{}{}
 	}
