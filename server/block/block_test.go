@@ -112,7 +112,7 @@ func writeBlock(t testing.TB, path string, streams []testStream, opts Options) {
 func TestWriteRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "b.blk")
 	streams := genStreams(5, 700, 1)
-	writeBlock(t, path, streams, Options{ChunkTargetSize: 16 << 10})
+	writeBlock(t, path, streams, Options{ChunkTargetSize: 16 << 10, Templated: true})
 	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
 		t.Fatalf("temp file left behind: %v", err)
 	}
@@ -282,23 +282,29 @@ func TestLinesLayouts(t *testing.T) {
 		"metadata":          {{T: 1, Line: []byte("x"), Meta: labels.Labels{{Name: "k", Value: "v"}}}, {T: 2, Line: []byte("y\n")}},
 	}
 	for name, es := range cases {
-		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "b.blk")
-			writeBlock(t, path, []testStream{{labels.FromMap(map[string]string{"a": "b"}), es}}, Options{})
-			r, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			var d ChunkData
-			if err := r.ReadChunk(&r.Streams()[0].Chunks[0], &d); err != nil {
-				t.Fatal(err)
-			}
-			for i := range es {
-				if string(d.Entries[i].Line) != string(es[i].Line) || !d.Entries[i].Meta.Equal(es[i].Meta) {
-					t.Fatalf("entry %d: %q %v, want %q %v", i, d.Entries[i].Line, d.Entries[i].Meta, es[i].Line, es[i].Meta)
+		// Enough lines for the templated layout to be chosen.
+		for len(es) < 2*minTemplatedLines {
+			es = append(es, es...)
+		}
+		for _, opts := range []Options{{}, {Templated: true}, {FastCodec: true}} {
+			t.Run(fmt.Sprintf("%s %+v", name, opts), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "b.blk")
+				writeBlock(t, path, []testStream{{labels.FromMap(map[string]string{"a": "b"}), es}}, opts)
+				r, err := Open(path)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				defer r.Close()
+				var d ChunkData
+				if err := r.ReadChunk(&r.Streams()[0].Chunks[0], &d); err != nil {
+					t.Fatal(err)
+				}
+				for i := range es {
+					if string(d.Entries[i].Line) != string(es[i].Line) || !d.Entries[i].Meta.Equal(es[i].Meta) {
+						t.Fatalf("entry %d: %q %v, want %q %v", i, d.Entries[i].Line, d.Entries[i].Meta, es[i].Line, es[i].Meta)
+					}
+				}
+			})
+		}
 	}
 }

@@ -38,6 +38,10 @@ type Options struct {
 	// faster, about half the ratio. For level-0 blocks, which compaction
 	// rewrites within minutes.
 	FastCodec bool
+	// Templated splits lines into templates and variable columns (see
+	// FORMAT.md): 10–20% smaller, at about a microsecond a line more. For
+	// blocks that stay, not for those compaction will soon rewrite.
+	Templated bool
 	// NoFilters leaves chunks without n-gram filters (for short-lived
 	// blocks that compaction will rewrite; a missing filter admits every
 	// needle).
@@ -180,7 +184,7 @@ func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
 		}
 	}
 	var flags byte
-	w.payload, flags = appendLinesPayload(w.payload[:0], es, hasMeta, !w.opts.FastCodec)
+	w.payload, flags = appendLinesPayload(w.payload[:0], es, hasMeta, w.opts.Templated && !w.opts.FastCodec)
 	c.Flags |= flags
 	if w.opts.FastCodec {
 		c.Flags |= chunkS2

@@ -136,6 +136,7 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 	opts := s.opts.Block
 	if job.cold {
 		opts.Level = s.opts.CompactionLevel
+		opts.Templated = true
 	}
 	path := filepath.Join(dir, blockName(job.level+1))
 	w, err := block.Create(path, opts)
