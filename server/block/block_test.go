@@ -286,7 +286,7 @@ func TestLinesLayouts(t *testing.T) {
 		for len(es) < 2*minTemplatedLines {
 			es = append(es, es...)
 		}
-		for _, opts := range []Options{{}, {Templated: true}, {FastCodec: true}} {
+		for _, opts := range []Options{{}, {Templated: true}, {Codec: CodecS2}, {Codec: CodecNone}} {
 			t.Run(fmt.Sprintf("%s %+v", name, opts), func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "b.blk")
 				writeBlock(t, path, []testStream{{labels.FromMap(map[string]string{"a": "b"}), es}}, opts)

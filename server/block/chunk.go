@@ -34,6 +34,7 @@ const (
 	chunkS2      = 1 << 1 // the lines frame is S2, not zstd
 	chunkLF      = 1 << 2 // lines are separated by '\n', without a length column
 	chunkTmpl    = 1 << 3 // lines are split into templates and variable columns
+	chunkRaw     = 1 << 4 // the lines frame is stored uncompressed
 )
 
 // minTemplatedLines: below this, templates cost more than they save.

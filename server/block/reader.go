@@ -371,9 +371,12 @@ func (r *Reader) ReadChunk(c *ChunkMeta, d *ChunkData) error {
 	if _, err := r.f.ReadAt(d.frame, int64(c.LinesOff)); err != nil {
 		return fmt.Errorf("read lines of %s: %w", r.path, err)
 	}
-	if c.Flags&chunkS2 != 0 {
+	switch {
+	case c.Flags&chunkRaw != 0:
+		d.text = append(d.text[:0], d.frame...)
+	case c.Flags&chunkS2 != 0:
 		d.text, err = decodeS2(d.frame, d.text)
-	} else {
+	default:
 		d.text, err = zstdDecoder().DecodeAll(d.frame, d.text[:0])
 	}
 	if err != nil {

@@ -26,6 +26,15 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// Codec is how a chunk's lines are compressed.
+type Codec int
+
+const (
+	CodecZstd Codec = iota
+	CodecS2
+	CodecNone
+)
+
 // Options tune a Writer.
 type Options struct {
 	// ChunkTargetSize cuts a stream's lines into chunks of about this many
@@ -34,10 +43,10 @@ type Options struct {
 	ChunkTargetSize int
 	// Level is the zstd effort for lines.
 	Level Level
-	// FastCodec compresses lines with S2 instead of zstd: several times
-	// faster, about half the ratio. For level-0 blocks, which compaction
-	// rewrites within minutes.
-	FastCodec bool
+	// Codec compresses the lines of each chunk: CodecZstd (at Level), or,
+	// for blocks that compaction rewrites within minutes, CodecS2 (several
+	// times faster, about half the ratio) or CodecNone.
+	Codec Codec
 	// Templated splits lines into templates and variable columns (see
 	// FORMAT.md): 10–20% smaller, at about a microsecond a line more. For
 	// blocks that stay, not for those compaction will soon rewrite.
@@ -184,12 +193,16 @@ func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
 		}
 	}
 	var flags byte
-	w.payload, flags = appendLinesPayload(w.payload[:0], es, hasMeta, w.opts.Templated && !w.opts.FastCodec)
+	w.payload, flags = appendLinesPayload(w.payload[:0], es, hasMeta, w.opts.Templated && w.opts.Codec == CodecZstd)
 	c.Flags |= flags
-	if w.opts.FastCodec {
+	switch w.opts.Codec {
+	case CodecS2:
 		c.Flags |= chunkS2
 		w.frame = s2.Encode(w.frame[:cap(w.frame)], w.payload)
-	} else {
+	case CodecNone:
+		c.Flags |= chunkRaw
+		w.frame = append(w.frame[:0], w.payload...)
+	default:
 		w.frame = encoder(w.opts.Level).EncodeAll(w.payload, w.frame[:0])
 	}
 	c.LinesOff, c.LinesLen = w.off, uint32(len(w.frame))

@@ -212,12 +212,12 @@ func (s *Store) createBlock(tenant, day string) (*block.Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create partition dir: %w", err)
 	}
-	// Level-0 blocks live until compaction merges them, minutes later: they
-	// get S2 instead of zstd and no n-gram filters, whose cost the merge would
-	// pay again.
+	// Level-0 blocks live until compaction merges them, seconds to minutes
+	// later: they are written uncompressed and without n-gram filters, whose
+	// cost the merge would pay again.
 	opts := s.opts.Block
 	opts.NoFilters = true
-	opts.FastCodec = true
+	opts.Codec = block.CodecNone
 	return block.Create(filepath.Join(dir, blockName(0)), opts)
 }
 
