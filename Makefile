@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 SHARED  ?= ../shared
 
-.PHONY: all build run test test-short race conformance bench bench-go bench-push fuzz plugin fmt vet clean
+.PHONY: all build run test conformance bench bench-go bench-push fuzz fmt vet clean
 
 all: build
 

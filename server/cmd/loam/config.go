@@ -80,7 +80,7 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.DurationVar(&c.Head.OutOfOrderWindow, "ingest.out-of-order-window", time.Hour, "accept entries up to this much older than their stream's newest entry")
 
 	fs.IntVar(&c.Block.ChunkTargetSize, "block.chunk-target-size", 1<<20, "raw line bytes per chunk in a block")
-	fs.StringVar(&c.Block.Compression, "block.compression", "fastest", "zstd effort for chunk lines when the head is flushed: fastest, default, better, best")
+	fs.StringVar(&c.Block.Compression, "block.compression", "fastest", "zstd effort for chunk lines of blocks merged while their day is live: fastest, default, better, best (the head itself is flushed uncompressed, to be merged within minutes)")
 	fs.IntVar(&c.Compaction.FanIn, "compaction.fan-in", 16, "merge this many blocks of one level of a day into one block of the next level")
 	fs.StringVar(&c.Compaction.Compression, "compaction.compression", "best", "zstd effort for chunk lines when a day that stopped receiving data (-compaction.cold-after) is merged whole: fastest, default, better, best. Merges of a live day use -block.compression")
 	fs.DurationVar(&c.Compaction.ColdAfter, "compaction.cold-after", 10*time.Minute, "merge all blocks of a day that got no new block for this long")
