@@ -362,14 +362,24 @@ type ChunkData struct {
 
 // ReadChunk decodes chunk c into d.
 func (r *Reader) ReadChunk(c *ChunkMeta, d *ChunkData) error {
-	var err error
+	_, err := r.ReadChunkIf(c, d, nil)
+	return err
+}
+
+// ReadChunkIf is ReadChunk that first shows the chunk's decompressed text to
+// keep, when the chunk's layout holds every line's bytes contiguously; if
+// keep says no, the entries are not decoded and ok is false. keep may see
+// two neighbouring lines run together (it may then say yes wrongly, never
+// no wrongly, for a substring test), and is not called for templated
+// chunks.
+func (r *Reader) ReadChunkIf(c *ChunkMeta, d *ChunkData, keep func(text []byte) bool) (ok bool, err error) {
 	d.times, err = r.ReadTimestamps(c, d.times[:0])
 	if err != nil {
-		return err
+		return false, err
 	}
 	d.frame = slices.Grow(d.frame[:0], int(c.LinesLen))[:c.LinesLen]
 	if _, err := r.f.ReadAt(d.frame, int64(c.LinesOff)); err != nil {
-		return fmt.Errorf("read lines of %s: %w", r.path, err)
+		return false, fmt.Errorf("read lines of %s: %w", r.path, err)
 	}
 	switch {
 	case c.Flags&chunkRaw != 0:
@@ -380,16 +390,20 @@ func (r *Reader) ReadChunk(c *ChunkMeta, d *ChunkData) error {
 		d.text, err = zstdDecoder().DecodeAll(d.frame, d.text[:0])
 	}
 	if err != nil {
-		return fmt.Errorf("%w: lines of %s at %d: %v", ErrCorrupt, r.path, c.LinesOff, err)
+		return false, fmt.Errorf("%w: lines of %s at %d: %v", ErrCorrupt, r.path, c.LinesOff, err)
+	}
+	if keep != nil && c.Flags&chunkTmpl == 0 && !keep(d.text) {
+		d.Entries = d.Entries[:0]
+		return false, nil
 	}
 	d.Entries = slices.Grow(d.Entries[:0], len(d.times))[:len(d.times)]
 	if err := decodeLinesPayload(d.text, d.Entries, c.Flags, &d.lines); err != nil {
-		return fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
+		return false, fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
 	}
 	for i, t := range d.times {
 		d.Entries[i].T = t
 	}
-	return nil
+	return true, nil
 }
 
 // Filter reads the n-gram filter of chunk c into buf (reused when large

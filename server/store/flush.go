@@ -14,10 +14,9 @@ import (
 )
 
 // compactLoop is a compaction worker, of live or of cold jobs.
-func (s *Store) compactLoop(cold bool) {
+func (s *Store) compactLoop(cold bool, every time.Duration) {
 	defer func() { s.compactDone <- struct{}{} }()
-	// Cold jobs are looked for a few times per ColdAfter, at most every 10s.
-	tick := time.NewTicker(min(10*time.Second, max(s.opts.CompactionColdAfter/4, 100*time.Millisecond)))
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		if cold {

@@ -51,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		chunksRead: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loam_query_chunks_read_total", Help: "Chunks decompressed by queries."}),
 		chunksSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loam_query_chunks_skipped_total", Help: "Chunks skipped by queries without reading lines, by reason (time, filter)."},
+			Name: "loam_query_chunks_skipped_total", Help: "Chunks skipped by queries without decoding their lines, by reason (filter: the n-gram filter proved a needle absent; text: the decompressed text lacks one)."},
 			[]string{"reason"}),
 	}
 	if reg != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"slices"
@@ -73,7 +74,7 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		key := ls.String()
 		it := byStream[key]
 		if it == nil {
-			it = &streamIter{ls: ls, dir: p.Direction, start: p.Start, end: p.End, stats: p.Stats, m: s.m}
+			it = &streamIter{ls: ls, dir: p.Direction, start: p.Start, end: p.End, stats: p.Stats, m: s.m, needles: p.Needles}
 			byStream[key] = it
 		}
 		return it
@@ -160,6 +161,23 @@ func mayContainAll(f ngram.Filter, needles [][]ngram.Needle) bool {
 	return true
 }
 
+// containsAll reports whether text holds, for every set, one of its strings.
+func containsAll(text []byte, needles [][]string) bool {
+	for _, set := range needles {
+		found := false
+		for _, n := range set {
+			if bytes.Contains(text, []byte(n)) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 // sources returns the heads and the blocks that may hold data of tenant in
 // [start, end).
 func (s *Store) sources(tenant string, start, end int64) ([]*head, []*block.Reader) {
@@ -202,6 +220,7 @@ type streamIter struct {
 	start, end int64
 	stats      *Stats
 	m          *Metrics
+	needles    [][]string // as in SelectParams: a chunk whose text lacks them is skipped
 
 	pending []source  // not yet opened, in opening order
 	open    []*cursor // heap
@@ -272,8 +291,19 @@ func (it *streamIter) openNext() error {
 		it.stats.HeadLines.Add(int64(len(es)))
 	} else {
 		var d block.ChunkData
-		if err := src.r.ReadChunk(src.c, &d); err != nil {
+		var keep func([]byte) bool
+		if len(it.needles) > 0 {
+			keep = func(text []byte) bool { return containsAll(text, it.needles) }
+		}
+		ok, err := src.r.ReadChunkIf(src.c, &d, keep)
+		if err != nil {
 			return err
+		}
+		if !ok {
+			// The text lacks a needle: no line of the chunk can match.
+			it.stats.ChunksSkipped.Add(1)
+			it.m.chunksSkipped.WithLabelValues("text").Inc()
+			return nil
 		}
 		it.stats.ChunksRead.Add(1)
 		it.stats.BytesRead.Add(int64(src.c.LinesLen + src.c.TsLen))

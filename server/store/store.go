@@ -169,8 +169,10 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.updateGauges()
 	go s.flushLoop()
-	go s.compactLoop(false)
-	go s.compactLoop(true)
+	// Cold jobs are looked for a few times per ColdAfter, at most every 10s.
+	coldTick := min(10*time.Second, max(opts.CompactionColdAfter/4, 100*time.Millisecond))
+	go s.compactLoop(false, time.Hour)
+	go s.compactLoop(true, coldTick)
 	return s, nil
 }
 

@@ -191,7 +191,15 @@ func TestNeedlesSkipChunks(t *testing.T) {
 		s.Append("t1", []Stream{{ls(fmt.Sprintf("app%d", i)), entries(200, 1000, "token "+tokens[i])}})
 	}
 	s.Flush(context.Background())
-	s.opts.CompactionColdAfter = time.Nanosecond // level 0 has no filters: merge it
+	// Level 0 has no filters: its chunks are skipped by their text.
+	st0 := &Stats{}
+	if out := selectAll(t, s, SelectParams{Needles: [][]string{{tokens[7]}}, Stats: st0}); len(out) != 200 {
+		t.Fatalf("level 0: %d entries, want 200", len(out))
+	}
+	if st0.ChunksRead.Load() != 1 || st0.ChunksSkipped.Load() != 19 {
+		t.Fatalf("level 0: read %d chunks, skipped %d; want 1 and 19", st0.ChunksRead.Load(), st0.ChunksSkipped.Load())
+	}
+	s.setOpts(func(o *Options) { o.CompactionColdAfter = time.Nanosecond }) // merge it, filters come
 	if err := s.Compact(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +258,7 @@ func TestConcurrentAppendFlushSelect(t *testing.T) {
 func TestCompaction(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
-	s.opts.CompactionFanIn = 3
+	s.setOpts(func(o *Options) { o.CompactionFanIn = 3 })
 	var want int
 	for i := 0; i < 7; i++ {
 		es := entries(100, 1000, fmt.Sprintf("round %d", i))
@@ -285,7 +293,7 @@ func TestCompaction(t *testing.T) {
 		t.Fatalf("%d entries after compaction, want %d", len(got), want)
 	}
 	// A cold partition is merged whole.
-	s.opts.CompactionColdAfter = time.Nanosecond
+	s.setOpts(func(o *Options) { o.CompactionColdAfter = time.Nanosecond })
 	if err := s.Compact(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -298,4 +306,12 @@ func TestCompaction(t *testing.T) {
 	if got := selectAll(t, s, SelectParams{}); len(got) != want {
 		t.Fatalf("%d entries after reopen, want %d", len(got), want)
 	}
+}
+
+// setOpts changes options of an open store, under the lock compaction reads
+// them with.
+func (s *Store) setOpts(f func(*Options)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.opts)
 }
