@@ -188,6 +188,7 @@ func (s *Store) replayRecord(b []byte) error {
 	}
 	// Lines alias the WAL's buffer; the head copies them.
 	s.appendHead(tenant, streams)
+	s.noteNewest(tenant, streams)
 	return nil
 }
 
@@ -271,6 +272,22 @@ func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
 		return nil, fmt.Errorf("write WAL: %w", err)
 	}
 	return rejected, nil
+}
+
+// noteNewest records each stream's newest timestamp, so that the
+// out-of-order window holds across a restart for what the WAL replays.
+func (s *Store) noteNewest(tenant string, streams []Stream) {
+	th := xxhash.Sum64String(tenant)
+	s.newestMu.Lock()
+	defer s.newestMu.Unlock()
+	for i := range streams {
+		key := th ^ streams[i].Labels.Hash()
+		for _, e := range streams[i].Entries {
+			if n, ok := s.newest[key]; !ok || e.T > n {
+				s.newest[key] = e.T
+			}
+		}
+	}
 }
 
 // checkOrder drops the entries older than their stream's newest entry by

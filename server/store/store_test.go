@@ -181,6 +181,22 @@ func TestOutOfOrderWindow(t *testing.T) {
 	}
 }
 
+func TestOutOfOrderWindowAfterReplay(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	s.Append("t1", []Stream{{ls("a"), []block.Entry{{T: base + int64(2*time.Hour), Line: []byte("new")}}}})
+	s.wal.Close() // crash: no flush
+	close(s.stop)
+	s.stopCancel()
+	<-s.loopDone
+	s = openTest(t, dir)
+	defer s.Close()
+	rej, _ := s.Append("t1", []Stream{{ls("a"), []block.Entry{{T: base, Line: []byte("too old")}}}})
+	if len(rej) != 1 {
+		t.Fatalf("after replay, an entry 2h behind was not refused: %v", rej)
+	}
+}
+
 func TestNeedlesSkipChunks(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	defer s.Close()
