@@ -109,6 +109,9 @@ func New(limits Limits, st Appender, reg prometheus.Registerer) *Distributor {
 	return d
 }
 
+// errTooManyLabels marks the label-count rule, counted under its own reason.
+var errTooManyLabels = errors.New("drop labels or merge them into the line")
+
 // ValidationError lists what a push held that cannot be stored. The valid
 // part of the push was stored; the client must not retry it.
 type ValidationError struct {
@@ -155,7 +158,7 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 		if err != nil {
 			verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: %v", clip(ps.Labels), err))
 			reason := ReasonInvalidLabels
-			if strings.Contains(err.Error(), "labels, more than the limit") {
+			if errors.Is(err, errTooManyLabels) {
 				reason = ReasonTooManyLabels
 			}
 			discard(reason, len(ps.Entries))
@@ -247,7 +250,7 @@ func (d *Distributor) validateLabels(text string) (labels.Labels, error) {
 		return nil, err
 	}
 	if len(ls) > d.limits.MaxLabelNamesPerSeries {
-		return nil, fmt.Errorf("%d labels, more than the limit of %d (max_label_names_per_series)", len(ls), d.limits.MaxLabelNamesPerSeries)
+		return nil, fmt.Errorf("%d labels, more than the limit of %d (max_label_names_per_series): %w", len(ls), d.limits.MaxLabelNamesPerSeries, errTooManyLabels)
 	}
 	for _, l := range ls {
 		if len(l.Name) > d.limits.MaxLabelNameLength {

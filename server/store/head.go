@@ -142,20 +142,18 @@ func (s *memStream) isDuplicate(e *block.Entry) bool {
 		}
 		return false
 	}
-	if e.T == s.maxT || s.unsorted || e.T < s.maxT {
-		if s.seen == nil {
-			s.seen = make(map[uint64]struct{}, len(s.ts))
-			for i := range s.ts {
-				s.seen[entryHash(s.ts[i], s.line(i))] = struct{}{}
-			}
+	if s.seen == nil {
+		s.seen = make(map[uint64]struct{}, len(s.ts))
+		for i := range s.ts {
+			s.seen[entryHash(s.ts[i], s.line(i))] = struct{}{}
 		}
-		if _, ok := s.seen[entryHash(e.T, e.Line)]; ok {
-			// A hash hit is confirmed against the lines: a collision must
-			// never drop a line.
-			for i := range s.ts {
-				if s.ts[i] == e.T && string(s.line(i)) == string(e.Line) {
-					return true
-				}
+	}
+	if _, ok := s.seen[entryHash(e.T, e.Line)]; ok {
+		// A hash hit is confirmed against the lines: a collision must
+		// never drop a line.
+		for i := range s.ts {
+			if s.ts[i] == e.T && string(s.line(i)) == string(e.Line) {
+				return true
 			}
 		}
 	}
