@@ -274,14 +274,18 @@ func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
 	return rejected, nil
 }
 
+// newestKey identifies a tenant's stream in the newest-timestamp map.
+func newestKey(tenant string, ls labels.Labels) uint64 {
+	return xxhash.Sum64String(tenant) ^ ls.Hash()
+}
+
 // noteNewest records each stream's newest timestamp, so that the
 // out-of-order window holds across a restart for what the WAL replays.
 func (s *Store) noteNewest(tenant string, streams []Stream) {
-	th := xxhash.Sum64String(tenant)
 	s.newestMu.Lock()
 	defer s.newestMu.Unlock()
 	for i := range streams {
-		key := th ^ streams[i].Labels.Hash()
+		key := newestKey(tenant, streams[i].Labels)
 		for _, e := range streams[i].Entries {
 			if n, ok := s.newest[key]; !ok || e.T > n {
 				s.newest[key] = e.T
@@ -295,13 +299,12 @@ func (s *Store) noteNewest(tenant string, streams []Stream) {
 // timestamp.
 func (s *Store) checkOrder(tenant string, streams []Stream) []Rejected {
 	var rejected []Rejected
-	th := xxhash.Sum64String(tenant)
 	window := int64(s.opts.OutOfOrderWindow)
 	s.newestMu.Lock()
 	defer s.newestMu.Unlock()
 	for i := range streams {
 		st := &streams[i]
-		key := th ^ st.Labels.Hash()
+		key := newestKey(tenant, st.Labels)
 		newest, seen := s.newest[key]
 		maxT := newest
 		for _, e := range st.Entries {
