@@ -86,15 +86,17 @@ func (e *LogSelectorExpr) String() string {
 	return b.String()
 }
 
-// Filters returns the line filters of the pipeline, in order.
-//
-// In this version every stage is a line filter. When stages that rewrite the
-// line (line_format, unpack, decolorize) arrive, only the filters before the
-// first of them apply to the stored line; Needles already stops there.
-func (e *LogSelectorExpr) Filters() []*LineFilter {
+// PreFilters returns the line filters that can run on the stored line before
+// the rest of the pipeline: those before the first stage that rewrites the
+// line (line_format, decolorize, unpack). Filters commute with parsers and
+// label filters, so they may run first; the pipeline still runs them all.
+func (e *LogSelectorExpr) PreFilters() []*LineFilter {
 	var out []*LineFilter
 	for _, s := range e.Pipeline {
-		if f, ok := s.(*LineFilter); ok {
+		if rewritesLine(s) {
+			break
+		}
+		if f, ok := s.(*LineFilter); ok && !f.IP {
 			out = append(out, f)
 		}
 	}

@@ -536,8 +536,8 @@ func (m *patternMatcher) Match(line []byte) bool {
 // [["error"] ["timeout"]]; case-insensitive parts give nothing) and from the
 // literal text of |> patterns. Negated filters give nothing.
 //
-// Only the filters before the first stage that is not a line filter count,
-// since a later stage may rewrite the line.
+// Only the filters before the first stage that rewrites the line count (see
+// PreFilters).
 func (e *LogSelectorExpr) Needles() [][]string {
 	var out [][]string
 	add := func(set []string) {
@@ -549,11 +549,11 @@ func (e *LogSelectorExpr) Needles() [][]string {
 		out = append(out, set)
 	}
 	for _, s := range e.Pipeline {
-		f, ok := s.(*LineFilter)
-		if !ok {
+		if rewritesLine(s) {
 			break
 		}
-		if f.IP || f.Op.Negated() {
+		f, ok := s.(*LineFilter)
+		if !ok || f.IP || f.Op.Negated() {
 			continue
 		}
 		switch f.Op {

@@ -44,6 +44,127 @@ var validQueries = []struct{ in, want string }{
 	{`{a="b"} |> "a < b > c <_>"`, `{a="b"} |> "a < b > c <_>"`},
 	{`{a="b"} |~ "(?i)error"`, `{a="b"} |~ "(?i)error"`},
 	{`{a="b"}|~""`, `{a="b"} |~ ""`},
+	// The queries of the conformance cases and the rest of the language.
+	{`{namespace="payments"}`, `{namespace="payments"}`},
+	{`{namespace="default"}`, `{namespace="default"}`},
+	{`{namespace=~"pay.*|default"} != "healthz"`, `{namespace=~"pay.*|default"} != "healthz"`},
+	{`{job="systemd-journal", unit="kubelet.service"} |~ "(?i)error|crashloop"`, `{job="systemd-journal", unit="kubelet.service"} |~ "(?i)error|crashloop"`},
+	{`{node="node-1"} |= "lease"`, `{node="node-1"} |= "lease"`},
+	{"{app=\"api\"} |= `\"status\":500`", `{app="api"} |= "\"status\":500"`},
+	{`{app="api"} |= "timeout" or "refused"`, `{app="api"} |= "timeout" or "refused"`},
+	{`{app="ingress"} |= "GET" != "kube-probe" |~ "\" 50[02] "`, `{app="ingress"} |= "GET" != "kube-probe" |~ "\" 50[02] "`},
+	{`{cluster="lab"}`, `{cluster="lab"}`},
+	{`{unit="salt-minion.service"}`, `{unit="salt-minion.service"}`},
+	{`{app="api"} | json | level="error" | line_format "{{.method}} {{.path}} {{.status}} {{.error}}"`, `{app="api"} | json | level="error" | line_format "{{.method}} {{.path}} {{.status}} {{.error}}"`},
+	{`{app="api"} | json | line_format "{{.user_tier | upper}} {{.duration}}"`, `{app="api"} | json | line_format "{{.user_tier | upper}} {{.duration}}"`},
+	{`{app="api"} | json | drop request_id, bytes, path, duration, user_id | status=201`, `{app="api"} | json | drop request_id, bytes, path, duration, user_id | status == 201`},
+	{`{app="api"} | json | keep level, status | level="warn"`, `{app="api"} | json | keep level, status | level="warn"`},
+	{`{app="api"} | json | status >= 400 and status < 500 or duration > 2s`, `{app="api"} | json | status >= 400 and status < 500 or duration > 2s`},
+	{`{namespace="payments"} | json | __error__ != ""`, `{namespace="payments"} | json | __error__!=""`},
+	{`{app="api"} | json | duration < 1ms`, `{app="api"} | json | duration < 1ms`},
+	{`{app="worker"} | logfmt | duration > 2s`, `{app="worker"} | logfmt | duration > 2s`},
+	{`{app="worker"} | logfmt | queue="high" | line_format "{{.job_id}} took {{.duration}}"`, `{app="worker"} | logfmt | queue="high" | line_format "{{.job_id}} took {{.duration}}"`},
+	{`{app="worker"} | logfmt --strict | __error__!=""`, `{app="worker"} | logfmt --strict | __error__!=""`},
+	{`{unit="containerd.service"} | logfmt | level="error"`, `{unit="containerd.service"} | logfmt | level="error"`},
+	{"{app=\"ingress\"} | pattern `<ip> - - [<_>] \"<method> <path> <_>\" <status> <size> \"<_>\" \"<agent>\" <rt>` | status=\"404\"", `{app="ingress"} | pattern "<ip> - - [<_>] \"<method> <path> <_>\" <status> <size> \"<_>\" \"<agent>\" <rt>" | status="404"`},
+	{"{app=\"ingress\"} | regexp `^(?P<ip>\\S+) .* \"(?P<method>\\w+) (?P<path>\\S+) HTTP` | method=\"POST\"", `{app="ingress"} | regexp "^(?P<ip>\\S+) .* \"(?P<method>\\w+) (?P<path>\\S+) HTTP" | method="POST"`},
+	{`{app="grafana"} | decolorize |= "EROR"`, `{app="grafana"} | decolorize |= "EROR"`},
+	{"{app=\"worker\"} | logfmt | line_format `{{ printf \"%-6s\" .queue }}#{{ .attempt }}`", `{app="worker"} | logfmt | line_format "{{ printf \"%-6s\" .queue }}#{{ .attempt }}"`},
+	{`{app="worker"} | logfmt | label_format q=queue | q="low"`, `{app="worker"} | logfmt | label_format q=queue | q="low"`},
+	{`{app="api"} | json | path=~"/v1/users/.*" | method!="GET"`, `{app="api"} | json | path=~"/v1/users/.*" | method!="GET"`},
+	{`count_over_time({namespace="payments"}[5m])`, `count_over_time({namespace="payments"}[5m])`},
+	{`sum by (level) (count_over_time({app="api"} | json [5m]))`, `sum by (level) (count_over_time({app="api"} | json[5m]))`},
+	{`rate({app="ingress"} |= " 500 " [1m])`, `rate({app="ingress"} |= " 500 "[1m])`},
+	{`sum(bytes_rate({job="systemd-journal"}[5m]))`, `sum(bytes_rate({job="systemd-journal"}[5m]))`},
+	{`sum by (pod) (rate({app="api"} | json | status >= 500 [5m]))`, `sum by (pod) (rate({app="api"} | json | status >= 500[5m]))`},
+	{`bottomk(1, sum by (pod) (count_over_time({app="api"}[10m])))`, `bottomk(1, sum by (pod) (count_over_time({app="api"}[10m])))`},
+	{`avg_over_time({app="worker"} | logfmt | unwrap duration(duration) [5m]) by (pod)`, `avg_over_time({app="worker"} | logfmt | unwrap duration(duration)[5m]) by (pod)`},
+	{`sum by (queue) (sum_over_time({app="worker"} | logfmt | unwrap bytes(size) [10m]))`, `sum by (queue) (sum_over_time({app="worker"} | logfmt | unwrap bytes(size)[10m]))`},
+	{`max_over_time({app="api"} | json | unwrap bytes [5m]) by (pod)`, `max_over_time({app="api"} | json | unwrap bytes[5m]) by (pod)`},
+	{`stddev_over_time({app="worker"} | logfmt | unwrap attempt [10m]) by (queue)`, `stddev_over_time({app="worker"} | logfmt | unwrap attempt[10m]) by (queue)`},
+	{`stdvar_over_time({app="worker"} | logfmt | unwrap attempt [10m]) by (queue)`, `stdvar_over_time({app="worker"} | logfmt | unwrap attempt[10m]) by (queue)`},
+	{`absent_over_time({app="nonexistent"}[5m])`, `absent_over_time({app="nonexistent"}[5m])`},
+	{`sum(count_over_time({app="api"}[5m])) / sum(count_over_time({namespace="payments"}[5m]))`, `sum(count_over_time({app="api"}[5m])) / sum(count_over_time({namespace="payments"}[5m]))`},
+	{`sum by (pod) (count_over_time({app="api"}[5m])) > bool 330`, `sum by (pod) (count_over_time({app="api"}[5m])) > bool 330`},
+	{`count(count_over_time({cluster="lab"}[5m]))`, `count(count_over_time({cluster="lab"}[5m]))`},
+	{`sum by (namespace) (count_over_time({cluster="lab"}[5m] offset 10m))`, `sum by (namespace) (count_over_time({cluster="lab"}[5m] offset 10m))`},
+	{`label_replace(sum by (pod) (count_over_time({app="api"}[5m])), "short", "$1", "pod", "api-7d9f-(.*)")`, `label_replace(sum by (pod) (count_over_time({app="api"}[5m])), "short", "$1", "pod", "api-7d9f-(.*)")`},
+	{`sum without (pod, node) (count_over_time({app="api"}[5m]))`, `sum without (pod, node) (count_over_time({app="api"}[5m]))`},
+	{"sum by (status) (count_over_time({app=\"ingress\"} | pattern `<_> - - [<_>] \"<_>\" <status> <_>` [5m]))", `sum by (status) (count_over_time({app="ingress"} | pattern "<_> - - [<_>] \"<_>\" <status> <_>"[5m]))`},
+	{`sum by (pod) (count_over_time({app="api"} | json | status="500" [5m])) / on(pod) sum by (pod) (count_over_time({app="api"}[5m]))`, `sum by (pod) (count_over_time({app="api"} | json | status="500"[5m])) / on (pod) sum by (pod) (count_over_time({app="api"}[5m]))`},
+	{`sum by (pod) (count_over_time({app="api"}[5m])) and on (pod) (sum by (pod) (count_over_time({app="api"} |= "error" [5m])) > 8)`, `sum by (pod) (count_over_time({app="api"}[5m])) and on (pod) sum by (pod) (count_over_time({app="api"} |= "error"[5m])) > 8`},
+	{`max by (namespace) (count_over_time({cluster="lab", namespace=~".+"}[5m]))`, `max by (namespace) (count_over_time({cluster="lab", namespace=~".+"}[5m]))`},
+	{`min by (namespace) (count_over_time({cluster="lab", namespace=~".+"}[5m]))`, `min by (namespace) (count_over_time({cluster="lab", namespace=~".+"}[5m]))`},
+	{`sum(rate({namespace=~"kube-.*|monitoring"}[2m]))`, `sum(rate({namespace=~"kube-.*|monitoring"}[2m]))`},
+	{`sum(count_over_time({app="ingress"}[1m]))`, `sum(count_over_time({app="ingress"}[1m]))`},
+	{`sort(sum by (unit) (count_over_time({job="systemd-journal"}[1h])))`, `sort(sum by (unit) (count_over_time({job="systemd-journal"}[1h])))`},
+	{`sum by (level) (count_over_time({app="worker"} | logfmt [1h]))`, `sum by (level) (count_over_time({app="worker"} | logfmt[1h]))`},
+	{`sum by (namespace) (rate({cluster="lab"}[10m]))`, `sum by (namespace) (rate({cluster="lab"}[10m]))`},
+	{"quantile_over_time(0.5, {app=\"ingress\"} | pattern `<_> \"<_>\" \"<_>\" <rt>` | unwrap rt [1h]) by (pod)", `quantile_over_time(0.5, {app="ingress"} | pattern "<_> \"<_>\" \"<_>\" <rt>" | unwrap rt[1h]) by (pod)`},
+	{`avg(sum by (pod) (count_over_time({app="api"}[1h])))`, `avg(sum by (pod) (count_over_time({app="api"}[1h])))`},
+	{`sum by (container) (bytes_over_time({namespace="kube-system"}[1h]))`, `sum by (container) (bytes_over_time({namespace="kube-system"}[1h]))`},
+	{`{a="b"} | json`, `{a="b"} | json`},
+	{`{a="b"} |= "x" | logfmt --strict`, `{a="b"} |= "x" | logfmt --strict`},
+	{`{a="b"} | regexp "(?P<x>.*)"`, `{a="b"} | regexp "(?P<x>.*)"`},
+	{`{a="b"} | pattern "<x> <_>"`, `{a="b"} | pattern "<x> <_>"`},
+	{`{a="b"} | unpack`, `{a="b"} | unpack`},
+	{`{a="b"} | line_format "{{.x}}"`, `{a="b"} | line_format "{{.x}}"`},
+	{`{a="b"} | label_format a=b`, `{a="b"} | label_format a=b`},
+	{`{a="b"} | drop a, b`, `{a="b"} | drop a, b`},
+	{`{a="b"} | keep a`, `{a="b"} | keep a`},
+	{`{a="b"} | decolorize`, `{a="b"} | decolorize`},
+	{`{a="b"} | level="error"`, `{a="b"} | level="error"`},
+	{`{a="b"} | json | status >= 500 and duration > 1s`, `{a="b"} | json | status >= 500 and duration > 1s`},
+	{`{a="b"} | status >= 500`, `{a="b"} | status >= 500`},
+	{`{a="b"} | size > 10KB`, `{a="b"} | size > 10KB`},
+	{`{a="b"} | __error__ != ""`, `{a="b"} | __error__!=""`},
+	{`{a="b"} | (a="b" or c="d")`, `{a="b"} | a="b" or c="d"`},
+	{`{a="b"} | addr = ip("10.0.0.0/8")`, `{a="b"} | addr = ip("10.0.0.0/8")`},
+	{`{a="b"} |= ip("192.168.0.1")`, `{a="b"} |= ip("192.168.0.1")`},
+	{`rate({a="b"}[5m])`, `rate({a="b"}[5m])`},
+	{`count_over_time({a="b"} |= "x" [1m])`, `count_over_time({a="b"} |= "x"[1m])`},
+	{`bytes_rate({a="b"}[1m])`, `bytes_rate({a="b"}[1m])`},
+	{`quantile_over_time(0.99, {a="b"} | json | unwrap d [1m]) by (x)`, `quantile_over_time(0.99, {a="b"} | json | unwrap d[1m]) by (x)`},
+	{`absent_over_time({a="b"}[1m])`, `absent_over_time({a="b"}[1m])`},
+	{`sum by (x) (count_over_time({a="b"}[1m]))`, `sum by (x) (count_over_time({a="b"}[1m]))`},
+	{`sum(rate({a="b"}[1m])) by (x)`, `sum by (x) (rate({a="b"}[1m]))`},
+	{`topk(5, rate({a="b"}[1m]))`, `topk(5, rate({a="b"}[1m]))`},
+	{`count without (a) (rate({a="b"}[1m]))`, `count without (a) (rate({a="b"}[1m]))`},
+	{`sort_desc(rate({a="b"}[1m]))`, `sort_desc(rate({a="b"}[1m]))`},
+	{`label_replace(rate({a="b"}[1m]), "dst", "$1", "src", "(.*)")`, `label_replace(rate({a="b"}[1m]), "dst", "$1", "src", "(.*)")`},
+	{`vector(1)`, `vector(1)`},
+	{`1`, `1`},
+	{`1 + 1`, `1 + 1`},
+	{`rate({a="b"}[1m]) / rate({a="b"}[5m])`, `rate({a="b"}[1m]) / rate({a="b"}[5m])`},
+	{`(sum(rate({a="b"}[1m])))`, `sum(rate({a="b"}[1m]))`},
+	{`vector(1)+vector(1)`, `vector(1) + vector(1)`},
+	{`1 + 2 * 3`, `1 + 2 * 3`},
+	{`(1 + 2) * 3`, `(1 + 2) * 3`},
+	{`2 ^ 3 ^ 2`, `2 ^ 3 ^ 2`},
+	{`(2 ^ 3) ^ 2`, `(2 ^ 3) ^ 2`},
+	{`1 - 2 - 3`, `1 - 2 - 3`},
+	{`1 - (2 - 3)`, `1 - (2 - 3)`},
+	{`1 > bool 2`, `1 > bool 2`},
+	{`sum(rate({a="b"}[1m])) > 5`, `sum(rate({a="b"}[1m])) > 5`},
+	{`sum by (a) (rate({a="b"}[1m])) / ignoring (x) group_left (y) sum by (a) (rate({a="b"}[1m]))`, `sum by (a) (rate({a="b"}[1m])) / ignoring (x) group_left (y) sum by (a) (rate({a="b"}[1m]))`},
+	{`rate({a="b"}[1m]) or vector(0)`, `rate({a="b"}[1m]) or vector(0)`},
+	{`count_over_time({a="b"}[5m] offset 1h)`, `count_over_time({a="b"}[5m] offset 1h)`},
+	{`count_over_time({a="b"}[5m] | json)`, `count_over_time({a="b"} | json[5m])`},
+	{`count_over_time(({a="b"} |= "x")[5m])`, `count_over_time({a="b"} |= "x"[5m])`},
+	{`sum_over_time({a="b"} | logfmt | unwrap bytes(size) | __error__="" [1h])`, `sum_over_time({a="b"} | logfmt | unwrap bytes(size) | __error__=""[1h])`},
+	{`rate({a="b"} | json | unwrap duration_seconds(d) [1m]) by (x)`, `rate({a="b"} | json | unwrap duration_seconds(d)[1m]) by (x)`},
+	{`{a="b"} | json first="a.b", second="c[0]"`, `{a="b"} | json first="a.b", second="c[0]"`},
+	{`{a="b"} | logfmt --keep-empty --strict x="y"`, `{a="b"} | logfmt --strict --keep-empty x="y"`},
+	{`{a="b"} | label_format x="{{.y}}", z=w`, `{a="b"} | label_format x="{{.y}}", z=w`},
+	{`{a="b"} | drop a="x", b=~"y.*", c`, `{a="b"} | drop a="x", b=~"y.*", c`},
+	{`{a="b"} | a="x" b="y", c="z" and d="w" or e="f"`, `{a="b"} | a="x" and b="y" and c="z" and d="w" or e="f"`},
+	{`{a="b"} | a > 1 or b < 2 and c >= 3`, `{a="b"} | a > 1 or b < 2 and c >= 3`},
+	{`{a="b"} | x = -1`, `{a="b"} | x == -1`},
+	{`rate({a="b"}[1d])`, `rate({a="b"}[1d])`},
+	{`rate({a="b"}[15000ms])`, `rate({a="b"}[15s])`},
+	{`topk by (x) (2, rate({a="b"}[1m]))`, `topk by (x) (2, rate({a="b"}[1m]))`},
+	{`sum(count_over_time({a="b"}[5m])) by ()`, `sum by () (count_over_time({a="b"}[5m]))`},
+	{`rate({a="b"}[5m]) by (x)`, `rate({a="b"}[5m]) by (x)`},
 }
 
 func TestParseValid(t *testing.T) {
@@ -68,23 +189,31 @@ func TestParseValid(t *testing.T) {
 		if !reflect.DeepEqual(summary(e), summary(e2)) {
 			t.Errorf("round trip of %q changed the tree", c.in)
 		}
-		sel, err := ParseLogSelector(c.in)
-		if err != nil || sel.String() != c.want {
-			t.Errorf("ParseLogSelector(%q) = %v, %v", c.in, sel, err)
+		if _, ok := e.(*LogSelectorExpr); ok {
+			sel, err := ParseLogSelector(c.in)
+			if err != nil || sel.String() != c.want {
+				t.Errorf("ParseLogSelector(%q) = %v, %v", c.in, sel, err)
+			}
 		}
 	}
 }
 
 // summary flattens a tree for comparison (matchers hold compiled regexps).
 func summary(e Expr) []any {
-	sel := e.(*LogSelectorExpr)
+	sel, ok := e.(*LogSelectorExpr)
+	if !ok {
+		return []any{e.String()}
+	}
 	var out []any
 	for _, m := range sel.Matchers {
 		out = append(out, m.Type, m.Name, m.Value)
 	}
 	for _, s := range sel.Pipeline {
-		f := s.(*LineFilter)
-		out = append(out, f.Op, f.Values, f.IP)
+		if f, ok := s.(*LineFilter); ok {
+			out = append(out, f.Op, f.Values, f.IP)
+		} else {
+			out = append(out, s.String())
+		}
 	}
 	return out
 }
@@ -116,8 +245,8 @@ func TestParseTree(t *testing.T) {
 		{Op: LineNotMatch, Values: []string{"x"}},
 		{Op: LinePattern, Values: []string{"<_> y"}},
 	}
-	if !reflect.DeepEqual(e.Filters(), want) {
-		t.Errorf("Filters() = %v, want %v", e.Filters(), want)
+	if !reflect.DeepEqual(e.PreFilters(), want) {
+		t.Errorf("Filters() = %v, want %v", e.PreFilters(), want)
 	}
 }
 
@@ -206,44 +335,8 @@ var unsupportedQueries = []struct {
 	in, want string
 	metric   bool
 }{
-	{`{a="b"} | json`, `line 1, col 9: the parser stage | json is not supported yet`, false},
-	{`{a="b"} |= "x" | logfmt --strict`, `line 1, col 16: the parser stage | logfmt is not supported yet`, false},
-	{`{a="b"} | regexp "(?P<x>.*)"`, `the parser stage | regexp`, false},
-	{`{a="b"} | pattern "<x> <_>"`, `the parser stage | pattern`, false},
-	{`{a="b"} | unpack`, `the parser stage | unpack`, false},
-	{`{a="b"} | line_format "{{.x}}"`, `the stage | line_format is not supported yet`, false},
-	{`{a="b"} | label_format a=b`, `the stage | label_format`, false},
-	{`{a="b"} | drop a, b`, `the stage | drop`, false},
-	{`{a="b"} | keep a`, `the stage | keep`, false},
-	{`{a="b"} | decolorize`, `the stage | decolorize`, false},
-	{`{a="b"} | level="error"`, `line 1, col 9: the label filter | level = … is not supported yet`, false},
-	{`{a="b"} | json | status >= 500 and duration > 1s`, `the parser stage | json`, false},
-	{`{a="b"} | status >= 500`, `the label filter | status >= …`, false},
-	{`{a="b"} | size > 10KB`, `the label filter | size > …`, false},
-	{`{a="b"} | __error__ != ""`, `the label filter | __error__ != …`, false},
-	{`{a="b"} | (a="b" or c="d")`, `the label filter | (…)`, false},
-	{`{a="b"} | addr = ip("10.0.0.0/8")`, `the label filter | addr = …`, false},
-	{`{a="b"} |= ip("192.168.0.1")`, `line 1, col 12: the ip() line filter |= ip(…) is not supported yet`, false},
-	{`{a="b"} != "x" or ip("1.2.3.4")`, `the ip() line filter != ip(…)`, false},
-	{`{a="b"} | unwrap latency`, `| unwrap (metric queries) is not supported yet`, true},
-	{`rate({a="b"}[5m])`, `line 1, col 1: metric query rate(…) is not supported yet`, true},
-	{`count_over_time({a="b"} |= "x" [1m])`, `metric query count_over_time(…)`, true},
-	{`bytes_rate({a="b"}[1m])`, `metric query bytes_rate(…)`, true},
-	{`quantile_over_time(0.99, {a="b"} | json | unwrap d [1m]) by (x)`, `metric query quantile_over_time(…)`, true},
-	{`absent_over_time({a="b"}[1m])`, `metric query absent_over_time(…)`, true},
-	{`sum by (x) (count_over_time({a="b"}[1m]))`, `line 1, col 1: vector aggregation sum(…) is not supported yet`, true},
-	{`sum(rate({a="b"}[1m])) by (x)`, `vector aggregation sum(…)`, true},
-	{`topk(5, rate({a="b"}[1m]))`, `vector aggregation topk(…)`, true},
-	{`count without (a) (rate({a="b"}[1m]))`, `vector aggregation count(…)`, true},
-	{`sort_desc(rate({a="b"}[1m]))`, `vector aggregation sort_desc(…)`, true},
-	{`label_replace(rate({a="b"}[1m]), "dst", "$1", "src", "(.*)")`, `metric function label_replace(…)`, true},
-	{`vector(1)`, `metric function vector(…)`, true},
-	{`1`, `line 1, col 1: scalar expression 1 is not supported yet`, true},
-	{`1 + 1`, `scalar expression 1`, true},
-	{`-rate({a="b"}[1m])`, `unary operator -`, true},
-	{`rate({a="b"}[1m]) / rate({a="b"}[5m])`, `metric query rate(…)`, true},
-	{`(sum(rate({a="b"}[1m])))`, `line 1, col 2: vector aggregation sum(…)`, true},
-	{"\n  rate({a=\"b\"}[1m])", `line 2, col 3: metric query rate(…)`, true},
+	{`{a="b"} | distinct a`, `line 1, col 9: the stage | distinct is not supported yet`, false},
+	{`approx_topk(2, rate({a="b"}[1m]))`, `line 1, col 1: approx_topk is not supported yet`, true},
 }
 
 func TestParseUnsupported(t *testing.T) {
@@ -256,23 +349,12 @@ func TestParseUnsupported(t *testing.T) {
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseExpr(%q):\n  error %q\n  want  %q", c.in, err, c.want)
 		}
-		_, err = ParseLogSelector(c.in)
-		isMetric := err != nil && strings.Contains(err.Error(), "is a metric query; a log query is expected here")
-		if isMetric != c.metric {
-			t.Errorf("ParseLogSelector(%q) = %v; metric query error: %v, want %v", c.in, err, isMetric, c.metric)
-		}
-		if c.metric && errors.Is(err, ErrNotSupported) {
-			t.Errorf("ParseLogSelector(%q): the metric query error wraps ErrNotSupported", c.in)
-		}
-		if !c.metric && !errors.Is(err, ErrNotSupported) {
-			t.Errorf("ParseLogSelector(%q) = %v, want ErrNotSupported", c.in, err)
-		}
 	}
 }
 
 func TestParseLogSelectorMetric(t *testing.T) {
 	_, err := ParseLogSelector(`sum by (x) (rate({a="b"}[5m]))`)
-	want := `parse error at line 1, col 1: sum(…) is a metric query; a log query is expected here: a stream selector with an optional pipeline, such as {app="api"} |= "error"`
+	want := `parse error: a log query is expected here: a stream selector with an optional pipeline, such as {app="api"} |= "error"; this is a metric query`
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
