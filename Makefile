@@ -26,8 +26,8 @@ vet:
 	@test -z "$$(gofmt -l server plugin internal 2>/dev/null)" || (echo "gofmt needed:"; gofmt -l server plugin internal; exit 1)
 
 # conformance: a fresh server, the shared corpus pushed, every case compared
-# with Grafana Loki's answers (cases this step implements).
-CONFORMANCE_ONLY ?= log_*,labels_*,label_values_*,series_*
+# with Grafana Loki's answers (CONFORMANCE_ONLY=glob,… narrows it).
+CONFORMANCE_ONLY ?=
 conformance: build
 	bash scripts/conformance.sh "$(SHARED)" "$(CONFORMANCE_ONLY)"
 

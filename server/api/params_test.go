@@ -213,19 +213,19 @@ func TestParseLogParams(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newTestAPI(tt.opts)
 			r := httptest.NewRequest(http.MethodGet, "/loki/api/v1/query_range?"+tt.query, nil)
-			p, err := a.parseLogParams(r)
+			p, err := a.parseQueryParams(r, false)
 			if tt.err != "" {
 				var br *badRequest
 				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.As(err, &br) {
-					t.Fatalf("parseLogParams(%q) error = %v, want a bad request containing %q", tt.query, err, tt.err)
+					t.Fatalf("parseQueryParams(%q) error = %v, want a bad request containing %q", tt.query, err, tt.err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("parseLogParams(%q): %v", tt.query, err)
+				t.Fatalf("parseQueryParams(%q): %v", tt.query, err)
 			}
 			if p.query != `{app="x"}` || p.limit != tt.limit || p.backward != tt.backward {
-				t.Fatalf("parseLogParams(%q) = %+v, want limit %d, backward %v", tt.query, p, tt.limit, tt.backward)
+				t.Fatalf("parseQueryParams(%q) = %+v, want limit %d, backward %v", tt.query, p, tt.limit, tt.backward)
 			}
 			if !p.end.Equal(now) || !p.start.Equal(now.Add(-time.Hour)) {
 				t.Fatalf("range %v–%v, want the last hour before %v", p.start, p.end, now)
@@ -241,13 +241,13 @@ func TestParseLogParamsPostForm(t *testing.T) {
 		"start": {"1700000000"}, "end": {"1700000100"}}.Encode()
 	r := httptest.NewRequest(http.MethodPost, "/loki/api/v1/query_range", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	p, err := a.parseLogParams(r)
+	p, err := a.parseQueryParams(r, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := logParams{query: `{app="x"} |= "y"`, start: time.Unix(1700000000, 0), end: time.Unix(1700000100, 0), limit: 7}
+	want := queryParams{query: `{app="x"} |= "y"`, start: time.Unix(1700000000, 0), end: time.Unix(1700000100, 0), limit: 7}
 	if p.query != want.query || p.limit != want.limit || p.backward || !p.start.Equal(want.start) || !p.end.Equal(want.end) {
-		t.Fatalf("parseLogParams = %+v, want %+v", p, want)
+		t.Fatalf("parseQueryParams = %+v, want %+v", p, want)
 	}
 }
 
@@ -255,7 +255,7 @@ func TestOptionsDefaults(t *testing.T) {
 	if got := newTestAPI(Options{}).opts; got != DefaultOptions {
 		t.Fatalf("opts = %+v, want %+v", got, DefaultOptions)
 	}
-	set := Options{MaxPushBodyBytes: 1, MaxPushDecompressedBytes: 2, MaxEntriesPerQuery: 3, QueryTimeout: 4, DefaultTenant: "t"}
+	set := Options{MaxPushBodyBytes: 1, MaxPushDecompressedBytes: 2, MaxEntriesPerQuery: 3, MaxQuerySeries: 5, QueryTimeout: 4, DefaultTenant: "t"}
 	if got := newTestAPI(set).opts; got != set {
 		t.Fatalf("opts = %+v, want %+v", got, set)
 	}

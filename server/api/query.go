@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,27 +11,37 @@ import (
 
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
+	"github.com/loam-logs/loam/server/logql/engine"
 	"github.com/loam-logs/loam/server/store"
 )
 
-// logParams are the parameters of a log query.
-type logParams struct {
+// queryParams are the parameters of /query_range and /query.
+type queryParams struct {
 	query      string
+	expr       logql.Expr
 	start, end time.Time
+	step       time.Duration
 	limit      int
 	backward   bool
 }
 
-func (a *API) parseLogParams(r *http.Request) (logParams, error) {
+// parseQueryParams reads the parameters of a range query, or of an
+// instant query (time instead of start and end).
+func (a *API) parseQueryParams(r *http.Request, instant bool) (queryParams, error) {
 	if err := r.ParseForm(); err != nil {
-		return logParams{}, errBad("cannot parse the form: %v", err)
+		return queryParams{}, errBad("cannot parse the form: %v", err)
 	}
-	p := logParams{query: r.Form.Get("query"), limit: 100, backward: true}
+	p := queryParams{query: r.Form.Get("query"), limit: 100, backward: true}
 	if p.query == "" {
 		return p, errBad("missing query parameter: pass query=<LogQL>")
 	}
 	var err error
-	if p.start, p.end, err = timeRange(r, a.now()); err != nil {
+	if instant {
+		if p.end, err = parseTime("time", r.Form.Get("time"), a.now()); err != nil {
+			return p, err
+		}
+		p.start = p.end
+	} else if p.start, p.end, err = timeRange(r, a.now()); err != nil {
 		return p, err
 	}
 	if v := r.Form.Get("limit"); v != "" {
@@ -40,9 +51,6 @@ func (a *API) parseLogParams(r *http.Request) (logParams, error) {
 		}
 		p.limit = n
 	}
-	if p.limit > a.opts.MaxEntriesPerQuery {
-		return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.limit, a.opts.MaxEntriesPerQuery)
-	}
 	switch strings.ToLower(r.Form.Get("direction")) {
 	case "", "backward":
 	case "forward":
@@ -50,11 +58,63 @@ func (a *API) parseLogParams(r *http.Request) (logParams, error) {
 	default:
 		return p, errBad("invalid direction %q: use forward or backward", r.Form.Get("direction"))
 	}
+	if p.expr, err = logql.ParseExpr(p.query); err != nil {
+		return p, queryError(err)
+	}
+	// Grafana sends a limit with metric queries too; it bounds log queries.
+	if _, ok := p.expr.(*logql.LogSelectorExpr); ok && p.limit > a.opts.MaxEntriesPerQuery {
+		return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.limit, a.opts.MaxEntriesPerQuery)
+	}
+	if !instant {
+		if v := r.Form.Get("step"); v != "" {
+			if p.step, err = parseStep(v); err != nil {
+				return p, err
+			}
+			if p.step <= 0 {
+				return p, errBad("zero or negative query resolution step widths are not accepted. Try a positive integer")
+			}
+		} else {
+			p.step = defaultStep(p.start, p.end)
+		}
+	}
 	return p, nil
 }
 
+// parseStep reads step as float seconds or as a duration (15s, 1m, 15000ms).
+func parseStep(v string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f*1e9 > math.MaxInt64 {
+			return 0, errBad("invalid step %q", v)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := logql.ParseDuration(v)
+	if err != nil {
+		return 0, errBad("invalid step %q: use seconds or a duration such as 30s or 1m", v)
+	}
+	return d, nil
+}
+
+// defaultStep is Loki's: the range over 250 points, at least one second.
+func defaultStep(start, end time.Time) time.Duration {
+	secs := math.Ceil(end.Sub(start).Seconds() / 250)
+	return time.Duration(max(secs, 1)) * time.Second
+}
+
 func (a *API) handleQueryRange(w http.ResponseWriter, r *http.Request, be *backend) {
-	p, err := a.parseLogParams(r)
+	a.query(w, r, be, false)
+}
+
+func (a *API) handleQuery(w http.ResponseWriter, r *http.Request, be *backend) {
+	a.query(w, r, be, true)
+}
+
+// queryError wraps a LogQL parse error: always the client's to fix.
+func queryError(err error) error { return errBad("%v", err) }
+
+func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant bool) {
+	begin := time.Now()
+	p, err := a.parseQueryParams(r, instant)
 	if err != nil {
 		a.answerError(w, err)
 		return
@@ -64,88 +124,24 @@ func (a *API) handleQueryRange(w http.ResponseWriter, r *http.Request, be *backe
 		a.answerError(w, err)
 		return
 	}
-	a.logQuery(w, r, be, tenant, p)
-}
-
-func (a *API) handleQuery(w http.ResponseWriter, r *http.Request, be *backend) {
-	if err := r.ParseForm(); err != nil {
-		a.answerError(w, errBad("cannot parse the form: %v", err))
-		return
-	}
-	if _, err := logql.ParseExpr(r.Form.Get("query")); err != nil {
-		a.answerError(w, queryError(err))
-		return
-	}
-	a.answerError(w, errBad("instant queries are not supported yet: use /loki/api/v1/query_range"))
-}
-
-// queryError wraps a LogQL parse error: always the client's to fix.
-func queryError(err error) error { return errBad("%v", err) }
-
-func (a *API) logQuery(w http.ResponseWriter, r *http.Request, be *backend, tenant string, p logParams) {
-	start := time.Now()
-	expr, err := logql.ParseLogSelector(p.query)
-	if err != nil {
-		a.answerError(w, queryError(err))
-		return
-	}
-	var matchers []logql.LineMatcher
-	for _, f := range expr.Filters() {
-		m, err := f.Compile()
-		if err != nil {
-			a.answerError(w, queryError(err))
-			return
-		}
-		matchers = append(matchers, m)
-	}
+	expr := p.expr
 	ctx, cancel := a.queryContext(r)
 	defer cancel()
 	stats := &store.Stats{}
-	dir := store.Forward
-	if p.backward {
-		dir = store.Backward
-	}
-	it, err := be.store.Select(ctx, store.SelectParams{
-		Tenant: tenant, Matchers: expr.Matchers,
-		Start: p.start.UnixNano(), End: p.end.UnixNano(),
-		Direction: dir, Needles: expr.Needles(), Stats: stats,
+	eng := engine.New(be.store, engine.Limits{MaxSeries: a.opts.MaxQuerySeries})
+	res, err := eng.Query(ctx, engine.Params{
+		Tenant: tenant, Expr: expr,
+		Start: p.start.UnixNano(), End: p.end.UnixNano(), Step: p.step,
+		Instant: instant, Backward: p.backward, Limit: p.limit, Stats: stats,
 	})
 	if err != nil {
+		if engine.IsClientError(err) {
+			err = errBad("%v", err)
+		}
 		a.answerError(w, err)
 		return
 	}
-	defer it.Close()
-	res := newStreamsResult()
-	n := 0
-	checked := 0
-	for n < p.limit && it.Next() {
-		ls, e := it.At()
-		if checked++; checked%4096 == 0 && ctx.Err() != nil {
-			a.answerError(w, ctx.Err())
-			return
-		}
-		keep := true
-		for _, m := range matchers {
-			if !m.Match(e.Line) {
-				keep = false
-				break
-			}
-		}
-		if !keep {
-			continue
-		}
-		res.add(ls, e)
-		n++
-	}
-	if err := it.Err(); err != nil {
-		a.answerError(w, err)
-		return
-	}
-	if err := ctx.Err(); err != nil {
-		a.answerError(w, err)
-		return
-	}
-	writeJSON(w, response{Status: "success", Data: res.data(summary(stats, n, time.Since(start)))})
+	writeJSON(w, response{Status: "success", Data: resultData(res, summary(stats, res.Entries, time.Since(begin)))})
 }
 
 func (a *API) seriesParams(r *http.Request) (tenant string, start, end time.Time, err error) {

@@ -4,8 +4,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/loam-logs/loam/server/block"
-	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/logql/engine"
 	"github.com/loam-logs/loam/server/store"
 )
 
@@ -14,10 +13,44 @@ type response struct {
 	Data   any    `json:"data"`
 }
 
-type streamsData struct {
-	ResultType string         `json:"resultType"`
-	Result     []*streamValue `json:"result"`
-	Stats      any            `json:"stats"`
+// resultData renders an engine result in Loki's layout: resultType, then
+// result, then stats.
+func resultData(res *engine.Result, stats any) any {
+	switch res.Type {
+	case "streams":
+		out := make([]streamValue, 0, len(res.Streams))
+		for _, s := range res.Streams {
+			sv := streamValue{Stream: s.Labels.All.Map(), Values: make([][2]string, len(s.Entries))}
+			for i, e := range s.Entries {
+				sv.Values[i] = [2]string{strconv.FormatInt(e.T, 10), e.Line}
+			}
+			out = append(out, sv)
+		}
+		return queryData{ResultType: "streams", Result: out, Stats: stats}
+	case "matrix":
+		out := make([]matrixValue, 0, len(res.Matrix))
+		for _, s := range res.Matrix {
+			mv := matrixValue{Metric: s.Labels.Map(), Values: make([]samplePair, len(s.Points))}
+			for i, p := range s.Points {
+				mv.Values[i] = samplePair{p.T, p.V}
+			}
+			out = append(out, mv)
+		}
+		return queryData{ResultType: "matrix", Result: out, Stats: stats}
+	case "vector":
+		out := make([]vectorValue, 0, len(res.Vector))
+		for _, s := range res.Vector {
+			out = append(out, vectorValue{Metric: s.Labels.Map(), Value: samplePair{s.T, s.V}})
+		}
+		return queryData{ResultType: "vector", Result: out, Stats: stats}
+	}
+	return queryData{ResultType: "scalar", Result: samplePair{res.Scalar.T, res.Scalar.V}, Stats: stats}
+}
+
+type queryData struct {
+	ResultType string `json:"resultType"`
+	Result     any    `json:"result"`
+	Stats      any    `json:"stats,omitempty"`
 }
 
 type streamValue struct {
@@ -25,47 +58,31 @@ type streamValue struct {
 	Values [][2]string       `json:"values"`
 }
 
-// streamsResult groups entries into result streams. Without the
-// categorize-labels encoding, Loki folds structured metadata into the
-// stream's labels, so entries with different metadata are different
-// streams in the answer.
-type streamsResult struct {
-	byKey map[string]*streamValue
-	order []*streamValue
-	buf   []byte
+type matrixValue struct {
+	Metric map[string]string `json:"metric"`
+	Values []samplePair      `json:"values"`
 }
 
-func newStreamsResult() *streamsResult {
-	return &streamsResult{byKey: map[string]*streamValue{}}
+type vectorValue struct {
+	Metric map[string]string `json:"metric"`
+	Value  samplePair        `json:"value"`
 }
 
-func (s *streamsResult) add(ls labels.Labels, e block.Entry) {
-	key := ls
-	if len(e.Meta) > 0 {
-		merged := append(labels.Labels(nil), ls...)
-		for _, m := range e.Meta {
-			if !merged.Has(m.Name) {
-				merged = append(merged, m)
-			}
-		}
-		key = labels.New(merged...)
-	}
-	s.buf = key.AppendString(s.buf[:0])
-	sv := s.byKey[string(s.buf)]
-	if sv == nil {
-		sv = &streamValue{Stream: key.Map()}
-		s.byKey[string(s.buf)] = sv
-		s.order = append(s.order, sv)
-	}
-	sv.Values = append(sv.Values, [2]string{strconv.FormatInt(e.T, 10), string(e.Line)})
+// samplePair is [<seconds>, "<value>"]: the time a JSON number with up to
+// millisecond precision, the value a string.
+type samplePair struct {
+	ms int64
+	v  float64
 }
 
-func (s *streamsResult) data(stats any) streamsData {
-	res := s.order
-	if res == nil {
-		res = []*streamValue{}
-	}
-	return streamsData{ResultType: "streams", Result: res, Stats: stats}
+func (p samplePair) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 32)
+	b = append(b, '[')
+	b = strconv.AppendFloat(b, float64(p.ms)/1000, 'f', -1, 64)
+	b = append(b, ',', '"')
+	b = append(b, engine.FormatValue(p.v)...)
+	b = append(b, '"', ']')
+	return b, nil
 }
 
 // summary builds the stats object in Loki's layout, with the figures this

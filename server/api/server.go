@@ -25,6 +25,7 @@ type Options struct {
 	MaxPushBodyBytes         int64         // compressed body size limit
 	MaxPushDecompressedBytes int64         // decompressed body size limit
 	MaxEntriesPerQuery       int           // Loki's max_entries_limit_per_query
+	MaxQuerySeries           int           // Loki's max_query_series
 	QueryTimeout             time.Duration // per query
 	DefaultTenant            string        // tenant when X-Scope-OrgID is absent
 }
@@ -34,6 +35,7 @@ var DefaultOptions = Options{
 	MaxPushBodyBytes:         16 << 20,
 	MaxPushDecompressedBytes: 64 << 20,
 	MaxEntriesPerQuery:       5000,
+	MaxQuerySeries:           500,
 	QueryTimeout:             time.Minute,
 	DefaultTenant:            "fake",
 }
@@ -68,6 +70,9 @@ func New(opts Options, log *slog.Logger, reg prometheus.Registerer, g prometheus
 	}
 	if opts.MaxEntriesPerQuery == 0 {
 		opts.MaxEntriesPerQuery = def.MaxEntriesPerQuery
+	}
+	if opts.MaxQuerySeries == 0 {
+		opts.MaxQuerySeries = def.MaxQuerySeries
 	}
 	if opts.QueryTimeout == 0 {
 		opts.QueryTimeout = def.QueryTimeout
@@ -124,6 +129,8 @@ func (a *API) Handler() http.Handler {
 	r.HandleFunc("/loki/api/v1/label", a.ready(a.handleLabels)).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/label/{name}/values", a.ready(a.handleLabelValues)).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/series", a.ready(a.handleSeries)).Methods("GET", "POST")
+	r.HandleFunc("/loki/api/v1/patterns", a.ready(a.handlePatterns)).Methods("GET", "POST")
+	r.HandleFunc("/loki/api/v1/tail", a.ready(a.handleTail)).Methods("GET")
 	r.NotFoundHandler = a.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("404 page not found: %s is not an endpoint of this server", r.URL.Path))
 	}))

@@ -149,7 +149,7 @@ func TestBadRequests(t *testing.T) {
 		{"GET", `/loki/api/v1/query_range?query={a="b"}&limit=5001`, "", 400, "(5001 > 5000)"},
 		{"GET", `/loki/api/v1/query_range?query={a="b"}&direction=up`, "", 400, `invalid direction "up"`},
 		{"GET", `/loki/api/v1/query_range?query={a="b"}`, "a/b", 400, `holds "/"`},
-		{"GET", `/loki/api/v1/query?query={a="b"}`, "", 400, "instant queries are not supported yet"},
+		{"GET", `/loki/api/v1/query?query={a="b"}`, "", 400, "log queries are not supported as an instant query type"},
 		{"GET", "/loki/api/v1/labels?start=x", "", 400, `invalid start "x"`},
 		{"GET", "/loki/api/v1/labels", "..", 400, `".." is not allowed`},
 		{"GET", "/loki/api/v1/label/app/values?start=2&end=1", "", 400, "end timestamp must not be before start time"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -33,7 +34,15 @@ type LineMatcher interface {
 //     for the pattern parser stage, not for line filters.
 func (f *LineFilter) Compile() (LineMatcher, error) {
 	if f.IP {
-		return nil, fmt.Errorf("the ip() line filter %s: %w", f.Op, ErrNotSupported)
+		r, err := ParseIPRange(f.Values[0])
+		if err != nil {
+			return nil, err
+		}
+		var m LineMatcher = ipMatcher{r}
+		if f.Op.Negated() {
+			m = negate(m)
+		}
+		return m, nil
 	}
 	var alts []LineMatcher
 	switch f.Op.positive() {
@@ -69,6 +78,51 @@ func (f *LineFilter) Compile() (LineMatcher, error) {
 		return negate(m), nil
 	}
 	return m, nil
+}
+
+// ipMatcher keeps a line holding an IP address in the range: every run of
+// characters that can make an address (hex digits, '.', ':') is tried.
+type ipMatcher struct{ r IPRange }
+
+func (m ipMatcher) Match(line []byte) bool {
+	for i := 0; i < len(line); {
+		if !isIPChar(line[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(line) && isIPChar(line[j]) {
+			j++
+		}
+		if m.matchToken(line[i:j]) {
+			return true
+		}
+		i = j
+	}
+	return false
+}
+
+// matchToken tries the token and, for IPv4, the dotted quads inside it (a
+// token such as "ip:10.0.0.1:8080" holds one).
+func (m ipMatcher) matchToken(tok []byte) bool {
+	if len(tok) < 2 || bytes.IndexAny(tok, ".:") < 0 {
+		return false
+	}
+	if a, err := netip.ParseAddr(string(tok)); err == nil {
+		return m.r.Contains(a)
+	}
+	for _, part := range bytes.Split(tok, []byte(":")) {
+		if bytes.Count(part, []byte(".")) == 3 {
+			if a, err := netip.ParseAddr(string(part)); err == nil && m.r.Contains(a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isIPChar(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '.' || c == ':'
 }
 
 // CompileFilters builds one matcher that keeps a line when every filter

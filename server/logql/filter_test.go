@@ -1,7 +1,6 @@
 package logql
 
 import (
-	"errors"
 	"reflect"
 	"regexp"
 	"strings"
@@ -132,8 +131,8 @@ func TestCompileFast(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	if _, err := (&LineFilter{Op: LineContains, Values: []string{"1.2.3.4"}, IP: true}).Compile(); !errors.Is(err, ErrNotSupported) {
-		t.Errorf("ip filter: %v", err)
+	if _, err := (&LineFilter{Op: LineContains, Values: []string{"1.2.3"}, IP: true}).Compile(); err == nil {
+		t.Error("bad address compiled")
 	}
 	if _, err := (&LineFilter{Op: LineMatch, Values: []string{"("}}).Compile(); err == nil {
 		t.Error("bad regexp compiled")
@@ -150,6 +149,38 @@ func TestCompileErrors(t *testing.T) {
 	m, err := (&LineFilter{Op: LineContains}).Compile() // no values: nothing matches
 	if err != nil || m.Match([]byte("x")) {
 		t.Errorf("empty filter: %v %v", m, err)
+	}
+}
+
+func TestIPLineFilter(t *testing.T) {
+	for _, c := range []struct {
+		rng, line string
+		want      bool
+	}{
+		{"192.168.0.1", "GET from 192.168.0.1 ok", true},
+		{"192.168.0.1", "GET from 192.168.0.10 ok", false},
+		{"192.168.0.0/16", "client=192.168.44.3:51234 status=200", true},
+		{"192.168.0.0/16", "client=10.0.0.1 status=200", false},
+		{"10.0.0.1-10.0.0.9", "a 10.0.0.5 b", true},
+		{"10.0.0.1-10.0.0.9", "a 10.0.0.10 b", false},
+		{"2001:db8::/32", "peer [2001:db8::1] closed", true},
+		{"2001:db8::/32", "peer [2001:db9::1] closed", false},
+		{"10.0.0.0/8", "version 10.1.2 released", false},
+		{"10.0.0.0/8", "", false},
+	} {
+		f := &LineFilter{Op: LineContains, Values: []string{c.rng}, IP: true}
+		m, err := f.Compile()
+		if err != nil {
+			t.Fatalf("%s: %v", c.rng, err)
+		}
+		if got := m.Match([]byte(c.line)); got != c.want {
+			t.Errorf("|= ip(%q) on %q = %v, want %v", c.rng, c.line, got, c.want)
+		}
+		f.Op = LineNotContains
+		n, _ := f.Compile()
+		if got := n.Match([]byte(c.line)); got == c.want {
+			t.Errorf("!= ip(%q) on %q = %v", c.rng, c.line, got)
+		}
 	}
 }
 

@@ -510,3 +510,13 @@ func lexAll(q string) ([]token, error) {
 		}
 	}
 }
+
+// ParseDuration parses a duration as LogQL writes them: Go's units plus d,
+// w and y (5m, 1h30m, 15000ms, 1d).
+func ParseDuration(s string) (time.Duration, error) {
+	d, ok := parseDuration(s)
+	if !ok {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	return d, nil
+}

@@ -96,6 +96,7 @@ type Store struct {
 	flushed       *sync.Cond // broadcast after each flush, for appenders held back
 	stop          chan struct{}
 	loopDone      chan struct{}
+	tails         tailHub // live-tail subscriptions (tail.go)
 }
 
 // frozenHead is a head being flushed, with the WAL segment that follows it.
@@ -263,6 +264,7 @@ func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
 	err := s.wal.Append(bufs.packed)
 	if err == nil {
 		s.appendHead(tenant, streams)
+		s.tails.publish(tenant, streams)
 	}
 	s.cutMu.RUnlock()
 	if cap(bufs.raw) <= 4<<20 {

@@ -1,0 +1,141 @@
+// Package engine evaluates LogQL queries over the store: log queries into
+// streams of entries, metric queries into samples at each step of a range
+// (a matrix) or at one instant (a vector or a scalar).
+//
+// The store is reached through one call, Select: entries of the streams
+// matching the selector, in a time range, skipping chunks that cannot hold
+// the query's needles. Everything after that — the pipeline, range and
+// vector aggregations, binary operators — runs here.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/logql"
+	"github.com/loam-logs/loam/server/logql/pipeline"
+	"github.com/loam-logs/loam/server/store"
+)
+
+// Querier is the storage the engine reads.
+type Querier interface {
+	Select(ctx context.Context, p store.SelectParams) (store.EntryIterator, error)
+}
+
+// Limits bound what one query may cost.
+type Limits struct {
+	MaxSeries int // series of a metric result (Loki: max_query_series, 500)
+	MaxPoints int // points per series of a range query (Loki: 11,000)
+}
+
+// DefaultLimits are Loki's defaults.
+var DefaultLimits = Limits{MaxSeries: 500, MaxPoints: 11000}
+
+// Engine evaluates queries.
+type Engine struct {
+	q      Querier
+	limits Limits
+}
+
+// New returns an engine reading q.
+func New(q Querier, l Limits) *Engine {
+	if l.MaxSeries <= 0 {
+		l.MaxSeries = DefaultLimits.MaxSeries
+	}
+	if l.MaxPoints <= 0 {
+		l.MaxPoints = DefaultLimits.MaxPoints
+	}
+	return &Engine{q: q, limits: l}
+}
+
+// Params is one query. Times are Unix nanoseconds. A range query evaluates
+// at Start, Start+Step, … up to End; an instant query (Step 0) at End.
+type Params struct {
+	Tenant     string
+	Expr       logql.Expr
+	Start, End int64
+	Step       time.Duration
+	Instant    bool
+	Backward   bool // log queries: newest first
+	Limit      int  // log queries: entries at most
+	Stats      *store.Stats
+}
+
+// Result is the answer of a query: exactly one of Streams (log query),
+// Matrix (range metric query), Vector or Scalar (instant metric query) is
+// meaningful, as Type says.
+type Result struct {
+	Type    string // "streams", "matrix", "vector" or "scalar"
+	Streams []*Stream
+	Matrix  []*Series
+	Vector  []Sample
+	Scalar  Point
+	// Entries is the number of entries returned (log queries).
+	Entries int
+}
+
+// Stream is the entries of one label set of a log query result.
+type Stream struct {
+	Labels  *pipeline.Result
+	Entries []Entry
+}
+
+// Entry is one log entry of a result.
+type Entry struct {
+	T    int64
+	Line string
+	// Metadata and Parsed are the entry's structured metadata and parsed
+	// labels, for the categorize-labels encoding.
+	Metadata, Parsed labels.Labels
+}
+
+// Point is a value at a time (Unix ms).
+type Point struct {
+	T int64
+	V float64
+}
+
+// Series is the points of one label set.
+type Series struct {
+	Labels labels.Labels
+	Points []Point
+}
+
+// Sample is one series' value at an instant.
+type Sample struct {
+	Labels labels.Labels
+	Point
+}
+
+// Error is a query error that is the client's to fix: a 4xx.
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return e.Msg }
+
+func errorf(format string, args ...any) error { return &Error{Msg: fmt.Sprintf(format, args...)} }
+
+// IsClientError reports whether err is the query's fault.
+func IsClientError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
+// Query evaluates a query.
+func (e *Engine) Query(ctx context.Context, p Params) (*Result, error) {
+	if p.Stats == nil {
+		p.Stats = &store.Stats{}
+	}
+	switch x := p.Expr.(type) {
+	case *logql.LogSelectorExpr:
+		if p.Instant {
+			return nil, errorf("log queries are not supported as an instant query type, please change your query to a range query type")
+		}
+		return e.logQuery(ctx, p, x)
+	case logql.SampleExpr:
+		return e.metricQuery(ctx, p, x)
+	}
+	return nil, errorf("unsupported expression %s", p.Expr)
+}

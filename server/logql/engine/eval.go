@@ -1,0 +1,361 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+
+	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/logql"
+)
+
+func (e *Engine) metricQuery(ctx context.Context, p Params, x logql.SampleExpr) (*Result, error) {
+	st := steps{start: p.Start, step: int64(p.Step), n: 1}
+	if p.Instant {
+		st = steps{start: p.End, n: 1}
+	} else {
+		if p.Step <= 0 {
+			return nil, errorf("zero or negative query resolution step widths are not accepted. Try a positive integer")
+		}
+		n := (p.End-p.Start)/int64(p.Step) + 1
+		if n > int64(e.limits.MaxPoints) {
+			return nil, errorf("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", e.limits.MaxPoints)
+		}
+		st.n = int(n)
+	}
+	m, err := e.eval(ctx, p, st, x)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.series) > e.limits.MaxSeries {
+		return nil, errorf("maximum of series (%d) reached for a single query", e.limits.MaxSeries)
+	}
+	res := &Result{}
+	if m.scalar != nil {
+		if p.Instant {
+			res.Type = "scalar"
+			res.Scalar = Point{T: st.at(0) / 1e6, V: m.scalar[0]}
+			return res, nil
+		}
+		// A scalar over a range is one series without labels.
+		s := newStepSeries(labels.Labels{}, st.n)
+		for i := range s.vals {
+			s.vals[i], s.has[i] = m.scalar[i], true
+		}
+		m = &matrix{series: []*stepSeries{s}}
+	}
+	if p.Instant {
+		res.Type = "vector"
+		res.Vector = []Sample{}
+		for _, s := range m.series {
+			if s.has[0] {
+				res.Vector = append(res.Vector, Sample{Labels: s.labels, Point: Point{T: st.at(0) / 1e6, V: s.vals[0]}})
+			}
+		}
+		if !sortedBy(x) {
+			sort.SliceStable(res.Vector, func(i, j int) bool { return labels.Compare(res.Vector[i].Labels, res.Vector[j].Labels) < 0 })
+		}
+		return res, nil
+	}
+	res.Type = "matrix"
+	res.Matrix = []*Series{}
+	for _, s := range m.series {
+		out := &Series{Labels: s.labels}
+		for i := range s.vals {
+			if s.has[i] {
+				out.Points = append(out.Points, Point{T: st.at(i) / 1e6, V: s.vals[i]})
+			}
+		}
+		if len(out.Points) > 0 {
+			res.Matrix = append(res.Matrix, out)
+		}
+	}
+	sort.SliceStable(res.Matrix, func(i, j int) bool { return labels.Compare(res.Matrix[i].Labels, res.Matrix[j].Labels) < 0 })
+	return res, nil
+}
+
+// sortedBy reports whether the outermost operation orders the result.
+func sortedBy(x logql.SampleExpr) bool {
+	if v, ok := x.(*logql.VectorAggExpr); ok {
+		switch v.Op {
+		case "sort", "sort_desc", "topk", "bottomk":
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) eval(ctx context.Context, p Params, st steps, x logql.SampleExpr) (*matrix, error) {
+	switch x := x.(type) {
+	case *logql.RangeAggExpr:
+		return e.evalRange(ctx, p, st, x)
+	case *logql.VectorAggExpr:
+		in, err := e.eval(ctx, p, st, x.Inner)
+		if err != nil {
+			return nil, err
+		}
+		return vectorAgg(st, x, in)
+	case *logql.BinaryExpr:
+		l, err := e.eval(ctx, p, st, x.L)
+		if err != nil {
+			return nil, err
+		}
+		r, err := e.eval(ctx, p, st, x.R)
+		if err != nil {
+			return nil, err
+		}
+		return binary(st, x, l, r)
+	case *logql.LiteralExpr:
+		vals := make([]float64, st.n)
+		for i := range vals {
+			vals[i] = x.Value
+		}
+		return &matrix{scalar: vals}, nil
+	case *logql.VectorExpr:
+		s := newStepSeries(labels.Labels{}, st.n)
+		for i := range s.vals {
+			s.vals[i], s.has[i] = x.Value, true
+		}
+		return &matrix{series: []*stepSeries{s}}, nil
+	case *logql.LabelReplaceExpr:
+		in, err := e.eval(ctx, p, st, x.Inner)
+		if err != nil {
+			return nil, err
+		}
+		return labelReplace(x, in)
+	}
+	return nil, errorf("unsupported expression %s", x)
+}
+
+// groupKey returns the labels a series contributes to under a grouping.
+func groupLabels(ls labels.Labels, g *logql.Grouping) labels.Labels {
+	if g == nil {
+		return labels.Labels{}
+	}
+	out := make(labels.Labels, 0, len(g.Labels))
+	for _, l := range ls {
+		if slices.Contains(g.Labels, l.Name) != g.Without {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func vectorAgg(st steps, x *logql.VectorAggExpr, in *matrix) (*matrix, error) {
+	if in.scalar != nil {
+		return nil, errorf("%s needs a vector, not a scalar", x.Op)
+	}
+	switch x.Op {
+	case "sort", "sort_desc":
+		desc := x.Op == "sort_desc"
+		out := &matrix{series: slices.Clone(in.series)}
+		// Order by the value at the last step (instant queries have one).
+		last := st.n - 1
+		sort.SliceStable(out.series, func(i, j int) bool {
+			a, b := out.series[i].vals[last], out.series[j].vals[last]
+			if desc {
+				return a > b || math.IsNaN(b) && !math.IsNaN(a)
+			}
+			return a < b || math.IsNaN(b) && !math.IsNaN(a)
+		})
+		return out, nil
+	case "topk", "bottomk":
+		return topk(st, x, in), nil
+	}
+	type group struct {
+		s     *stepSeries
+		acc   []aggAcc
+		count []float64
+	}
+	groups := map[uint64]*group{}
+	var order []*group
+	for _, s := range in.series {
+		gl := groupLabels(s.labels, x.Grouping)
+		h := gl.Hash()
+		g := groups[h]
+		if g == nil {
+			g = &group{s: newStepSeries(gl, st.n), acc: make([]aggAcc, st.n)}
+			groups[h] = g
+			order = append(order, g)
+		}
+		for i := 0; i < st.n; i++ {
+			if s.has[i] {
+				g.acc[i].add(s.vals[i])
+			}
+		}
+	}
+	out := &matrix{}
+	for _, g := range order {
+		for i := 0; i < st.n; i++ {
+			a := &g.acc[i]
+			if a.n == 0 {
+				continue
+			}
+			g.s.has[i] = true
+			g.s.vals[i] = a.value(x.Op)
+		}
+		out.series = append(out.series, g.s)
+	}
+	return out, nil
+}
+
+// aggAcc accumulates the values of one group at one step.
+type aggAcc struct {
+	n           float64
+	sum, c      float64 // Kahan
+	min, max    float64
+	mean, m2    float64 // Welford
+	meanAvg     float64
+	avgInfinite bool
+	first       bool
+}
+
+func (a *aggAcc) add(v float64) {
+	if a.n == 0 {
+		a.min, a.max = v, v
+	} else {
+		if v < a.min || math.IsNaN(a.min) {
+			a.min = v
+		}
+		if v > a.max || math.IsNaN(a.max) {
+			a.max = v
+		}
+	}
+	a.n++
+	y := v - a.c
+	t := a.sum + y
+	a.c = (t - a.sum) - y
+	a.sum = t
+	d := v - a.mean
+	a.mean += d / a.n
+	a.m2 += d * (v - a.mean)
+}
+
+func (a *aggAcc) value(op string) float64 {
+	switch op {
+	case "sum":
+		return a.sum
+	case "avg":
+		return a.mean
+	case "min":
+		return a.min
+	case "max":
+		return a.max
+	case "count":
+		return a.n
+	case "stddev":
+		return math.Sqrt(a.m2 / a.n)
+	case "stdvar":
+		return a.m2 / a.n
+	}
+	return math.NaN()
+}
+
+// topk keeps, at each step and in each group, the k largest (bottomk:
+// smallest) series; the series keep their labels.
+func topk(st steps, x *logql.VectorAggExpr, in *matrix) *matrix {
+	out := make([]*stepSeries, len(in.series))
+	for i, s := range in.series {
+		out[i] = &stepSeries{labels: s.labels, hash: s.hash, vals: s.vals, has: make([]bool, st.n)}
+	}
+	groupOf := make([]uint64, len(in.series))
+	for i, s := range in.series {
+		groupOf[i] = groupLabels(s.labels, x.Grouping).Hash()
+	}
+	for step := 0; step < st.n; step++ {
+		byGroup := map[uint64][]int{}
+		for i, s := range in.series {
+			if s.has[step] {
+				byGroup[groupOf[i]] = append(byGroup[groupOf[i]], i)
+			}
+		}
+		for _, idx := range byGroup {
+			sort.SliceStable(idx, func(a, b int) bool {
+				va, vb := in.series[idx[a]].vals[step], in.series[idx[b]].vals[step]
+				if x.Op == "topk" {
+					return va > vb || math.IsNaN(vb) && !math.IsNaN(va)
+				}
+				return va < vb || math.IsNaN(vb) && !math.IsNaN(va)
+			})
+			for j := 0; j < len(idx) && j < x.Param; j++ {
+				out[idx[j]].has[step] = true
+			}
+		}
+	}
+	m := &matrix{}
+	for _, s := range out {
+		if slices.Contains(s.has, true) {
+			m.series = append(m.series, s)
+		}
+	}
+	// Instant queries show topk's result largest first.
+	if st.n == 1 {
+		sort.SliceStable(m.series, func(i, j int) bool {
+			if x.Op == "topk" {
+				return m.series[i].vals[0] > m.series[j].vals[0]
+			}
+			return m.series[i].vals[0] < m.series[j].vals[0]
+		})
+	}
+	return m
+}
+
+func labelReplace(x *logql.LabelReplaceExpr, in *matrix) (*matrix, error) {
+	if in.scalar != nil {
+		return nil, errorf("label_replace needs a vector, not a scalar")
+	}
+	re, err := regexp.Compile("^(?s:" + x.Re + ")$")
+	if err != nil {
+		return nil, errorf("invalid regular expression in label_replace(): %v", err)
+	}
+	out := &matrix{}
+	seen := map[uint64]bool{}
+	for _, s := range in.series {
+		src := s.labels.Get(x.Src)
+		ls := s.labels
+		if idx := re.FindStringSubmatchIndex(src); idx != nil {
+			v := string(re.ExpandString(nil, x.Replacement, src, idx))
+			ls = setLabel(s.labels, x.Dst, v)
+		}
+		ns := &stepSeries{labels: ls, hash: ls.Hash(), vals: s.vals, has: s.has}
+		if seen[ns.hash] {
+			return nil, errorf("vector cannot contain metrics with the same labelset")
+		}
+		seen[ns.hash] = true
+		out.series = append(out.series, ns)
+	}
+	return out, nil
+}
+
+// setLabel returns ls with name set to value; an empty value removes it.
+func setLabel(ls labels.Labels, name, value string) labels.Labels {
+	out := make(labels.Labels, 0, len(ls)+1)
+	for _, l := range ls {
+		if l.Name != name {
+			out = append(out, l)
+		}
+	}
+	if value != "" {
+		out = append(out, labels.Label{Name: name, Value: value})
+	}
+	return labels.New(out...)
+}
+
+// formatValue prints a sample value as Loki does.
+func FormatValue(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+var _ = fmt.Sprint

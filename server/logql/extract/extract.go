@@ -1,0 +1,194 @@
+package extract
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// Emit receives one extracted label and returns whether to go on with the
+// line. Unless an extractor says otherwise, name is already sanitised.
+// Neither string is reused by the extractor.
+type Emit func(name, value string) bool
+
+// Error kinds, the values Loki gives the __error__ label.
+const (
+	KindJSON   = "JSONParserErr"
+	KindLogfmt = "LogfmtParserErr"
+)
+
+// Error is a line that did not parse, as Loki reports it: Kind goes into
+// __error__ and Details, when not empty, into __error_details__.
+// Extractors may return the same *Error for many lines: do not modify it.
+type Error struct {
+	Kind    string
+	Details string
+}
+
+func (e *Error) Error() string {
+	if e.Details == "" {
+		return e.Kind
+	}
+	return e.Kind + ": " + e.Details
+}
+
+// Param is one name="expression" parameter of | json or | logfmt; the form
+// without "=expression" has Expr equal to Name.
+type Param struct {
+	Name string // the label to set
+	Expr string // a JSON path (a.b[0]) or a logfmt key
+}
+
+// SanitizeName turns s into a label name the way Loki does for extracted
+// keys: surrounding Unicode white space is trimmed, a leading digit gets a
+// "_" prefix, and every character outside [a-zA-Z0-9_] becomes one "_" (an
+// invalid UTF-8 byte counts as one character). A blank s gives "".
+func SanitizeName(s string) string {
+	if isCleanName(s) {
+		return s
+	}
+	return string(appendSanitized(nil, []byte(s)))
+}
+
+// isCleanName reports whether SanitizeName(s) == s without building it.
+func isCleanName(s string) bool {
+	if s == "" {
+		return true
+	}
+	if s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isNameByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// appendSanitized appends the sanitised part to dst. A blank part appends
+// nothing; a part starting with a digit gets a "_" prefix only when dst is
+// empty, since Loki checks the digit once for the whole (nested) name.
+func appendSanitized(dst, part []byte) []byte {
+	part = bytes.TrimSpace(part)
+	if len(part) == 0 {
+		return dst
+	}
+	if len(dst) == 0 && part[0] >= '0' && part[0] <= '9' {
+		dst = append(dst, '_')
+	}
+	for i := 0; i < len(part); {
+		c := part[i]
+		if c < utf8.RuneSelf {
+			if !isNameByte(c) {
+				c = '_'
+			}
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		_, size := utf8.DecodeRune(part[i:])
+		dst = append(dst, '_')
+		i += size
+	}
+	return dst
+}
+
+// maxCachedNames bounds each extractor's name cache, so that lines with
+// ever new keys cannot grow it without end.
+const maxCachedNames = 2048
+
+// nameCache maps raw keys (or sanitised byte strings) to interned names.
+type nameCache map[string]string
+
+// get returns the interned string for b, calling mk on a miss.
+func (c *nameCache) get(b []byte, mk func([]byte) string) string {
+	if s, ok := (*c)[string(b)]; ok {
+		return s
+	}
+	s := mk(b)
+	if *c == nil {
+		*c = make(nameCache)
+	}
+	if len(*c) < maxCachedNames {
+		(*c)[string(b)] = s
+	}
+	return s
+}
+
+// sanitizeBytes is SanitizeName for a byte slice key.
+func sanitizeBytes(b []byte) string {
+	if isCleanName(string(b)) {
+		return string(b)
+	}
+	return string(appendSanitized(nil, b))
+}
+
+// internBytes copies b into a string.
+func internBytes(b []byte) string { return string(b) }
+
+// lineString hands out values as substrings of a single string copy of the
+// line, made on first use.
+type lineString struct {
+	line []byte
+	s    string
+	done bool
+}
+
+func (l *lineString) reset(line []byte) {
+	l.line, l.s, l.done = line, "", false
+}
+
+// of returns b as a string. b must be a subslice of the line (sharing its
+// backing array) and must not have had its capacity reduced.
+func (l *lineString) of(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if !l.done {
+		l.s, l.done = string(l.line), true
+	}
+	start := cap(l.line) - cap(b)
+	return l.s[start : start+len(b)]
+}
+
+// hasRuneError reports whether b holds invalid UTF-8 or U+FFFD, the cases
+// utf8.RuneError stands for when Loki looks for it.
+func hasRuneError(b []byte) bool {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// spaceRuneErrors returns b as a string with every invalid byte and every
+// U+FFFD replaced by a space, as Loki does for JSON and logfmt values.
+func spaceRuneErrors(b []byte) string {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError {
+			out = append(out, ' ')
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return string(out)
+}

@@ -1,0 +1,178 @@
+package pipeline
+
+import (
+	"slices"
+
+	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/logql"
+)
+
+// SampleKind is what a range aggregation takes from an entry.
+type SampleKind int
+
+const (
+	CountSamples  SampleKind = iota // 1 per entry: count_over_time, rate, absent_over_time
+	BytesSamples                    // the line's length: bytes_over_time, bytes_rate
+	UnwrapSamples                   // a label's value: | unwrap
+)
+
+// SampleExtractor turns entries into samples for a range aggregation. Safe
+// for concurrent use; each stream gets its own StreamExtractor.
+type SampleExtractor struct {
+	pre    *Pipeline
+	post   *Pipeline // label filters after unwrap
+	kind   SampleKind
+	label  string // unwrapped label
+	conv   func(string) (float64, error)
+	groups []string // sorted; by when !without
+	// without removes the groups; when no grouping was written, the
+	// unwrapped label is removed (Loki does the same).
+	without bool
+	// noGrouping: the series are the full label sets.
+	noGrouping bool
+}
+
+// NewSampleExtractor compiles the extraction of a range aggregation.
+func NewSampleExtractor(e *logql.RangeAggExpr) (*SampleExtractor, error) {
+	pre, err := New(e.Range.Log)
+	if err != nil {
+		return nil, err
+	}
+	x := &SampleExtractor{pre: pre, kind: CountSamples}
+	switch e.Op {
+	case "bytes_over_time", "bytes_rate":
+		x.kind = BytesSamples
+	}
+	if u := e.Range.Unwrap; u != nil {
+		x.kind = UnwrapSamples
+		x.label = u.Label
+		switch u.Conv {
+		case "duration", "duration_seconds":
+			x.conv = parseDurationSeconds
+		case "bytes":
+			x.conv = func(v string) (float64, error) {
+				b, err := ParseBytes(v)
+				return float64(b), err
+			}
+		default:
+			x.conv = parseFloat
+		}
+		if x.post, err = compile(nil, u.PostFilters); err != nil {
+			return nil, err
+		}
+	}
+	g := e.Grouping
+	switch {
+	case g != nil && !g.Without:
+		x.groups = slices.Clone(g.Labels)
+	case g != nil:
+		x.without = true
+		x.groups = slices.Clone(g.Labels)
+	default:
+		x.without = true
+	}
+	if x.kind == UnwrapSamples && x.without {
+		x.groups = append(x.groups, x.label)
+	}
+	slices.Sort(x.groups)
+	x.noGrouping = x.without && len(x.groups) == 0
+	return x, nil
+}
+
+// Kind returns what the extractor takes from an entry.
+func (x *SampleExtractor) Kind() SampleKind { return x.kind }
+
+// ForStream returns the extractor of one stream.
+func (x *SampleExtractor) ForStream(stream labels.Labels) *StreamExtractor {
+	s := &StreamExtractor{x: x, sp: x.pre.ForStream(stream), cache: map[uint64]*Result{}}
+	return s
+}
+
+// StreamExtractor extracts the samples of one stream. Not safe for
+// concurrent use.
+type StreamExtractor struct {
+	x     *SampleExtractor
+	sp    *StreamPipeline
+	cache map[uint64]*Result
+	fixed *Result // the grouped labels when the labels never change
+}
+
+// Process returns the sample of one entry: its value and its series
+// labels; ok is false when the entry gives no sample.
+func (s *StreamExtractor) Process(ts int64, line []byte, meta labels.Labels) (float64, *Result, bool) {
+	sp := s.sp
+	x := s.x
+	if x.kind != UnwrapSamples && sp.p.labelsFixed && len(meta) == 0 {
+		out, r, ok := sp.Process(ts, line, nil)
+		if !ok {
+			return 0, nil, false
+		}
+		if s.fixed == nil {
+			s.fixed = s.group(r.All)
+		}
+		if x.kind == BytesSamples {
+			return float64(len(out)), s.fixed, true
+		}
+		return 1, s.fixed, true
+	}
+	b := sp.b
+	b.reset(meta)
+	for _, st := range sp.p.stages {
+		var ok bool
+		if line, ok = st.process(ts, line, b); !ok {
+			return 0, nil, false
+		}
+	}
+	v := 1.0
+	switch x.kind {
+	case BytesSamples:
+		v = float64(len(line))
+	case UnwrapSamples:
+		str, _ := b.Get(x.label)
+		if str == "" {
+			return 0, nil, false // entries without the label give no sample
+		}
+		var err error
+		if v, err = x.conv(str); err != nil {
+			b.SetErr("SampleExtractionErr", err.Error())
+		}
+		for _, st := range x.post.stages {
+			var ok bool
+			if line, ok = st.process(ts, line, b); !ok {
+				return 0, nil, false
+			}
+		}
+	}
+	if b.HasErr() {
+		// Errors survive grouping so that the query can report them.
+		return v, sp.result(), true
+	}
+	if x.noGrouping {
+		return v, sp.result(), true
+	}
+	h := b.hash()
+	if r, ok := s.cache[h]; ok {
+		return v, r, true
+	}
+	r := s.group(sp.result().All)
+	if len(s.cache) < 1<<16 {
+		s.cache[h] = r
+	}
+	return v, r, true
+}
+
+// group applies the extractor's grouping to a label set.
+func (s *StreamExtractor) group(all labels.Labels) *Result {
+	x := s.x
+	if x.noGrouping {
+		return &Result{All: all, Hash: all.Hash()}
+	}
+	out := make(labels.Labels, 0, len(all))
+	for _, l := range all {
+		_, in := slices.BinarySearch(x.groups, l.Name)
+		if in != x.without {
+			out = append(out, l)
+		}
+	}
+	return &Result{All: out, Hash: out.Hash()}
+}

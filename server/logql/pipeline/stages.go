@@ -1,0 +1,420 @@
+package pipeline
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/logql"
+	"github.com/loam-logs/loam/server/logql/extract"
+	"github.com/loam-logs/loam/server/logql/tmpl"
+)
+
+// setError records a parser error on the builder.
+func setError(b *Builder, e *extract.Error) {
+	if e != nil {
+		b.SetErr(e.Kind, e.Details)
+	}
+}
+
+func params(ps []logql.Param) []extract.Param {
+	out := make([]extract.Param, len(ps))
+	for i, p := range ps {
+		out[i] = extract.Param{Name: p.Name, Expr: p.Expr}
+	}
+	return out
+}
+
+// The extractors keep name caches and buffers: each stage owns one, so a
+// Pipeline serves one goroutine (the engine compiles one per query).
+
+type jsonStage struct {
+	j     *extract.JSON
+	paths *extract.JSONPaths
+}
+
+func newJSONStage(s *logql.JSONStage) (stage, error) {
+	if len(s.Params) == 0 {
+		return &jsonStage{j: extract.NewJSON()}, nil
+	}
+	j, err := extract.NewJSONPaths(params(s.Params))
+	if err != nil {
+		return nil, err
+	}
+	return &jsonStage{paths: j}, nil
+}
+
+func (s *jsonStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	if s.paths != nil {
+		err := s.paths.Extract(line, func(name, value string) bool {
+			if b.collides(name) {
+				name += "_extracted"
+			}
+			b.setExtracted(name, value, true)
+			return true
+		}, func(name string) {
+			if _, ok := b.Get(name); !ok {
+				b.setExtracted(name, "", true)
+			}
+		})
+		setError(b, err)
+		return line, true
+	}
+	setError(b, s.j.Extract(line, func(name, value string) bool {
+		if b.collides(name) {
+			name = s.j.ExtractedName(name)
+		}
+		b.setExtracted(name, value, false)
+		return true
+	}))
+	return line, true
+}
+
+type logfmtStage struct {
+	l        *extract.Logfmt
+	override bool // with parameters, labels are always set
+}
+
+func newLogfmtStage(s *logql.LogfmtStage) (stage, error) {
+	l, err := extract.NewLogfmt(s.Strict, s.KeepEmpty, params(s.Params))
+	if err != nil {
+		return nil, err
+	}
+	return &logfmtStage{l: l, override: len(s.Params) > 0}, nil
+}
+
+func (s *logfmtStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	setError(b, s.l.Extract(line, func(name, value string) bool {
+		if b.collides(name) {
+			name += "_extracted"
+		}
+		b.setExtracted(name, value, s.override)
+		return true
+	}))
+	return line, true
+}
+
+// emitParsed is the Emit of the extractors with Loki's default rules.
+func emitParsed(b *Builder) extract.Emit {
+	return func(name, value string) bool {
+		b.SetParsed(name, value)
+		return true
+	}
+}
+
+type regexpStage struct{ r *extract.Regexp }
+
+func newRegexpStage(s *logql.RegexpStage) (stage, error) {
+	r, err := extract.NewRegexp(s.Expr)
+	if err != nil {
+		return nil, err
+	}
+	return regexpStage{r}, nil
+}
+
+func (s regexpStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	s.r.Extract(line, emitParsed(b))
+	return line, true
+}
+
+type patternStage struct{ p *extract.Pattern }
+
+func newPatternStage(s *logql.PatternStage) (stage, error) {
+	p, err := extract.NewPattern(s.Pattern)
+	if err != nil {
+		return nil, err
+	}
+	return patternStage{p}, nil
+}
+
+func (s patternStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	s.p.Extract(line, emitParsed(b))
+	return line, true
+}
+
+// unpackStage is | unpack. Loki decides each label while reading but sets
+// them only for a line with an _entry member and no error.
+type unpackStage struct {
+	u       *extract.Unpack
+	pending [][2]string
+}
+
+func (s *unpackStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	s.pending = s.pending[:0]
+	entry, packed, err := s.u.Extract(line, func(key, value string) {
+		name := key
+		if b.collides(key) {
+			name = key + "_extracted"
+		}
+		if b.wasExtracted(name) {
+			return
+		}
+		s.pending = append(s.pending, [2]string{extract.SanitizeName(name), value})
+	})
+	if err != nil {
+		setError(b, err)
+		return line, true
+	}
+	if !packed {
+		return line, true
+	}
+	for _, kv := range s.pending {
+		b.setExtracted(kv[0], kv[1], false)
+	}
+	return append([]byte(nil), entry...), true
+}
+
+// decolorizeStage removes ANSI escape sequences.
+type decolorizeStage struct{}
+
+// ansi matches the escape sequences terminals use for colours and cursor
+// movement: CSI sequences (ESC [ … final byte) and OSC strings ending in BEL.
+var ansi = regexp.MustCompile("[\x1b\u009b][\\[\\]()#;?]*(?:(?:(?:[a-zA-Z\\d]*(?:;[a-zA-Z\\d]*)*)?\x07)|(?:(?:\\d{1,4}(?:;\\d{0,4})*)?[\\dA-PRZcf-ntqry=><~]))")
+
+func (decolorizeStage) process(_ int64, line []byte, _ *Builder) ([]byte, bool) {
+	if !containsEsc(line) {
+		return line, true
+	}
+	return ansi.ReplaceAll(line, nil), true
+}
+
+func containsEsc(line []byte) bool {
+	for i := 0; i < len(line); i++ {
+		if line[i] == 0x1b || line[i] == 0xc2 && i+1 < len(line) && line[i+1] == 0x9b {
+			return true
+		}
+	}
+	return false
+}
+
+func newLineFormat(s *logql.LineFormatStage) (stage, error) {
+	t, err := tmpl.ParseLine(s.Template)
+	if err != nil {
+		return nil, err
+	}
+	return &lineFormatStage{t: t}, nil
+}
+
+// lineFormatStage is line_format: the template's output becomes the line.
+// It keeps no buffer: a Pipeline is shared between goroutines, so each
+// output is a fresh slice.
+type lineFormatStage struct{ t *tmpl.Template }
+
+func (s *lineFormatStage) process(ts int64, line []byte, b *Builder) ([]byte, bool) {
+	if lit, ok := s.t.Literal(); ok {
+		return []byte(lit), true
+	}
+	out, err := s.t.Execute(nil, line, ts, b.Map())
+	if err != nil {
+		b.SetErr(tmpl.ErrorType, err.Error())
+		return line, true
+	}
+	return out, true
+}
+
+// labelFormat is label_format: renames and templates.
+type labelFormat struct {
+	items []labelFormatItem
+}
+
+type labelFormatItem struct {
+	dst, src string
+	t        *tmpl.Template // nil for a rename
+}
+
+func newLabelFormat(s *logql.LabelFormatStage) (stage, error) {
+	lf := &labelFormat{}
+	for _, it := range s.Items {
+		item := labelFormatItem{dst: it.Dst, src: it.Src}
+		if it.Template {
+			t, err := tmpl.ParseLabel(it.Dst, it.Value)
+			if err != nil {
+				return nil, err
+			}
+			item.t = t
+		}
+		lf.items = append(lf.items, item)
+	}
+	return lf, nil
+}
+
+func (s *labelFormat) process(ts int64, line []byte, b *Builder) ([]byte, bool) {
+	var data map[string]string
+	for _, it := range s.items {
+		if it.t == nil {
+			i := b.find(it.src)
+			if i < 0 {
+				continue
+			}
+			v, cat := b.ents[i].value, b.ents[i].cat
+			b.Del(it.src)
+			b.Set(cat, it.dst, v)
+			continue
+		}
+		if data == nil {
+			data = b.Map()
+		}
+		v, err := it.t.ExecuteString(line, ts, data)
+		if err != nil {
+			b.SetErr(tmpl.ErrorType, err.Error())
+			continue
+		}
+		b.Set(Parsed, it.dst, v)
+	}
+	return line, true
+}
+
+// dropStage is drop: it removes labels, or those whose value matches.
+type dropStage struct{ refs []logql.LabelRef }
+
+func newDropStage(refs []logql.LabelRef) stage { return dropStage{refs} }
+
+func (s dropStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	for _, r := range s.refs {
+		if r.Matcher == nil {
+			b.Del(r.Name)
+			continue
+		}
+		if v, ok := b.Get(r.Name); ok && r.Matcher.Matches(v) {
+			b.Del(r.Name)
+		}
+	}
+	return line, true
+}
+
+// keepStage is keep: every label not listed (or whose value does not
+// match) is removed.
+type keepStage struct{ refs []logql.LabelRef }
+
+func newKeepStage(refs []logql.LabelRef) stage { return keepStage{refs} }
+
+func (s keepStage) keeps(name, value string) bool {
+	for _, r := range s.refs {
+		if r.Name == name && (r.Matcher == nil || r.Matcher.Matches(value)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s keepStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	for i := range b.ents {
+		e := &b.ents[i]
+		if !e.deleted && !s.keeps(e.name, e.value) {
+			e.deleted = true
+		}
+	}
+	if b.err != "" && !s.keeps(ErrorLabel, b.err) {
+		b.err = ""
+	}
+	if b.errDet != "" && !s.keeps(ErrorDetailsLabel, b.errDet) {
+		b.errDet = ""
+	}
+	return line, true
+}
+
+// matcherFilter is a string label filter.
+type matcherFilter struct{ m *labels.Matcher }
+
+func (f matcherFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	v, _ := b.Get(f.m.Name)
+	return line, f.m.Matches(v)
+}
+
+func compileLabelFilter(f logql.LabelFilter) (stage, error) {
+	switch f := f.(type) {
+	case *logql.LabelFilterBinary:
+		l, err := compileLabelFilter(f.L)
+		if err != nil {
+			return nil, err
+		}
+		r, err := compileLabelFilter(f.R)
+		if err != nil {
+			return nil, err
+		}
+		return binaryFilter{or: f.Or, l: l, r: r}, nil
+	case *logql.LabelMatchFilter:
+		return matcherFilter{f.Matcher}, nil
+	case *logql.NumericFilter:
+		return numericFilter{f}, nil
+	case *logql.IPFilter:
+		r, err := logql.ParseIPRange(f.Range)
+		if err != nil {
+			return nil, err
+		}
+		return ipFilter{name: f.Name, negated: f.Negated, r: r}, nil
+	}
+	return nil, fmt.Errorf("unknown label filter %s", f)
+}
+
+// binaryFilter is and / or of two label filters. or stops at a kept left
+// side, so the right side sets no error then.
+type binaryFilter struct {
+	or   bool
+	l, r stage
+}
+
+func (f binaryFilter) process(ts int64, line []byte, b *Builder) ([]byte, bool) {
+	line, lok := f.l.process(ts, line, b)
+	if f.or && lok {
+		return line, true
+	}
+	line, rok := f.r.process(ts, line, b)
+	if f.or {
+		return line, lok || rok
+	}
+	return line, lok && rok
+}
+
+// numericFilter compares a label as a number, a duration or a byte size.
+// As in Loki, an entry that already has an error passes (only string
+// filters, such as __error__="", can drop it), a missing label fails, and
+// a value that does not convert sets LabelFilterErr and passes.
+type numericFilter struct{ f *logql.NumericFilter }
+
+func (n numericFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	if b.HasErr() {
+		return line, true
+	}
+	v, ok := b.Get(n.f.Name)
+	if !ok {
+		return line, false
+	}
+	var x float64
+	var err error
+	switch n.f.Kind {
+	case logql.KindNumber:
+		x, err = parseFloat(v)
+	case logql.KindDuration:
+		x, err = parseDurationSeconds(v)
+	case logql.KindBytes:
+		var u uint64
+		u, err = ParseBytes(v)
+		x = float64(u)
+	}
+	if err != nil {
+		b.SetErr("LabelFilterErr", err.Error())
+		return line, true
+	}
+	return line, n.f.Op.Compare(x, n.f.Value)
+}
+
+// ipFilter is name = ip("range") or name != ip("range").
+type ipFilter struct {
+	name    string
+	negated bool
+	r       logql.IPRange
+}
+
+func (f ipFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	v, ok := b.Get(f.name)
+	in := false
+	if ok {
+		if a, err := parseAddr(v); err == nil {
+			in = f.r.Contains(a)
+		}
+	}
+	return line, in != f.negated
+}
+
+func newUnpackStage() stage { return &unpackStage{u: extract.NewUnpack()} }
