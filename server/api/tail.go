@@ -2,15 +2,15 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -19,6 +19,7 @@ import (
 
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
+	"github.com/loam-logs/loam/server/logql/pipeline"
 	"github.com/loam-logs/loam/server/store"
 )
 
@@ -63,41 +64,30 @@ type tailFilter func(stream labels.Labels, ts int64, line []byte, meta labels.La
 // pipeline of expr into a tailFilter. Until the pipeline can run, a query
 // with any stage but line filters is refused rather than half applied.
 func newTailFilter(expr *logql.LogSelectorExpr) (tailFilter, error) {
-	var filters []*logql.LineFilter
-	for _, st := range expr.Pipeline {
-		f, ok := st.(*logql.LineFilter)
-		if !ok {
-			return nil, fmt.Errorf("the %s stage in a tail: %w; tail supports line filters (|= != |~ !~ |> !>) for now", st, logql.ErrNotSupported)
-		}
-		filters = append(filters, f)
-	}
-	m, err := logql.CompileFilters(filters)
+	pl, err := pipeline.New(expr)
 	if err != nil {
 		return nil, err
 	}
-	return func(stream labels.Labels, _ int64, line []byte, meta labels.Labels) (labels.Labels, []byte, bool) {
-		if !m.Match(line) {
+	// A pipeline serves one goroutine at a time; its per-stream state is
+	// kept per stream.
+	var mu sync.Mutex
+	streams := map[uint64]*pipeline.StreamPipeline{}
+	return func(stream labels.Labels, ts int64, line []byte, meta labels.Labels) (labels.Labels, []byte, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		h := stream.Hash()
+		sp := streams[h]
+		if sp == nil {
+			sp = pl.ForStream(stream)
+			streams[h] = sp
+		}
+		out, r, ok := sp.Process(ts, line, meta)
+		if !ok {
 			return nil, nil, false
 		}
-		return withMetadata(stream, meta), line, true
+		// The line may alias the pipeline's or the caller's buffer.
+		return r.All, bytes.Clone(out), true
 	}, nil
-}
-
-// withMetadata folds structured metadata into the stream's labels, as Loki
-// shows it without the categorize-labels encoding (and as query_range does
-// here): a stream label wins over metadata of the same name.
-func withMetadata(stream, meta labels.Labels) labels.Labels {
-	if len(meta) == 0 {
-		return stream
-	}
-	merged := slices.Clone(stream)
-	for _, m := range meta {
-		if !merged.Has(m.Name) {
-			// Metadata read from a block may alias its decode buffer.
-			merged = append(merged, labels.Label{Name: strings.Clone(m.Name), Value: strings.Clone(m.Value)})
-		}
-	}
-	return labels.New(merged...)
 }
 
 // tailParams are the parameters of a tail request.

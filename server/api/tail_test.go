@@ -249,6 +249,24 @@ func TestTailHistoryThenLive(t *testing.T) {
 	waitTails(t, env.st, "t1", 0)
 }
 
+// TestTailPipeline: a tail runs the whole pipeline: parsed labels join the
+// stream's, label filters drop lines, line_format rewrites them.
+func TestTailPipeline(t *testing.T) {
+	env := newTailEnv(t)
+	const api = `{app="api"}`
+	c := env.mustDial(t, "t1", url.Values{"query": {`{app="api"} | logfmt | status >= 500 | line_format "{{.method}} {{.status}}"`}})
+	env.push(t, "t1", api, []time.Duration{ms(1), ms(2), ms(3)},
+		[]string{"method=GET status=200", "method=POST status=503", "method=PUT status=500"})
+	got := readEntries(t, c, 2)
+	want := []tailed{
+		env.want(`{app="api", method="POST", status="503"}`, ms(2), "POST 503"),
+		env.want(`{app="api", method="PUT", status="500"}`, ms(3), "PUT 500"),
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+}
+
 func waitTails(t *testing.T, st *store.Store, tenant string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -314,7 +332,7 @@ func TestTailBadRequests(t *testing.T) {
 		{"metric query", "", url.Values{"query": {`rate({app="api"}[1m])`}}, "metric query"},
 		{"empty-compatible selector", "", url.Values{"query": {`{app=~".*"}`}}, "empty-compatible"},
 		{"bad regexp", "", url.Values{"query": {`{app="api"} |~ "("`}}, "missing closing )"},
-		{"parser stage", "", url.Values{"query": {`{app="api"} | json`}}, "not supported yet"},
+		{"bad template", "", url.Values{"query": {`{app="api"} | line_format "{{.x"`}}, "invalid line template"},
 		{"delay_for too long", "", url.Values{"query": {`{app="api"}`}, "delay_for": {"6"}}, "delay_for can't be greater than 5"},
 		{"delay_for not a number", "", url.Values{"query": {`{app="api"}`}, "delay_for": {"1s"}}, "invalid delay_for"},
 		{"limit zero", "", url.Values{"query": {`{app="api"}`}, "limit": {"0"}}, "invalid limit"},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -52,7 +53,7 @@ func runScript(t *testing.T, path string) {
 	for n := 1; sc.Scan(); n++ {
 		lines = append(lines, scriptLine{n, sc.Text()})
 	}
-	st, err := store.Open(store.Options{Dir: t.TempDir(), OutOfOrderWindow: 1000 * time.Hour})
+	st, err := store.Open(store.Options{Dir: t.TempDir(), OutOfOrderWindow: 1000 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,11 +249,30 @@ func formatResult(res *Result) []string {
 	var out []string
 	switch res.Type {
 	case "streams":
-		slices.SortFunc(res.Streams, func(a, b *Stream) int { return labels.Compare(a.Labels.All, b.Labels.All) })
+		// Rows in time order across streams (the query's direction), which
+		// also checks the order inside each stream.
+		type row struct {
+			t int64
+			s string
+		}
+		var rows []row
 		for _, s := range res.Streams {
 			for _, e := range s.Entries {
-				out = append(out, s.Labels.All.String()+" "+off(e.T)+" "+strconv.Quote(e.Line))
+				rows = append(rows, row{e.T, s.Labels.All.String() + " " + off(e.T) + " " + strconv.Quote(e.Line)})
 			}
+		}
+		backward := len(rows) > 1 && rows[0].t > rows[len(rows)-1].t
+		slices.SortStableFunc(rows, func(a, b row) int {
+			if a.t != b.t {
+				if backward {
+					return int(b.t - a.t)
+				}
+				return int(a.t - b.t)
+			}
+			return strings.Compare(a.s, b.s)
+		})
+		for _, r := range rows {
+			out = append(out, r.s)
 		}
 	case "matrix":
 		for _, s := range res.Matrix {
