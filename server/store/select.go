@@ -32,6 +32,18 @@ type SelectParams struct {
 	Needles [][]string
 	// Stats, when set, is filled with what the query cost.
 	Stats *Stats
+
+	// Unordered lets the iterator return the streams one after another,
+	// each in time order, instead of merging them by time: metric queries
+	// need no order across streams, and skip the merge.
+	Unordered bool
+	// NoLines asks for timestamps only: entries may come with a nil Line
+	// (and no metadata) when a chunk's lines need not be read. Exact
+	// duplicates are still dropped where sources of a stream overlap.
+	NoLines bool
+	// Shards > 1 selects only the streams whose label hash is Shard modulo
+	// Shards, so that a query can read in parallel.
+	Shard, Shards int
 }
 
 // Stats counts the work of a query. Safe for concurrent updates.
@@ -74,15 +86,19 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		key := ls.String()
 		it := byStream[key]
 		if it == nil {
-			it = &streamIter{ls: ls, dir: p.Direction, start: p.Start, end: p.End, stats: p.Stats, m: s.m, needles: p.Needles}
+			it = &streamIter{ls: ls, dir: p.Direction, start: p.Start, end: p.End, stats: p.Stats, m: s.m,
+				needles: p.Needles, noLines: p.NoLines}
 			byStream[key] = it
 		}
 		return it
 	}
+	inShard := func(ls labels.Labels) bool {
+		return p.Shards <= 1 || ls.Hash()%uint64(p.Shards) == uint64(p.Shard)
+	}
 	heads, parts := s.sources(p.Tenant, p.Start, p.End)
 	for _, h := range heads {
 		h.forEachStream(p.Tenant, func(ms *memStream) {
-			if !ms.ls.Matches(p.Matchers) {
+			if !ms.ls.Matches(p.Matchers) || !inShard(ms.ls) {
 				return
 			}
 			snap := ms.snapshot()
@@ -111,6 +127,9 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		streams := b.Streams()
 		for _, si := range b.Select(p.Matchers) {
 			sm := &streams[si]
+			if !inShard(sm.Labels) {
+				continue
+			}
 			var it *streamIter
 			for ci := range sm.Chunks {
 				c := &sm.Chunks[ci]
@@ -136,6 +155,14 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 			}
 		}
 	}
+	if p.Unordered {
+		c := &concatIter{}
+		for _, it := range byStream {
+			it.sortPending()
+			c.its = append(c.its, it)
+		}
+		return c, nil
+	}
 	m := &mergeIter{dir: p.Direction}
 	for _, it := range byStream {
 		it.sortPending()
@@ -144,6 +171,34 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 	m.init()
 	return m, nil
 }
+
+// concatIter returns the streams one after another.
+type concatIter struct {
+	its []*streamIter
+	cur *streamIter
+	err error
+}
+
+func (c *concatIter) Next() bool {
+	for c.err == nil {
+		if c.cur == nil {
+			if len(c.its) == 0 {
+				return false
+			}
+			c.cur, c.its = c.its[0], c.its[1:]
+		}
+		if c.cur.next() {
+			return true
+		}
+		c.err = c.cur.err
+		c.cur = nil
+	}
+	return false
+}
+
+func (c *concatIter) At() (labels.Labels, block.Entry) { return c.cur.ls, c.cur.cur }
+func (c *concatIter) Err() error                       { return c.err }
+func (c *concatIter) Close() error                     { c.its, c.cur = nil, nil; return nil }
 
 func mayContainAll(f ngram.Filter, needles [][]ngram.Needle) bool {
 	for _, set := range needles {
@@ -221,6 +276,8 @@ type streamIter struct {
 	stats      *Stats
 	m          *Metrics
 	needles    [][]string // as in SelectParams: a chunk whose text lacks them is skipped
+	noLines    bool       // as in SelectParams
+	times      []int64    // timestamps-only decode buffer
 
 	pending []source  // not yet opened, in opening order
 	open    []*cursor // heap
@@ -289,6 +346,27 @@ func (it *streamIter) openNext() error {
 	if src.mem != nil {
 		es = src.mem
 		it.stats.HeadLines.Add(int64(len(es)))
+	} else if it.noLines && !src.c.HasMeta() && it.alone(src) {
+		// Timestamps only: no other source of the stream overlaps this
+		// chunk, so it holds no duplicate to find by line.
+		var err error
+		if it.times, err = src.r.ReadTimestamps(src.c, it.times[:0]); err != nil {
+			return err
+		}
+		it.stats.ChunksRead.Add(1)
+		it.stats.BytesRead.Add(int64(src.c.TsLen))
+		it.m.chunksRead.Inc()
+		lo, _ := slices.BinarySearch(it.times, it.start)
+		hi, _ := slices.BinarySearch(it.times, it.end)
+		es = make([]block.Entry, hi-lo)
+		for i, t := range it.times[lo:hi] {
+			es[i].T = t
+		}
+		it.stats.LinesProcessed.Add(int64(len(es)))
+		if len(es) > 0 {
+			heap.Push(it, &cursor{es: es})
+		}
+		return nil
 	} else {
 		var d block.ChunkData
 		var keep func([]byte) bool
@@ -323,6 +401,23 @@ func (it *streamIter) openNext() error {
 		heap.Push(it, &cursor{es: es})
 	}
 	return nil
+}
+
+// alone reports whether src overlaps no other source of the stream, open
+// or pending.
+func (it *streamIter) alone(src source) bool {
+	for _, p := range it.pending {
+		if p.minT <= src.maxT && p.maxT >= src.minT {
+			return false
+		}
+	}
+	for _, c := range it.open {
+		first, last := c.es[0].T, c.es[len(c.es)-1].T
+		if first <= src.maxT && last >= src.minT {
+			return false
+		}
+	}
+	return true
 }
 
 // next advances to the stream's next distinct entry.

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/loam-logs/loam/server/labels"
@@ -29,6 +30,9 @@ type Querier interface {
 type Limits struct {
 	MaxSeries int // series of a metric result (Loki: max_query_series, 500)
 	MaxPoints int // points per series of a range query (Loki: 11,000)
+	// Parallelism is the number of goroutines a range aggregation reads
+	// with; 0 means one per CPU, up to 4.
+	Parallelism int
 }
 
 // DefaultLimits are Loki's defaults.
@@ -38,6 +42,14 @@ var DefaultLimits = Limits{MaxSeries: 500, MaxPoints: 11000}
 type Engine struct {
 	q      Querier
 	limits Limits
+}
+
+// shards is the number of goroutines a range aggregation reads with.
+func (e *Engine) shards() int {
+	if e.limits.Parallelism > 0 {
+		return e.limits.Parallelism
+	}
+	return min(runtime.GOMAXPROCS(0), 4)
 }
 
 // New returns an engine reading q.

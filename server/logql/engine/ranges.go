@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/loam-logs/loam/server/labels"
@@ -65,93 +67,57 @@ func additive(op string, kind pipeline.SampleKind) bool {
 	return false
 }
 
-// evalRange evaluates a range aggregation at every step.
+// evalRange evaluates a range aggregation at every step. The streams are
+// read in shards, one goroutine each, and the shards' accumulators merged.
 func (e *Engine) evalRange(ctx context.Context, p Params, st steps, x *logql.RangeAggExpr) (*matrix, error) {
 	ext, err := pipeline.NewSampleExtractor(x)
 	if err != nil {
 		return nil, &Error{Msg: err.Error()}
 	}
-	rng := int64(x.Range.Range)
-	off := int64(x.Range.Offset)
-	kind := ext.Kind()
-	add := additive(x.Op, kind)
-
-	// Entries in (first - range, last] shifted back by the offset.
-	first, last := st.at(0)-off, st.at(st.n-1)-off
-	it, err := e.q.Select(ctx, store.SelectParams{
-		Tenant: p.Tenant, Matchers: x.Range.Log.Matchers,
-		Start: first - rng + 1, End: last + 1, Direction: store.Forward,
-		Needles: x.Range.Log.Needles(), Stats: p.Stats,
-	})
-	if err != nil {
-		return nil, err
+	add := additive(x.Op, ext.Kind())
+	shards := e.shards()
+	results := make([]shardResult, shards)
+	var wg sync.WaitGroup
+	for i := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Extractors keep per-goroutine state: one per shard.
+			sx := ext
+			if i > 0 {
+				sx, _ = pipeline.NewSampleExtractor(x)
+			}
+			results[i] = e.collectRange(ctx, p, st, x, sx, add, i, shards)
+		}()
 	}
-	defer it.Close()
-
+	wg.Wait()
 	accs := map[uint64]*rangeAcc{}
 	var order []*rangeAcc
-	exts := map[uint64]*pipeline.StreamExtractor{}
-	var lastLs labels.Labels
-	var lastExt *pipeline.StreamExtractor
-	n := 0
-	for it.Next() {
-		if n++; n&4095 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+	for _, r := range results {
+		if r.err != nil {
+			return nil, r.err
 		}
-		ls, ent := it.At()
-		sx := lastExt
-		if sx == nil || !sameLabels(ls, lastLs) {
-			h := ls.Hash()
-			if sx = exts[h]; sx == nil {
-				sx = ext.ForStream(ls)
-				exts[h] = sx
+		for _, acc := range r.order {
+			h := acc.labels.Hash()
+			prev := accs[h]
+			if prev == nil {
+				accs[h] = acc
+				order = append(order, acc)
+				continue
 			}
-			lastLs, lastExt = ls, sx
-		}
-		v, r, ok := sx.Process(ent.T, ent.Line, ent.Meta)
-		if !ok {
-			continue
-		}
-		acc := accs[r.Hash]
-		if acc == nil {
-			if r.All.Has(pipeline.ErrorLabel) {
-				return nil, pipelineError(r.All)
-			}
-			acc = &rangeAcc{labels: r.All}
-			if add {
-				acc.dSum = make([]float64, st.n+1)
-				acc.dCnt = make([]float64, st.n+1)
-			}
-			accs[r.Hash] = acc
-			order = append(order, acc)
-			if len(order) > e.limits.MaxSeries && x.Op != "absent_over_time" {
-				// Grouped aggregations above may reduce this, but the
-				// series are held here first.
-				if len(order) > 100*e.limits.MaxSeries {
-					return nil, errorf("maximum of series (%d) reached for a single query", e.limits.MaxSeries)
-				}
-			}
-		}
-		if add {
-			lo, hi := stepSpan(st, ent.T+off, rng)
-			if lo <= hi {
-				acc.dSum[lo] += v
-				acc.dSum[hi+1] -= v
-				acc.dCnt[lo]++
-				acc.dCnt[hi+1]--
-			}
-		} else {
-			acc.ts = append(acc.ts, ent.T)
-			acc.vals = append(acc.vals, v)
+			prev.merge(acc)
 		}
 	}
-	if err := it.Err(); err != nil {
-		return nil, err
+	if len(order) > 100*e.limits.MaxSeries && x.Op != "absent_over_time" {
+		return nil, errorf("maximum of series (%d) reached for a single query", e.limits.MaxSeries)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if !add {
+		for _, acc := range order {
+			acc.sortSamples()
+		}
 	}
-
+	rng := int64(x.Range.Range)
+	off := int64(x.Range.Offset)
 	if x.Op == "absent_over_time" {
 		return absent(st, x, order), nil
 	}
@@ -202,6 +168,122 @@ func (e *Engine) evalRange(ctx context.Context, p Params, st steps, x *logql.Ran
 		out.series = append(out.series, s)
 	}
 	return out, nil
+}
+
+// shardResult is what one shard of a range aggregation collected.
+type shardResult struct {
+	order []*rangeAcc
+	err   error
+}
+
+// collectRange reads one shard of the streams and accumulates its samples.
+func (e *Engine) collectRange(ctx context.Context, p Params, st steps, x *logql.RangeAggExpr,
+	ext *pipeline.SampleExtractor, add bool, shard, shards int) shardResult {
+	rng := int64(x.Range.Range)
+	off := int64(x.Range.Offset)
+	// Entries in (first - range, last] shifted back by the offset.
+	first, last := st.at(0)-off, st.at(st.n-1)-off
+	noLines := ext.Kind() == pipeline.CountSamples && ext.NoStages()
+	it, err := e.q.Select(ctx, store.SelectParams{
+		Tenant: p.Tenant, Matchers: x.Range.Log.Matchers,
+		Start: first - rng + 1, End: last + 1, Direction: store.Forward,
+		Needles: x.Range.Log.Needles(), Stats: p.Stats,
+		Unordered: true, NoLines: noLines, Shard: shard, Shards: shards,
+	})
+	if err != nil {
+		return shardResult{err: err}
+	}
+	defer it.Close()
+	accs := map[uint64]*rangeAcc{}
+	var order []*rangeAcc
+	exts := map[uint64]*pipeline.StreamExtractor{}
+	var lastLs labels.Labels
+	var lastExt *pipeline.StreamExtractor
+	n := 0
+	for it.Next() {
+		if n++; n&4095 == 0 && ctx.Err() != nil {
+			return shardResult{err: ctx.Err()}
+		}
+		ls, ent := it.At()
+		sx := lastExt
+		if sx == nil || !sameLabels(ls, lastLs) {
+			h := ls.Hash()
+			if sx = exts[h]; sx == nil {
+				sx = ext.ForStream(ls)
+				exts[h] = sx
+			}
+			lastLs, lastExt = ls, sx
+		}
+		v, r, ok := sx.Process(ent.T, ent.Line, ent.Meta)
+		if !ok {
+			continue
+		}
+		acc := accs[r.Hash]
+		if acc == nil {
+			if r.All.Has(pipeline.ErrorLabel) {
+				return shardResult{err: pipelineError(r.All)}
+			}
+			acc = &rangeAcc{labels: r.All}
+			if add {
+				acc.dSum = make([]float64, st.n+1)
+				acc.dCnt = make([]float64, st.n+1)
+			}
+			accs[r.Hash] = acc
+			order = append(order, acc)
+			if len(order) > 100*e.limits.MaxSeries {
+				return shardResult{err: errorf("maximum of series (%d) reached for a single query", e.limits.MaxSeries)}
+			}
+		}
+		if add {
+			lo, hi := stepSpan(st, ent.T+off, rng)
+			if lo <= hi {
+				acc.dSum[lo] += v
+				acc.dSum[hi+1] -= v
+				acc.dCnt[lo]++
+				acc.dCnt[hi+1]--
+			}
+		} else {
+			acc.ts = append(acc.ts, ent.T)
+			acc.vals = append(acc.vals, v)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return shardResult{err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return shardResult{err: err}
+	}
+	return shardResult{order: order}
+}
+
+// merge adds the samples of o, a series of the same labels from another
+// shard.
+func (a *rangeAcc) merge(o *rangeAcc) {
+	for i := range a.dSum {
+		a.dSum[i] += o.dSum[i]
+		a.dCnt[i] += o.dCnt[i]
+	}
+	a.ts = append(a.ts, o.ts...)
+	a.vals = append(a.vals, o.vals...)
+}
+
+// sortSamples orders the samples by time: streams grouped into one series
+// arrive one after another.
+func (a *rangeAcc) sortSamples() {
+	if slices.IsSorted(a.ts) {
+		return
+	}
+	idx := make([]int, len(a.ts))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return a.ts[idx[i]] < a.ts[idx[j]] })
+	ts := make([]int64, len(idx))
+	vals := make([]float64, len(idx))
+	for i, k := range idx {
+		ts[i], vals[i] = a.ts[k], a.vals[k]
+	}
+	a.ts, a.vals = ts, vals
 }
 
 // stepSpan returns the steps whose window (t-range, t] holds time ts: those

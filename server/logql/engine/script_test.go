@@ -76,6 +76,10 @@ func runScript(t *testing.T, path string) {
 		}
 		where := fmt.Sprintf("%s:%d", filepath.Base(path), l.no)
 		switch {
+		case text == "flush":
+			if err := st.Flush(context.Background()); err != nil {
+				t.Fatalf("%s: flush: %v", where, err)
+			}
 		case strings.HasPrefix(text, "load "):
 			load(t, where, st, strings.TrimPrefix(text, "load "), body)
 		case strings.HasPrefix(text, "eval "):

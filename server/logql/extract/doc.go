@@ -30,6 +30,11 @@
 //     metric query has all the labels it needs, or when a label filter
 //     already rejects the line). Errors later in the line are then not
 //     reported, as in Loki.
+//   - Skipping: when a metric query needs no label from the line at all
+//     (sum(count_over_time({…} | json [5m]))), Loki does not run the
+//     parser, so such lines get no __error__ either. With a grouping, Loki
+//     also skips nested JSON objects whose name cannot lead to a needed
+//     label, and so misses errors inside them; JSON always descends.
 //
 // Emitted names are already sanitised the way Loki does it (SanitizeName),
 // except where an extractor's comment says otherwise. Values share memory

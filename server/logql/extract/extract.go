@@ -50,8 +50,8 @@ func SanitizeName(s string) string {
 }
 
 // isCleanName reports whether SanitizeName(s) == s without building it.
-func isCleanName(s string) bool {
-	if s == "" {
+func isCleanName[T string | []byte](s T) bool {
+	if len(s) == 0 {
 		return true
 	}
 	if s[0] >= '0' && s[0] <= '9' {
@@ -121,7 +121,7 @@ func (c *nameCache) get(b []byte, mk func([]byte) string) string {
 
 // sanitizeBytes is SanitizeName for a byte slice key.
 func sanitizeBytes(b []byte) string {
-	if isCleanName(string(b)) {
+	if isCleanName(b) {
 		return string(b)
 	}
 	return string(appendSanitized(nil, b))
@@ -134,7 +134,7 @@ func internBytes(b []byte) string { return string(b) }
 // line, made on first use.
 type lineString struct {
 	line []byte
-	s    string
+	s    string // string(line), once done
 	done bool
 }
 

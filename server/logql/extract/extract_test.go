@@ -53,9 +53,9 @@ func TestSanitizeName(t *testing.T) {
 		{" padded\t", "padded"},
 		{"\u00a0nbsp\u00a0", "nbsp"}, // Unicode white space is trimmed
 		{"with space", "with_space"},
-		{"tiếng", "ti_ng"},         // one "_" per character
-		{"a\xff\xfeb", "a__b"},      // one per invalid byte
-		{"a\uFFFDb", "a_b"},         // U+FFFD is a character
+		{"tiếng", "ti_ng"},     // one "_" per character
+		{"a\xff\xfeb", "a__b"}, // one per invalid byte
+		{"a\uFFFDb", "a_b"},    // U+FFFD is a character
 		{"   ", ""},
 		{"", ""},
 		{"9", "_9"},

@@ -215,7 +215,7 @@ func TestJSONPathErrors(t *testing.T) {
 		{"a[00]", []string{"a", "[0]"}, ""},
 		{"a\x00b", []string{"a"}, ""}, // NUL ends the expression
 		{`["a"]["b"]`, []string{"a", "b"}, ""},
-		{`a["é\xff"]`, []string{"a", "é\uFFFD"}, ""},
+		{"a[\"é\xff\"]", []string{"a", "é\uFFFD"}, ""},
 		{".a", nil, "syntax error: unexpected DOT, expecting LSB or FIELD"},
 		{"a.", nil, "syntax error: unexpected $end, expecting FIELD"},
 		{"a..b", nil, "syntax error: unexpected DOT, expecting FIELD"},

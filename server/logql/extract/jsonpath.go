@@ -24,7 +24,9 @@ import (
 // Loki looks paths up with its JSON library's EachKey, which is lenient and
 // has quirks that this type reproduces: the line is not otherwise checked,
 // a line starting with '"' or '[' is scanned too, and a key inside ["…"]
-// that looks like "[n]" indexes an array.
+// that looks like "[n]" indexes an array. One quirk is not reproduced: for
+// a path like a[0][""] over an element that is itself an array, Loki's
+// library panics; here that path is just not found.
 type JSONPaths struct {
 	names []string
 	scan  pathScan

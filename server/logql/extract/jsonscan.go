@@ -9,12 +9,14 @@ import (
 // This file is a small, lenient JSON scanner. Loki reads JSON with
 // github.com/grafana/jsonparser (a fork of buger/jsonparser), and both what
 // it accepts and the error strings it returns end up in query answers, so
-// the scanner reproduces that library's behaviour: it checks only what it
-// walks through, takes any token starting with a digit or '-' as a number,
-// accepts trailing commas, ignores what follows the closing brace, and so
-// on. The functions mirror the library's (ObjectEach, Get, ArrayEach,
-// EachKey, searchKeys); the differential fuzz test in the test files of
-// this package's history compared them byte for byte against the library.
+// the scanner reproduces that library's behaviour rather than JSON's
+// grammar: it checks only what it walks through, takes any token starting
+// with a digit or '-' as a number, accepts trailing commas, ignores what
+// follows the closing brace, and so on. The functions correspond to the
+// library's ObjectEach, Get, ArrayEach, EachKey and searchKeys. They were
+// written from its documented and observed behaviour and checked against
+// it by differential fuzzing (outside this repository, since the harness
+// also ran Loki's code).
 
 // jsonType is the type of a JSON value as the scanner classifies it.
 type jsonType uint8

@@ -38,11 +38,15 @@ import (
 // when the parameter reads another key (| logfmt a="b" takes a=1 as well
 // as b=2); when two parameters read the same key, Loki picks one at random
 // and this type the first; and of two parameters with the same name the
-// last counts. Before reading a line, Loki sets every parameter name to ""
-// unless a stream label or structured-metadata label of that name exists:
-// that is for the caller, with Names. A pair whose source key was already
-// extracted by an earlier stage of the same line is read all the same
-// here, where Loki skips it; that corner is not reproduced.
+// last counts. Three of Loki's rules are for the caller: before reading a
+// line, Loki sets every parameter name (Names) to "" unless a stream or
+// structured-metadata label of that name exists; a label it emits is set
+// even if already extracted; and when a name collides, so that the label
+// is name+"_extracted", and that label was already extracted in this line,
+// Loki stops reading the line (return false from Emit). A pair whose
+// source key was already extracted by an earlier stage of the same line is
+// read all the same here, where Loki skips it; that corner is not
+// reproduced.
 type Logfmt struct {
 	strict    bool
 	keepEmpty bool

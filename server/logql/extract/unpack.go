@@ -1,5 +1,7 @@
 package extract
 
+import "bytes"
+
 // Unpack extracts the labels of | unpack, which undoes Promtail's pack
 // stage: the line is a JSON object whose string members are labels, and
 // whose "_entry" member, when present, replaces the line.
@@ -19,16 +21,14 @@ package extract
 // and only when the line had an "_entry" member and no error: so buffer
 // what emit receives and apply it when packed is true and err is nil.
 type Unpack struct {
-	keys   nameCache
-	ls     lineString
-	buf    []byte // unescape scratch for values
-	keyBuf []byte // unescape scratch for keys
-	entry  []byte // unescape buffer for _entry
-	emit   func(key, value string)
-
-	packed bool
-	out    []byte // the entry of the current line
-	outErr *Error
+	keys   nameCache               // raw key → interned copy
+	ls     lineString              // the line, for values
+	buf    []byte                  // unescape scratch for values
+	keyBuf []byte                  // unescape scratch for keys
+	entry  []byte                  // unescape buffer for an escaped _entry
+	emit   func(key, value string) // the current call's callback
+	packed bool                    // the current line had an _entry
+	out    []byte                  // the current line's _entry
 }
 
 // NewUnpack returns an Unpack extractor.
@@ -62,14 +62,14 @@ func (u *Unpack) member(key, value []byte, t jsonType) *Error {
 		return nil
 	}
 	if string(key) == "_entry" {
-		e, ok := unescapeJSON(value, u.entry)
-		if !ok {
-			return errJSONStringEscape
+		u.out, u.packed = value, true
+		if bytes.IndexByte(value, '\\') >= 0 {
+			e, ok := unescapeJSON(value, u.entry)
+			if !ok {
+				return errJSONStringEscape
+			}
+			u.entry, u.out = e[:0], e
 		}
-		if len(e) > 0 && len(value) > 0 && &e[0] != &value[0] {
-			u.entry = e[:0]
-		}
-		u.out, u.packed = e, true
 		return nil
 	}
 	u.emit(u.keys.get(key, internBytes), jsonStringValue(&u.ls, value, &u.buf))

@@ -79,6 +79,11 @@ func NewSampleExtractor(e *logql.RangeAggExpr) (*SampleExtractor, error) {
 	return x, nil
 }
 
+// NoStages reports whether the log query has no pipeline at all: every
+// entry of the selected streams gives a sample, and only its time matters
+// for counting.
+func (x *SampleExtractor) NoStages() bool { return len(x.pre.stages) == 0 && x.post == nil }
+
 // Kind returns what the extractor takes from an entry.
 func (x *SampleExtractor) Kind() SampleKind { return x.kind }
 

@@ -246,9 +246,10 @@ func (s *labelFormat) process(ts int64, line []byte, b *Builder) ([]byte, bool) 
 			if i < 0 {
 				continue
 			}
-			v, cat := b.ents[i].value, b.ents[i].cat
+			// The renamed label is a parsed one, whatever it was (as in Loki).
+			v := b.ents[i].value
 			b.Del(it.src)
-			b.Set(cat, it.dst, v)
+			b.Set(Parsed, it.dst, v)
 			continue
 		}
 		if data == nil {

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Query figures on the data set of ../shared/bench/README.md: 6.5 M unique
+# lines, 1,000 streams, timestamps spread over one hour, pushed with
+# pushbench and flushed. Each query is timed with curl (median of 3) on a
+# freshly started loam; the peak RSS of that process is reported at the end.
+#
+#   scripts/bench-query.sh [shared]            load into a temp dir, then query
+#   BENCH_DATA=/tmp/loam-bench scripts/…       keep the data there and reuse it
+#   BENCH_TOTAL=650000                          a smaller data set (smoke test)
+set -euo pipefail
+shared=${1:-../shared}
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+data=${BENCH_DATA:-$work/data}
+total=${BENCH_TOTAL:-6500000}
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+start() {
+  "$here/bin/loam" -http.addr "127.0.0.1:$port" -data.dir "$data" -compaction.cold-after 20s "$@" >"$work/loam.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do curl -sf "$url/ready" >/dev/null && return; sleep 0.1; done
+  cat "$work/loam.log"; exit 1
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
+metric() { curl -s "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+# settle waits until no merge ran for 30 s (the cold merge of a day starts
+# 20 s after its last block), so that queries do not compete with one.
+settle() {
+  local prev=-1 same=0 n
+  for _ in $(seq 1 200); do
+    sleep 5
+    n=$(metric loam_compactions_total)
+    if [ "$n" = "$prev" ]; then same=$((same + 1)); else same=0; fi
+    [ "$same" -ge 6 ] && break
+    prev=$n
+  done
+}
+
+if [ ! -f "$data/bench.needle" ]; then
+  (cd "$shared/bench/pushbench" && go build -o "$work/pushbench" .)
+  rm -rf "$data"; mkdir -p "$data"
+  start
+  echo "== loading $total unique lines over 1h into $data"
+  "$work/pushbench" -url "$url" -pid "$pid" -streams 1000 -total "$total" -span 1h -unique -duration 30m | tee "$work/load.txt"
+  curl -sf -XPOST "$url/flush" >/dev/null
+  settle
+  echo "blocks: $(metric loam_blocks), bytes on disk: $(du -sb "$data/blocks" | cut -f1)"
+  stop
+  awk '/^needle:/ {print $2}' "$work/load.txt" >"$data/bench.needle"
+fi
+needle=$(cat "$data/bench.needle")
+start
+settle
+echo "blocks: $(metric loam_blocks), bytes on disk: $(du -sb "$data/blocks" | cut -f1)"
+now=$(date +%s)
+s=$((now - 75 * 60)); e=$now
+q() { # name, endpoint, params…
+  local name=$1 ep=$2; shift 2
+  local times=()
+  for _ in 1 2 3; do
+    times+=("$(curl -s -o "$work/out.json" -w '%{time_total}' -G "$url$ep" "$@")")
+  done
+  local med; med=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
+  printf '%-62s %8.3f s  %s\n' "$name" "$med" "$(head -c 120 "$work/out.json" | tr -d '\n')"
+}
+echo "== queries (median of 3)"
+q "needle |= <id>, 75 min, limit 100" /loki/api/v1/query_range \
+  --data-urlencode "query={job=\"bench\"} |= \"$needle\"" -d start=$s -d end=$e -d limit=100
+q "count of lines with \"timeout\", 75 min" /loki/api/v1/query \
+  --data-urlencode 'query=sum(count_over_time({job="bench"} |= "timeout" [75m]))' -d time=$e
+q "sum by (namespace) (count_over_time[5m]), 75 min, step 60s" /loki/api/v1/query_range \
+  --data-urlencode 'query=sum by (namespace) (count_over_time({job="bench"}[5m]))' -d start=$s -d end=$e -d step=60
+q "newest 1,000 lines of ns-3" /loki/api/v1/query_range \
+  --data-urlencode 'query={namespace="ns-3"}' -d start=$s -d end=$e -d limit=1000
+q "ns-3 | json | status >= 500, limit 1000" /loki/api/v1/query_range \
+  --data-urlencode 'query={namespace="ns-3"} | json | status >= 500' -d start=$s -d end=$e -d limit=1000
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+echo "peak RSS while answering: $((hwm / 1024)) MiB"
+stop
