@@ -18,7 +18,7 @@ run: build
 # end-to-end tests against the real binary, and the Loki conformance cases.
 test: vet
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./server/wal/ ./server/store/ ./server/api/ ./server/distributor/
+	$(GO) test -count=1 -race ./server/wal/ ./server/store/ ./server/api/ ./server/distributor/ ./server/logql/engine/ ./server/logql/tmpl/ ./server/patterns/
 	$(MAKE) conformance
 
 vet:
