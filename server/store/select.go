@@ -185,12 +185,13 @@ func (c *concatIter) Next() bool {
 			if len(c.its) == 0 {
 				return false
 			}
-			c.cur, c.its = c.its[0], c.its[1:]
+			c.cur, c.its[0], c.its = c.its[0], nil, c.its[1:]
 		}
 		if c.cur.next() {
 			return true
 		}
 		c.err = c.cur.err
+		c.cur.release()
 		c.cur = nil
 	}
 	return false
@@ -403,6 +404,12 @@ func (it *streamIter) openNext() error {
 	return nil
 }
 
+// release drops the references to decoded chunks of an exhausted stream.
+func (it *streamIter) release() {
+	it.open, it.pending, it.lastLines, it.times = nil, nil, nil, nil
+	it.cur = block.Entry{}
+}
+
 // alone reports whether src overlaps no other source of the stream, open
 // or pending.
 func (it *streamIter) alone(src source) bool {
@@ -520,6 +527,8 @@ func (m *mergeIter) Next() bool {
 		} else if m.cur.err != nil {
 			m.err = m.cur.err
 			return false
+		} else {
+			m.cur.release()
 		}
 		m.cur = nil
 	}
