@@ -308,3 +308,27 @@ func TestLinesLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestTimestampsRoundTripScales round-trips gaps of every magnitude, so
+// that every Rice parameter and both paths of the bit reader (a word at a
+// time, and bit by bit near the end) are exercised.
+func TestTimestampsRoundTripScales(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 9))
+	for shift := 0; shift < 62; shift += 3 {
+		for _, n := range []int{1, 2, 3, 17, 1000} {
+			ts := make([]int64, n)
+			var cur int64
+			for i := range ts {
+				cur += r.Int64N(1<<shift + 1)
+				if r.IntN(50) == 0 {
+					cur += r.Int64N(1 << 40) // an outlier: the escape code
+				}
+				ts[i] = cur
+			}
+			got, err := decodeTimestamps(appendTimestamps(nil, ts), nil)
+			if err != nil || !slices.Equal(got, ts) {
+				t.Fatalf("shift %d n %d: %v (got %d values)", shift, n, err, len(got))
+			}
+		}
+	}
+}

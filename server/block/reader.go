@@ -336,7 +336,19 @@ func intersectRefs(a, b []uint32) []uint32 {
 
 // ReadTimestamps appends the timestamps of chunk c to dst.
 func (r *Reader) ReadTimestamps(c *ChunkMeta, dst []int64) ([]int64, error) {
-	buf := make([]byte, c.TsLen)
+	out, _, err := r.ReadTimestampsBuf(c, dst, nil)
+	return out, err
+}
+
+// ReadTimestampsBuf is ReadTimestamps that reads the encoded timestamps
+// into scratch, reused when large enough and returned for the next call.
+func (r *Reader) ReadTimestampsBuf(c *ChunkMeta, dst []int64, scratch []byte) ([]int64, []byte, error) {
+	buf := slices.Grow(scratch[:0], int(c.TsLen))[:c.TsLen]
+	out, err := r.readTimestamps(c, dst, buf)
+	return out, buf, err
+}
+
+func (r *Reader) readTimestamps(c *ChunkMeta, dst []int64, buf []byte) ([]int64, error) {
 	if _, err := r.f.ReadAt(buf, int64(c.TsOff)); err != nil {
 		return dst, fmt.Errorf("read timestamps of %s: %w", r.path, err)
 	}

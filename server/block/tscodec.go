@@ -1,6 +1,7 @@
 package block
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/bits"
 )
@@ -76,7 +77,41 @@ func (r *bitReader) bit() (uint64, bool) {
 	return uint64(b), true
 }
 
+// window returns the next bits from pos, most significant first, in a
+// word (zero past the end), and how many of them are real (at most 57).
+func (r *bitReader) window() (uint64, uint) {
+	i := r.pos >> 3
+	n := uint(len(r.buf))
+	if i >= n {
+		return 0, 0
+	}
+	var w uint64
+	if i+8 <= n {
+		w = binary.BigEndian.Uint64(r.buf[i:])
+	} else {
+		for j := i; j < i+8; j++ {
+			w <<= 8
+			if j < n {
+				w |= uint64(r.buf[j])
+			}
+		}
+	}
+	off := r.pos & 7
+	return w << off, min((n-i)*8, 64) - off
+}
+
 func (r *bitReader) read(n uint) (uint64, bool) {
+	if n == 0 {
+		return 0, true
+	}
+	if n <= 56 {
+		w, avail := r.window()
+		if n > avail {
+			return 0, false
+		}
+		r.pos += n
+		return w >> (64 - n), true
+	}
 	if r.pos+n > uint(len(r.buf))*8 {
 		return 0, false
 	}
@@ -96,6 +131,12 @@ func (r *bitReader) read(n uint) (uint64, bool) {
 
 // unary counts ones up to the next zero, stopping at limit.
 func (r *bitReader) unary(limit uint) (uint, bool) {
+	// Fast path: the run and its zero lie within one window.
+	w, avail := r.window()
+	if ones := uint(bits.LeadingZeros64(^w)); ones < avail && ones < limit {
+		r.pos += ones + 1
+		return ones, true
+	}
 	var q uint
 	for q < limit {
 		b, ok := r.bit()
@@ -163,7 +204,21 @@ func decodeTimestamps(src []byte, dst []int64) ([]int64, error) {
 	dst = append(dst, first)
 	r := bitReader{buf: src[1:]}
 	t := first
+	buf := r.buf
 	for i := uint64(1); i < n; i++ {
+		// Fast path: the whole code lies in one 64-bit load (at least 57
+		// valid bits after the shift).
+		if p := r.pos >> 3; p+8 <= uint(len(buf)) {
+			w := binary.BigEndian.Uint64(buf[p:]) << (r.pos & 7)
+			q := uint(bits.LeadingZeros64(^w))
+			if q < riceEscape && q+1+k <= 57 {
+				low := (w << (q + 1)) >> (64 - k) // Go shifts by 64 give 0: k == 0 works
+				r.pos += q + 1 + k
+				t += int64(uint64(q)<<k | low)
+				dst = append(dst, t)
+				continue
+			}
+		}
 		q, ok := r.unary(riceEscape)
 		if !ok {
 			return dst, errTimestamps

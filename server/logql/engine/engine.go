@@ -26,6 +26,12 @@ type Querier interface {
 	Select(ctx context.Context, p store.SelectParams) (store.EntryIterator, error)
 }
 
+// TimestampQuerier is a Querier that can hand out timestamps alone, for
+// counting without a pipeline (see store.Store.Timestamps).
+type TimestampQuerier interface {
+	Timestamps(ctx context.Context, p store.SelectParams, fn func(ls, meta labels.Labels, ts []int64)) error
+}
+
 // Limits bound what one query may cost.
 type Limits struct {
 	MaxSeries int // series of a metric result (Loki: max_query_series, 500)

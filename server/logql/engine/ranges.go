@@ -184,12 +184,16 @@ func (e *Engine) collectRange(ctx context.Context, p Params, st steps, x *logql.
 	// Entries in (first - range, last] shifted back by the offset.
 	first, last := st.at(0)-off, st.at(st.n-1)-off
 	noLines := ext.Kind() == pipeline.CountSamples && ext.NoStages()
-	it, err := e.q.Select(ctx, store.SelectParams{
+	sp := store.SelectParams{
 		Tenant: p.Tenant, Matchers: x.Range.Log.Matchers,
 		Start: first - rng + 1, End: last + 1, Direction: store.Forward,
 		Needles: x.Range.Log.Needles(), Stats: p.Stats,
 		Unordered: true, NoLines: noLines, Shard: shard, Shards: shards,
-	})
+	}
+	if tq, ok := e.q.(TimestampQuerier); ok && noLines && add {
+		return e.countTimestamps(ctx, tq, sp, st, off, rng)
+	}
+	it, err := e.q.Select(ctx, sp)
 	if err != nil {
 		return shardResult{err: err}
 	}
@@ -254,6 +258,102 @@ func (e *Engine) collectRange(ctx context.Context, p Params, st steps, x *logql.
 		return shardResult{err: err}
 	}
 	return shardResult{order: order}
+}
+
+// countTimestamps is collectRange for counting entries with no pipeline:
+// the series are the streams (with their entries' metadata), and only
+// timestamps are read, many at a time.
+func (e *Engine) countTimestamps(ctx context.Context, tq TimestampQuerier, sp store.SelectParams, st steps, off, rng int64) shardResult {
+	accs := map[uint64]*rangeAcc{}
+	var order []*rangeAcc
+	var lastLs labels.Labels
+	var last *rangeAcc
+	var err error
+	qerr := tq.Timestamps(ctx, sp, func(ls, meta labels.Labels, ts []int64) {
+		if err != nil {
+			return
+		}
+		acc := last
+		if acc == nil || len(meta) > 0 || !sameLabels(ls, lastLs) {
+			series := ls
+			if len(meta) > 0 {
+				series = withMeta(ls, meta)
+			}
+			h := series.Hash()
+			if acc = accs[h]; acc == nil {
+				acc = &rangeAcc{labels: series, dSum: make([]float64, st.n+1), dCnt: make([]float64, st.n+1)}
+				accs[h] = acc
+				order = append(order, acc)
+				if len(order) > 100*e.limits.MaxSeries {
+					err = errorf("maximum of series (%d) reached for a single query", e.limits.MaxSeries)
+					return
+				}
+			}
+			if len(meta) == 0 {
+				last, lastLs = acc, ls
+			} else {
+				last = nil
+			}
+		}
+		countRuns(acc.dCnt, st, ts, off, rng)
+	})
+	if qerr != nil {
+		return shardResult{err: qerr}
+	}
+	if err != nil {
+		return shardResult{err: err}
+	}
+	// Counting samples: the sums are the counts.
+	for _, acc := range order {
+		copy(acc.dSum, acc.dCnt)
+	}
+	return shardResult{order: order}
+}
+
+// countRuns adds sorted timestamps to a difference array of counts per
+// step. Consecutive timestamps fall in the same windows until the next
+// window boundary, so they are counted in runs, not one by one.
+func countRuns(d []float64, st steps, ts []int64, off, rng int64) {
+	if st.step == 0 {
+		// One window: (t - range, t] shifted by the offset.
+		t := st.start - off
+		lo, _ := slices.BinarySearch(ts, t-rng+1)
+		hi, _ := slices.BinarySearch(ts, t+1)
+		if hi > lo {
+			d[0] += float64(hi - lo)
+			d[1] -= float64(hi - lo)
+		}
+		return
+	}
+	for j := 0; j < len(ts); {
+		u := ts[j] + off - st.start
+		l := ceilDiv(u, st.step)
+		h := ceilDiv(u+rng, st.step) - 1
+		// The windows stay the same while lo and hi do.
+		limit := min(st.start-off+l*st.step, st.start-off+(h+1)*st.step-rng)
+		k := j + 1
+		for k < len(ts) && ts[k] <= limit {
+			k++
+		}
+		lo, hi := max(int(l), 0), min(int(h), st.n-1)
+		if lo <= hi {
+			d[lo] += float64(k - j)
+			d[hi+1] -= float64(k - j)
+		}
+		j = k
+	}
+}
+
+// withMeta returns the stream's labels with the entry's structured metadata
+// added, as a metric query's series show them.
+func withMeta(ls, meta labels.Labels) labels.Labels {
+	out := slices.Clone(ls)
+	for _, m := range meta {
+		if !out.Has(m.Name) {
+			out = append(out, m)
+		}
+	}
+	return labels.New(out...)
 }
 
 // merge adds the samples of o, a series of the same labels from another

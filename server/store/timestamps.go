@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"slices"
+
+	"github.com/loam-logs/loam/server/labels"
+)
+
+// Timestamps is Select for queries that only count entries: it calls fn
+// with the timestamps (ascending, within [Start, End)) of the selected
+// streams, many at a time, reading no line where it can. meta is the
+// structured metadata of those entries, nil when they have none; a stream
+// whose entries carry metadata, or whose sources overlap (and so may hold
+// duplicates), is read entry by entry, with duplicates dropped as Select
+// does. p.Direction, p.Unordered and p.NoLines are ignored.
+func (s *Store) Timestamps(ctx context.Context, p SelectParams, fn func(ls, meta labels.Labels, ts []int64)) error {
+	p.Unordered, p.NoLines, p.Direction = true, true, Forward
+	it, err := s.Select(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	c := it.(*concatIter)
+	var buf []int64
+	var scratch []byte
+	one := make([]int64, 1)
+	for i, si := range c.its {
+		c.its[i] = nil
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if si.plain() {
+			for _, src := range si.pending {
+				if src.mem != nil {
+					buf = buf[:0]
+					for _, e := range src.mem {
+						buf = append(buf, e.T)
+					}
+					si.stats.HeadLines.Add(int64(len(buf)))
+				} else {
+					if buf, scratch, err = src.r.ReadTimestampsBuf(src.c, buf[:0], scratch); err != nil {
+						return err
+					}
+					si.stats.ChunksRead.Add(1)
+					si.stats.BytesRead.Add(int64(src.c.TsLen))
+					si.m.chunksRead.Inc()
+				}
+				lo, _ := slices.BinarySearch(buf, p.Start)
+				hi, _ := slices.BinarySearch(buf, p.End)
+				si.stats.LinesProcessed.Add(int64(hi - lo))
+				if hi > lo {
+					fn(si.ls, nil, buf[lo:hi])
+				}
+			}
+			continue
+		}
+		for si.next() {
+			one[0] = si.cur.T
+			fn(si.ls, si.cur.Meta, one)
+		}
+		if si.err != nil {
+			return si.err
+		}
+		si.release()
+	}
+	return nil
+}
+
+// plain reports whether the stream's sources are disjoint in time and carry
+// no structured metadata, so that their timestamps can be taken as they are.
+func (it *streamIter) plain() bool {
+	var prevMax int64
+	for i, src := range it.pending {
+		if i > 0 && src.minT <= prevMax {
+			return false
+		}
+		prevMax = src.maxT
+		if src.mem != nil {
+			for _, e := range src.mem {
+				if len(e.Meta) > 0 {
+					return false
+				}
+			}
+		} else if src.c.HasMeta() {
+			return false
+		}
+	}
+	return true
+}
