@@ -3,6 +3,7 @@ package block
 import (
 	"bytes"
 	"fmt"
+	"slices"
 )
 
 // The templated layout (chunk flag bit 3) splits each line into a template
@@ -111,13 +112,16 @@ func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error)
 	if !ok || nt > uint64(len(src)) {
 		return nil, out, bad("template count")
 	}
-	templates := make([][]byte, nt)
-	slots := make([]int, nt)
-	for i := range templates {
-		if templates[i], src, ok = readBytes(src); !ok {
+	// Each template as its literal pieces around the variable slots.
+	segs := make([][][]byte, nt)
+	litLen := make([]int, nt)
+	for i := range segs {
+		var tmpl []byte
+		if tmpl, src, ok = readBytes(src); !ok {
 			return nil, out, bad("template")
 		}
-		slots[i] = bytes.Count(templates[i], []byte{varMark})
+		segs[i] = bytes.Split(tmpl, []byte{varMark})
+		litLen[i] = len(tmpl) - (len(segs[i]) - 1)
 	}
 	lineTmpl := make([]uint32, len(es))
 	counts := make([]int, nt)
@@ -132,8 +136,9 @@ func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error)
 	// Cursors into each column: columns are laid out template by template,
 	// slot by slot, each with one value per line of its template.
 	cursors := make([][][]byte, nt)
+	colStart := src
 	for t := range cursors {
-		cursors[t] = make([][]byte, slots[t])
+		cursors[t] = make([][]byte, len(segs[t])-1)
 		for s := range cursors[t] {
 			start := src
 			for k := 0; k < counts[t]; k++ {
@@ -146,20 +151,24 @@ func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error)
 			cursors[t][s] = start[:len(start)-len(src)]
 		}
 	}
-	out = out[:0]
+	// The lines take the literals of their templates plus the column
+	// values (without their newlines).
+	size := len(colStart) - len(src)
+	for t := range counts {
+		size += counts[t] * (litLen[t] - len(cursors[t]))
+	}
+	out = slices.Grow(out[:0], max(size, 0))
 	offs := make([]int, len(es)+1)
 	for i, id := range lineTmpl {
-		s := 0
-		for _, c := range templates[id] {
-			if c != varMark {
-				out = append(out, c)
-				continue
-			}
-			col := cursors[id][s]
+		sg := segs[id]
+		out = append(out, sg[0]...)
+		cur := cursors[id]
+		for s := 1; s < len(sg); s++ {
+			col := cur[s-1]
 			n := bytes.IndexByte(col, '\n')
 			out = append(out, col[:n]...)
-			cursors[id][s] = col[n+1:]
-			s++
+			cur[s-1] = col[n+1:]
+			out = append(out, sg[s]...)
 		}
 		offs[i+1] = len(out)
 	}
