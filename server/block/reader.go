@@ -4,8 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/s2"
 
@@ -21,6 +24,51 @@ type Reader struct {
 	minT, maxT int64
 	streams    []StreamMeta
 	postings   map[string][]postingValue // by name; values sorted
+
+	// The filters of all chunks lie together in the file: read them once
+	// (within FilterCacheBytes) and answer Filter from memory.
+	filterOnce sync.Once
+	filters    []byte // the section, nil when not cached
+	filterOff  uint64 // its offset in the file
+}
+
+// FilterCacheBytes bounds the memory the readers of this process spend on
+// keeping filter sections; a block whose section does not fit reads each
+// filter from disk when asked.
+var FilterCacheBytes atomic.Int64
+
+func init() { FilterCacheBytes.Store(64 << 20) }
+
+// filterCacheUsed is what the open readers hold.
+var filterCacheUsed atomic.Int64
+
+// loadFilters reads the filter section when the budget allows.
+func (r *Reader) loadFilters() {
+	lo, hi := uint64(math.MaxUint64), uint64(0)
+	for i := range r.streams {
+		for j := range r.streams[i].Chunks {
+			c := &r.streams[i].Chunks[j]
+			if c.FilterLen == 0 {
+				continue
+			}
+			lo = min(lo, c.FilterOff)
+			hi = max(hi, c.FilterOff+uint64(c.FilterLen))
+		}
+	}
+	if hi <= lo {
+		return
+	}
+	n := int64(hi - lo)
+	if filterCacheUsed.Add(n) > FilterCacheBytes.Load() {
+		filterCacheUsed.Add(-n)
+		return
+	}
+	buf := make([]byte, n)
+	if _, err := r.f.ReadAt(buf, int64(lo)); err != nil {
+		filterCacheUsed.Add(-n)
+		return
+	}
+	r.filters, r.filterOff = buf, lo
 }
 
 // Open reads the footer and index of the block at path and verifies their
@@ -246,8 +294,15 @@ func (r *Reader) MaxT() int64 { return r.maxT }
 // Streams returns the streams, sorted by labels. Do not modify them.
 func (r *Reader) Streams() []StreamMeta { return r.streams }
 
-// Close releases the file.
-func (r *Reader) Close() error { return r.f.Close() }
+// Close releases the file and the cached filters.
+func (r *Reader) Close() error {
+	r.filterOnce.Do(func() {}) // no load after Close
+	if r.filters != nil {
+		// Queries still running may hold the section; it goes with them.
+		filterCacheUsed.Add(-int64(len(r.filters)))
+	}
+	return r.f.Close()
+}
 
 // Select returns the numbers of the streams whose labels satisfy every
 // matcher. Matchers that cannot match an empty value narrow the candidates
@@ -421,6 +476,11 @@ func (r *Reader) ReadChunkIf(c *ChunkMeta, d *ChunkData, keep func(text []byte) 
 // Filter reads the n-gram filter of chunk c into buf (reused when large
 // enough).
 func (r *Reader) Filter(c *ChunkMeta, buf []byte) (ngram.Filter, error) {
+	r.filterOnce.Do(r.loadFilters)
+	if r.filters != nil && c.FilterOff >= r.filterOff && c.FilterOff+uint64(c.FilterLen) <= r.filterOff+uint64(len(r.filters)) {
+		o := c.FilterOff - r.filterOff
+		return ngram.Filter(r.filters[o : o+uint64(c.FilterLen) : o+uint64(c.FilterLen)]), nil
+	}
 	buf = slices.Grow(buf[:0], int(c.FilterLen))[:c.FilterLen]
 	if _, err := r.f.ReadAt(buf, int64(c.FilterOff)); err != nil {
 		return nil, fmt.Errorf("read filter of %s: %w", r.path, err)
