@@ -50,13 +50,14 @@ if [ ! -f "$data/bench.needle" ]; then
   echo "blocks: $(metric loam_blocks), bytes on disk: $(du -sb "$data/blocks" | cut -f1)"
   stop
   awk '/^needle:/ {print $2}' "$work/load.txt" >"$data/bench.needle"
+  date +%s >"$data/bench.end" # the queries cover the 75 minutes before this
 fi
 needle=$(cat "$data/bench.needle")
 start
 settle
 echo "blocks: $(metric loam_blocks), bytes on disk: $(du -sb "$data/blocks" | cut -f1)"
-now=$(date +%s)
-s=$((now - 75 * 60)); e=$now
+e=$(cat "$data/bench.end" 2>/dev/null || date +%s)
+s=$((e - 75 * 60))
 q() { # name, endpoint, params…
   local name=$1 ep=$2; shift 2
   local times=()

@@ -4,18 +4,20 @@ import (
 	"context"
 	"slices"
 
+	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
 )
 
 // Timestamps is Select for queries that only count entries: it calls fn
 // with the timestamps (ascending, within [Start, End)) of the selected
-// streams, many at a time, reading no line where it can. meta is the
-// structured metadata of those entries, nil when they have none; a stream
-// whose entries carry metadata, or whose sources overlap (and so may hold
-// duplicates), is read entry by entry, with duplicates dropped as Select
-// does. p.Direction, p.Unordered and p.NoLines are ignored.
-func (s *Store) Timestamps(ctx context.Context, p SelectParams, fn func(ls, meta labels.Labels, ts []int64)) error {
-	p.Unordered, p.NoLines, p.Direction = true, true, Forward
+// entries whose line keep accepts (every entry when keep is nil), many at a
+// time, reading no line where it can. meta is the structured metadata of
+// those entries, nil when they have none; a stream whose entries carry
+// metadata, or whose sources overlap (and so may hold duplicates), is read
+// entry by entry, with duplicates dropped as Select does. p.Direction,
+// p.Unordered and p.NoLines are ignored.
+func (s *Store) Timestamps(ctx context.Context, p SelectParams, keep func(line []byte) bool, fn func(ls, meta labels.Labels, ts []int64)) error {
+	p.Unordered, p.NoLines, p.Direction = true, keep == nil, Forward
 	it, err := s.Select(ctx, p)
 	if err != nil {
 		return err
@@ -24,6 +26,7 @@ func (s *Store) Timestamps(ctx context.Context, p SelectParams, fn func(ls, meta
 	c := it.(*concatIter)
 	var buf []int64
 	var scratch []byte
+	var d block.ChunkData
 	one := make([]int64, 1)
 	for i, si := range c.its {
 		c.its[i] = nil
@@ -32,23 +35,56 @@ func (s *Store) Timestamps(ctx context.Context, p SelectParams, fn func(ls, meta
 		}
 		if si.plain() {
 			for _, src := range si.pending {
-				if src.mem != nil {
+				switch {
+				case src.mem != nil:
 					buf = buf[:0]
 					for _, e := range src.mem {
-						buf = append(buf, e.T)
+						if keep == nil || keep(e.Line) {
+							buf = append(buf, e.T)
+						}
 					}
-					si.stats.HeadLines.Add(int64(len(buf)))
-				} else {
+					si.stats.HeadLines.Add(int64(len(src.mem)))
+					si.stats.LinesProcessed.Add(int64(len(src.mem)))
+				case keep == nil:
 					if buf, scratch, err = src.r.ReadTimestampsBuf(src.c, buf[:0], scratch); err != nil {
 						return err
 					}
 					si.stats.ChunksRead.Add(1)
 					si.stats.BytesRead.Add(int64(src.c.TsLen))
 					si.m.chunksRead.Inc()
+				default:
+					var textKeep func([]byte) bool
+					if len(p.Needles) > 0 {
+						textKeep = func(text []byte) bool { return containsAll(text, p.Needles) }
+					}
+					ok, err := src.r.ReadChunkIf(src.c, &d, textKeep)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						si.stats.ChunksSkipped.Add(1)
+						si.m.chunksSkipped.WithLabelValues("text").Inc()
+						continue
+					}
+					si.stats.ChunksRead.Add(1)
+					si.stats.BytesRead.Add(int64(src.c.LinesLen + src.c.TsLen))
+					si.m.chunksRead.Inc()
+					buf = buf[:0]
+					var bytes int64
+					for _, e := range d.Entries {
+						bytes += int64(len(e.Line))
+						if keep(e.Line) {
+							buf = append(buf, e.T)
+						}
+					}
+					si.stats.LinesProcessed.Add(int64(len(d.Entries)))
+					si.stats.BytesProcessed.Add(bytes)
 				}
 				lo, _ := slices.BinarySearch(buf, p.Start)
 				hi, _ := slices.BinarySearch(buf, p.End)
-				si.stats.LinesProcessed.Add(int64(hi - lo))
+				if keep == nil {
+					si.stats.LinesProcessed.Add(int64(hi - lo))
+				}
 				if hi > lo {
 					fn(si.ls, nil, buf[lo:hi])
 				}
@@ -56,6 +92,9 @@ func (s *Store) Timestamps(ctx context.Context, p SelectParams, fn func(ls, meta
 			continue
 		}
 		for si.next() {
+			if keep != nil && !keep(si.cur.Line) {
+				continue
+			}
 			one[0] = si.cur.T
 			fn(si.ls, si.cur.Meta, one)
 		}

@@ -29,7 +29,7 @@ type Querier interface {
 // TimestampQuerier is a Querier that can hand out timestamps alone, for
 // counting without a pipeline (see store.Store.Timestamps).
 type TimestampQuerier interface {
-	Timestamps(ctx context.Context, p store.SelectParams, fn func(ls, meta labels.Labels, ts []int64)) error
+	Timestamps(ctx context.Context, p store.SelectParams, keep func(line []byte) bool, fn func(ls, meta labels.Labels, ts []int64)) error
 }
 
 // Limits bound what one query may cost.

@@ -190,8 +190,10 @@ func (e *Engine) collectRange(ctx context.Context, p Params, st steps, x *logql.
 		Needles: x.Range.Log.Needles(), Stats: p.Stats,
 		Unordered: true, NoLines: noLines, Shard: shard, Shards: shards,
 	}
-	if tq, ok := e.q.(TimestampQuerier); ok && noLines && add {
-		return e.countTimestamps(ctx, tq, sp, st, off, rng)
+	if tq, ok := e.q.(TimestampQuerier); ok && add && ext.Kind() == pipeline.CountSamples {
+		if keep, ok := ext.LineFiltersOnly(); ok {
+			return e.countTimestamps(ctx, tq, sp, keep, st, off, rng)
+		}
 	}
 	it, err := e.q.Select(ctx, sp)
 	if err != nil {
@@ -260,16 +262,17 @@ func (e *Engine) collectRange(ctx context.Context, p Params, st steps, x *logql.
 	return shardResult{order: order}
 }
 
-// countTimestamps is collectRange for counting entries with no pipeline:
-// the series are the streams (with their entries' metadata), and only
-// timestamps are read, many at a time.
-func (e *Engine) countTimestamps(ctx context.Context, tq TimestampQuerier, sp store.SelectParams, st steps, off, rng int64) shardResult {
+// countTimestamps is collectRange for counting entries whose pipeline is
+// line filters at most (keep, or nil for none): the series are the streams
+// (with their entries' metadata), and timestamps are handed over many at a
+// time; without filters no line is read.
+func (e *Engine) countTimestamps(ctx context.Context, tq TimestampQuerier, sp store.SelectParams, keep func([]byte) bool, st steps, off, rng int64) shardResult {
 	accs := map[uint64]*rangeAcc{}
 	var order []*rangeAcc
 	var lastLs labels.Labels
 	var last *rangeAcc
 	var err error
-	qerr := tq.Timestamps(ctx, sp, func(ls, meta labels.Labels, ts []int64) {
+	qerr := tq.Timestamps(ctx, sp, keep, func(ls, meta labels.Labels, ts []int64) {
 		if err != nil {
 			return
 		}

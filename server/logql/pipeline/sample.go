@@ -84,6 +84,37 @@ func NewSampleExtractor(e *logql.RangeAggExpr) (*SampleExtractor, error) {
 // for counting.
 func (x *SampleExtractor) NoStages() bool { return len(x.pre.stages) == 0 && x.post == nil }
 
+// LineFiltersOnly reports whether the pipeline is line filters at most,
+// and returns them as one predicate (nil when there is none): the series
+// are then the streams, and only the lines matter.
+func (x *SampleExtractor) LineFiltersOnly() (func(line []byte) bool, bool) {
+	if x.post != nil {
+		return nil, false
+	}
+	var ms []logql.LineMatcher
+	for _, st := range x.pre.stages {
+		f, ok := st.(lineFilter)
+		if !ok {
+			return nil, false
+		}
+		ms = append(ms, f.m)
+	}
+	switch len(ms) {
+	case 0:
+		return nil, true
+	case 1:
+		return ms[0].Match, true
+	}
+	return func(line []byte) bool {
+		for _, m := range ms {
+			if !m.Match(line) {
+				return false
+			}
+		}
+		return true
+	}, true
+}
+
 // Kind returns what the extractor takes from an entry.
 func (x *SampleExtractor) Kind() SampleKind { return x.kind }
 
