@@ -175,6 +175,7 @@ func TestBadInput(t *testing.T) {
 		{name: "zero step", req: queryRange(url.Values{"query": {`rate({a="b"}[1m])`}, "step": {"0"}}), code: 400, msg: "zero or negative query resolution step"},
 		{name: "too many points", req: queryRange(url.Values{"query": {`rate({a="b"}[1m])`}, "step": {"0.1"}}), code: 400, msg: "exceeded maximum resolution of 11000 points"},
 		{name: "bad step", req: queryRange(url.Values{"query": {`rate({a="b"}[1m])`}, "step": {"often"}}), code: 400, msg: `invalid step "often"`},
+		{name: "time range over the maximum", req: queryRange(url.Values{"query": {`{a="b"}`}, "start": {ns(now.Add(-800 * time.Hour))}}), code: 400, msg: "the query time range exceeds the limit (query length: 801h0m0s, limit: 721h0m0s)"},
 		{name: "bad template", req: queryRange(url.Values{"query": {`{a="b"} | line_format "{{.x"`}}), code: 400, msg: "invalid line template"},
 		{name: "unwrap without a range function that takes it", req: queryRange(url.Values{"query": {`count_over_time({a="b"} | logfmt | unwrap x [1m])`}}), code: 400, msg: "invalid aggregation count_over_time with unwrap"},
 		{name: "binary operator on log queries", req: queryRange(url.Values{"query": {`{a="b"} + {a="c"}`}}), code: 400, msg: "binary operators combine metric queries"},

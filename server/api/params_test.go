@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -255,7 +256,7 @@ func TestOptionsDefaults(t *testing.T) {
 	if got := newTestAPI(Options{}).opts; got != DefaultOptions {
 		t.Fatalf("opts = %+v, want %+v", got, DefaultOptions)
 	}
-	set := Options{MaxPushBodyBytes: 1, MaxPushDecompressedBytes: 2, MaxEntriesPerQuery: 3, MaxQuerySeries: 5, QueryTimeout: 4, DefaultTenant: "t"}
+	set := Options{MaxPushBodyBytes: 1, MaxPushDecompressedBytes: 2, MaxEntriesPerQuery: 3, MaxQuerySeries: 5, MaxQueryLength: 6, MaxConcurrentQueries: 7, QueryTimeout: 4, DefaultTenant: "t"}
 	if got := newTestAPI(set).opts; got != set {
 		t.Fatalf("opts = %+v, want %+v", got, set)
 	}
@@ -263,4 +264,25 @@ func TestOptionsDefaults(t *testing.T) {
 	if DefaultOptions.MaxEntriesPerQuery != 5000 || DefaultOptions.DefaultTenant != "fake" {
 		t.Fatalf("DefaultOptions = %+v", DefaultOptions)
 	}
+}
+
+// TestQuerySlots: past -query.max-concurrent, a query waits for a slot
+// and gives up when its context ends.
+func TestQuerySlots(t *testing.T) {
+	a := newTestAPI(Options{MaxConcurrentQueries: 1})
+	release, err := a.acquireQuery(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := a.acquireQuery(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second query got a slot: %v", err)
+	}
+	release()
+	r2, err := a.acquireQuery(context.Background())
+	if err != nil {
+		t.Fatalf("slot not released: %v", err)
+	}
+	r2()
 }

@@ -125,8 +125,18 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 		return
 	}
 	expr := p.expr
+	if l := p.end.Sub(p.start); l > a.opts.MaxQueryLength {
+		a.answerError(w, errBad("the query time range exceeds the limit (query length: %s, limit: %s)", l, a.opts.MaxQueryLength))
+		return
+	}
 	ctx, cancel := a.queryContext(r)
 	defer cancel()
+	release, err := a.acquireQuery(ctx)
+	if err != nil {
+		a.answerError(w, err)
+		return
+	}
+	defer release()
 	stats := &store.Stats{}
 	eng := engine.New(be.store, engine.Limits{MaxSeries: a.opts.MaxQuerySeries})
 	res, err := eng.Query(ctx, engine.Params{

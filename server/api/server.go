@@ -26,6 +26,8 @@ type Options struct {
 	MaxPushDecompressedBytes int64         // decompressed body size limit
 	MaxEntriesPerQuery       int           // Loki's max_entries_limit_per_query
 	MaxQuerySeries           int           // Loki's max_query_series
+	MaxQueryLength           time.Duration // Loki's max_query_length
+	MaxConcurrentQueries     int           // queries evaluated at once
 	QueryTimeout             time.Duration // per query
 	DefaultTenant            string        // tenant when X-Scope-OrgID is absent
 }
@@ -36,6 +38,8 @@ var DefaultOptions = Options{
 	MaxPushDecompressedBytes: 64 << 20,
 	MaxEntriesPerQuery:       5000,
 	MaxQuerySeries:           500,
+	MaxQueryLength:           721 * time.Hour,
+	MaxConcurrentQueries:     4,
 	QueryTimeout:             time.Minute,
 	DefaultTenant:            "fake",
 }
@@ -49,6 +53,9 @@ type API struct {
 
 	duration *prometheus.HistogramVec
 	gatherer prometheus.Gatherer
+
+	// querySlots bounds the queries evaluated at once.
+	querySlots chan struct{}
 }
 
 // backend is what the handlers serve from, set once the store is open.
@@ -74,6 +81,12 @@ func New(opts Options, log *slog.Logger, reg prometheus.Registerer, g prometheus
 	if opts.MaxQuerySeries == 0 {
 		opts.MaxQuerySeries = def.MaxQuerySeries
 	}
+	if opts.MaxQueryLength == 0 {
+		opts.MaxQueryLength = def.MaxQueryLength
+	}
+	if opts.MaxConcurrentQueries == 0 {
+		opts.MaxConcurrentQueries = def.MaxConcurrentQueries
+	}
 	if opts.QueryTimeout == 0 {
 		opts.QueryTimeout = def.QueryTimeout
 	}
@@ -81,6 +94,7 @@ func New(opts Options, log *slog.Logger, reg prometheus.Registerer, g prometheus
 		opts.DefaultTenant = def.DefaultTenant
 	}
 	a := &API{opts: opts, log: log, now: time.Now, gatherer: g,
+		querySlots: make(chan struct{}, opts.MaxConcurrentQueries),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "loam_request_duration_seconds", Help: "HTTP request duration by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route", "method", "status"}),
@@ -300,6 +314,18 @@ func (a *API) handleFlush(w http.ResponseWriter, r *http.Request, be *backend) {
 // ends when the client goes away.
 func (a *API) queryContext(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), a.opts.QueryTimeout)
+}
+
+// acquireQuery waits for one of the -query.max-concurrent slots; the time
+// waited counts against the query's timeout. A client that goes away stops
+// waiting (and, later, its query).
+func (a *API) acquireQuery(ctx context.Context) (release func(), err error) {
+	select {
+	case a.querySlots <- struct{}{}:
+		return func() { <-a.querySlots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // answerError maps an error to its status and writes it.

@@ -55,8 +55,11 @@ type config struct {
 	} `yaml:"push"`
 
 	Query struct {
-		MaxEntries int           `yaml:"max_entries_limit_per_query"`
-		Timeout    time.Duration `yaml:"timeout"`
+		MaxEntries    int           `yaml:"max_entries_limit_per_query"`
+		MaxSeries     int           `yaml:"max_query_series"`
+		MaxLength     time.Duration `yaml:"max_query_length"`
+		MaxConcurrent int           `yaml:"max_concurrent"`
+		Timeout       time.Duration `yaml:"timeout"`
 	} `yaml:"query"`
 
 	DefaultTenant string `yaml:"default_tenant"`
@@ -98,6 +101,9 @@ func (c *config) register(fs *flag.FlagSet) *string {
 
 	fs.IntVar(&c.Query.MaxEntries, "query.max-entries-limit-per-query", 5000, "largest limit a log query may ask for")
 	fs.DurationVar(&c.Query.Timeout, "query.timeout", time.Minute, "longest a query may run")
+	fs.IntVar(&c.Query.MaxSeries, "query.max-query-series", 500, "most series a metric query may return")
+	fs.DurationVar(&c.Query.MaxLength, "query.max-query-length", 721*time.Hour, "longest time range a query may cover")
+	fs.IntVar(&c.Query.MaxConcurrent, "query.max-concurrent", 4, "queries evaluated at once; more wait their turn (within -query.timeout), so that queries cannot starve ingestion")
 
 	fs.StringVar(&c.DefaultTenant, "auth.default-tenant", "fake", "tenant of requests without an X-Scope-OrgID header")
 	fs.IntVar(&c.GCPercent, "runtime.gc-percent", 50, "Go GC target (GOGC): heap growth allowed over live data before a collection. The head's lines are pointer-free, so a low value costs little CPU and keeps RSS near the live data; the GOGC environment variable, when set, wins")

@@ -59,6 +59,9 @@ func run(cfg *config) error {
 		MaxPushBodyBytes:         cfg.Push.MaxBodyBytes,
 		MaxPushDecompressedBytes: cfg.Push.MaxDecompressedBytes,
 		MaxEntriesPerQuery:       cfg.Query.MaxEntries,
+		MaxQuerySeries:           cfg.Query.MaxSeries,
+		MaxQueryLength:           cfg.Query.MaxLength,
+		MaxConcurrentQueries:     cfg.Query.MaxConcurrent,
 		QueryTimeout:             cfg.Query.Timeout,
 		DefaultTenant:            cfg.DefaultTenant,
 	}, log, reg, reg)
