@@ -133,29 +133,38 @@ func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error)
 		lineTmpl[i] = uint32(id)
 		counts[id]++
 	}
-	// Cursors into each column: columns are laid out template by template,
-	// slot by slot, each with one value per line of its template.
-	cursors := make([][][]byte, nt)
-	colStart := src
+	// Columns are laid out template by template, slot by slot, each with
+	// one value per line of its template, every value ended by '\n'. One
+	// pass finds every value's end; value k then starts after value k-1.
+	base := src
+	total := 0
+	for t := range counts {
+		total += counts[t] * (len(segs[t]) - 1)
+	}
+	ends := make([]int32, 0, total)
+	cursors := make([][]int, nt) // next value of each slot
+	pos := 0
 	for t := range cursors {
-		cursors[t] = make([][]byte, len(segs[t])-1)
+		cursors[t] = make([]int, len(segs[t])-1)
 		for s := range cursors[t] {
-			start := src
+			cursors[t][s] = len(ends)
 			for k := 0; k < counts[t]; k++ {
-				n := bytes.IndexByte(src, '\n')
+				n := bytes.IndexByte(base[pos:], '\n')
 				if n < 0 {
 					return nil, out, bad("column")
 				}
-				src = src[n+1:]
+				pos += n
+				ends = append(ends, int32(pos))
+				pos++
 			}
-			cursors[t][s] = start[:len(start)-len(src)]
 		}
 	}
+	src = base[pos:]
 	// The lines take the literals of their templates plus the column
 	// values (without their newlines).
-	size := len(colStart) - len(src)
+	size := pos - len(ends)
 	for t := range counts {
-		size += counts[t] * (litLen[t] - len(cursors[t]))
+		size += counts[t] * litLen[t]
 	}
 	out = slices.Grow(out[:0], max(size, 0))
 	offs := make([]int, len(es)+1)
@@ -164,10 +173,13 @@ func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error)
 		out = append(out, sg[0]...)
 		cur := cursors[id]
 		for s := 1; s < len(sg); s++ {
-			col := cur[s-1]
-			n := bytes.IndexByte(col, '\n')
-			out = append(out, col[:n]...)
-			cur[s-1] = col[n+1:]
+			k := cur[s-1]
+			cur[s-1]++
+			start := 0
+			if k > 0 {
+				start = int(ends[k-1]) + 1
+			}
+			out = append(out, base[start:ends[k]]...)
 			out = append(out, sg[s]...)
 		}
 		offs[i+1] = len(out)
