@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 SHARED  ?= ../shared
 
-.PHONY: all build run test conformance bench bench-go bench-push fuzz fmt vet clean
+.PHONY: bench-query all build run test conformance bench bench-go bench-push fuzz fmt vet clean
 
 all: build
 
@@ -31,13 +31,18 @@ CONFORMANCE_ONLY ?=
 conformance: build
 	bash scripts/conformance.sh "$(SHARED)" "$(CONFORMANCE_ONLY)"
 
-bench: bench-go bench-push
+bench: bench-go bench-push bench-query
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/...
 
 bench-push: build
 	bash scripts/bench-push.sh "$(SHARED)"
+
+# bench-query: the query figures on 6.5 M lines (BENCH_DATA=dir keeps the
+# loaded data for the next run).
+bench-query: build
+	bash scripts/bench-query.sh "$(SHARED)"
 
 fuzz:
 	bash scripts/fuzz.sh 20s
