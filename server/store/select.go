@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/loam-logs/loam/server/block"
@@ -168,8 +170,42 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		it.sortPending()
 		m.its = append(m.its, it)
 	}
+	openFirstChunks(m.its)
 	m.init()
 	return m, nil
+}
+
+// openFirstChunks decodes the first source of every stream on all CPUs: a
+// merge by time needs the head of every stream before it returns anything.
+func openFirstChunks(its []*streamIter) {
+	if len(its) < 2 {
+		return
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(its))
+	if workers < 2 {
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(its) {
+					return
+				}
+				it := its[i]
+				if len(it.pending) > 0 && len(it.open) == 0 {
+					if err := it.openNext(); err != nil {
+						it.err = err
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // concatIter returns the streams one after another.
@@ -488,6 +524,10 @@ type mergeIter struct {
 
 func (m *mergeIter) init() {
 	for _, it := range m.its {
+		if it.err != nil { // from openFirstChunks
+			m.err = it.err
+			continue
+		}
 		if it.next() {
 			m.h = append(m.h, it)
 		} else if it.err != nil {
