@@ -115,13 +115,29 @@ func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error)
 	// Each template as its literal pieces around the variable slots.
 	segs := make([][][]byte, nt)
 	litLen := make([]int, nt)
-	for i := range segs {
-		var tmpl []byte
-		if tmpl, src, ok = readBytes(src); !ok {
+	tmpls := make([][]byte, nt)
+	pieces := 0
+	for i := range tmpls {
+		if tmpls[i], src, ok = readBytes(src); !ok {
 			return nil, out, bad("template")
 		}
-		segs[i] = bytes.Split(tmpl, []byte{varMark})
-		litLen[i] = len(tmpl) - (len(segs[i]) - 1)
+		pieces += bytes.Count(tmpls[i], []byte{varMark}) + 1
+	}
+	// One backing array for every template's pieces.
+	flat := make([][]byte, 0, pieces)
+	for i, tmpl := range tmpls {
+		first := len(flat)
+		for {
+			j := bytes.IndexByte(tmpl, varMark)
+			if j < 0 {
+				flat = append(flat, tmpl)
+				break
+			}
+			flat = append(flat, tmpl[:j])
+			tmpl = tmpl[j+1:]
+		}
+		segs[i] = flat[first:len(flat):len(flat)]
+		litLen[i] = len(tmpls[i]) - (len(segs[i]) - 1)
 	}
 	lineTmpl := make([]uint32, len(es))
 	counts := make([]int, nt)
