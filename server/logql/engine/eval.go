@@ -11,6 +11,7 @@ import (
 
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
+	"github.com/loam-logs/loam/server/logql/pipeline"
 )
 
 func (e *Engine) metricQuery(ctx context.Context, p Params, x logql.SampleExpr) (*Result, error) {
@@ -94,7 +95,13 @@ func (e *Engine) eval(ctx context.Context, p Params, st steps, x logql.SampleExp
 	case *logql.RangeAggExpr:
 		return e.evalRange(ctx, p, st, x)
 	case *logql.VectorAggExpr:
-		in, err := e.eval(ctx, p, st, x.Inner)
+		var in *matrix
+		var err error
+		if r, ok := x.Inner.(*logql.RangeAggExpr); ok && dropsAllLabels(x) {
+			in, err = e.evalRangeWith(ctx, p, st, r, pipeline.NewSampleExtractorNoLabels)
+		} else {
+			in, err = e.eval(ctx, p, st, x.Inner)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -129,6 +136,16 @@ func (e *Engine) eval(ctx context.Context, p Params, st steps, x logql.SampleExp
 		return labelReplace(x, in)
 	}
 	return nil, errorf("unsupported expression %s", x)
+}
+
+// dropsAllLabels reports whether a vector aggregation keeps no label of its
+// input: sum(…), count(…) or avg by () (…), but not topk or sort.
+func dropsAllLabels(x *logql.VectorAggExpr) bool {
+	switch x.Op {
+	case "topk", "bottomk", "sort", "sort_desc":
+		return false
+	}
+	return x.Grouping == nil || !x.Grouping.Without && len(x.Grouping.Labels) == 0
 }
 
 // groupKey returns the labels a series contributes to under a grouping.

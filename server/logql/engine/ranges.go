@@ -70,7 +70,13 @@ func additive(op string, kind pipeline.SampleKind) bool {
 // evalRange evaluates a range aggregation at every step. The streams are
 // read in shards, one goroutine each, and the shards' accumulators merged.
 func (e *Engine) evalRange(ctx context.Context, p Params, st steps, x *logql.RangeAggExpr) (*matrix, error) {
-	ext, err := pipeline.NewSampleExtractor(x)
+	return e.evalRangeWith(ctx, p, st, x, pipeline.NewSampleExtractor)
+}
+
+// evalRangeWith is evalRange with the extractor built by newExt.
+func (e *Engine) evalRangeWith(ctx context.Context, p Params, st steps, x *logql.RangeAggExpr,
+	newExt func(*logql.RangeAggExpr) (*pipeline.SampleExtractor, error)) (*matrix, error) {
+	ext, err := newExt(x)
 	if err != nil {
 		return nil, &Error{Msg: err.Error()}
 	}
@@ -85,7 +91,7 @@ func (e *Engine) evalRange(ctx context.Context, p Params, st steps, x *logql.Ran
 			// Extractors keep per-goroutine state: one per shard.
 			sx := ext
 			if i > 0 {
-				sx, _ = pipeline.NewSampleExtractor(x)
+				sx, _ = newExt(x)
 			}
 			results[i] = e.collectRange(ctx, p, st, x, sx, add, i, shards)
 		}()

@@ -11,7 +11,8 @@
 // # What the caller does
 //
 // The extractors know nothing of the line's other labels. Loki's rules that
-// depend on them belong to the caller (package logql), per extracted label:
+// depend on them belong to the caller (the LogQL pipeline), per extracted
+// label:
 //
 //   - Collision: if a stream label or structured-metadata label of the same
 //     name exists, the label is set as name+"_extracted" instead. For
@@ -21,7 +22,9 @@
 //     line (or earlier in the same stage) is not overwritten, except by
 //     | json with parameters and | logfmt with parameters, which always set
 //     their labels. Loki implements this with its parser hints'
-//     Extracted/RecordExtracted, which are active for every query.
+//     Extracted/RecordExtracted, which are active for every query. | unpack
+//     decides while reading and then sets what it kept unconditionally
+//     (see Unpack).
 //   - Parse errors: on a non-nil *Error the caller sets __error__ to Kind
 //     and, when Details is not empty, __error_details__ to Details (Loki
 //     keeps earlier details when a later error has none). Labels emitted
@@ -45,5 +48,5 @@
 // (they are cheap to build). They keep small caches of label names.
 //
 // The package imports only the standard library, and nothing from this
-// repository: package logql imports it, never the other way round.
+// repository: the LogQL pipeline imports it, never the other way round.
 package extract

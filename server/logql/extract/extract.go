@@ -97,26 +97,56 @@ func appendSanitized(dst, part []byte) []byte {
 	return dst
 }
 
-// maxCachedNames bounds each extractor's name cache, so that lines with
-// ever new keys cannot grow it without end.
-const maxCachedNames = 2048
+// maxCachedNames and maxCachedKey bound each extractor's name cache, so
+// that lines with ever new or huge keys cannot grow it without end;
+// maxSeqNames bounds the part of it that remembers keys by position.
+const (
+	maxCachedNames = 2048
+	maxCachedKey   = 256
+	maxSeqNames    = 256
+)
 
 // nameCache maps raw keys (or sanitised byte strings) to interned names.
-type nameCache map[string]string
+// It also remembers the entries of the last line by position: lines of a
+// stream mostly repeat their keys in the same order, and comparing bytes
+// costs less than hashing them.
+type nameCache struct {
+	m   map[string]nameEntry
+	seq []nameEntry // by position in the line
+}
 
-// get returns the interned string for b, calling mk on a miss.
-func (c *nameCache) get(b []byte, mk func([]byte) string) string {
-	if s, ok := (*c)[string(b)]; ok {
-		return s
+type nameEntry struct {
+	key  string // the map key
+	name string
+}
+
+// get returns the name for key b, the pos-th of its line, calling mk on a
+// miss.
+func (c *nameCache) get(pos int, b []byte, mk func([]byte) string) string {
+	if pos < len(c.seq) && c.seq[pos].key == string(b) {
+		return c.seq[pos].name
 	}
-	s := mk(b)
-	if *c == nil {
-		*c = make(nameCache)
+	if len(b) > maxCachedKey {
+		return mk(b)
 	}
-	if len(*c) < maxCachedNames {
-		(*c)[string(b)] = s
+	e, ok := c.m[string(b)]
+	if !ok {
+		e = nameEntry{string(b), mk(b)}
+		if c.m == nil {
+			c.m = make(map[string]nameEntry)
+		}
+		if len(c.m) >= maxCachedNames {
+			return e.name
+		}
+		c.m[e.key] = e
 	}
-	return s
+	if pos < maxSeqNames {
+		for len(c.seq) <= pos {
+			c.seq = append(c.seq, nameEntry{})
+		}
+		c.seq[pos] = e
+	}
+	return e.name
 }
 
 // sanitizeBytes is SanitizeName for a byte slice key.

@@ -77,8 +77,13 @@ func TestNameCacheBounded(t *testing.T) {
 		j.Extract([]byte(`{"`+key+`":1,"n":{"`+key+`":2}}`), func(string, string) bool { return true })
 		l.Extract([]byte(key+"=1"), func(string, string) bool { return true })
 	}
-	if len(j.top) > maxCachedNames || len(j.nested) > maxCachedNames || len(l.cache) > maxCachedNames {
-		t.Errorf("caches grew to %d, %d, %d entries", len(j.top), len(j.nested), len(l.cache))
+	long := strings.Repeat("k", maxCachedKey+1)
+	j.Extract([]byte(`{"`+long+`":1}`), func(string, string) bool { return true })
+	if _, ok := j.top.m[long]; ok {
+		t.Error("a huge key was cached")
+	}
+	if len(j.top.m) > maxCachedNames || len(j.nested.m) > maxCachedNames || len(l.cache.m) > maxCachedNames {
+		t.Errorf("caches grew to %d, %d, %d entries", len(j.top.m), len(j.nested.m), len(l.cache.m))
 	}
 }
 

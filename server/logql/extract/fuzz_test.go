@@ -253,3 +253,30 @@ func FuzzUnpack(f *testing.F) {
 		}
 	})
 }
+
+// FuzzObjectEnds checks that objectEnds, which remembers where objects
+// end, always answers what blockEnd does, whatever the order of questions.
+func FuzzObjectEnds(f *testing.F) {
+	f.Add(`{"a":{"b":{"c":1"x{","d":{}}}}`, false)
+	f.Add(`{"s":"}{","a":{"b":"\"}"}}}`, true)
+	f.Add(`{{{{"}}}}`, false)
+	var o objectEnds
+	f.Fuzz(func(t *testing.T, s string, backwards bool) {
+		line := []byte(s)
+		o.reset(line)
+		var starts []int
+		for i, c := range line {
+			if c == '{' {
+				starts = append(starts, i)
+			}
+		}
+		if backwards {
+			slices.Reverse(starts)
+		}
+		for _, p := range starts {
+			if got, want := o.find(line[p:]), blockEnd(line[p:], '{', '}'); got != want {
+				t.Fatalf("at %d: find %d, blockEnd %d", p, got, want)
+			}
+		}
+	})
+}

@@ -34,12 +34,17 @@ type JSON struct {
 	nested nameCache  // sanitised nested name → interned copy
 	prefix []byte     // sanitised name of the enclosing objects
 	depth  int        // nesting depth of the member being read
+	pos    int        // number of labels of the line so far
 	buf    []byte     // unescape scratch for values
 	keyBuf []byte     // unescape scratch for keys
 	ls     lineString // the line, for values
 	emit   Emit       // the current call's callback
 	leaf   []byte     // raw key of the label being emitted
+	ends   objectEnds // object ends, for deeply nested lines
 }
+
+// deepObjects is the depth from which JSON remembers where objects end.
+const deepObjects = 16
 
 // NewJSON returns a JSON extractor.
 func NewJSON() *JSON { return &JSON{} }
@@ -51,11 +56,13 @@ var errStop = &Error{Kind: "stop"}
 func (j *JSON) Extract(line []byte, emit Emit) *Error {
 	j.ls.reset(line)
 	j.prefix = j.prefix[:0]
-	j.depth = 0
+	j.depth, j.pos = 0, 0
 	j.emit = emit
-	err := eachMember(line, &j.keyBuf, j.member)
+	j.ends.reset(line)
+	err := eachMember(line, &j.keyBuf, nil, j.member)
 	j.emit = nil
 	j.ls.reset(nil)
+	j.ends.reset(nil)
 	if err == errStop {
 		return nil
 	}
@@ -66,15 +73,17 @@ func (j *JSON) member(key, value []byte, t jsonType) *Error {
 	switch t {
 	case jsonString, jsonNumber, jsonBoolean:
 		var name string
+		pos := j.pos
+		j.pos++
 		if j.depth == 0 {
-			name = j.top.get(key, sanitizeBytes)
+			name = j.top.get(pos, key, sanitizeBytes)
 			if name == "" {
 				return nil
 			}
 		} else {
 			n := len(j.prefix)
 			j.prefix = appendPart(j.prefix, key)
-			name = j.nested.get(j.prefix, internBytes)
+			name = j.nested.get(pos, j.prefix, internBytes)
 			j.prefix = j.prefix[:n]
 		}
 		j.leaf = key
@@ -87,7 +96,11 @@ func (j *JSON) member(key, value []byte, t jsonType) *Error {
 		n := len(j.prefix)
 		j.prefix = appendPart(j.prefix, key)
 		j.depth++
-		err := eachMember(value, &j.keyBuf, j.member)
+		var ends *objectEnds
+		if j.depth >= deepObjects {
+			ends = &j.ends
+		}
+		err := eachMember(value, &j.keyBuf, ends, j.member)
 		j.depth--
 		j.prefix = j.prefix[:n]
 		return err

@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -300,5 +301,80 @@ func TestUnpackEntryBuffer(t *testing.T) {
 	e2, _, _ := u.Extract([]byte(`{"_entry":"plain","_entry":"c\"d"}`), func(string, string) {})
 	if s1 != `a"b` || string(e2) != `c"d` {
 		t.Errorf("entries %q %q", s1, e2)
+	}
+}
+
+// TestJSONDeep checks deep nesting against a walk that never remembers
+// object ends.
+func TestJSONDeep(t *testing.T) {
+	for _, line := range []string{
+		strings.Repeat(`{"k":1,"a":`, 40) + `{"b":1"x{","c":{"d":2}}` + strings.Repeat(`,"z":"}"}`, 40),
+		strings.Repeat(`{"a":`, 100) + `1` + strings.Repeat(`}`, 99),
+		strings.Repeat(`{"a":{"s":"}{"},"b":`, 30) + `true` + strings.Repeat(`}`, 30),
+	} {
+		var got, want labels
+		errGot := NewJSON().Extract([]byte(line), got.emit)
+		errWant := shallowJSON(t, []byte(line), want.emit)
+		checkLabels(t, got, want...)
+		if errString(errGot) != errString(errWant) {
+			t.Errorf("error %v, want %v", errGot, errWant)
+		}
+	}
+}
+
+// shallowJSON is JSON without objectEnds, for TestJSONDeep.
+func shallowJSON(t *testing.T, line []byte, emit Emit) *Error {
+	var prefix []byte
+	var buf, keyBuf []byte
+	var ls lineString
+	ls.reset(line)
+	depth := 0
+	var member func(key, value []byte, typ jsonType) *Error
+	member = func(key, value []byte, typ jsonType) *Error {
+		switch typ {
+		case jsonString, jsonNumber, jsonBoolean:
+			n := len(prefix)
+			name := ""
+			if depth == 0 {
+				name = SanitizeName(string(key))
+				if name == "" {
+					return nil
+				}
+			} else {
+				prefix = appendPart(prefix, key)
+				name = string(prefix)
+				prefix = prefix[:n]
+			}
+			var v string
+			switch typ {
+			case jsonString:
+				v = jsonStringValue(&ls, value, &buf)
+			case jsonBoolean:
+				v = string(value)
+			default:
+				v = ls.of(value)
+			}
+			emit(name, v)
+		case jsonObject:
+			n := len(prefix)
+			prefix = appendPart(prefix, key)
+			depth++
+			err := eachMember(value, &keyBuf, nil, member)
+			depth--
+			prefix = prefix[:n]
+			return err
+		}
+		return nil
+	}
+	return eachMember(line, &keyBuf, nil, member)
+}
+
+func BenchmarkJSONDeep(b *testing.B) {
+	line := []byte(strings.Repeat(`{"k":1,"a":`, 1000) + `1` + strings.Repeat(`}`, 1000))
+	j := NewJSON()
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		j.Extract(line, benchEmit)
 	}
 }

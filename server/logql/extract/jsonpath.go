@@ -28,17 +28,18 @@ import (
 // a path like a[0][""] over an element that is itself an array, Loki's
 // library panics; here that path is just not found.
 type JSONPaths struct {
-	names []string
-	scan  pathScan
-	found []bool // per parameter: a value was emitted this line
-	ls    lineString
-	buf   []byte
+	names []string   // per parameter: the label name
+	scan  pathScan   // the paths, and the state of their search
+	found []bool     // per parameter: a value was emitted this line
+	ls    lineString // the line, for values
+	buf   []byte     // unescape scratch for values
 }
 
 // NewJSONPaths parses the parameters. Its errors carry Loki's messages:
 // "cannot parse expression [a..b]: syntax error: unexpected DOT, expecting
-// FIELD", "invalid extracted label name ”". Loki reports them when the
-// query runs, not when it is parsed.
+// FIELD", or "invalid extracted label name '…'" for an empty name or one
+// that is not UTF-8. Loki reports them when the query runs, not when it is
+// parsed.
 func NewJSONPaths(params []Param) (*JSONPaths, error) {
 	j := &JSONPaths{}
 	for _, p := range params {
@@ -127,12 +128,12 @@ var errJSONNoDetails = &Error{Kind: KindJSON}
 // pathScan finds values by path the way Loki's JSON library's EachKey
 // does. Its buffers are reused from line to line.
 type pathScan struct {
-	paths    [][]string
-	maxPath  int
-	matched  []bool   // per path: already reported (or given up)
-	levelKey [][]byte // the key last seen at each depth
-	inArray  []bool   // per path: indexes the array being read
-	indexes  []int    // array indexes wanted in the array being read
+	paths    [][]string // per parameter: keys, and "[n]" for indexes
+	maxPath  int        // the longest path's length
+	matched  []bool     // per path: already reported (or given up)
+	levelKey [][]byte   // the key last seen at each depth
+	inArray  []bool     // per path: indexes the array being read
+	indexes  []int      // array indexes wanted in the array being read
 }
 
 func (s *pathScan) init() {

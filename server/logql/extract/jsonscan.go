@@ -13,10 +13,12 @@ import (
 // grammar: it checks only what it walks through, takes any token starting
 // with a digit or '-' as a number, accepts trailing commas, ignores what
 // follows the closing brace, and so on. The functions correspond to the
-// library's ObjectEach, Get, ArrayEach, EachKey and searchKeys. They were
-// written from its documented and observed behaviour and checked against
-// it by differential fuzzing (outside this repository, since the harness
-// also ran Loki's code).
+// library's ObjectEach, Get, ArrayEach, EachKey and searchKeys, and follow
+// their algorithms where the quirks depend on them; they are rewritten,
+// not copied (the library is MIT-licensed, Copyright (c) 2016 Leonid
+// Bugaev), and were checked against the library by differential fuzzing
+// outside this repository (the harness also ran Loki's code, which is
+// AGPL).
 
 // jsonType is the type of a JSON value as the scanner classifies it.
 type jsonType uint8
@@ -119,8 +121,9 @@ func blockEnd(data []byte, open, close byte) int {
 }
 
 // valueAt classifies the value starting at data[off] and returns it (with
-// its quotes for a string) and the index just past it.
-func valueAt(data []byte, off int) ([]byte, jsonType, int, *Error) {
+// its quotes for a string) and the index just past it. ends, if not nil,
+// finds the ends of objects.
+func valueAt(data []byte, off int, ends *objectEnds) ([]byte, jsonType, int, *Error) {
 	switch data[off] {
 	case '"':
 		n, _ := stringEnd(data[off+1:])
@@ -136,7 +139,12 @@ func valueAt(data []byte, off int) ([]byte, jsonType, int, *Error) {
 		}
 		return data[off : off+n], jsonArray, off + n, nil
 	case '{':
-		n := blockEnd(data[off:], '{', '}')
+		var n int
+		if ends != nil {
+			n = ends.find(data[off:])
+		} else {
+			n = blockEnd(data[off:], '{', '}')
+		}
 		if n == -1 {
 			return nil, jsonObject, off, errJSONObject
 		}
@@ -164,14 +172,74 @@ func valueAt(data []byte, off int) ([]byte, jsonType, int, *Error) {
 	return v, t, end, nil
 }
 
+// objectEnds finds where objects end like blockEnd, but remembers the end
+// of every object met on the way, by position in the line. Walking nested
+// objects calls blockEnd once per level on the rest of the line, so a
+// deeply nested line costs time quadratic in its length (in Loki too);
+// with objectEnds, each level after the first finds its end remembered.
+// That gives blockEnd's answer exactly: an object met outside strings by
+// an earlier scan ends where a scan starting at it would end, since the
+// scan's only state is its position and depth.
+type objectEnds struct {
+	line  []byte      // the line, to turn slices into positions
+	end   map[int]int // start of an object → just past its end
+	stack []int       // starts of the objects open during a scan
+}
+
+func (o *objectEnds) reset(line []byte) {
+	o.line = line
+	switch {
+	case len(o.end) > 4096:
+		o.end = nil // let a big one go
+	case len(o.end) > 0:
+		clear(o.end)
+	}
+}
+
+// find returns blockEnd(data, '{', '}') for data, a subslice of the line.
+func (o *objectEnds) find(data []byte) int {
+	base := cap(o.line) - cap(data)
+	if e, ok := o.end[base]; ok {
+		return e - base
+	}
+	if o.end == nil {
+		o.end = make(map[int]int)
+	}
+	o.stack = o.stack[:0]
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			n, _ := stringEnd(data[i+1:])
+			if n == -1 {
+				return -1
+			}
+			i += n
+		case '{':
+			o.stack = append(o.stack, base+i)
+		case '}':
+			start := o.stack[len(o.stack)-1]
+			o.stack = o.stack[:len(o.stack)-1]
+			o.end[start] = base + i + 1
+			if len(o.stack) == 0 {
+				return i + 1
+			}
+		}
+	}
+	return -1
+}
+
 // firstValue returns the first value of data (a string without its quotes)
 // and the index just past it: the library's Get without a path.
 func firstValue(data []byte) ([]byte, jsonType, int, *Error) {
+	return firstValueEnds(data, nil)
+}
+
+func firstValueEnds(data []byte, ends *objectEnds) ([]byte, jsonType, int, *Error) {
 	off := skipSpace(data)
 	if off == -1 {
 		return nil, jsonNotExist, -1, errJSONMalformed
 	}
-	v, t, end, err := valueAt(data, off)
+	v, t, end, err := valueAt(data, off, ends)
 	if err != nil {
 		return nil, t, end, err
 	}
@@ -185,8 +253,8 @@ func firstValue(data []byte) ([]byte, jsonType, int, *Error) {
 // the library's ObjectEach. The key is unescaped (into *scratch if need
 // be) and only valid until fn uses scratch; a string value comes without
 // its quotes and still escaped. An error from fn stops the walk and is
-// returned.
-func eachMember(data []byte, scratch *[]byte, fn func(key, value []byte, t jsonType) *Error) *Error {
+// returned. ends, if not nil, finds the ends of objects.
+func eachMember(data []byte, scratch *[]byte, ends *objectEnds, fn func(key, value []byte, t jsonType) *Error) *Error {
 	off := skipSpace(data)
 	if off == -1 || data[off] != '{' {
 		return errJSONObject
@@ -231,7 +299,7 @@ func eachMember(data []byte, scratch *[]byte, fn func(key, value []byte, t jsonT
 			return errJSONMalformed
 		}
 		off++
-		v, t, end, err := firstValue(data[off:])
+		v, t, end, err := firstValueEnds(data[off:], ends)
 		if err != nil {
 			return err
 		}

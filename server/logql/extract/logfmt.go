@@ -48,13 +48,13 @@ import (
 // read all the same here, where Loki skips it; that corner is not
 // reproduced.
 type Logfmt struct {
-	strict    bool
-	keepEmpty bool
-	names     []string // parameter names; nil without parameters
-	keys      []string // per parameter: the key it reads
-	dec       logfmtScanner
-	cache     nameCache
-	ls        lineString
+	strict    bool          // stop at the first malformed pair and report it
+	keepEmpty bool          // emit empty values (without parameters)
+	names     []string      // parameter names; nil without parameters
+	keys      []string      // per parameter: the key it reads
+	dec       logfmtScanner // reads the pairs
+	cache     nameCache     // raw key → sanitised name
+	ls        lineString    // the line, for values
 }
 
 // NewLogfmt returns a Logfmt extractor. Its errors carry Loki's messages,
@@ -98,14 +98,14 @@ func (l *Logfmt) Extract(line []byte, emit Emit) *Error {
 	l.dec.reset(line)
 	l.ls.reset(line)
 	defer l.ls.reset(nil)
-	for !l.dec.eol() {
+	for pos := 0; !l.dec.eol(); pos++ {
 		if !l.dec.scan() {
 			if l.strict {
 				break
 			}
 			continue
 		}
-		key := l.cache.get(l.dec.key, sanitizeBytes)
+		key := l.cache.get(pos, l.dec.key, sanitizeBytes)
 		if key == "" {
 			continue
 		}
@@ -166,12 +166,12 @@ func (l *Logfmt) value(spaces bool) string {
 // (Loki's is adapted from github.com/go-logfmt/logfmt); positions in its
 // errors are those Loki reports.
 type logfmtScanner struct {
-	line   []byte
-	pos    int
+	line   []byte // the line being read
+	pos    int    // where reading goes on
 	key    []byte // the current key, in line
 	value  []byte // the current value, in line or (owned) in buf
-	owned  bool
-	buf    []byte
+	owned  bool   // value is in buf
+	buf    []byte // unquoted values with escapes
 	err    string // the last error of the line, "" if none
 	errPos int    // its 1-based position
 }

@@ -25,14 +25,14 @@ import (
 // start with the leading literal, yields nothing. Captures may be empty.
 // Values are the line's bytes as they are; names are emitted as written.
 type Pattern struct {
-	nodes []patternNode
-	names []string
-	ls    lineString
+	nodes []patternNode // literals and captures, never two captures in a row
+	names []string      // names of the named captures, in order
+	ls    lineString    // the line, for values
 }
 
 // patternNode is a literal (lit set) or a capture.
 type patternNode struct {
-	lit  []byte
+	lit  []byte // the literal text; nil for a capture
 	name string // the capture's name; "_" does not capture
 }
 

@@ -16,9 +16,9 @@ import (
 // takes no part in the match yields "". Values are the line's bytes as
 // they are, invalid UTF-8 included.
 type Regexp struct {
-	re    *regexp.Regexp
-	names []string // per group index: the label name, "" for unnamed groups
-	ls    lineString
+	re    *regexp.Regexp // the compiled expression
+	names []string       // per group index: the label name, "" for unnamed groups
+	ls    lineString     // the line, for values
 }
 
 var errMissingCapture = errors.New("at least one named capture must be supplied")

@@ -19,7 +19,9 @@ import "bytes"
 // and otherwise sets SanitizeName(key) to the value. It decides all that
 // while reading, but sets the labels only after the whole line was read,
 // and only when the line had an "_entry" member and no error: so buffer
-// what emit receives and apply it when packed is true and err is nil.
+// what emit receives and, when packed is true and err is nil, set it all,
+// without skipping any (of two keys that sanitise to the same name, such
+// as "a-b" and "a_b", the later wins).
 type Unpack struct {
 	keys   nameCache               // raw key → interned copy
 	ls     lineString              // the line, for values
@@ -27,6 +29,7 @@ type Unpack struct {
 	keyBuf []byte                  // unescape scratch for keys
 	entry  []byte                  // unescape buffer for an escaped _entry
 	emit   func(key, value string) // the current call's callback
+	pos    int                     // number of members read in the line
 	packed bool                    // the current line had an _entry
 	out    []byte                  // the current line's _entry
 }
@@ -45,8 +48,8 @@ func (u *Unpack) Extract(line []byte, emit func(key, value string)) (entry []byt
 		return nil, false, errJSONNotAnObject
 	}
 	u.ls.reset(line)
-	u.emit, u.packed, u.out = emit, false, nil
-	err = eachMember(line, &u.keyBuf, u.member)
+	u.emit, u.packed, u.out, u.pos = emit, false, nil, 0
+	err = eachMember(line, &u.keyBuf, nil, u.member)
 	u.emit = nil
 	u.ls.reset(nil)
 	if err != nil {
@@ -72,6 +75,7 @@ func (u *Unpack) member(key, value []byte, t jsonType) *Error {
 		}
 		return nil
 	}
-	u.emit(u.keys.get(key, internBytes), jsonStringValue(&u.ls, value, &u.buf))
+	u.emit(u.keys.get(u.pos, key, internBytes), jsonStringValue(&u.ls, value, &u.buf))
+	u.pos++
 	return nil
 }

@@ -34,7 +34,48 @@ type SampleExtractor struct {
 
 // NewSampleExtractor compiles the extraction of a range aggregation.
 func NewSampleExtractor(e *logql.RangeAggExpr) (*SampleExtractor, error) {
-	pre, err := New(e.Range.Log)
+	return newSampleExtractor(e, e.Range.Log.Pipeline)
+}
+
+// NewSampleExtractorNoLabels is NewSampleExtractor for a range aggregation
+// whose labels the query drops (sum(count_over_time(…)) without grouping):
+// parsers that nothing after them reads are not run, as Loki does, so a
+// line they cannot parse gives no error either.
+func NewSampleExtractorNoLabels(e *logql.RangeAggExpr) (*SampleExtractor, error) {
+	stages := e.Range.Log.Pipeline
+	if e.Range.Unwrap == nil && e.Grouping == nil {
+		stages = withoutUnreadParsers(stages)
+	}
+	return newSampleExtractor(e, stages)
+}
+
+// withoutUnreadParsers drops the parser stages after which no stage reads
+// labels: only line filters and decolorize follow.
+func withoutUnreadParsers(stages []logql.Stage) []logql.Stage {
+	var out []logql.Stage
+	for i, st := range stages {
+		switch st.(type) {
+		case *logql.JSONStage, *logql.LogfmtStage, *logql.RegexpStage, *logql.PatternStage:
+			read := false
+			for _, later := range stages[i+1:] {
+				switch later.(type) {
+				case *logql.LineFilter, *logql.DecolorizeStage, *logql.JSONStage, *logql.LogfmtStage,
+					*logql.RegexpStage, *logql.PatternStage:
+				default:
+					read = true
+				}
+			}
+			if !read {
+				continue
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func newSampleExtractor(e *logql.RangeAggExpr, stages []logql.Stage) (*SampleExtractor, error) {
+	pre, err := compile(stages, nil)
 	if err != nil {
 		return nil, err
 	}

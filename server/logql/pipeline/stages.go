@@ -84,9 +84,21 @@ func newLogfmtStage(s *logql.LogfmtStage) (stage, error) {
 }
 
 func (s *logfmtStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	if s.override {
+		// With parameters, Loki first sets every parameter to "" unless
+		// the stream or the metadata has it.
+		for _, name := range s.l.Names() {
+			if !b.collides(name) {
+				b.setExtracted(name, "", true)
+			}
+		}
+	}
 	setError(b, s.l.Extract(line, func(name, value string) bool {
 		if b.collides(name) {
 			name += "_extracted"
+			if s.override && b.wasExtracted(name) {
+				return false // Loki stops reading the line here
+			}
 		}
 		b.setExtracted(name, value, s.override)
 		return true
@@ -158,8 +170,9 @@ func (s *unpackStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
 	if !packed {
 		return line, true
 	}
+	// The labels decided while reading are all set, later ones winning.
 	for _, kv := range s.pending {
-		b.setExtracted(kv[0], kv[1], false)
+		b.setExtracted(kv[0], kv[1], true)
 	}
 	return append([]byte(nil), entry...), true
 }
