@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -169,8 +170,42 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		it.sortPending()
 		m.its = append(m.its, it)
 	}
+	openFirstChunks(m.its)
 	m.init()
 	return m, nil
+}
+
+// openFirstChunks decodes the first source of every stream on all CPUs: a
+// merge by time needs the head of every stream before it returns anything.
+func openFirstChunks(its []*streamIter) {
+	if len(its) < 2 {
+		return
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(its))
+	if workers < 2 {
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(its) {
+					return
+				}
+				it := its[i]
+				if len(it.pending) > 0 && len(it.open) == 0 {
+					if err := it.openNext(); err != nil {
+						it.err = err
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // concatIter returns the streams one after another.
@@ -200,18 +235,7 @@ func (c *concatIter) Next() bool {
 
 func (c *concatIter) At() (labels.Labels, block.Entry) { return c.cur.ls, c.cur.cur }
 func (c *concatIter) Err() error                       { return c.err }
-func (c *concatIter) Close() error {
-	if c.cur != nil {
-		c.cur.release()
-	}
-	for _, it := range c.its {
-		if it != nil {
-			it.release()
-		}
-	}
-	c.its, c.cur = nil, nil
-	return nil
-}
+func (c *concatIter) Close() error                     { c.its, c.cur = nil, nil; return nil }
 
 func mayContainAll(f ngram.Filter, needles [][]ngram.Needle) bool {
 	for _, set := range needles {
@@ -288,10 +312,9 @@ type streamIter struct {
 	start, end int64
 	stats      *Stats
 	m          *Metrics
-	needles    [][]string         // as in SelectParams: a chunk whose text lacks them is skipped
-	noLines    bool               // as in SelectParams
-	times      []int64            // timestamps-only decode buffer
-	retired    []*block.ChunkData // finished chunks, recycled at the next call
+	needles    [][]string // as in SelectParams: a chunk whose text lacks them is skipped
+	noLines    bool       // as in SelectParams
+	times      []int64    // timestamps-only decode buffer
 
 	pending []source  // not yet opened, in opening order
 	open    []*cursor // heap
@@ -304,13 +327,8 @@ type streamIter struct {
 
 type cursor struct {
 	es []block.Entry
-	i  int              // next entry, counting from the direction's start
-	d  *block.ChunkData // the decoded chunk es aliases, recycled when done
+	i  int // next entry, counting from the direction's start
 }
-
-// chunkPool recycles decoded chunks: their buffers are a chunk's size, and
-// zeroing fresh ones cost a tenth of a query's time.
-var chunkPool = sync.Pool{New: func() any { return new(block.ChunkData) }}
 
 func (c *cursor) at(dir Direction) *block.Entry {
 	if dir == Forward {
@@ -362,7 +380,6 @@ func (it *streamIter) openNext() error {
 	src := it.pending[0]
 	it.pending = it.pending[1:]
 	var es []block.Entry
-	var data *block.ChunkData
 	if src.mem != nil {
 		es = src.mem
 		it.stats.HeadLines.Add(int64(len(es)))
@@ -388,15 +405,12 @@ func (it *streamIter) openNext() error {
 		}
 		return nil
 	} else {
-		d := chunkPool.Get().(*block.ChunkData)
+		var d block.ChunkData
 		var keep func([]byte) bool
 		if len(it.needles) > 0 {
 			keep = func(text []byte) bool { return containsAll(text, it.needles) }
 		}
-		ok, err := src.r.ReadChunkIf(src.c, d, keep)
-		if err != nil || !ok {
-			chunkPool.Put(d)
-		}
+		ok, err := src.r.ReadChunkIf(src.c, &d, keep)
 		if err != nil {
 			return err
 		}
@@ -413,11 +427,6 @@ func (it *streamIter) openNext() error {
 		lo, _ := slices.BinarySearchFunc(es, it.start, func(e block.Entry, t int64) int { return cmpInt(e.T, t) })
 		hi, _ := slices.BinarySearchFunc(es, it.end, func(e block.Entry, t int64) int { return cmpInt(e.T, t) })
 		es = es[lo:hi]
-		if len(es) == 0 {
-			chunkPool.Put(d)
-			return nil
-		}
-		data = d
 	}
 	var bytes int64
 	for i := range es {
@@ -426,47 +435,14 @@ func (it *streamIter) openNext() error {
 	it.stats.LinesProcessed.Add(int64(len(es)))
 	it.stats.BytesProcessed.Add(bytes)
 	if len(es) > 0 {
-		heap.Push(it, &cursor{es: es, d: data})
+		heap.Push(it, &cursor{es: es})
 	}
 	return nil
 }
 
-// retire keeps a finished chunk until the caller is done with the entry
-// last returned from it (until the next call to next).
-func (it *streamIter) retire(c *cursor) {
-	if c.d != nil {
-		it.retired = append(it.retired, c.d)
-		c.d = nil
-	}
-}
-
-// recycle returns the retired chunks to the pool. The lines kept for
-// finding duplicates may alias them, so they are copied first.
-func (it *streamIter) recycle() {
-	if len(it.retired) == 0 {
-		return
-	}
-	for i, l := range it.lastLines {
-		it.lastLines[i] = bytes.Clone(l)
-	}
-	for i, d := range it.retired {
-		chunkPool.Put(d)
-		it.retired[i] = nil
-	}
-	it.retired = it.retired[:0]
-}
-
-// release drops the references to decoded chunks of an exhausted stream
-// and recycles them: the caller is done with its entries.
+// release drops the references to decoded chunks of an exhausted stream.
 func (it *streamIter) release() {
-	it.lastLines = nil
-	it.recycle()
-	for _, c := range it.open {
-		if c.d != nil {
-			chunkPool.Put(c.d)
-		}
-	}
-	it.open, it.pending, it.times = nil, nil, nil
+	it.open, it.pending, it.lastLines, it.times = nil, nil, nil, nil
 	it.cur = block.Entry{}
 }
 
@@ -489,7 +465,6 @@ func (it *streamIter) alone(src source) bool {
 
 // next advances to the stream's next distinct entry.
 func (it *streamIter) next() bool {
-	it.recycle()
 	for {
 		for len(it.pending) > 0 {
 			p := it.pending[0]
@@ -513,7 +488,6 @@ func (it *streamIter) next() bool {
 		c.i++
 		if c.i == len(c.es) {
 			heap.Pop(it)
-			it.retire(c)
 		} else {
 			heap.Fix(it, 0)
 		}
@@ -550,6 +524,10 @@ type mergeIter struct {
 
 func (m *mergeIter) init() {
 	for _, it := range m.its {
+		if it.err != nil { // from openFirstChunks
+			m.err = it.err
+			continue
+		}
 		if it.next() {
 			m.h = append(m.h, it)
 		} else if it.err != nil {
@@ -603,12 +581,4 @@ func (m *mergeIter) Next() bool {
 
 func (m *mergeIter) At() (labels.Labels, block.Entry) { return m.cur.ls, m.cur.cur }
 func (m *mergeIter) Err() error                       { return m.err }
-
-// Close recycles the decoded chunks: entries returned before are invalid.
-func (m *mergeIter) Close() error {
-	for _, it := range m.its {
-		it.release()
-	}
-	m.h, m.its, m.cur = nil, nil, nil
-	return nil
-}
+func (m *mergeIter) Close() error                     { m.h, m.its, m.cur = nil, nil, nil; return nil }
