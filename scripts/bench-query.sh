@@ -7,6 +7,7 @@
 #   scripts/bench-query.sh [shared]            load into a temp dir, then query
 #   BENCH_DATA=/tmp/loam-bench scripts/…       keep the data there and reuse it
 #   BENCH_TOTAL=650000                          a smaller data set (smoke test)
+#   LOAM_ARGS="-block.chunk-target-size 393216"  extra flags for loam
 set -euo pipefail
 shared=${1:-../shared}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,22 +20,24 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
 start() {
-  "$here/bin/loam" -http.addr "127.0.0.1:$port" -data.dir "$data" -compaction.cold-after 20s "$@" >"$work/loam.log" 2>&1 &
+  "$here/bin/loam" -http.addr "127.0.0.1:$port" -data.dir "$data" -compaction.cold-after 20s ${LOAM_ARGS:-} "$@" >"$work/loam.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do curl -sf "$url/ready" >/dev/null && return; sleep 0.1; done
   cat "$work/loam.log"; exit 1
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 metric() { curl -s "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-# settle waits until no merge ran for 30 s (the cold merge of a day starts
-# 20 s after its last block), so that queries do not compete with one.
+# settle waits until the cold merge is done: at most two blocks (the hour
+# may straddle midnight) and no merge for 30 s, so that queries do not
+# compete with one. A merge of the whole data set takes minutes.
 settle() {
-  local prev=-1 same=0 n
-  for _ in $(seq 1 200); do
+  local prev=-1 same=0 n b
+  for _ in $(seq 1 240); do
     sleep 5
     n=$(metric loam_compactions_total)
+    b=$(metric loam_blocks)
     if [ "$n" = "$prev" ]; then same=$((same + 1)); else same=0; fi
-    [ "$same" -ge 6 ] && break
+    [ "$same" -ge 6 ] && [ "${b:-99}" -le 2 ] && break
     prev=$n
   done
 }
