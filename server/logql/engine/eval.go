@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -148,7 +147,7 @@ func dropsAllLabels(x *logql.VectorAggExpr) bool {
 	return x.Grouping == nil || !x.Grouping.Without && len(x.Grouping.Labels) == 0
 }
 
-// groupKey returns the labels a series contributes to under a grouping.
+// groupLabels returns the labels a series contributes to under a grouping.
 func groupLabels(ls labels.Labels, g *logql.Grouping) labels.Labels {
 	if g == nil {
 		return labels.Labels{}
@@ -362,7 +361,8 @@ func setLabel(ls labels.Labels, name, value string) labels.Labels {
 	return labels.New(out...)
 }
 
-// formatValue prints a sample value as Loki does.
+// FormatValue prints a sample value as Loki does: NaN, +Inf, -Inf, or the
+// shortest decimal that reads back the same.
 func FormatValue(v float64) string {
 	switch {
 	case math.IsNaN(v):
@@ -374,5 +374,3 @@ func FormatValue(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
-
-var _ = fmt.Sprint
