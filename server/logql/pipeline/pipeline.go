@@ -148,7 +148,7 @@ func (sp *StreamPipeline) result() *Result {
 		return r
 	}
 	r := b.result()
-	if len(sp.cache) < 1<<16 {
+	if len(sp.cache) < maxCachedResults {
 		sp.cache[h] = r
 	}
 	return r
@@ -160,3 +160,8 @@ type lineFilter struct{ m logql.LineMatcher }
 func (f lineFilter) process(_ int64, line []byte, _ *Builder) ([]byte, bool) {
 	return line, f.m.Match(line)
 }
+
+// maxCachedResults bounds the label sets a stream keeps for reuse: parsed
+// labels of high cardinality (request ids) would otherwise keep one per
+// line, for every stream of the query.
+const maxCachedResults = 128

@@ -232,7 +232,7 @@ func (s *StreamExtractor) Process(ts int64, line []byte, meta labels.Labels) (fl
 		return v, r, true
 	}
 	r := s.group(sp.result().All)
-	if len(s.cache) < 1<<16 {
+	if len(s.cache) < maxCachedResults {
 		s.cache[h] = r
 	}
 	return v, r, true
