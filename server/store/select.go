@@ -170,42 +170,8 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		it.sortPending()
 		m.its = append(m.its, it)
 	}
-	openFirstChunks(m.its)
 	m.init()
 	return m, nil
-}
-
-// openFirstChunks decodes the first source of every stream on all CPUs: a
-// merge by time needs the head of every stream before it returns anything.
-func openFirstChunks(its []*streamIter) {
-	if len(its) < 2 {
-		return
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(its))
-	if workers < 2 {
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(its) {
-					return
-				}
-				it := its[i]
-				if len(it.pending) > 0 && len(it.open) == 0 {
-					if err := it.openNext(); err != nil {
-						it.err = err
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // concatIter returns the streams one after another.
@@ -314,6 +280,8 @@ type streamIter struct {
 	m          *Metrics
 	needles    [][]string // as in SelectParams: a chunk whose text lacks them is skipped
 	noLines    bool       // as in SelectParams
+	started    bool       // next was called: cur is the stream's place in a merge
+	hasCur     bool       // that call found an entry
 	times      []int64    // timestamps-only decode buffer
 
 	pending []source  // not yet opened, in opening order
@@ -515,36 +483,55 @@ func (it *streamIter) next() bool {
 // mergeIter merges streams by time; ties are broken by labels so that the
 // order is deterministic.
 type mergeIter struct {
-	dir Direction
-	its []*streamIter
-	h   []*streamIter
-	cur *streamIter
-	err error
+	dir   Direction
+	its   []*streamIter
+	h     []*streamIter
+	cur   *streamIter
+	err   error
+	batch []*streamIter // streams being opened together
 }
 
+// The heap holds streams not yet opened next to streams with a current
+// entry. An unopened stream stands at the bound of its first source (its
+// newest time going backward, its oldest going forward): no entry of it
+// can come earlier. It is opened only when it reaches the top, so a query
+// for the newest lines of many streams decodes the chunks of the streams
+// that hold them, not the newest chunk of every stream.
+
 func (m *mergeIter) init() {
+	m.batch = make([]*streamIter, 0, 2*runtime.GOMAXPROCS(0))
 	for _, it := range m.its {
-		if it.err != nil { // from openFirstChunks
-			m.err = it.err
-			continue
-		}
-		if it.next() {
+		if len(it.pending) > 0 {
 			m.h = append(m.h, it)
-		} else if it.err != nil {
-			m.err = it.err
 		}
 	}
 	heap.Init(m)
 }
 
+// key is where the stream stands in the merge.
+func (m *mergeIter) key(it *streamIter) int64 {
+	if it.started {
+		return it.cur.T
+	}
+	if m.dir == Forward {
+		return it.pending[0].minT
+	}
+	return it.pending[0].maxT
+}
+
 func (m *mergeIter) Len() int { return len(m.h) }
 func (m *mergeIter) Less(i, j int) bool {
 	a, b := m.h[i], m.h[j]
-	if a.cur.T != b.cur.T {
+	ka, kb := m.key(a), m.key(b)
+	if ka != kb {
 		if m.dir == Forward {
-			return a.cur.T < b.cur.T
+			return ka < kb
 		}
-		return a.cur.T > b.cur.T
+		return ka > kb
+	}
+	// An unopened stream first: it may hold an entry at this very time.
+	if a.started != b.started {
+		return !a.started
 	}
 	return labels.Compare(a.ls, b.ls) < 0
 }
@@ -572,11 +559,53 @@ func (m *mergeIter) Next() bool {
 		}
 		m.cur = nil
 	}
-	if len(m.h) == 0 {
-		return false
+	for len(m.h) > 0 {
+		if m.h[0].started {
+			m.cur = heap.Pop(m).(*streamIter)
+			return true
+		}
+		// Open the unopened streams at the top, a few at once on all
+		// CPUs: their first entries take their places.
+		batch := m.batch[:0]
+		for len(m.h) > 0 && !m.h[0].started && len(batch) < cap(m.batch) {
+			batch = append(batch, heap.Pop(m).(*streamIter))
+		}
+		m.batch = batch
+		openAll(batch)
+		for _, it := range batch {
+			switch {
+			case it.err != nil:
+				m.err = it.err
+				return false
+			case it.hasCur:
+				heap.Push(m, it)
+			default:
+				it.release()
+			}
+		}
 	}
-	m.cur = heap.Pop(m).(*streamIter)
-	return true
+	return false
+}
+
+// openAll starts the streams, in parallel when there are several.
+func openAll(its []*streamIter) {
+	start := func(it *streamIter) {
+		it.started = true
+		it.hasCur = it.next()
+	}
+	if len(its) == 1 {
+		start(its[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, it := range its {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start(it)
+		}()
+	}
+	wg.Wait()
 }
 
 func (m *mergeIter) At() (labels.Labels, block.Entry) { return m.cur.ls, m.cur.cur }
