@@ -60,3 +60,58 @@ func timeRange(r *http.Request, now time.Time) (start, end time.Time, err error)
 	}
 	return
 }
+
+// parseStep reads the step of a range query as Loki does: a number of seconds (float),
+// or a duration in Prometheus' form (30s, 1m30s, 500ms, 1h, 2d, 1w, 1y).
+func parseStep(v string) (time.Duration, error) {
+	bad := errBad("invalid step %q: use a duration (30s, 5m, 1h) or a number of seconds", v)
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		ns := f * float64(time.Second)
+		if math.IsNaN(ns) || ns >= math.MaxInt64 || ns <= math.MinInt64 {
+			return 0, bad
+		}
+		return time.Duration(ns), nil
+	}
+	units := []struct {
+		name string
+		d    time.Duration
+	}{
+		// "ms" before "m", so that the longer unit is tried first.
+		{"y", 365 * 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"d", 24 * time.Hour},
+		{"h", time.Hour}, {"ms", time.Millisecond}, {"m", time.Minute}, {"s", time.Second},
+	}
+	if v == "" {
+		return 0, bad
+	}
+	var total time.Duration
+	for rest := v; rest != ""; {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 {
+			return 0, bad
+		}
+		n, err := strconv.ParseInt(rest[:i], 10, 64)
+		if err != nil {
+			return 0, bad
+		}
+		rest = rest[i:]
+		found := false
+		for _, u := range units {
+			if len(rest) >= len(u.name) && rest[:len(u.name)] == u.name {
+				if n > int64(math.MaxInt64/u.d) || total > math.MaxInt64-time.Duration(n)*u.d {
+					return 0, bad
+				}
+				total += time.Duration(n) * u.d
+				rest = rest[len(u.name):]
+				found = true
+				break
+			}
+		}
+		if !found {
+			return 0, bad
+		}
+	}
+	return total, nil
+}

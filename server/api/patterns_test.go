@@ -349,14 +349,14 @@ func TestParsePatternStep(t *testing.T) {
 		{"1y", 365 * 24 * time.Hour},
 	}
 	for _, tt := range tests {
-		got, err := parsePatternStep(tt.in)
+		got, err := parseStep(tt.in)
 		if err != nil || got != tt.want {
-			t.Errorf("parsePatternStep(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			t.Errorf("parseStep(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
 	for _, in := range []string{"", "s", "1x", "1.5m", "m1", "1 m", "Inf", "-Inf", "1e300"} {
-		if got, err := parsePatternStep(in); err == nil {
-			t.Errorf("parsePatternStep(%q) = %v, want an error", in, got)
+		if got, err := parseStep(in); err == nil {
+			t.Errorf("parseStep(%q) = %v, want an error", in, got)
 		}
 	}
 }

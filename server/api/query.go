@@ -80,21 +80,6 @@ func (a *API) parseQueryParams(r *http.Request, instant bool) (queryParams, erro
 	return p, nil
 }
 
-// parseStep reads step as float seconds or as a duration (15s, 1m, 15000ms).
-func parseStep(v string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		if math.IsNaN(f) || math.IsInf(f, 0) || f*1e9 > math.MaxInt64 {
-			return 0, errBad("invalid step %q", v)
-		}
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	d, err := logql.ParseDuration(v)
-	if err != nil {
-		return 0, errBad("invalid step %q: use seconds or a duration such as 30s or 1m", v)
-	}
-	return d, nil
-}
-
 // defaultStep is Loki's: the range over 250 points, at least one second.
 func defaultStep(start, end time.Time) time.Duration {
 	secs := math.Ceil(end.Sub(start).Seconds() / 250)
