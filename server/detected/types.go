@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/loam-logs/loam/server/bytesize"
 )
 
 // The types of a detected field, as Loki names them.
@@ -41,39 +43,10 @@ func TypeOf(v string) string {
 	return TypeString
 }
 
-// byteUnits are the units of a size Loki recognises (those of
-// go-humanize's ParseBytes), lower case; "" is bytes.
-var byteUnits = map[string]float64{
-	"": 1, "b": 1,
-	"k": 1e3, "kb": 1e3, "ki": 1 << 10, "kib": 1 << 10,
-	"m": 1e6, "mb": 1e6, "mi": 1 << 20, "mib": 1 << 20,
-	"g": 1e9, "gb": 1e9, "gi": 1 << 30, "gib": 1 << 30,
-	"t": 1e12, "tb": 1e12, "ti": 1 << 40, "tib": 1 << 40,
-	"p": 1e15, "pb": 1e15, "pi": 1 << 50, "pib": 1 << 50,
-	"e": 1e18, "eb": 1e18, "ei": 1 << 60, "eib": 1 << 60,
-}
-
-// parseBytes reads a size as Loki does: a number (digits, '.', and ','
-// as a thousands separator) then, after optional spaces, a unit of
-// byteUnits in any case.
+// parseBytes reads a size as Loki does (see package bytesize).
 func parseBytes(s string) (uint64, bool) {
-	i := 0
-	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.' || s[i] == ',') {
-		i++
-	}
-	f, err := strconv.ParseFloat(strings.ReplaceAll(s[:i], ",", ""), 64)
-	if err != nil {
-		return 0, false
-	}
-	m, ok := byteUnits[strings.ToLower(strings.TrimSpace(s[i:]))]
-	if !ok {
-		return 0, false
-	}
-	f *= m
-	if f >= math.MaxUint64 {
-		return 0, false
-	}
-	return uint64(f), true
+	n, err := bytesize.Parse(s)
+	return n, err == nil
 }
 
 // unitSuffixes are the endings Loki requires of a value before it rewrites

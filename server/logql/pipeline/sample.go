@@ -3,6 +3,7 @@ package pipeline
 import (
 	"slices"
 
+	"github.com/loam-logs/loam/server/bytesize"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
 )
@@ -92,7 +93,7 @@ func newSampleExtractor(e *logql.RangeAggExpr, stages []logql.Stage) (*SampleExt
 			x.conv = parseDurationSeconds
 		case "bytes":
 			x.conv = func(v string) (float64, error) {
-				b, err := ParseBytes(v)
+				b, err := bytesize.Parse(v)
 				return float64(b), err
 			}
 		default:

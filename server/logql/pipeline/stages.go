@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/loam-logs/loam/server/bytesize"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
 	"github.com/loam-logs/loam/server/logql/extract"
@@ -403,7 +404,7 @@ func (n numericFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) 
 		x, err = parseDurationSeconds(v)
 	case logql.KindBytes:
 		var u uint64
-		u, err = ParseBytes(v)
+		u, err = bytesize.Parse(v)
 		x = float64(u)
 	}
 	if err != nil {

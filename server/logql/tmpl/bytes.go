@@ -1,65 +1,16 @@
 package tmpl
 
 import (
-	"fmt"
-	"math"
-	"strconv"
-	"strings"
-	"unicode"
+	"github.com/loam-logs/loam/server/bytesize"
 )
-
-// byteUnits are the units bytesToFloat knows, lower-cased, with and without
-// the final "b": SI (k = 1000) and IEC (ki = 1024) multiples.
-var byteUnits = map[string]uint64{
-	"": 1, "b": 1,
-	"k": 1e3, "kb": 1e3, "ki": 1 << 10, "kib": 1 << 10,
-	"m": 1e6, "mb": 1e6, "mi": 1 << 20, "mib": 1 << 20,
-	"g": 1e9, "gb": 1e9, "gi": 1 << 30, "gib": 1 << 30,
-	"t": 1e12, "tb": 1e12, "ti": 1 << 40, "tib": 1 << 40,
-	"p": 1e15, "pb": 1e15, "pi": 1 << 50, "pib": 1 << 50,
-	"e": 1e18, "eb": 1e18, "ei": 1 << 60, "eib": 1 << 60,
-}
 
 // bytesToFloat is the bytes function: it reads a size such as "3 kB",
 // "1.5KiB", "1,024" or "42" and returns the whole number of bytes as a
-// float64. Loki gets this from go-humanize v1.0.1's ParseBytes; the rules
-// here, and the error texts, are that function's:
-//
-//   - the number is the leading run of digits, '.' and ',' (commas are
-//     dropped) and is read with strconv.ParseFloat;
-//   - the rest, trimmed of spaces and lower-cased, must be a unit of
-//     byteUnits;
-//   - the product is truncated to an integer, and 2^64 or more is "too
-//     large".
-//
-// go-humanize measures the number in runes but cuts the string at that many
-// bytes; only a non-ASCII digit tells the difference, and then both fail to
-// parse. The same cut is kept here so that the error texts match.
+// float64, by go-humanize's rules as Loki has them (package bytesize).
 func bytesToFloat(s string) (float64, error) {
-	n, comma := 0, false
-	for _, r := range s {
-		if !unicode.IsDigit(r) && r != '.' && r != ',' {
-			break
-		}
-		comma = comma || r == ','
-		n++
-	}
-	num := s[:n]
-	if comma {
-		num = strings.ReplaceAll(num, ",", "")
-	}
-	f, err := strconv.ParseFloat(num, 64)
+	n, err := bytesize.Parse(s)
 	if err != nil {
 		return 0, err
 	}
-	unit := strings.ToLower(strings.TrimSpace(s[n:]))
-	m, ok := byteUnits[unit]
-	if !ok {
-		return 0, fmt.Errorf("unhandled size name: %v", unit)
-	}
-	f *= float64(m)
-	if f >= math.MaxUint64 {
-		return 0, fmt.Errorf("too large: %v", s)
-	}
-	return float64(uint64(f)), nil
+	return float64(n), nil
 }
