@@ -433,17 +433,20 @@ func absent(st steps, x *logql.RangeAggExpr, accs []*rangeAcc) *matrix {
 		}
 	}
 	ls = labels.New(ls...)
+	// A step is covered when any series counts a sample there: one running
+	// sum over each series' difference array.
+	present := make([]bool, st.n)
+	for _, a := range accs {
+		var cnt float64
+		for i := 0; i < st.n && i < len(a.dCnt); i++ {
+			cnt += a.dCnt[i]
+			present[i] = present[i] || cnt > 0
+		}
+	}
 	s := newStepSeries(ls, st.n)
 	any := false
-	for i := 0; i < st.n; i++ {
-		present := false
-		for _, a := range accs {
-			if len(a.dCnt) > 0 && prefix(a.dCnt, i) > 0 {
-				present = true
-				break
-			}
-		}
-		if !present {
+	for i, p := range present {
+		if !p {
 			s.vals[i], s.has[i] = 1, true
 			any = true
 		}
@@ -452,14 +455,6 @@ func absent(st steps, x *logql.RangeAggExpr, accs []*rangeAcc) *matrix {
 		return &matrix{}
 	}
 	return &matrix{series: []*stepSeries{s}}
-}
-
-func prefix(d []float64, i int) float64 {
-	var s float64
-	for j := 0; j <= i; j++ {
-		s += d[j]
-	}
-	return s
 }
 
 // overTime applies a range function to the samples of one window
