@@ -9,29 +9,34 @@ import (
 	"github.com/loam-logs/loam/server/store"
 )
 
-// streamPipelines caches the per-stream pipelines of one query, keyed by
-// the stream's label hash.
-type streamPipelines struct {
-	p     *pipeline.Pipeline
+// perStream keeps one value per stream of a query (a stream's pipeline or
+// sample extractor), made on first sight.
+type perStream[T any] struct {
+	newV  func(labels.Labels) T
 	last  labels.Labels
-	lastS *pipeline.StreamPipeline
-	m     map[uint64]*pipeline.StreamPipeline
+	lastV T
+	seen  bool
+	m     map[uint64]T
 }
 
-func (s *streamPipelines) get(ls labels.Labels) *pipeline.StreamPipeline {
+func newPerStream[T any](newV func(labels.Labels) T) *perStream[T] {
+	return &perStream[T]{newV: newV, m: map[uint64]T{}}
+}
+
+func (s *perStream[T]) get(ls labels.Labels) T {
 	// Entries of one stream often come in runs: compare with the last one
 	// before hashing.
-	if s.lastS != nil && sameLabels(s.last, ls) {
-		return s.lastS
+	if s.seen && sameLabels(s.last, ls) {
+		return s.lastV
 	}
 	h := ls.Hash()
-	sp := s.m[h]
-	if sp == nil {
-		sp = s.p.ForStream(ls)
-		s.m[h] = sp
+	v, ok := s.m[h]
+	if !ok {
+		v = s.newV(ls)
+		s.m[h] = v
 	}
-	s.last, s.lastS = ls, sp
-	return sp
+	s.last, s.lastV, s.seen = ls, v, true
+	return v
 }
 
 // sameLabels is a cheap equality: the store hands out the same slice for
@@ -64,7 +69,7 @@ func (e *Engine) logQuery(ctx context.Context, p Params, x *logql.LogSelectorExp
 		return nil, err
 	}
 	defer it.Close()
-	sps := &streamPipelines{p: pl, m: map[uint64]*pipeline.StreamPipeline{}}
+	sps := newPerStream(pl.ForStream)
 	res := &Result{Type: "streams"}
 	byHash := map[uint64]*Stream{}
 	n := 0

@@ -208,24 +208,14 @@ func (e *Engine) collectRange(ctx context.Context, p Params, st steps, x *logql.
 	defer it.Close()
 	accs := map[uint64]*rangeAcc{}
 	var order []*rangeAcc
-	exts := map[uint64]*pipeline.StreamExtractor{}
-	var lastLs labels.Labels
-	var lastExt *pipeline.StreamExtractor
+	exts := newPerStream(ext.ForStream)
 	n := 0
 	for it.Next() {
 		if n++; n&4095 == 0 && ctx.Err() != nil {
 			return shardResult{err: ctx.Err()}
 		}
 		ls, ent := it.At()
-		sx := lastExt
-		if sx == nil || !sameLabels(ls, lastLs) {
-			h := ls.Hash()
-			if sx = exts[h]; sx == nil {
-				sx = ext.ForStream(ls)
-				exts[h] = sx
-			}
-			lastLs, lastExt = ls, sx
-		}
+		sx := exts.get(ls)
 		v, r, ok := sx.Process(ent.T, ent.Line, ent.Meta)
 		if !ok {
 			continue
