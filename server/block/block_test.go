@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -330,5 +331,67 @@ func TestTimestampsRoundTripScales(t *testing.T) {
 				t.Fatalf("shift %d n %d: %v (got %d values)", shift, n, err, len(got))
 			}
 		}
+	}
+}
+
+// TestTailFrames checks that a big chunk keeps its newest lines in a frame
+// of their own, and that head and tail read apart give what the whole chunk
+// gives, in every layout.
+func TestTailFrames(t *testing.T) {
+	streams := genStreams(1, 4000, 3) // ~300 KB of lines
+	for _, opts := range []Options{{ChunkTargetSize: 1 << 20}, {ChunkTargetSize: 1 << 20, Templated: true}, {ChunkTargetSize: 1 << 20, Codec: CodecS2}} {
+		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "b.blk")
+			writeBlock(t, path, streams, Options{ChunkTargetSize: 256 << 10, Templated: opts.Templated, Codec: opts.Codec})
+			r, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			c := &r.Streams()[0].Chunks[0]
+			if opts.Codec != CodecZstd {
+				if c.HasTail() {
+					t.Fatal("only zstd chunks get a tail frame")
+				}
+				return
+			}
+			if !c.HasTail() || c.TailCount == 0 || c.TailCount > c.Count/4 {
+				t.Fatalf("chunk of %d bytes: tail %v, %d of %d entries", c.RawBytes, c.HasTail(), c.TailCount, c.Count)
+			}
+			var whole, part ChunkData
+			if err := r.ReadChunk(c, &whole); err != nil {
+				t.Fatal(err)
+			}
+			var got []Entry
+			for _, p := range []Part{PartHead, PartTail} {
+				if _, err := r.ReadChunkPart(c, &part, p, nil); err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range part.Entries {
+					got = append(got, Entry{T: e.T, Line: slices.Clone(e.Line), Meta: e.Meta})
+				}
+				if p == PartHead && part.Entries[len(part.Entries)-1].T != c.HeadMaxT {
+					t.Fatalf("head ends at %d, index says %d", part.Entries[len(part.Entries)-1].T, c.HeadMaxT)
+				}
+				if p == PartTail && (part.Entries[0].T != c.TailMinT || len(part.Entries) != int(c.TailCount)) {
+					t.Fatalf("tail starts at %d with %d entries, index says %d, %d", part.Entries[0].T, len(part.Entries), c.TailMinT, c.TailCount)
+				}
+			}
+			if len(got) != len(whole.Entries) {
+				t.Fatalf("parts hold %d entries, the chunk %d", len(got), len(whole.Entries))
+			}
+			for i, e := range whole.Entries {
+				if got[i].T != e.T || string(got[i].Line) != string(e.Line) || !got[i].Meta.Equal(e.Meta) ||
+					string(e.Line) != string(streams[0].es[i].Line) {
+					t.Fatalf("entry %d: parts %+v, whole %+v", i, got[i], e)
+				}
+			}
+			// A needle test sees both frames' text.
+			last := streams[0].es[c.Count-1].Line
+			ok, err := r.ReadChunkPart(c, &whole, PartAll, Needles{{last}})
+			if err != nil || !ok || len(whole.Entries) != 1 || !bytes.Equal(whole.Entries[0].Line, last) {
+				t.Fatalf("needle search missed the tail's last line: %v %v %d", ok, err, len(whole.Entries))
+			}
+		})
 	}
 }

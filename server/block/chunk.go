@@ -26,7 +26,14 @@ type ChunkMeta struct {
 	TsLen      uint32
 	FilterOff  uint64 // n-gram filter
 	FilterLen  uint32
-	Flags      byte // chunkHasMeta
+	Flags      byte // chunkHasMeta, …
+
+	// With chunkTail, the lines region holds two frames: the first
+	// Count-TailCount entries, then the last TailCount entries in the
+	// final TailLen bytes. HeadMaxT and TailMinT are the parts' time
+	// bounds.
+	TailCount, TailLen uint32
+	HeadMaxT, TailMinT int64
 }
 
 const (
@@ -35,6 +42,7 @@ const (
 	chunkLF      = 1 << 2 // lines are separated by '\n', without a length column
 	chunkTmpl    = 1 << 3 // lines are split into templates and variable columns
 	chunkRaw     = 1 << 4 // the lines frame is stored uncompressed
+	chunkTail    = 1 << 5 // the newest lines are in a second, small frame (format version 2)
 )
 
 // minTemplatedLines: below this, templates cost more than they save.
@@ -43,45 +51,51 @@ const minTemplatedLines = 32
 // HasMeta reports whether entries of the chunk carry structured metadata.
 func (c *ChunkMeta) HasMeta() bool { return c.Flags&chunkHasMeta != 0 }
 
+// HasTail reports whether the newest entries of the chunk can be read
+// without the rest (see ReadChunkPart).
+func (c *ChunkMeta) HasTail() bool { return c.Flags&chunkTail != 0 }
+
 // Overlaps reports whether the chunk may hold entries in [start, end].
 func (c *ChunkMeta) Overlaps(start, end int64) bool { return c.MinT <= end && c.MaxT >= start }
 
 // ErrCorrupt is wrapped by every error about bytes that do not decode.
 var ErrCorrupt = errors.New("corrupt block")
 
-// appendLinesPayload builds the uncompressed content of a chunk's lines frame
-// and returns the flags that describe it. When no line holds a newline, the
-// lines are joined by '\n' (chunkLF): zstd spends almost nothing on a
-// separator it can predict, while a column of lengths costs about a byte a
-// line. Otherwise the lengths come first, keeping the text contiguous. The
-// metadata of each entry follows when any entry has some (chunkHasMeta).
-func appendLinesPayload(dst []byte, es []Entry, hasMeta, templated bool) ([]byte, byte) {
+// linesLayout chooses how a chunk's lines are laid out in its frame and
+// returns the flags that say so. When no line holds a newline, the lines are
+// joined by '\n' (chunkLF): zstd spends almost nothing on a separator it can
+// predict, while a column of lengths costs about a byte a line. Otherwise the
+// lengths come first, keeping the text contiguous. The metadata of each
+// entry follows when any entry has some (chunkHasMeta).
+func linesLayout(es []Entry, hasMeta, templated bool) byte {
 	var flags byte
 	if hasMeta {
 		flags |= chunkHasMeta
 	}
 	if templated && len(es) >= minTemplatedLines && templatable(es) {
-		flags |= chunkTmpl
-		dst = appendTemplated(dst, es)
-		if hasMeta {
-			dst = appendMeta(dst, es)
-		}
-		return dst, flags
+		return flags | chunkTmpl
 	}
-	lf := true
 	for i := range es {
 		if bytes.IndexByte(es[i].Line, '\n') >= 0 {
-			lf = false
-			break
+			return flags
 		}
 	}
-	if lf {
-		flags |= chunkLF
+	return flags | chunkLF
+}
+
+// appendLinesPayload appends the uncompressed content of a lines frame
+// holding es in the layout of flags (from linesLayout over es, or over a
+// chunk of which es is a part).
+func appendLinesPayload(dst []byte, es []Entry, flags byte) []byte {
+	switch {
+	case flags&chunkTmpl != 0:
+		dst = appendTemplated(dst, es)
+	case flags&chunkLF != 0:
 		for i := range es {
 			dst = append(dst, es[i].Line...)
 			dst = append(dst, '\n')
 		}
-	} else {
+	default:
 		for i := range es {
 			dst = appendUvarint(dst, uint64(len(es[i].Line)))
 		}
@@ -89,10 +103,10 @@ func appendLinesPayload(dst []byte, es []Entry, hasMeta, templated bool) ([]byte
 			dst = append(dst, es[i].Line...)
 		}
 	}
-	if hasMeta {
+	if flags&chunkHasMeta != 0 {
 		dst = appendMeta(dst, es)
 	}
-	return dst, flags
+	return dst
 }
 
 func appendMeta(dst []byte, es []Entry) []byte {
@@ -192,4 +206,25 @@ func decodeMeta(meta []byte, es []Entry) error {
 		es[i].Meta = ls
 	}
 	return nil
+}
+
+// Needles are literal substrings a query's lines must hold: for every set,
+// one of the set's strings (an AND of ORs, as logql's Needles gives them).
+type Needles [][][]byte
+
+// Match reports whether text holds, for every set, one of its strings.
+func (n Needles) Match(text []byte) bool {
+	for _, set := range n {
+		found := false
+		for _, s := range set {
+			if bytes.Contains(text, s) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

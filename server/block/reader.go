@@ -19,6 +19,7 @@ import (
 // Reader reads a finished block. Its methods are safe for concurrent use.
 type Reader struct {
 	path       string
+	version    byte
 	f          *os.File
 	size       int64
 	minT, maxT int64
@@ -102,8 +103,8 @@ func open(f *os.File, path string) (*Reader, error) {
 	if string(hdr[:8]) != Magic {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
-	if hdr[8] != Version {
-		return nil, fmt.Errorf("unsupported block version %d (this build reads %d)", hdr[8], Version)
+	if hdr[8] < minVersion || hdr[8] > Version {
+		return nil, fmt.Errorf("unsupported block version %d (this build reads %d to %d)", hdr[8], minVersion, Version)
 	}
 	var ft [footerSize]byte
 	if _, err := f.ReadAt(ft[:], size-footerSize); err != nil {
@@ -129,7 +130,7 @@ func open(f *os.File, path string) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: index: %v", ErrCorrupt, err)
 	}
-	r := &Reader{path: path, f: f, size: size,
+	r := &Reader{path: path, f: f, size: size, version: hdr[8],
 		minT: int64(le.Uint64(ft[48:])), maxT: int64(le.Uint64(ft[56:]))}
 	if err := r.decodeIndex(raw); err != nil {
 		return nil, err
@@ -196,6 +197,24 @@ func (r *Reader) decodeIndex(src []byte) error {
 			c.FilterOff, c.FilterLen = v[7], uint32(v[8])
 			c.Flags = src[0]
 			src = src[1:]
+			if c.Flags&chunkTail != 0 {
+				if r.version < 2 {
+					return bad("tail frame in a version 1 block")
+				}
+				var t [4]uint64
+				for k := range t {
+					if t[k], src, ok = readUvarint(src); !ok {
+						return bad("chunk tail")
+					}
+				}
+				c.TailCount, c.TailLen = uint32(t[0]), uint32(t[1])
+				c.TailMinT = c.MinT + int64(t[2])
+				c.HeadMaxT = c.TailMinT - int64(t[3])
+				if t[0] == 0 || t[0] >= uint64(c.Count) || t[1] == 0 || t[1] >= uint64(c.LinesLen) ||
+					t[2] > v[0] || c.HeadMaxT < c.MinT {
+					return bad("chunk tail out of range")
+				}
+			}
 			for _, end := range []uint64{c.LinesOff + uint64(c.LinesLen), c.TsOff + uint64(c.TsLen), c.FilterOff + uint64(c.FilterLen)} {
 				if end > uint64(r.size) {
 					return bad("chunk out of bounds")
@@ -423,54 +442,153 @@ type ChunkData struct {
 	Entries []Entry
 	times   []int64
 	frame   []byte
-	text    []byte
-	lines   []byte // rebuilt lines of a templated chunk
+	text    []byte // decompressed head frame (the only one without a tail)
+	lines   []byte // rebuilt lines of a templated head frame
+	tText   []byte // the same for the tail frame
+	tLines  []byte
 }
+
+// Part selects entries of a chunk: all of them, or, of a chunk with a tail
+// frame (HasTail), the head (all but the newest TailCount) or the tail.
+type Part uint8
+
+const (
+	PartAll Part = iota
+	PartHead
+	PartTail
+)
 
 // ReadChunk decodes chunk c into d.
 func (r *Reader) ReadChunk(c *ChunkMeta, d *ChunkData) error {
-	_, err := r.ReadChunkIf(c, d, nil)
+	_, err := r.ReadChunkPart(c, d, PartAll, nil)
 	return err
 }
 
-// ReadChunkIf is ReadChunk that first shows the chunk's decompressed text to
-// keep, when the chunk's layout holds every line's bytes contiguously; if
-// keep says no, the entries are not decoded and ok is false. keep may see
-// two neighbouring lines run together (it may then say yes wrongly, never
-// no wrongly, for a substring test), and is not called for templated
-// chunks.
-func (r *Reader) ReadChunkIf(c *ChunkMeta, d *ChunkData, keep func(text []byte) bool) (ok bool, err error) {
+// ReadChunkPart decodes part of chunk c into d (PartAll for a chunk without
+// a tail frame): the entries whose lines hold needles (all of them when
+// needles is nil). Frames are searched before lines are split out of them,
+// and templated frames without rebuilding the lines that cannot match; ok
+// is false when no frame's text can hold the needles.
+func (r *Reader) ReadChunkPart(c *ChunkMeta, d *ChunkData, part Part, needles Needles) (ok bool, err error) {
+	if !c.HasTail() {
+		part = PartAll
+	}
 	d.times, err = r.ReadTimestamps(c, d.times[:0])
 	if err != nil {
 		return false, err
 	}
-	d.frame = slices.Grow(d.frame[:0], int(c.LinesLen))[:c.LinesLen]
-	if _, err := r.f.ReadAt(d.frame, int64(c.LinesOff)); err != nil {
+	// The frames to read: [off, off+n) in the file, the head frame first.
+	off, n := c.LinesOff, c.LinesLen
+	headLen := c.LinesLen - c.TailLen
+	times := d.times
+	split := len(times) - int(c.TailCount) // first tail entry
+	if c.HasTail() && split <= 0 {
+		return false, fmt.Errorf("%w: %s at %d: %d timestamps for a tail of %d", ErrCorrupt, r.path, c.LinesOff, len(times), c.TailCount)
+	}
+	switch part {
+	case PartHead:
+		n = headLen
+	case PartTail:
+		off, n = off+uint64(headLen), c.TailLen
+	}
+	d.frame = slices.Grow(d.frame[:0], int(n))[:n]
+	if _, err := r.f.ReadAt(d.frame, int64(off)); err != nil {
 		return false, fmt.Errorf("read lines of %s: %w", r.path, err)
 	}
+	d.Entries = d.Entries[:0]
+	frame := func(compressed []byte, times []int64, text, lines *[]byte) error {
+		var err error
+		if *text, err = r.decompress(c, compressed, *text); err != nil {
+			return err
+		}
+		if needles != nil && c.Flags&chunkTmpl == 0 && !needles.Match(*text) {
+			return nil
+		}
+		ok = true
+		if d.Entries, err = decodeFrame(*text, times, c.Flags, needles, lines, d.Entries); err != nil {
+			return fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
+		}
+		return nil
+	}
+	switch {
+	case part == PartHead:
+		err = frame(d.frame, times[:split], &d.text, &d.lines)
+	case part == PartTail:
+		err = frame(d.frame, times[split:], &d.tText, &d.tLines)
+	case c.HasTail():
+		if err = frame(d.frame[:headLen], times[:split], &d.text, &d.lines); err == nil {
+			err = frame(d.frame[headLen:], times[split:], &d.tText, &d.tLines)
+		}
+	default:
+		err = frame(d.frame, times, &d.text, &d.lines)
+	}
+	return ok, err
+}
+
+// decodeFrame appends to dst the entries of a decompressed lines frame
+// (timestamps times) whose lines hold needles. Lines alias text or *lines.
+func decodeFrame(text []byte, times []int64, flags byte, needles Needles, lines *[]byte, dst []Entry) ([]Entry, error) {
+	if needles != nil && flags&chunkTmpl != 0 && flags&chunkHasMeta == 0 {
+		f, err := parseTemplated(text, len(times))
+		if err != nil {
+			return dst, err
+		}
+		cand, exact := f.candidates(needles)
+		out := (*lines)[:0]
+		var offs, keep []int
+		for i, ok := range cand {
+			if !ok {
+				continue
+			}
+			start := len(out)
+			out = f.appendLine(out, i)
+			if !exact && !needles.Match(out[start:]) {
+				out = out[:start]
+				continue
+			}
+			offs = append(offs, start)
+			keep = append(keep, i)
+		}
+		*lines = out
+		offs = append(offs, len(out))
+		for j, i := range keep {
+			dst = append(dst, Entry{T: times[i], Line: out[offs[j]:offs[j+1]:offs[j+1]]})
+		}
+		return dst, nil
+	}
+	first := len(dst)
+	dst = slices.Grow(dst, len(times))[:first+len(times)]
+	es := dst[first:]
+	if err := decodeLinesPayload(text, es, flags, lines); err != nil {
+		return dst[:first], err
+	}
+	w := 0
+	for i, t := range times {
+		if needles != nil && !needles.Match(es[i].Line) {
+			continue
+		}
+		es[w] = es[i]
+		es[w].T = t
+		w++
+	}
+	return dst[:first+w], nil
+}
+
+// decompress appends the text of one lines frame of c to dst[:0].
+func (r *Reader) decompress(c *ChunkMeta, frame, dst []byte) ([]byte, error) {
+	var err error
 	switch {
 	case c.Flags&chunkRaw != 0:
-		d.text = append(d.text[:0], d.frame...)
+		dst = append(dst[:0], frame...)
 	case c.Flags&chunkS2 != 0:
-		d.text, err = decodeS2(d.frame, d.text)
+		dst, err = decodeS2(frame, dst)
 	default:
-		d.text, err = zstdDecoder().DecodeAll(d.frame, d.text[:0])
+		dst, err = zstdDecoder().DecodeAll(frame, dst[:0])
 	}
 	if err != nil {
-		return false, fmt.Errorf("%w: lines of %s at %d: %v", ErrCorrupt, r.path, c.LinesOff, err)
+		return dst, fmt.Errorf("%w: lines of %s at %d: %v", ErrCorrupt, r.path, c.LinesOff, err)
 	}
-	if keep != nil && c.Flags&chunkTmpl == 0 && !keep(d.text) {
-		d.Entries = d.Entries[:0]
-		return false, nil
-	}
-	d.Entries = slices.Grow(d.Entries[:0], len(d.times))[:len(d.times)]
-	if err := decodeLinesPayload(d.text, d.Entries, c.Flags, &d.lines); err != nil {
-		return false, fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
-	}
-	for i, t := range d.times {
-		d.Entries[i].T = t
-	}
-	return true, nil
+	return dst, nil
 }
 
 // Filter reads the n-gram filter of chunk c into buf (reused when large

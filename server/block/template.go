@@ -2,7 +2,9 @@ package block
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -104,28 +106,38 @@ func appendTemplated(dst []byte, es []Entry) []byte {
 	return dst
 }
 
-// decodeTemplated rebuilds the lines of es from the templated layout into
-// out (lines alias out) and returns the rest of src (the metadata).
-func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error) {
+// tmplFrame is a parsed templated frame: lines can be rebuilt one by one,
+// and searched for literal needles without rebuilding them.
+type tmplFrame struct {
+	tmpls    [][]byte   // templates, varMark for each slot
+	segs     [][][]byte // each template's literal pieces around its slots
+	litLen   []int      // literal bytes of each template
+	lineTmpl []uint32   // template of each line
+	rank     []uint32   // rank of each line among the lines of its template
+	colStart [][]int32  // per template, per slot: index in ends of its first value
+	base     []byte     // the columns: every value followed by '\n'
+	ends     []int32    // where each value ends in base
+	rest     []byte     // what follows the columns (the metadata)
+}
+
+// parseTemplated reads a templated frame of n lines.
+func parseTemplated(src []byte, n int) (*tmplFrame, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: templated lines: %s", ErrCorrupt, what) }
 	nt, src, ok := readUvarint(src)
 	if !ok || nt > uint64(len(src)) {
-		return nil, out, bad("template count")
+		return nil, bad("template count")
 	}
-	// Each template as its literal pieces around the variable slots.
-	segs := make([][][]byte, nt)
-	litLen := make([]int, nt)
-	tmpls := make([][]byte, nt)
+	f := &tmplFrame{tmpls: make([][]byte, nt), segs: make([][][]byte, nt), litLen: make([]int, nt)}
 	pieces := 0
-	for i := range tmpls {
-		if tmpls[i], src, ok = readBytes(src); !ok {
-			return nil, out, bad("template")
+	for i := range f.tmpls {
+		if f.tmpls[i], src, ok = readBytes(src); !ok {
+			return nil, bad("template")
 		}
-		pieces += bytes.Count(tmpls[i], []byte{varMark}) + 1
+		pieces += bytes.Count(f.tmpls[i], []byte{varMark}) + 1
 	}
 	// One backing array for every template's pieces.
 	flat := make([][]byte, 0, pieces)
-	for i, tmpl := range tmpls {
+	for i, tmpl := range f.tmpls {
 		first := len(flat)
 		for {
 			j := bytes.IndexByte(tmpl, varMark)
@@ -136,73 +148,228 @@ func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error)
 			flat = append(flat, tmpl[:j])
 			tmpl = tmpl[j+1:]
 		}
-		segs[i] = flat[first:len(flat):len(flat)]
-		litLen[i] = len(tmpls[i]) - (len(segs[i]) - 1)
+		f.segs[i] = flat[first:len(flat):len(flat)]
+		f.litLen[i] = len(f.tmpls[i]) - (len(f.segs[i]) - 1)
 	}
-	lineTmpl := make([]uint32, len(es))
-	counts := make([]int, nt)
-	for i := range lineTmpl {
+	f.lineTmpl = make([]uint32, n)
+	f.rank = make([]uint32, n)
+	counts := make([]uint32, nt)
+	for i := range f.lineTmpl {
 		var id uint64
 		if id, src, ok = readUvarint(src); !ok || id >= nt {
-			return nil, out, bad("template number")
+			return nil, bad("template number")
 		}
-		lineTmpl[i] = uint32(id)
+		f.lineTmpl[i] = uint32(id)
+		f.rank[i] = counts[id]
 		counts[id]++
 	}
 	// Columns are laid out template by template, slot by slot, each with
 	// one value per line of its template, every value ended by '\n'. One
 	// pass finds every value's end; value k then starts after value k-1.
-	base := src
 	total := 0
 	for t := range counts {
-		total += counts[t] * (len(segs[t]) - 1)
+		total += int(counts[t]) * (len(f.segs[t]) - 1)
 	}
-	ends := make([]int32, 0, total)
-	cursors := make([][]int, nt) // next value of each slot
+	f.ends = newlines(src, make([]int32, 0, total), total)
+	if len(f.ends) < total {
+		return nil, bad("column")
+	}
+	f.colStart = make([][]int32, nt)
+	starts := make([]int32, 0, pieces-int(nt))
+	k := int32(0)
+	for t := range f.colStart {
+		for range len(f.segs[t]) - 1 {
+			starts = append(starts, k)
+			k += int32(counts[t])
+		}
+		f.colStart[t] = starts[len(starts)-(len(f.segs[t])-1):]
+	}
 	pos := 0
-	for t := range cursors {
-		cursors[t] = make([]int, len(segs[t])-1)
-		for s := range cursors[t] {
-			cursors[t][s] = len(ends)
-			for k := 0; k < counts[t]; k++ {
-				n := bytes.IndexByte(base[pos:], '\n')
-				if n < 0 {
-					return nil, out, bad("column")
-				}
-				pos += n
-				ends = append(ends, int32(pos))
-				pos++
-			}
+	if total > 0 {
+		pos = int(f.ends[total-1]) + 1
+	}
+	f.base, f.rest = src[:pos], src[pos:]
+	return f, nil
+}
+
+// newlines appends the offsets of the first n newlines of b to dst. Values
+// are a few bytes long, so it looks at eight bytes a step rather than
+// calling IndexByte per value.
+func newlines(b []byte, dst []int32, n int) []int32 {
+	const lo7, nl = 0x7f7f7f7f7f7f7f7f, 0x0a0a0a0a0a0a0a0a
+	i := 0
+	for ; i+8 <= len(b) && len(dst) < n; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ nl // newline bytes are now zero
+		// The high bit of each zero byte, exactly (no borrow across bytes).
+		z := ^((x&lo7 + lo7) | x | lo7)
+		for z != 0 && len(dst) < n {
+			dst = append(dst, int32(i+bits.TrailingZeros64(z)/8))
+			z &= z - 1
 		}
 	}
-	src = base[pos:]
-	// The lines take the literals of their templates plus the column
-	// values (without their newlines).
-	size := pos - len(ends)
-	for t := range counts {
-		size += counts[t] * litLen[t]
+	for ; i < len(b) && len(dst) < n; i++ {
+		if b[i] == '\n' {
+			dst = append(dst, int32(i))
+		}
 	}
-	out = slices.Grow(out[:0], max(size, 0))
+	return dst
+}
+
+// value returns value k of the columns.
+func (f *tmplFrame) value(k int32) []byte {
+	start := int32(0)
+	if k > 0 {
+		start = f.ends[k-1] + 1
+	}
+	return f.base[start:f.ends[k]]
+}
+
+// appendLine appends line i to dst.
+func (f *tmplFrame) appendLine(dst []byte, i int) []byte {
+	t, r := f.lineTmpl[i], int32(f.rank[i])
+	sg := f.segs[t]
+	dst = append(dst, sg[0]...)
+	for s := 1; s < len(sg); s++ {
+		dst = append(dst, f.value(f.colStart[t][s-1]+r)...)
+		dst = append(dst, sg[s]...)
+	}
+	return dst
+}
+
+// size returns the bytes of every line rebuilt.
+func (f *tmplFrame) size() int {
+	n := len(f.base) - len(f.ends)
+	for _, t := range f.lineTmpl {
+		n += f.litLen[t]
+	}
+	return n
+}
+
+// decodeTemplated rebuilds the lines of es from the templated layout into
+// out (lines alias out) and returns the rest of src (the metadata).
+func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error) {
+	f, err := parseTemplated(src, len(es))
+	if err != nil {
+		return nil, out, err
+	}
+	out = slices.Grow(out[:0], max(f.size(), 0))
 	offs := make([]int, len(es)+1)
-	for i, id := range lineTmpl {
-		sg := segs[id]
-		out = append(out, sg[0]...)
-		cur := cursors[id]
-		for s := 1; s < len(sg); s++ {
-			k := cur[s-1]
-			cur[s-1]++
-			start := 0
-			if k > 0 {
-				start = int(ends[k-1]) + 1
-			}
-			out = append(out, base[start:ends[k]]...)
-			out = append(out, sg[s]...)
-		}
+	for i := range es {
+		out = f.appendLine(out, i)
 		offs[i+1] = len(out)
 	}
 	for i := range es {
 		es[i].Line = out[offs[i]:offs[i+1]:offs[i+1]]
 		es[i].Meta = nil
 	}
-	return src, out, nil
+	return f.rest, out, nil
+}
+
+// wordOnly reports whether every byte of b is a word byte. Such a needle
+// can only occur within a literal piece or within one variable: a variable
+// is a maximal run of word bytes, so the bytes on either side of it are
+// not word bytes, and a match cannot cross into it.
+func wordOnly(b []byte) bool {
+	for _, c := range b {
+		if !isWordByte(c) {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// candidates marks the lines that may contain, for every set of needles,
+// one of the set's strings. For needles of word bytes only the answer is
+// exact (see wordOnly) and found without rebuilding a line: in the
+// templates, then in the columns. exact is false when some needle is not
+// of word bytes only; lines marked must then be checked whole.
+func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool) {
+	n := len(f.lineTmpl)
+	cand = make([]bool, n)
+	for i := range cand {
+		cand[i] = true
+	}
+	exact = true
+	setOK := make([]bool, n)
+	litHas := make([]bool, len(f.tmpls))
+	var idx *columnIndex // built at the first needle that needs the columns
+	for _, set := range needles {
+		clear(setOK)
+		any := false
+		for _, nd := range set {
+			if !wordOnly(nd) {
+				exact = false
+				any = true
+				break
+			}
+			for t, tm := range f.tmpls {
+				litHas[t] = bytes.Contains(tm, nd)
+			}
+			for i, t := range f.lineTmpl {
+				if litHas[t] {
+					setOK[i] = true
+				}
+			}
+			if idx == nil {
+				idx = f.columnIndex()
+			}
+			for o := 0; o < len(f.base); {
+				h := bytes.Index(f.base[o:], nd)
+				if h < 0 {
+					break
+				}
+				k, _ := slices.BinarySearch(f.ends, int32(o+h)) // the value holding the hit
+				setOK[idx.line(int32(k))] = true
+				o = int(f.ends[k]) + 1
+			}
+		}
+		if any {
+			continue // this set may match any line
+		}
+		for i := range cand {
+			cand[i] = cand[i] && setOK[i]
+		}
+	}
+	return cand, exact
+}
+
+// columnIndex maps a value of the columns back to its line.
+type columnIndex struct {
+	first   []int32  // index of the first value of every column, ascending
+	colTmpl []uint32 // the template of every column
+	order   []int32  // lines grouped by template, each group in rank order
+	group   []int32  // where each template's group starts in order
+}
+
+func (f *tmplFrame) columnIndex() *columnIndex {
+	x := &columnIndex{group: make([]int32, len(f.tmpls)+1), order: make([]int32, len(f.lineTmpl))}
+	for _, t := range f.lineTmpl {
+		x.group[t+1]++
+	}
+	for t, cols := range f.colStart {
+		if x.group[t+1] == 0 {
+			continue // no line, no values: keep first strictly ascending
+		}
+		for _, c := range cols {
+			x.first = append(x.first, c)
+			x.colTmpl = append(x.colTmpl, uint32(t))
+		}
+	}
+	for t := range f.tmpls {
+		x.group[t+1] += x.group[t]
+	}
+	for i, t := range f.lineTmpl {
+		x.order[x.group[t]+int32(f.rank[i])] = int32(i)
+	}
+	return x
+}
+
+// line returns the line whose variable is value k.
+func (x *columnIndex) line(k int32) int32 {
+	c, found := slices.BinarySearch(x.first, k)
+	if !found {
+		c--
+	}
+	t := x.colTmpl[c]
+	return x.order[x.group[t]+k-x.first[c]]
 }

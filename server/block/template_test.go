@@ -1,7 +1,9 @@
 package block
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -72,5 +74,111 @@ func FuzzTemplated(f *testing.F) {
 		// Garbage must never panic the decoder.
 		es := make([]Entry, 3)
 		decodeTemplated([]byte(a+b+c), es, nil)
+	})
+}
+
+// TestTemplatedNeedles compares the search of templated frames (in the
+// templates and columns, rebuilding only candidates) with searching every
+// rebuilt line, for needles of word bytes (exact without rebuilding) and
+// others (checked on the rebuilt line).
+func TestTemplatedNeedles(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 9))
+	words := []string{"timeout", "GET", "user", "req-42", "/v1/timeout/7", "a1", "x", "status=500", "ms", "db"}
+	for round := 0; round < 200; round++ {
+		n := 1 + r.IntN(80)
+		es := make([]Entry, n)
+		times := make([]int64, n)
+		for i := range es {
+			var b []byte
+			for k := r.IntN(8); k >= 0; k-- {
+				b = append(b, words[r.IntN(len(words))]...)
+				b = append(b, " :,=\"{}"[r.IntN(7)])
+			}
+			es[i] = Entry{T: int64(i), Line: b}
+			times[i] = int64(i)
+		}
+		needles := make(Needles, 1+r.IntN(2))
+		for i := range needles {
+			for k := r.IntN(2); k >= 0; k-- {
+				w := words[r.IntN(len(words))]
+				if r.IntN(3) == 0 && len(w) > 2 {
+					w = w[1 : len(w)-1]
+				}
+				needles[i] = append(needles[i], []byte(w))
+			}
+		}
+		var want []int64
+		for _, e := range es {
+			if needles.Match(e.Line) {
+				want = append(want, e.T)
+			}
+		}
+		payload := appendTemplated(nil, es)
+		var scratch []byte
+		got, err := decodeFrame(payload, times, chunkTmpl, needles, &scratch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotT []int64
+		for _, e := range got {
+			gotT = append(gotT, e.T)
+			if string(e.Line) != string(es[e.T].Line) {
+				t.Fatalf("line %d rebuilt as %q, want %q", e.T, e.Line, es[e.T].Line)
+			}
+		}
+		if fmt.Sprint(gotT) != fmt.Sprint(want) {
+			t.Fatalf("needles %q over %d lines: got %v, want %v", needles, n, gotT, want)
+		}
+	}
+}
+
+// FuzzTemplatedNeedles: any frame, any needle, no panic; on frames the
+// encoder writes (whose variables are maximal runs of word bytes), the
+// search agrees with searching the rebuilt lines.
+func FuzzTemplatedNeedles(f *testing.F) {
+	f.Add(appendTemplated(nil, []Entry{{Line: []byte("GET /v1/users/42 200")}, {Line: []byte("timeout after 5s")}}), "timeout", uint8(2))
+	f.Fuzz(func(t *testing.T, payload []byte, needle string, n uint8) {
+		times := make([]int64, n)
+		for i := range times {
+			times[i] = int64(i)
+		}
+		var scratch []byte
+		all := make([]Entry, n)
+		if _, _, err := decodeTemplated(payload, all, nil); err != nil {
+			decodeFrame(payload, times, chunkTmpl, Needles{{[]byte(needle)}}, &scratch, nil)
+			return
+		}
+		got, err := decodeFrame(payload, times, chunkTmpl, Needles{{[]byte(needle)}}, &scratch, nil)
+		if err != nil {
+			t.Fatalf("whole frame decodes, search fails: %v", err)
+		}
+		if !bytes.Equal(appendTemplated(nil, all), payload) {
+			return // not as the encoder writes it: no promise but no panic
+		}
+		var want int
+		for _, e := range all {
+			if bytes.Contains(e.Line, []byte(needle)) {
+				want++
+			}
+		}
+		if len(got) != want {
+			t.Fatalf("search found %d lines, rebuilt lines hold %d", len(got), want)
+		}
+	})
+}
+
+func FuzzNewlines(f *testing.F) {
+	f.Add([]byte("a\nbb\n\n0123456789\nxyz\n\xff\n"), 3)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		n = max(n, 0) % (len(b) + 2)
+		var want []int32
+		for i, c := range b {
+			if c == '\n' && len(want) < n {
+				want = append(want, int32(i))
+			}
+		}
+		if got := newlines(b, nil, n); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("newlines(%q, %d) = %v, want %v", b, n, got, want)
+		}
 	})
 }

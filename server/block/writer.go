@@ -19,7 +19,10 @@ const (
 	// Magic opens and closes every block file.
 	Magic = "LOAMBLK1"
 	// Version is the format version written by this code.
-	Version    = 1
+	Version = 2
+	// minVersion is the oldest format this code reads: version 1 lacks
+	// only tail frames (chunkTail).
+	minVersion = 1
 	headerSize = 16
 	footerSize = 8*8 + 4 + 4 + 8
 )
@@ -192,21 +195,25 @@ func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
 			hasMeta = true
 		}
 	}
-	var flags byte
-	w.payload, flags = appendLinesPayload(w.payload[:0], es, hasMeta, w.opts.Templated && w.opts.Codec == CodecZstd)
-	c.Flags |= flags
+	c.Flags = linesLayout(es, hasMeta, w.opts.Templated && w.opts.Codec == CodecZstd)
+	tail := w.tailStart(es, raw)
+	if tail < len(es) {
+		c.Flags |= chunkTail
+		c.TailCount = uint32(len(es) - tail)
+		c.HeadMaxT, c.TailMinT = es[tail-1].T, es[tail].T
+	}
 	switch w.opts.Codec {
 	case CodecS2:
 		c.Flags |= chunkS2
-		w.frame = s2.Encode(w.frame[:cap(w.frame)], w.payload)
 	case CodecNone:
 		c.Flags |= chunkRaw
-		w.frame = append(w.frame[:0], w.payload...)
-	default:
-		w.frame = encoder(w.opts.Level).EncodeAll(w.payload, w.frame[:0])
 	}
-	c.LinesOff, c.LinesLen = w.off, uint32(len(w.frame))
-	w.write(w.frame)
+	c.LinesOff = w.off
+	head := w.writeFrame(es[:tail], c.Flags)
+	if tail < len(es) {
+		c.TailLen = uint32(w.writeFrame(es[tail:], c.Flags))
+	}
+	c.LinesLen = uint32(head) + c.TailLen
 
 	c.TsOff = uint64(len(w.ts))
 	w.ts = appendTimestamps(w.ts, w.times)
@@ -221,6 +228,48 @@ func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
 	w.minT = min(w.minT, c.MinT)
 	w.maxT = max(w.maxT, c.MaxT)
 	return c
+}
+
+// Chunks of at least tailMinShare of the target size keep their newest
+// lines, about tailBytes of them, in a frame of their own, so that a query
+// for the newest lines (Grafana's default, backward) decodes a few
+// kilobytes of each chunk instead of a megabyte. Each split costs about a
+// kilobyte of compression, so small chunks, cheap to decode whole, stay one
+// frame; 32 KiB holds a couple of hundred lines, enough for a backward
+// query over tens of streams to stop within the tails.
+const (
+	tailBytes    = 32 << 10
+	tailMinShare = 0.75
+)
+
+// tailStart returns the index of the first entry of es's tail frame, or
+// len(es) when the chunk stays one frame.
+func (w *Writer) tailStart(es []Entry, raw int) int {
+	if w.opts.Codec != CodecZstd || float64(raw) < tailMinShare*float64(w.opts.ChunkTargetSize) || raw < 4*tailBytes {
+		return len(es)
+	}
+	i, sz := len(es), 0
+	for i > 1 && sz < tailBytes {
+		i--
+		sz += len(es[i].Line)
+	}
+	return i
+}
+
+// writeFrame writes the lines frame of es in the layout and codec of flags
+// and returns its length.
+func (w *Writer) writeFrame(es []Entry, flags byte) int {
+	w.payload = appendLinesPayload(w.payload[:0], es, flags)
+	switch {
+	case flags&chunkS2 != 0:
+		w.frame = s2.Encode(w.frame[:cap(w.frame)], w.payload)
+	case flags&chunkRaw != 0:
+		w.frame = append(w.frame[:0], w.payload...)
+	default:
+		w.frame = encoder(w.opts.Level).EncodeAll(w.payload, w.frame[:0])
+	}
+	w.write(w.frame)
+	return len(w.frame)
 }
 
 // Finish writes the columns, the index and the footer, syncs, and moves the
@@ -333,6 +382,12 @@ func appendIndex(dst []byte, streams []StreamMeta) []byte {
 			dst = appendUvarint(dst, c.FilterOff)
 			dst = appendUvarint(dst, uint64(c.FilterLen))
 			dst = append(dst, c.Flags)
+			if c.Flags&chunkTail != 0 {
+				dst = appendUvarint(dst, uint64(c.TailCount))
+				dst = appendUvarint(dst, uint64(c.TailLen))
+				dst = appendUvarint(dst, uint64(c.TailMinT-c.MinT))
+				dst = appendUvarint(dst, uint64(c.TailMinT-c.HeadMaxT))
+			}
 		}
 	}
 	post := buildPostings(streams)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"runtime"
@@ -74,8 +73,9 @@ type EntryIterator interface {
 type source struct {
 	minT, maxT int64
 	mem        []block.Entry    // head entries in range, sorted
-	r          *block.Reader    // or a chunk of a block
+	r          *block.Reader    // or a chunk of a block,
 	c          *block.ChunkMeta //
+	part       block.Part       // all of it, or its head or tail frame
 }
 
 // Select returns an iterator over the entries asked for.
@@ -89,7 +89,7 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		it := byStream[key]
 		if it == nil {
 			it = &streamIter{ls: ls, dir: p.Direction, start: p.Start, end: p.End, stats: p.Stats, m: s.m,
-				needles: p.Needles, noLines: p.NoLines}
+				needles: toNeedles(p.Needles), noLines: p.NoLines}
 			byStream[key] = it
 		}
 		return it
@@ -153,7 +153,19 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 				if it == nil {
 					it = get(sm.Labels)
 				}
-				it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: b, c: c})
+				if p.Unordered || !c.HasTail() {
+					it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: b, c: c})
+					continue
+				}
+				// In time order, the head and the tail frame are opened
+				// apart: a backward read that stops within the newest
+				// lines never decodes the head.
+				if c.HeadMaxT >= p.Start {
+					it.pending = append(it.pending, source{minT: c.MinT, maxT: c.HeadMaxT, r: b, c: c, part: block.PartHead})
+				}
+				if c.TailMinT < p.End {
+					it.pending = append(it.pending, source{minT: c.TailMinT, maxT: c.MaxT, r: b, c: c, part: block.PartTail})
+				}
 			}
 		}
 	}
@@ -219,21 +231,18 @@ func mayContainAll(f ngram.Filter, needles [][]ngram.Needle) bool {
 	return true
 }
 
-// containsAll reports whether text holds, for every set, one of its strings.
-func containsAll(text []byte, needles [][]string) bool {
-	for _, set := range needles {
-		found := false
+// toNeedles converts SelectParams.Needles for block.Reader.ReadChunkPart.
+func toNeedles(sets [][]string) block.Needles {
+	if len(sets) == 0 {
+		return nil
+	}
+	out := make(block.Needles, len(sets))
+	for i, set := range sets {
 		for _, n := range set {
-			if bytes.Contains(text, []byte(n)) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
+			out[i] = append(out[i], []byte(n))
 		}
 	}
-	return true
+	return out
 }
 
 // sources returns the heads and the blocks that may hold data of tenant in
@@ -278,11 +287,11 @@ type streamIter struct {
 	start, end int64
 	stats      *Stats
 	m          *Metrics
-	needles    [][]string // as in SelectParams: a chunk whose text lacks them is skipped
-	noLines    bool       // as in SelectParams
-	started    bool       // next was called: cur is the stream's place in a merge
-	hasCur     bool       // that call found an entry
-	times      []int64    // timestamps-only decode buffer
+	needles    block.Needles // as in SelectParams: chunk lines without them are skipped
+	noLines    bool          // as in SelectParams
+	started    bool          // next was called: cur is the stream's place in a merge
+	hasCur     bool          // that call found an entry
+	times      []int64       // timestamps-only decode buffer
 
 	pending []source  // not yet opened, in opening order
 	open    []*cursor // heap
@@ -358,6 +367,11 @@ func (it *streamIter) openNext() error {
 		if it.times, err = src.r.ReadTimestamps(src.c, it.times[:0]); err != nil {
 			return err
 		}
+		if k := len(it.times) - int(src.c.TailCount); src.part == block.PartHead && k >= 0 {
+			it.times = it.times[:k]
+		} else if src.part == block.PartTail && k >= 0 {
+			it.times = it.times[k:]
+		}
 		it.stats.ChunksRead.Add(1)
 		it.stats.BytesRead.Add(int64(src.c.TsLen))
 		it.m.chunksRead.Inc()
@@ -374,11 +388,7 @@ func (it *streamIter) openNext() error {
 		return nil
 	} else {
 		var d block.ChunkData
-		var keep func([]byte) bool
-		if len(it.needles) > 0 {
-			keep = func(text []byte) bool { return containsAll(text, it.needles) }
-		}
-		ok, err := src.r.ReadChunkIf(src.c, &d, keep)
+		ok, err := src.r.ReadChunkPart(src.c, &d, src.part, it.needles)
 		if err != nil {
 			return err
 		}

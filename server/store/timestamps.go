@@ -28,6 +28,7 @@ func (s *Store) Timestamps(ctx context.Context, p SelectParams, keep func(line [
 	var scratch []byte
 	var d block.ChunkData
 	one := make([]int64, 1)
+	needles := toNeedles(p.Needles)
 	for i, si := range c.its {
 		c.its[i] = nil
 		if err := ctx.Err(); err != nil {
@@ -53,11 +54,7 @@ func (s *Store) Timestamps(ctx context.Context, p SelectParams, keep func(line [
 					si.stats.BytesRead.Add(int64(src.c.TsLen))
 					si.m.chunksRead.Inc()
 				default:
-					var textKeep func([]byte) bool
-					if len(p.Needles) > 0 {
-						textKeep = func(text []byte) bool { return containsAll(text, p.Needles) }
-					}
-					ok, err := src.r.ReadChunkIf(src.c, &d, textKeep)
+					ok, err := src.r.ReadChunkPart(src.c, &d, block.PartAll, needles)
 					if err != nil {
 						return err
 					}
@@ -69,16 +66,16 @@ func (s *Store) Timestamps(ctx context.Context, p SelectParams, keep func(line [
 					si.stats.ChunksRead.Add(1)
 					si.stats.BytesRead.Add(int64(src.c.LinesLen + src.c.TsLen))
 					si.m.chunksRead.Inc()
+					// Only the lines that hold the needles were rebuilt, but
+					// every line of the chunk was searched.
 					buf = buf[:0]
-					var bytes int64
 					for _, e := range d.Entries {
-						bytes += int64(len(e.Line))
 						if keep(e.Line) {
 							buf = append(buf, e.T)
 						}
 					}
-					si.stats.LinesProcessed.Add(int64(len(d.Entries)))
-					si.stats.BytesProcessed.Add(bytes)
+					si.stats.LinesProcessed.Add(int64(src.c.Count))
+					si.stats.BytesProcessed.Add(int64(src.c.RawBytes))
 				}
 				lo, _ := slices.BinarySearch(buf, p.Start)
 				hi, _ := slices.BinarySearch(buf, p.End)
