@@ -110,8 +110,10 @@ func appendTemplated(dst []byte, es []Entry) []byte {
 // and searched for literal needles without rebuilding them.
 type tmplFrame struct {
 	tmpls    [][]byte   // templates, varMark for each slot
-	segs     [][][]byte // each template's literal pieces around its slots
-	litLen   []int      // literal bytes of each template
+	region   []byte     // the encoded template list, which tmpls alias
+	tOff     []int      // where each template starts in region
+	slots    []int32    // slots of each template
+	segs     [][][]byte // each template's literal pieces around its slots, split when first needed
 	lineTmpl []uint32   // template of each line
 	rank     []uint32   // rank of each line among the lines of its template
 	colStart [][]int32  // per template, per slot: index in ends of its first value
@@ -127,30 +129,18 @@ func parseTemplated(src []byte, n int) (*tmplFrame, error) {
 	if !ok || nt > uint64(len(src)) {
 		return nil, bad("template count")
 	}
-	f := &tmplFrame{tmpls: make([][]byte, nt), segs: make([][][]byte, nt), litLen: make([]int, nt)}
+	f := &tmplFrame{tmpls: make([][]byte, nt), segs: make([][][]byte, nt), slots: make([]int32, nt), tOff: make([]int, nt)}
 	pieces := 0
+	region := src
 	for i := range f.tmpls {
 		if f.tmpls[i], src, ok = readBytes(src); !ok {
 			return nil, bad("template")
 		}
-		pieces += bytes.Count(f.tmpls[i], []byte{varMark}) + 1
+		f.tOff[i] = len(region) - len(src) - len(f.tmpls[i])
+		f.slots[i] = int32(bytes.Count(f.tmpls[i], []byte{varMark}))
+		pieces += int(f.slots[i]) + 1
 	}
-	// One backing array for every template's pieces.
-	flat := make([][]byte, 0, pieces)
-	for i, tmpl := range f.tmpls {
-		first := len(flat)
-		for {
-			j := bytes.IndexByte(tmpl, varMark)
-			if j < 0 {
-				flat = append(flat, tmpl)
-				break
-			}
-			flat = append(flat, tmpl[:j])
-			tmpl = tmpl[j+1:]
-		}
-		f.segs[i] = flat[first:len(flat):len(flat)]
-		f.litLen[i] = len(f.tmpls[i]) - (len(f.segs[i]) - 1)
-	}
+	f.region = region[:len(region)-len(src)]
 	f.lineTmpl = make([]uint32, n)
 	f.rank = make([]uint32, n)
 	counts := make([]uint32, nt)
@@ -168,7 +158,7 @@ func parseTemplated(src []byte, n int) (*tmplFrame, error) {
 	// pass finds every value's end; value k then starts after value k-1.
 	total := 0
 	for t := range counts {
-		total += int(counts[t]) * (len(f.segs[t]) - 1)
+		total += int(counts[t]) * int(f.slots[t])
 	}
 	f.ends = newlines(src, make([]int32, 0, total), total)
 	if len(f.ends) < total {
@@ -178,11 +168,11 @@ func parseTemplated(src []byte, n int) (*tmplFrame, error) {
 	starts := make([]int32, 0, pieces-int(nt))
 	k := int32(0)
 	for t := range f.colStart {
-		for range len(f.segs[t]) - 1 {
+		for range f.slots[t] {
 			starts = append(starts, k)
 			k += int32(counts[t])
 		}
-		f.colStart[t] = starts[len(starts)-(len(f.segs[t])-1):]
+		f.colStart[t] = starts[len(starts)-int(f.slots[t]):]
 	}
 	pos := 0
 	if total > 0 {
@@ -224,10 +214,30 @@ func (f *tmplFrame) value(k int32) []byte {
 	return f.base[start:f.ends[k]]
 }
 
+// pieces returns the literal pieces of template t around its slots.
+func (f *tmplFrame) pieces(t uint32) [][]byte {
+	if sg := f.segs[t]; sg != nil {
+		return sg
+	}
+	tmpl := f.tmpls[t]
+	sg := make([][]byte, 0, f.slots[t]+1)
+	for {
+		j := bytes.IndexByte(tmpl, varMark)
+		if j < 0 {
+			sg = append(sg, tmpl)
+			break
+		}
+		sg = append(sg, tmpl[:j])
+		tmpl = tmpl[j+1:]
+	}
+	f.segs[t] = sg
+	return sg
+}
+
 // appendLine appends line i to dst.
 func (f *tmplFrame) appendLine(dst []byte, i int) []byte {
 	t, r := f.lineTmpl[i], int32(f.rank[i])
-	sg := f.segs[t]
+	sg := f.pieces(t)
 	dst = append(dst, sg[0]...)
 	for s := 1; s < len(sg); s++ {
 		dst = append(dst, f.value(f.colStart[t][s-1]+r)...)
@@ -240,7 +250,7 @@ func (f *tmplFrame) appendLine(dst []byte, i int) []byte {
 func (f *tmplFrame) size() int {
 	n := len(f.base) - len(f.ends)
 	for _, t := range f.lineTmpl {
-		n += f.litLen[t]
+		n += len(f.tmpls[t]) - int(f.slots[t])
 	}
 	return n
 }
@@ -302,9 +312,7 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool) {
 				any = true
 				break
 			}
-			for t, tm := range f.tmpls {
-				litHas[t] = bytes.Contains(tm, nd)
-			}
+			f.searchTemplates(nd, litHas)
 			for i, t := range f.lineTmpl {
 				if litHas[t] {
 					setOK[i] = true
@@ -342,7 +350,12 @@ type columnIndex struct {
 }
 
 func (f *tmplFrame) columnIndex() *columnIndex {
-	x := &columnIndex{group: make([]int32, len(f.tmpls)+1), order: make([]int32, len(f.lineTmpl))}
+	cols := 0
+	for _, n := range f.slots {
+		cols += int(n)
+	}
+	x := &columnIndex{group: make([]int32, len(f.tmpls)+1), order: make([]int32, len(f.lineTmpl)),
+		first: make([]int32, 0, cols), colTmpl: make([]uint32, 0, cols)}
 	for _, t := range f.lineTmpl {
 		x.group[t+1]++
 	}
@@ -372,4 +385,29 @@ func (x *columnIndex) line(k int32) int32 {
 	}
 	t := x.colTmpl[c]
 	return x.order[x.group[t]+k-x.first[c]]
+}
+
+// searchTemplates sets has[t] for the templates holding needle, searching
+// the encoded list in one pass: a hit that runs over a template's end (into
+// the next one's length) is no hit.
+func (f *tmplFrame) searchTemplates(needle []byte, has []bool) {
+	clear(has)
+	if len(f.tmpls) == 0 {
+		return
+	}
+	for o := 0; o < len(f.region); {
+		h := bytes.Index(f.region[o:], needle)
+		if h < 0 {
+			return
+		}
+		at := o + h
+		t, _ := slices.BinarySearch(f.tOff, at+1)
+		t-- // the last template starting at or before the hit
+		if t >= 0 && at+len(needle) <= f.tOff[t]+len(f.tmpls[t]) {
+			has[t] = true
+			o = f.tOff[t] + len(f.tmpls[t]) // the next template
+			continue
+		}
+		o = at + 1
+	}
 }
