@@ -4,12 +4,17 @@ GO      ?= go
 BIN     := bin
 SHARED  ?= ../shared
 
-.PHONY: bench-query all build run test conformance bench bench-go bench-push fuzz fmt vet clean
+.PHONY: bench-query all build plugin run test conformance bench bench-go bench-push fuzz fmt vet clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/loam ./server/cmd/loam
+
+# plugin: the Fluent Bit output plugin (cgo; needs a C compiler). Also
+# writes plugin/out_loam.h, cgo's header of the exported FLBPlugin… symbols.
+plugin:
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o plugin/out_loam.so ./plugin
 
 run: build
 	$(BIN)/loam -http.addr 127.0.0.1:3100 -data.dir ./data
@@ -18,7 +23,8 @@ run: build
 # end-to-end tests against the real binary, and the Loki conformance cases.
 test: vet
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./server/wal/ ./server/store/ ./server/api/ ./server/distributor/ ./server/logql/engine/ ./server/logql/tmpl/ ./server/patterns/
+	$(GO) test -count=1 -race ./server/wal/ ./server/store/ ./server/api/ ./server/distributor/ ./server/logql/engine/ ./server/logql/tmpl/ ./server/patterns/ \
+		./plugin/internal/output/ ./plugin/internal/client/ ./plugin/internal/metrics/
 	$(MAKE) conformance
 
 vet:
