@@ -30,16 +30,16 @@ func EncodeJSON(dst []byte, r *Request) []byte {
 			dst = append(dst, `["`...)
 			dst = strconv.AppendInt(dst, e.Timestamp, 10)
 			dst = append(dst, `",`...)
-			dst = appendJSONString(dst, e.Line)
+			dst = AppendJSONString(dst, e.Line)
 			if len(e.Metadata) > 0 {
 				dst = append(dst, ",{"...)
 				for k, p := range e.Metadata {
 					if k > 0 {
 						dst = append(dst, ',')
 					}
-					dst = appendJSONString(dst, p.Name)
+					dst = AppendJSONString(dst, p.Name)
 					dst = append(dst, ':')
-					dst = appendJSONString(dst, p.Value)
+					dst = AppendJSONString(dst, p.Value)
 				}
 				dst = append(dst, '}')
 			}
@@ -61,13 +61,13 @@ func appendJSONLabels(dst []byte, labels string) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, name)
+		dst = AppendJSONString(dst, name)
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, value)
+		dst = AppendJSONString(dst, value)
 	})
 	if err != nil {
 		dst = append(dst[:mark], `{"labels":`...)
-		return appendJSONString(dst, labels)
+		return AppendJSONString(dst, labels)
 	}
 	return append(dst, '}')
 }
@@ -80,8 +80,9 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// appendJSONString appends s as a JSON string.
-func appendJSONString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string: escaped as JSON requires,
+// invalid UTF-8 replaced by U+FFFD.
+func AppendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0 // s[start:i] is pending, needing no escapes

@@ -128,7 +128,7 @@ func TestAppendJSONString(t *testing.T) {
 		{"", `""`},
 		{"héllo ✓", `"héllo ✓"`},
 		{"a\"b\\c\n\r\t\x01\x7f", `"a\"b\\c\n\r\t\u0001` + "\x7f" + `"`},
-		{"bad\xffutf8\xe2\x82", `"bad` + "\ufffd" + `utf8` + "\ufffd\ufffd" + `"`},
+		{"bad\xffutf8\xe2\x82", `"bad\ufffdutf8\ufffd\ufffd"`},
 		{"<html>&", `"<html>&"`},
 	}
 	for _, tt := range tests {

@@ -6,8 +6,11 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/loam-logs/loam/server/push"
 )
 
 // StringBytes returns the payload of a str or bin value without copying;
@@ -237,49 +240,9 @@ func appendFloat(dst []byte, f float64, bits int) []byte {
 	return dst
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, escaping what JSON requires
-// and replacing invalid UTF-8 with U+FFFD.
+// appendJSONString appends s as a JSON string (see push.AppendJSONString).
 func appendJSONString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, "\ufffd"...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return push.AppendJSONString(dst, unsafe.String(unsafe.SliceData(s), len(s)))
 }
 
 // AppendKeyValue appends the record map rec as logfmt key=value pairs (see
