@@ -395,3 +395,49 @@ func TestTailFrames(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchTimestamps compares counting matches without rebuilding lines
+// with filtering rebuilt lines, over chunks with and without a tail frame,
+// templated and not, for needles of word bytes and others.
+func TestMatchTimestamps(t *testing.T) {
+	streams := genStreams(2, 4000, 11)
+	for _, opts := range []Options{{ChunkTargetSize: 256 << 10, Templated: true}, {ChunkTargetSize: 256 << 10}, {ChunkTargetSize: 64 << 10, Templated: true}} {
+		path := filepath.Join(t.TempDir(), "b.blk")
+		writeBlock(t, path, streams, opts)
+		r, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, needles := range []Needles{
+			{{[]byte("served")}},
+			{{[]byte("request 12")}},            // spans a literal and a variable: not word bytes only
+			{{[]byte("123")}, {[]byte("info")}}, // in variables and in the template
+			{{[]byte("nowhere"), []byte("7 served")}},
+			{{[]byte("trace_id")}}, // metadata, never in lines
+		} {
+			var d ChunkData
+			for _, sm := range r.Streams() {
+				for i := range sm.Chunks {
+					c := &sm.Chunks[i]
+					got, err := r.MatchTimestamps(c, &d, needles, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := r.ReadChunk(c, &d); err != nil {
+						t.Fatal(err)
+					}
+					var want []int64
+					for _, e := range d.Entries {
+						if needles.Match(e.Line) {
+							want = append(want, e.T)
+						}
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("%+v, needles %q, chunk %d (tail %v): %d matches, want %d", opts, needles, i, c.HasTail(), len(got), len(want))
+					}
+				}
+			}
+		}
+		r.Close()
+	}
+}

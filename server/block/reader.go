@@ -448,6 +448,11 @@ type ChunkData struct {
 	tLines  []byte
 }
 
+// framePool keeps parsed templated frames for searches: their memory does
+// not outlive a ReadChunkPart call (entries alias ChunkData's buffers, not
+// the frame's), so it can serve the next call, of any reader.
+var framePool = sync.Pool{New: func() any { return new(tmplFrame) }}
+
 // Part selects entries of a chunk: all of them, or, of a chunk with a tail
 // frame (HasTail), the head (all but the newest TailCount) or the tail.
 type Part uint8
@@ -496,6 +501,8 @@ func (r *Reader) ReadChunkPart(c *ChunkMeta, d *ChunkData, part Part, needles Ne
 		return false, fmt.Errorf("read lines of %s: %w", r.path, err)
 	}
 	d.Entries = d.Entries[:0]
+	tf := framePool.Get().(*tmplFrame)
+	defer framePool.Put(tf)
 	frame := func(compressed []byte, times []int64, text, lines *[]byte) error {
 		var err error
 		if *text, err = r.decompress(c, compressed, *text); err != nil {
@@ -505,7 +512,7 @@ func (r *Reader) ReadChunkPart(c *ChunkMeta, d *ChunkData, part Part, needles Ne
 			return nil
 		}
 		ok = true
-		if d.Entries, err = decodeFrame(*text, times, c.Flags, needles, lines, d.Entries); err != nil {
+		if d.Entries, err = decodeFrame(*text, times, c.Flags, needles, lines, tf, d.Entries); err != nil {
 			return fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
 		}
 		return nil
@@ -525,15 +532,70 @@ func (r *Reader) ReadChunkPart(c *ChunkMeta, d *ChunkData, part Part, needles Ne
 	return ok, err
 }
 
+// MatchTimestamps appends to dst the timestamps of chunk c's entries whose
+// lines hold needles (not nil). Templated frames are searched without
+// rebuilding a line when every needle is of word bytes; otherwise it is
+// ReadChunkPart into d.
+func (r *Reader) MatchTimestamps(c *ChunkMeta, d *ChunkData, needles Needles, dst []int64) ([]int64, error) {
+	if c.Flags&chunkTmpl == 0 || c.HasMeta() || !allWordOnly(needles) {
+		if _, err := r.ReadChunkPart(c, d, PartAll, needles); err != nil {
+			return dst, err
+		}
+		for _, e := range d.Entries {
+			dst = append(dst, e.T)
+		}
+		return dst, nil
+	}
+	var err error
+	if d.times, err = r.ReadTimestamps(c, d.times[:0]); err != nil {
+		return dst, err
+	}
+	d.frame = slices.Grow(d.frame[:0], int(c.LinesLen))[:c.LinesLen]
+	if _, err := r.f.ReadAt(d.frame, int64(c.LinesOff)); err != nil {
+		return dst, fmt.Errorf("read lines of %s: %w", r.path, err)
+	}
+	tf := framePool.Get().(*tmplFrame)
+	defer framePool.Put(tf)
+	frames, times := [][]byte{d.frame}, [][]int64{d.times}
+	if c.HasTail() {
+		split := len(d.times) - int(c.TailCount)
+		if split <= 0 {
+			return dst, fmt.Errorf("%w: %s at %d: %d timestamps for a tail of %d", ErrCorrupt, r.path, c.LinesOff, len(d.times), c.TailCount)
+		}
+		head := c.LinesLen - c.TailLen
+		frames = [][]byte{d.frame[:head], d.frame[head:]}
+		times = [][]int64{d.times[:split], d.times[split:]}
+	}
+	for i, fr := range frames {
+		if d.text, err = r.decompress(c, fr, d.text); err != nil {
+			return dst, err
+		}
+		if err := tf.parse(d.text, len(times[i])); err != nil {
+			return dst, fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
+		}
+		cand, _ := tf.candidates(needles)
+		for j, ok := range cand {
+			if ok {
+				dst = append(dst, times[i][j])
+			}
+		}
+	}
+	return dst, nil
+}
+
 // decodeFrame appends to dst the entries of a decompressed lines frame
 // (timestamps times) whose lines hold needles. Lines alias text or *lines.
-func decodeFrame(text []byte, times []int64, flags byte, needles Needles, lines *[]byte, dst []Entry) ([]Entry, error) {
+func decodeFrame(text []byte, times []int64, flags byte, needles Needles, lines *[]byte, f *tmplFrame, dst []Entry) ([]Entry, error) {
 	if needles != nil && flags&chunkTmpl != 0 && flags&chunkHasMeta == 0 {
-		f, err := parseTemplated(text, len(times))
-		if err != nil {
+		if err := f.parse(text, len(times)); err != nil {
 			return dst, err
 		}
 		cand, exact := f.candidates(needles)
+		if slices.Contains(cand, true) {
+			if err := f.index(); err != nil {
+				return dst, err
+			}
+		}
 		out := (*lines)[:0]
 		var offs, keep []int
 		for i, ok := range cand {

@@ -116,70 +116,104 @@ type tmplFrame struct {
 	segs     [][][]byte // each template's literal pieces around its slots, split when first needed
 	lineTmpl []uint32   // template of each line
 	rank     []uint32   // rank of each line among the lines of its template
-	colStart [][]int32  // per template, per slot: index in ends of its first value
-	base     []byte     // the columns: every value followed by '\n'
-	ends     []int32    // where each value ends in base
-	rest     []byte     // what follows the columns (the metadata)
+	counts   []uint32   // lines of each template
+	cols     []byte     // the columns and what follows them
+	colStart [][]int32  // per template, per slot: the number of its first value
+	values   int        // values in the columns
+
+	// Set by index, when lines are rebuilt:
+	base []byte  // the columns: every value followed by '\n'
+	ends []int32 // where each value ends in base
+	rest []byte  // what follows the columns (the metadata)
+
+	idx *columnIndex // set by candidates
+
+	// Memory kept for the next frame.
+	starts              []int32
+	cand, setOK, litHas []bool
+	idxBuf              columnIndex
 }
 
 // parseTemplated reads a templated frame of n lines.
 func parseTemplated(src []byte, n int) (*tmplFrame, error) {
+	f := &tmplFrame{}
+	return f, f.parse(src, n)
+}
+
+// resize returns s with length n, reusing its array when it is big enough.
+func resize[T any](s []T, n int) []T { return slices.Grow(s[:0], n)[:n] }
+
+// parse reads a templated frame of n lines into f, reusing f's memory.
+func (f *tmplFrame) parse(src []byte, n int) error {
 	bad := func(what string) error { return fmt.Errorf("%w: templated lines: %s", ErrCorrupt, what) }
 	nt, src, ok := readUvarint(src)
 	if !ok || nt > uint64(len(src)) {
-		return nil, bad("template count")
+		return bad("template count")
 	}
-	f := &tmplFrame{tmpls: make([][]byte, nt), segs: make([][][]byte, nt), slots: make([]int32, nt), tOff: make([]int, nt)}
-	pieces := 0
+	f.tmpls, f.slots, f.tOff = resize(f.tmpls, int(nt)), resize(f.slots, int(nt)), resize(f.tOff, int(nt))
+	f.segs = resize(f.segs, int(nt))
+	clear(f.segs)
+	f.base, f.ends, f.rest, f.idx = nil, f.ends[:0], nil, nil
 	region := src
 	for i := range f.tmpls {
 		if f.tmpls[i], src, ok = readBytes(src); !ok {
-			return nil, bad("template")
+			return bad("template")
 		}
 		f.tOff[i] = len(region) - len(src) - len(f.tmpls[i])
 		f.slots[i] = int32(bytes.Count(f.tmpls[i], []byte{varMark}))
-		pieces += int(f.slots[i]) + 1
 	}
 	f.region = region[:len(region)-len(src)]
-	f.lineTmpl = make([]uint32, n)
-	f.rank = make([]uint32, n)
-	counts := make([]uint32, nt)
+	f.lineTmpl, f.rank = resize(f.lineTmpl, n), resize(f.rank, n)
+	f.counts = resize(f.counts, int(nt))
+	clear(f.counts)
 	for i := range f.lineTmpl {
 		var id uint64
 		if id, src, ok = readUvarint(src); !ok || id >= nt {
-			return nil, bad("template number")
+			return bad("template number")
 		}
 		f.lineTmpl[i] = uint32(id)
-		f.rank[i] = counts[id]
-		counts[id]++
+		f.rank[i] = f.counts[id]
+		f.counts[id]++
 	}
-	// Columns are laid out template by template, slot by slot, each with
-	// one value per line of its template, every value ended by '\n'. One
-	// pass finds every value's end; value k then starts after value k-1.
-	total := 0
-	for t := range counts {
-		total += int(counts[t]) * int(f.slots[t])
-	}
-	f.ends = newlines(src, make([]int32, 0, total), total)
-	if len(f.ends) < total {
-		return nil, bad("column")
-	}
-	f.colStart = make([][]int32, nt)
-	starts := make([]int32, 0, pieces-int(nt))
-	k := int32(0)
+	f.cols = src
+	// Value k of the columns is the rank-th of slot s of template t for
+	// k = colStart[t][s] + rank.
+	f.colStart = resize(f.colStart, int(nt))
+	starts := resize(f.starts, 0)
+	k := 0
 	for t := range f.colStart {
 		for range f.slots[t] {
-			starts = append(starts, k)
-			k += int32(counts[t])
+			starts = append(starts, int32(k))
+			k += int(f.counts[t])
 		}
 		f.colStart[t] = starts[len(starts)-int(f.slots[t]):]
 	}
-	pos := 0
-	if total > 0 {
-		pos = int(f.ends[total-1]) + 1
+	f.starts, f.values = starts, k
+	if k > len(src) {
+		return bad("more values than bytes")
 	}
-	f.base, f.rest = src[:pos], src[pos:]
-	return f, nil
+	return nil
+}
+
+// index finds where every value of the columns ends (and so where the
+// metadata starts). Columns are laid out template by template, slot by
+// slot, each with one value per line of its template, every value ended by
+// '\n': value k starts after value k-1. Only rebuilding lines needs this;
+// a search does not.
+func (f *tmplFrame) index() error {
+	if f.base != nil {
+		return nil
+	}
+	f.ends = newlines(f.cols, slices.Grow(f.ends[:0], f.values), f.values)
+	if len(f.ends) < f.values {
+		return fmt.Errorf("%w: templated lines: column", ErrCorrupt)
+	}
+	pos := 0
+	if f.values > 0 {
+		pos = int(f.ends[f.values-1]) + 1
+	}
+	f.base, f.rest = f.cols[:pos], f.cols[pos:]
+	return nil
 }
 
 // newlines appends the offsets of the first n newlines of b to dst. Values
@@ -259,6 +293,9 @@ func (f *tmplFrame) size() int {
 // out (lines alias out) and returns the rest of src (the metadata).
 func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error) {
 	f, err := parseTemplated(src, len(es))
+	if err == nil {
+		err = f.index()
+	}
 	if err != nil {
 		return nil, out, err
 	}
@@ -273,6 +310,19 @@ func decodeTemplated(src []byte, es []Entry, out []byte) ([]byte, []byte, error)
 		es[i].Meta = nil
 	}
 	return f.rest, out, nil
+}
+
+// allWordOnly reports whether every needle is of word bytes only, so that
+// candidates answers exactly.
+func allWordOnly(needles Needles) bool {
+	for _, set := range needles {
+		for _, n := range set {
+			if !wordOnly(n) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // wordOnly reports whether every byte of b is a word byte. Such a needle
@@ -295,14 +345,15 @@ func wordOnly(b []byte) bool {
 // of word bytes only; lines marked must then be checked whole.
 func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool) {
 	n := len(f.lineTmpl)
-	cand = make([]bool, n)
+	cand = resize(f.cand, n)
 	for i := range cand {
 		cand[i] = true
 	}
 	exact = true
-	setOK := make([]bool, n)
-	litHas := make([]bool, len(f.tmpls))
-	var idx *columnIndex // built at the first needle that needs the columns
+	setOK := resize(f.setOK, n)
+	litHas := resize(f.litHas, len(f.tmpls))
+	f.cand, f.setOK, f.litHas = cand, setOK, litHas
+	idx := f.idx // built at the first needle that needs the columns
 	for _, set := range needles {
 		clear(setOK)
 		any := false
@@ -318,17 +369,29 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool) {
 					setOK[i] = true
 				}
 			}
-			if idx == nil {
-				idx = f.columnIndex()
-			}
-			for o := 0; o < len(f.base); {
-				h := bytes.Index(f.base[o:], nd)
+			// Without metadata the columns run to the end of the frame.
+			// A hit's value is the number of newlines before it:
+			// counted from the previous hit, no value's end is needed.
+			k := 0 // values ending before o
+			for o := 0; o < len(f.cols); {
+				h := bytes.Index(f.cols[o:], nd)
 				if h < 0 {
 					break
 				}
-				k, _ := slices.BinarySearch(f.ends, int32(o+h)) // the value holding the hit
+				k += bytes.Count(f.cols[o:o+h], []byte{'\n'})
+				if k >= f.values {
+					break // past the columns (a corrupt frame)
+				}
+				if idx == nil {
+					idx = f.columnIndex()
+					f.idx = idx
+				}
 				setOK[idx.line(int32(k))] = true
-				o = int(f.ends[k]) + 1
+				e := bytes.IndexByte(f.cols[o+h:], '\n') // the end of the hit's value
+				if e < 0 {
+					break
+				}
+				o, k = o+h+e+1, k+1
 			}
 		}
 		if any {
@@ -354,8 +417,10 @@ func (f *tmplFrame) columnIndex() *columnIndex {
 	for _, n := range f.slots {
 		cols += int(n)
 	}
-	x := &columnIndex{group: make([]int32, len(f.tmpls)+1), order: make([]int32, len(f.lineTmpl)),
-		first: make([]int32, 0, cols), colTmpl: make([]uint32, 0, cols)}
+	x := &f.idxBuf
+	x.group, x.order = resize(x.group, len(f.tmpls)+1), resize(x.order, len(f.lineTmpl))
+	x.first, x.colTmpl = slices.Grow(x.first[:0], cols), slices.Grow(x.colTmpl[:0], cols)
+	clear(x.group)
 	for _, t := range f.lineTmpl {
 		x.group[t+1]++
 	}

@@ -84,7 +84,8 @@ func FuzzTemplated(f *testing.F) {
 func TestTemplatedNeedles(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 9))
 	words := []string{"timeout", "GET", "user", "req-42", "/v1/timeout/7", "a1", "x", "status=500", "ms", "db"}
-	for round := 0; round < 200; round++ {
+	var tf tmplFrame // reused, as a ChunkData reuses it
+	for round := 0; round < 400; round++ {
 		n := 1 + r.IntN(80)
 		es := make([]Entry, n)
 		times := make([]int64, n)
@@ -115,7 +116,7 @@ func TestTemplatedNeedles(t *testing.T) {
 		}
 		payload := appendTemplated(nil, es)
 		var scratch []byte
-		got, err := decodeFrame(payload, times, chunkTmpl, needles, &scratch, nil)
+		got, err := decodeFrame(payload, times, chunkTmpl, needles, &scratch, &tf, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,10 +146,10 @@ func FuzzTemplatedNeedles(f *testing.F) {
 		var scratch []byte
 		all := make([]Entry, n)
 		if _, _, err := decodeTemplated(payload, all, nil); err != nil {
-			decodeFrame(payload, times, chunkTmpl, Needles{{[]byte(needle)}}, &scratch, nil)
+			decodeFrame(payload, times, chunkTmpl, Needles{{[]byte(needle)}}, &scratch, &tmplFrame{}, nil)
 			return
 		}
-		got, err := decodeFrame(payload, times, chunkTmpl, Needles{{[]byte(needle)}}, &scratch, nil)
+		got, err := decodeFrame(payload, times, chunkTmpl, Needles{{[]byte(needle)}}, &scratch, &tmplFrame{}, nil)
 		if err != nil {
 			t.Fatalf("whole frame decodes, search fails: %v", err)
 		}

@@ -742,6 +742,19 @@ func equalSets(a, b []string) bool {
 	return true
 }
 
+// NeedlesExact reports whether the pipeline is line filters `|= "a" or "b"`
+// only, so that a line passes it if and only if it holds Needles: the
+// store may then count matches without reading whole lines.
+func (e *LogSelectorExpr) NeedlesExact() bool {
+	for _, s := range e.Pipeline {
+		f, ok := s.(*LineFilter)
+		if !ok || f.IP || f.Op != LineContains || orSet(f.Values) == nil {
+			return false
+		}
+	}
+	return len(e.Pipeline) > 0
+}
+
 // patternNeedles returns the non-empty literals of a pattern.
 func patternNeedles(p string) [][]string {
 	m, err := parsePattern(p)

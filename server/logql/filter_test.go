@@ -379,3 +379,28 @@ func BenchmarkLineMatcher(b *testing.B) {
 		})
 	}
 }
+
+func TestNeedlesExact(t *testing.T) {
+	for q, want := range map[string]bool{
+		`{a="b"}`:                               false,
+		`{a="b"} |= "x"`:                        true,
+		`{a="b"} |= "x" or "y" |= "z"`:          true,
+		`{a="b"} |= "x" or ""`:                  false,
+		`{a="b"} |= ""`:                         false,
+		`{a="b"} != "x"`:                        false,
+		`{a="b"} |~ "x"`:                        false,
+		`{a="b"} |= ip("10.0.0.1")`:             false,
+		`{a="b"} |= "x" | json`:                 false,
+		`{a="b"} |> "<_> x"`:                    false,
+		`{a="b"} |= "timeout" |= "time"`:        true,
+		`{a="b"} |= "x" | line_format "{{.a}}"`: false,
+	} {
+		e, err := ParseLogSelector(q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if got := e.NeedlesExact(); got != want {
+			t.Errorf("%s: NeedlesExact %v, want %v", q, got, want)
+		}
+	}
+}

@@ -31,6 +31,10 @@ type SelectParams struct {
 	// Needles lets Select skip chunks that cannot hold a matching line:
 	// every matching line contains, for each inner set, one of its strings.
 	Needles [][]string
+	// NeedlesExact says that a line matches the query's line filters if
+	// and only if it holds the needles, so that Timestamps may count
+	// matches without rebuilding lines.
+	NeedlesExact bool
 	// Stats, when set, is filled with what the query cost.
 	Stats *Stats
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -421,4 +422,48 @@ func sameOrder(a, b []got) bool {
 		i = j
 	}
 	return true
+}
+
+// TestTimestampsExactNeedles counts matches in templated blocks without
+// rebuilding lines and compares with filtering every line.
+func TestTimestampsExactNeedles(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	s.setOpts(func(o *Options) {
+		o.Block.ChunkTargetSize = 200 << 10
+		o.CompactionColdAfter = time.Nanosecond
+	})
+	es := make([]block.Entry, 6000)
+	for i := range es {
+		es[i] = block.Entry{T: base + int64(i)*1000, Line: fmt.Appendf(nil, `{"msg":"request %d %s","path":"/v1/%s/%d"}`, i, []string{"served", "timeout"}[i%2], []string{"users", "timeout"}[i%3%2], i)}
+	}
+	if _, err := s.Append("t1", []Stream{{ls("a"), es}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, needle := range []string{"timeout", "served", "users/1", "nowhere"} {
+		keep := func(l []byte) bool { return strings.Contains(string(l), needle) }
+		want := 0
+		for _, e := range es {
+			if keep(e.Line) {
+				want++
+			}
+		}
+		for _, exact := range []bool{false, true} {
+			got := 0
+			p := SelectParams{Tenant: "t1", Start: base, End: base + int64(time.Hour), Needles: [][]string{{needle}}, NeedlesExact: exact,
+				Matchers: []*labels.Matcher{labels.MustMatcher(labels.MatchEqual, "app", "a")}}
+			if err := s.Timestamps(context.Background(), p, keep, func(_, _ labels.Labels, ts []int64) { got += len(ts) }); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%q exact=%v: %d matches, want %d", needle, exact, got, want)
+			}
+		}
+	}
 }

@@ -53,6 +53,15 @@ func (s *Store) Timestamps(ctx context.Context, p SelectParams, keep func(line [
 					si.stats.ChunksRead.Add(1)
 					si.stats.BytesRead.Add(int64(src.c.TsLen))
 					si.m.chunksRead.Inc()
+				case p.NeedlesExact && len(needles) > 0:
+					if buf, err = src.r.MatchTimestamps(src.c, &d, needles, buf[:0]); err != nil {
+						return err
+					}
+					si.stats.ChunksRead.Add(1)
+					si.stats.BytesRead.Add(int64(src.c.LinesLen + src.c.TsLen))
+					si.stats.LinesProcessed.Add(int64(src.c.Count))
+					si.stats.BytesProcessed.Add(int64(src.c.RawBytes))
+					si.m.chunksRead.Inc()
 				default:
 					ok, err := src.r.ReadChunkPart(src.c, &d, block.PartAll, needles)
 					if err != nil {

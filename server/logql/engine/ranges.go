@@ -198,6 +198,7 @@ func (e *Engine) collectRange(ctx context.Context, p Params, st steps, x *logql.
 	}
 	if tq, ok := e.q.(TimestampQuerier); ok && add && ext.Kind() == pipeline.CountSamples {
 		if keep, ok := ext.LineFiltersOnly(); ok {
+			sp.NeedlesExact = x.Range.Log.NeedlesExact()
 			return e.countTimestamps(ctx, tq, sp, keep, st, off, rng)
 		}
 	}
