@@ -391,10 +391,14 @@ func (it *streamIter) openNext() error {
 		}
 		return nil
 	} else {
-		var d block.ChunkData
-		ok, err := src.r.ReadChunkPart(src.c, &d, src.part, it.needles)
+		d := chunkDataPool.Get().(*block.ChunkData)
+		ok, err := src.r.ReadChunkPart(src.c, d, src.part, it.needles)
 		if err != nil {
 			return err
+		}
+		if !ok || len(d.Entries) == 0 {
+			// Nothing refers to d's buffers: the next chunk may use them.
+			chunkDataPool.Put(d)
 		}
 		if !ok {
 			// The text lacks a needle: no line of the chunk can match.
@@ -421,6 +425,11 @@ func (it *streamIter) openNext() error {
 	}
 	return nil
 }
+
+// chunkDataPool keeps the buffers of chunks that yielded no entry (a
+// needle search mostly reads such chunks), so that reading the next one
+// allocates nothing. Buffers that entries alias are never put back.
+var chunkDataPool = sync.Pool{New: func() any { return new(block.ChunkData) }}
 
 // release drops the references to decoded chunks of an exhausted stream.
 func (it *streamIter) release() {
