@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	flb "github.com/fluent/fluent-bit-go/output"
@@ -95,7 +96,7 @@ func FLBPluginInit(plugin unsafe.Pointer) C.int {
 // (config.Parse reports every bad key at once, joined by newlines).
 func logInitError(prefix string, err error) {
 	for _, line := range strings.Split(err.Error(), "\n") {
-		fmt.Fprintf(os.Stderr, "[error] [output:loam] %s%s\n", prefix, line)
+		fmt.Fprintf(os.Stderr, "[%s] [error] [output:loam] %s%s\n", time.Now().Format("2006/01/02 15:04:05.000"), prefix, line)
 	}
 }
 

@@ -63,7 +63,7 @@ func (l *logger) logf(level, kind, format string, args ...any) {
 	}
 	b := l.buf[:0]
 	b = append(b, '[')
-	b = now.AppendFormat(b, "2006/01/02 15:04:05")
+	b = now.AppendFormat(b, "2006/01/02 15:04:05.000")
 	b = append(b, "] ["...)
 	b = append(b, level...)
 	b = append(b, "] "...)

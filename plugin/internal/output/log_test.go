@@ -21,9 +21,9 @@ func TestLogger(t *testing.T) {
 	l.warnf("reject 400", "after the interval")
 
 	want := strings.Join([]string{
-		"[2026/11/22 10:00:00] [ warn] [output:loam:loam.0] push to http://x/loki/api/v1/push: 400 Bad Request: too old",
-		"[2026/11/22 10:00:00] [error] [output:loam:loam.0] cannot decode",
-		"[2026/11/22 10:00:11] [ warn] [output:loam:loam.0] after the interval (2 similar messages suppressed in the last 11s)",
+		"[2026/11/22 10:00:00.000] [ warn] [output:loam:loam.0] push to http://x/loki/api/v1/push: 400 Bad Request: too old",
+		"[2026/11/22 10:00:00.000] [error] [output:loam:loam.0] cannot decode",
+		"[2026/11/22 10:00:11.000] [ warn] [output:loam:loam.0] after the interval (2 similar messages suppressed in the last 11s)",
 		"",
 	}, "\n")
 	if got := buf.String(); got != want {

@@ -163,7 +163,7 @@ func TestRejected(t *testing.T) {
 			if loam.requests() != 1 {
 				t.Errorf("%d requests, want 1 (no retry of a %d)", loam.requests(), tt.code)
 			}
-			want := regexp.MustCompile(`^\[\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\] \[ warn\] \[output:loam:loam\.3\] push to ` +
+			want := regexp.MustCompile(`^\[\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}\] \[ warn\] \[output:loam:loam\.3\] push to ` +
 				regexp.QuoteMeta(loam.url().String()+": "+fmt.Sprint(tt.code)+" "+http.StatusText(tt.code)+": "+tt.msg) +
 				` \(tenant "team-a", 10 records dropped\)\n$`)
 			if !want.MatchString(logs.String()) {
@@ -502,7 +502,7 @@ func TestUndecodableChunk(t *testing.T) {
 	if loam.requests() != 0 {
 		t.Errorf("%d requests sent for undecodable chunks", loam.requests())
 	}
-	if !regexp.MustCompile(`^\[[0-9/ :]+\] \[error\] \[output:loam:loam\.0\] chunk of tag "kube\.bad": .*; dropping the chunk \(1 bytes\)\n$`).MatchString(logs.String()) {
+	if !regexp.MustCompile(`^\[[0-9/ :.]+\] \[error\] \[output:loam:loam\.0\] chunk of tag "kube\.bad": .*; dropping the chunk \(1 bytes\)\n$`).MatchString(logs.String()) {
 		t.Errorf("log:\n%s", logs)
 	}
 }
