@@ -8,5 +8,12 @@
 // listener and registry, told apart by the label output (the instance
 // name, loam.0, loam.1, …), and the listener closes with the last of them.
 //
-// metrics imports only the standard library and client_golang.
+// The endpoint serves the Prometheus text format 0.0.4, written by a small
+// client of its own (prom.go) rather than client_golang, whose package
+// initialisation alone costs the c-shared plugin megabytes of resident
+// memory. Families and series are sorted, so scrapes are stable. Besides
+// the plugin's families, a served endpoint has process_cpu_seconds_total
+// and process_resident_memory_bytes of the Fluent Bit process (Linux).
+//
+// metrics imports only the standard library.
 package metrics

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/snappy"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/loam-logs/loam/plugin/fbtest"
 	"github.com/loam-logs/loam/plugin/internal/config"
@@ -194,22 +192,15 @@ func containerChunk(first, n int) (chunk []byte, lines []string) {
 }
 
 // value reads one counter or gauge, or a histogram's sample count.
-// (client_golang's testutil needs a module that go.mod does not list.)
 func value(t *testing.T, c any) float64 {
 	t.Helper()
-	var m dto.Metric
-	if err := c.(prometheus.Metric).Write(&m); err != nil {
-		t.Fatal(err)
+	switch c := c.(type) {
+	case interface{ Value() float64 }: // *metrics.Counter, *metrics.Gauge
+		return c.Value()
+	case interface{ Count() uint64 }: // *metrics.Histogram
+		return float64(c.Count())
 	}
-	switch {
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Histogram != nil:
-		return float64(m.Histogram.GetSampleCount())
-	}
-	t.Fatalf("unexpected metric %v", &m)
+	t.Fatalf("unexpected metric %T", c)
 	return 0
 }
 
