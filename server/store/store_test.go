@@ -338,25 +338,11 @@ func (s *Store) setOpts(f func(*Options)) {
 // what the entries say, whether it starts or ends in the head, the tail or
 // on their boundary.
 func TestTailFrameSources(t *testing.T) {
-	s := openTest(t, t.TempDir())
-	defer s.Close()
-	s.setOpts(func(o *Options) {
-		o.Block.ChunkTargetSize = 200 << 10
-		o.CompactionColdAfter = time.Nanosecond
-	})
 	es := make([]block.Entry, 6000) // ~400 KB: two chunks with tails
 	for i := range es {
 		es[i] = block.Entry{T: base + int64(i/2)*1000, Line: fmt.Appendf(nil, `{"msg":"request %d served","status":%d,"pad":"%040d"}`, i, 200+i%3, i)}
 	}
-	if _, err := s.Append("t1", []Stream{{ls("a"), es}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Compact(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s := coldStore(t, es)
 	var tails []*block.ChunkMeta
 	for _, b := range s.parts["t1"][dayOf(base)].blocks {
 		for _, sm := range b.r.Streams() {
@@ -427,25 +413,11 @@ func sameOrder(a, b []got) bool {
 // TestTimestampsExactNeedles counts matches in templated blocks without
 // rebuilding lines and compares with filtering every line.
 func TestTimestampsExactNeedles(t *testing.T) {
-	s := openTest(t, t.TempDir())
-	defer s.Close()
-	s.setOpts(func(o *Options) {
-		o.Block.ChunkTargetSize = 200 << 10
-		o.CompactionColdAfter = time.Nanosecond
-	})
 	es := make([]block.Entry, 6000)
 	for i := range es {
 		es[i] = block.Entry{T: base + int64(i)*1000, Line: fmt.Appendf(nil, `{"msg":"request %d %s","path":"/v1/%s/%d"}`, i, []string{"served", "timeout"}[i%2], []string{"users", "timeout"}[i%3%2], i)}
 	}
-	if _, err := s.Append("t1", []Stream{{ls("a"), es}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Compact(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s := coldStore(t, es)
 	for _, needle := range []string{"timeout", "served", "users/1", "nowhere"} {
 		keep := func(l []byte) bool { return strings.Contains(string(l), needle) }
 		want := 0
@@ -466,4 +438,26 @@ func TestTimestampsExactNeedles(t *testing.T) {
 			}
 		}
 	}
+}
+
+// coldStore returns a store holding es as stream {app="a"} of tenant t1 in
+// one cold-compacted block (zstd, templated, chunks of 200 KiB).
+func coldStore(t *testing.T, es []block.Entry) *Store {
+	t.Helper()
+	s := openTest(t, t.TempDir())
+	t.Cleanup(func() { s.Close() })
+	s.setOpts(func(o *Options) {
+		o.Block.ChunkTargetSize = 200 << 10
+		o.CompactionColdAfter = time.Nanosecond
+	})
+	if _, err := s.Append("t1", []Stream{{ls("a"), es}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
