@@ -222,6 +222,10 @@ func FuzzOpen(f *testing.F) {
 	seed, _ := os.ReadFile(path)
 	f.Add(seed)
 	f.Add(seed[:len(seed)/2])
+	// Templated chunks with tail frames.
+	writeBlock(f, path, genStreams(1, 3000, 4), Options{ChunkTargetSize: 200 << 10, Templated: true})
+	seed, _ = os.ReadFile(path)
+	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := filepath.Join(t.TempDir(), "f.blk")
 		os.WriteFile(p, b, 0o644)
@@ -231,10 +235,16 @@ func FuzzOpen(f *testing.F) {
 		}
 		defer r.Close()
 		var d ChunkData
+		needles := Needles{{[]byte("served")}, {[]byte("request 1"), []byte("7")}}
 		for _, s := range r.Streams() {
 			for i := range s.Chunks {
-				r.ReadChunk(&s.Chunks[i], &d)
-				r.Filter(&s.Chunks[i], nil)
+				c := &s.Chunks[i]
+				r.ReadChunk(c, &d)
+				r.Filter(c, nil)
+				for _, p := range []Part{PartHead, PartTail} {
+					r.ReadChunkPart(c, &d, p, needles)
+				}
+				r.MatchTimestamps(c, &d, needles[:1], nil)
 			}
 		}
 	})
