@@ -475,20 +475,56 @@ func (r *Reader) ReadChunk(c *ChunkMeta, d *ChunkData) error {
 // and templated frames without rebuilding the lines that cannot match; ok
 // is false when no frame's text can hold the needles.
 func (r *Reader) ReadChunkPart(c *ChunkMeta, d *ChunkData, part Part, needles Needles) (ok bool, err error) {
-	if !c.HasTail() {
-		part = PartAll
-	}
-	d.times, err = r.ReadTimestamps(c, d.times[:0])
+	frames, err := r.readFrames(c, d, part)
 	if err != nil {
 		return false, err
 	}
-	// The frames to read: [off, off+n) in the file, the head frame first.
+	d.Entries = d.Entries[:0]
+	tf := framePool.Get().(*tmplFrame)
+	defer framePool.Put(tf)
+	for _, fr := range frames {
+		text, lines := &d.text, &d.lines
+		if fr.tail {
+			text, lines = &d.tText, &d.tLines
+		}
+		if *text, err = r.decompress(c, fr.compressed, *text); err != nil {
+			return ok, err
+		}
+		if needles != nil && c.Flags&chunkTmpl == 0 && !needles.Match(*text) {
+			continue
+		}
+		ok = true
+		if d.Entries, err = decodeFrame(*text, fr.times, c.Flags, needles, lines, tf, d.Entries); err != nil {
+			return ok, fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
+		}
+	}
+	return ok, nil
+}
+
+// frameRef is one compressed lines frame of a chunk and its entries'
+// timestamps.
+type frameRef struct {
+	compressed []byte
+	times      []int64
+	tail       bool // the tail frame (its text goes to ChunkData's tail buffers)
+}
+
+// readFrames reads the timestamps of c and the lines frames of part into d,
+// head frame first.
+func (r *Reader) readFrames(c *ChunkMeta, d *ChunkData, part Part) ([]frameRef, error) {
+	if !c.HasTail() {
+		part = PartAll
+	}
+	var err error
+	if d.times, err = r.ReadTimestamps(c, d.times[:0]); err != nil {
+		return nil, err
+	}
+	// The bytes to read: [off, off+n) in the file.
 	off, n := c.LinesOff, c.LinesLen
 	headLen := c.LinesLen - c.TailLen
-	times := d.times
-	split := len(times) - int(c.TailCount) // first tail entry
+	split := len(d.times) - int(c.TailCount) // first tail entry
 	if c.HasTail() && split <= 0 {
-		return false, fmt.Errorf("%w: %s at %d: %d timestamps for a tail of %d", ErrCorrupt, r.path, c.LinesOff, len(times), c.TailCount)
+		return nil, fmt.Errorf("%w: %s at %d: %d timestamps for a tail of %d", ErrCorrupt, r.path, c.LinesOff, len(d.times), c.TailCount)
 	}
 	switch part {
 	case PartHead:
@@ -498,38 +534,17 @@ func (r *Reader) ReadChunkPart(c *ChunkMeta, d *ChunkData, part Part, needles Ne
 	}
 	d.frame = slices.Grow(d.frame[:0], int(n))[:n]
 	if _, err := r.f.ReadAt(d.frame, int64(off)); err != nil {
-		return false, fmt.Errorf("read lines of %s: %w", r.path, err)
-	}
-	d.Entries = d.Entries[:0]
-	tf := framePool.Get().(*tmplFrame)
-	defer framePool.Put(tf)
-	frame := func(compressed []byte, times []int64, text, lines *[]byte) error {
-		var err error
-		if *text, err = r.decompress(c, compressed, *text); err != nil {
-			return err
-		}
-		if needles != nil && c.Flags&chunkTmpl == 0 && !needles.Match(*text) {
-			return nil
-		}
-		ok = true
-		if d.Entries, err = decodeFrame(*text, times, c.Flags, needles, lines, tf, d.Entries); err != nil {
-			return fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
-		}
-		return nil
+		return nil, fmt.Errorf("read lines of %s: %w", r.path, err)
 	}
 	switch {
 	case part == PartHead:
-		err = frame(d.frame, times[:split], &d.text, &d.lines)
+		return []frameRef{{d.frame, d.times[:split], false}}, nil
 	case part == PartTail:
-		err = frame(d.frame, times[split:], &d.tText, &d.tLines)
+		return []frameRef{{d.frame, d.times[split:], true}}, nil
 	case c.HasTail():
-		if err = frame(d.frame[:headLen], times[:split], &d.text, &d.lines); err == nil {
-			err = frame(d.frame[headLen:], times[split:], &d.tText, &d.tLines)
-		}
-	default:
-		err = frame(d.frame, times, &d.text, &d.lines)
+		return []frameRef{{d.frame[:headLen], d.times[:split], false}, {d.frame[headLen:], d.times[split:], true}}, nil
 	}
-	return ok, err
+	return []frameRef{{d.frame, d.times, false}}, nil
 }
 
 // MatchTimestamps appends to dst the timestamps of chunk c's entries whose
@@ -546,37 +561,23 @@ func (r *Reader) MatchTimestamps(c *ChunkMeta, d *ChunkData, needles Needles, ds
 		}
 		return dst, nil
 	}
-	var err error
-	if d.times, err = r.ReadTimestamps(c, d.times[:0]); err != nil {
+	frames, err := r.readFrames(c, d, PartAll)
+	if err != nil {
 		return dst, err
-	}
-	d.frame = slices.Grow(d.frame[:0], int(c.LinesLen))[:c.LinesLen]
-	if _, err := r.f.ReadAt(d.frame, int64(c.LinesOff)); err != nil {
-		return dst, fmt.Errorf("read lines of %s: %w", r.path, err)
 	}
 	tf := framePool.Get().(*tmplFrame)
 	defer framePool.Put(tf)
-	frames, times := [][]byte{d.frame}, [][]int64{d.times}
-	if c.HasTail() {
-		split := len(d.times) - int(c.TailCount)
-		if split <= 0 {
-			return dst, fmt.Errorf("%w: %s at %d: %d timestamps for a tail of %d", ErrCorrupt, r.path, c.LinesOff, len(d.times), c.TailCount)
-		}
-		head := c.LinesLen - c.TailLen
-		frames = [][]byte{d.frame[:head], d.frame[head:]}
-		times = [][]int64{d.times[:split], d.times[split:]}
-	}
-	for i, fr := range frames {
-		if d.text, err = r.decompress(c, fr, d.text); err != nil {
+	for _, fr := range frames {
+		if d.text, err = r.decompress(c, fr.compressed, d.text); err != nil {
 			return dst, err
 		}
-		if err := tf.parse(d.text, len(times[i])); err != nil {
+		if err := tf.parse(d.text, len(fr.times)); err != nil {
 			return dst, fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
 		}
 		cand, _ := tf.candidates(needles)
 		for j, ok := range cand {
 			if ok {
-				dst = append(dst, times[i][j])
+				dst = append(dst, fr.times[j])
 			}
 		}
 	}
