@@ -95,6 +95,9 @@ type detectedParams struct {
 
 func (a *API) parseDetectedParams(r *http.Request) (detectedParams, error) {
 	p := detectedParams{lineLimit: detectedDefaultLineLimit, limit: detectedDefaultLimit}
+	if err := r.ParseForm(); err != nil {
+		return p, errBad("cannot parse the form: %v", err)
+	}
 	q := r.Form.Get("query")
 	if q == "" {
 		return p, errBad(`missing query parameter: pass query=<log query>, for example {app="api"} or {app="api"} |= "error"`)
@@ -198,10 +201,6 @@ type detectedFieldsAnswer struct {
 // the newest line_limit lines the log query selects (its pipeline runs
 // first), as package detected finds them. Fields are sorted by name.
 func (a *API) handleDetectedFields(w http.ResponseWriter, r *http.Request, be *backend) {
-	if err := r.ParseForm(); err != nil {
-		a.answerError(w, errBad("cannot parse the form: %v", err))
-		return
-	}
 	p, err := a.parseDetectedParams(r)
 	if err != nil {
 		a.answerError(w, err)
@@ -232,10 +231,6 @@ func (a *API) handleDetectedFields(w http.ResponseWriter, r *http.Request, be *b
 // the distinct values of one field in the same lines, sorted; sizes are
 // normalised as Loki does (detected.NormalizeBytes).
 func (a *API) handleDetectedFieldValues(w http.ResponseWriter, r *http.Request, be *backend) {
-	if err := r.ParseForm(); err != nil {
-		a.answerError(w, errBad("cannot parse the form: %v", err))
-		return
-	}
 	p, err := a.parseDetectedParams(r)
 	if err != nil {
 		a.answerError(w, err)
