@@ -88,12 +88,13 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		p.Stats = &Stats{}
 	}
 	byStream := map[string]*streamIter{}
+	lineNeedles := toNeedles(p.Needles) // shared by the streams, read only
 	get := func(ls labels.Labels) *streamIter {
 		key := ls.String()
 		it := byStream[key]
 		if it == nil {
 			it = &streamIter{ls: ls, dir: p.Direction, start: p.Start, end: p.End, stats: p.Stats, m: s.m,
-				needles: toNeedles(p.Needles), noLines: p.NoLines}
+				needles: lineNeedles, noLines: p.NoLines}
 			byStream[key] = it
 		}
 		return it
