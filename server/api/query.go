@@ -122,12 +122,14 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 		return
 	}
 	defer release()
+	flags := requestEncodingFlags(r)
 	stats := &store.Stats{}
 	eng := engine.New(be.store, engine.Limits{MaxSeries: a.opts.MaxQuerySeries})
 	res, err := eng.Query(ctx, engine.Params{
 		Tenant: tenant, Expr: expr,
 		Start: p.start.UnixNano(), End: p.end.UnixNano(), Step: p.step,
-		Instant: instant, Backward: p.backward, Limit: p.limit, Stats: stats,
+		Instant: instant, Backward: p.backward, Limit: p.limit,
+		Categorize: flags.categorize(), Stats: stats,
 	})
 	if err != nil {
 		if engine.IsClientError(err) {
@@ -136,7 +138,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 		a.answerError(w, err)
 		return
 	}
-	writeJSON(w, response{Status: "success", Data: resultData(res, summary(stats, res.Entries, time.Since(begin)))})
+	writeJSON(w, response{Status: "success", Data: resultData(res, summary(stats, res.Entries, time.Since(begin)), flags)})
 }
 
 func (a *API) seriesParams(r *http.Request) (tenant string, start, end time.Time, err error) {

@@ -14,10 +14,16 @@ type response struct {
 }
 
 // resultData renders an engine result in Loki's layout: resultType, then
-// result, then stats.
-func resultData(res *engine.Result, stats any) any {
+// result, then stats. A streams result also lists the request's encoding
+// flags between resultType and result, and under categorize-labels has the
+// categorized shape (see encoding.go); a metric result is the same with
+// flags or without.
+func resultData(res *engine.Result, stats any, flags encodingFlags) any {
 	switch res.Type {
 	case "streams":
+		if flags.categorize() {
+			return queryData{ResultType: "streams", EncodingFlags: flags, Result: categorizedStreams(res.Streams), Stats: stats}
+		}
 		out := make([]streamValue, 0, len(res.Streams))
 		for _, s := range res.Streams {
 			sv := streamValue{Stream: s.Labels.All.Map(), Values: make([][2]string, len(s.Entries))}
@@ -26,7 +32,7 @@ func resultData(res *engine.Result, stats any) any {
 			}
 			out = append(out, sv)
 		}
-		return queryData{ResultType: "streams", Result: out, Stats: stats}
+		return queryData{ResultType: "streams", EncodingFlags: flags, Result: out, Stats: stats}
 	case "matrix":
 		out := make([]matrixValue, 0, len(res.Matrix))
 		for _, s := range res.Matrix {
@@ -48,9 +54,10 @@ func resultData(res *engine.Result, stats any) any {
 }
 
 type queryData struct {
-	ResultType string `json:"resultType"`
-	Result     any    `json:"result"`
-	Stats      any    `json:"stats,omitempty"`
+	ResultType    string        `json:"resultType"`
+	EncodingFlags encodingFlags `json:"encodingFlags,omitempty"`
+	Result        any           `json:"result"`
+	Stats         any           `json:"stats,omitempty"`
 }
 
 type streamValue struct {

@@ -32,7 +32,10 @@ import (
 //	 "dropped_entries":[{"timestamp":"<ns>","labels":{…}},…]}
 //
 // with dropped_entries only when the client was too slow and entries were
-// left out. Bad parameters are answered with HTTP 400 before the upgrade;
+// left out. When the request has encoding flags (see encoding.go), every
+// message lists them last, "encodingFlags":[…], and under categorize-labels
+// its streams and values have the categorized shape, as Loki's querier
+// sends them. Bad parameters are answered with HTTP 400 before the upgrade;
 // failures after it close the websocket with a status and a reason.
 
 const (
@@ -49,8 +52,8 @@ const (
 )
 
 // tailFilter decides what a tail shows of one entry of a stream matching the
-// query's selector: the labels it is shown under, its line, and whether it
-// is shown at all. It is called from one goroutine, so it may keep state. It
+// query's selector: its labels (all of them, and by category), its line, and
+// whether it is shown at all. It is called from one goroutine, so it may keep state. It
 // must not modify its arguments. What it returns is kept after it returns:
 // the labels must not change, and the line is either its argument or memory
 // the filter does not reuse.
@@ -58,7 +61,7 @@ const (
 // newTailFilter builds it from the query. Today it applies the line filters;
 // the full LogQL pipeline (parsers, label filters, line_format) replaces it
 // there, and the handler needs no other change.
-type tailFilter func(stream labels.Labels, ts int64, line []byte, meta labels.Labels) (labels.Labels, []byte, bool)
+type tailFilter func(stream labels.Labels, ts int64, line []byte, meta labels.Labels) (*pipeline.Result, []byte, bool)
 
 // newTailFilter is the swap point for the full pipeline: it compiles the
 // pipeline of expr into a tailFilter. Until the pipeline can run, a query
@@ -72,7 +75,7 @@ func newTailFilter(expr *logql.LogSelectorExpr) (tailFilter, error) {
 	// kept per stream.
 	var mu sync.Mutex
 	streams := map[uint64]*pipeline.StreamPipeline{}
-	return func(stream labels.Labels, ts int64, line []byte, meta labels.Labels) (labels.Labels, []byte, bool) {
+	return func(stream labels.Labels, ts int64, line []byte, meta labels.Labels) (*pipeline.Result, []byte, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		h := stream.Hash()
@@ -85,8 +88,9 @@ func newTailFilter(expr *logql.LogSelectorExpr) (tailFilter, error) {
 		if !ok {
 			return nil, nil, false
 		}
-		// The line may alias the pipeline's or the caller's buffer.
-		return r.All, bytes.Clone(out), true
+		// The line may alias the pipeline's or the caller's buffer; a
+		// Result is never changed once made.
+		return r, bytes.Clone(out), true
 	}, nil
 }
 
@@ -184,7 +188,7 @@ func (a *API) handleTail(w http.ResponseWriter, r *http.Request, be *backend) {
 	}
 	defer sub.Close()
 
-	t := &tailer{conn: conn, sub: sub, filter: p.filter, delay: p.delayFor, now: a.now}
+	t := &tailer{conn: conn, sub: sub, filter: p.filter, delay: p.delayFor, flags: requestEncodingFlags(r), now: a.now}
 	a.log.Info("tail started", "tenant", tenant, "query", p.query)
 	reason := t.run(r.Context(), a, be, tenant, p)
 	a.log.Info("tail ended", "tenant", tenant, "query", p.query, "reason", reason,
@@ -217,6 +221,7 @@ type tailer struct {
 	sub    *store.Subscription
 	filter tailFilter
 	delay  time.Duration
+	flags  encodingFlags // listed in every message; categorize-labels shapes them
 	now    func() time.Time
 
 	held      tailHeap            // entries to send, by time; held back until delay_for passed
@@ -229,9 +234,9 @@ type tailer struct {
 	sent      int                 // entries sent
 }
 
-// tailEntry is one entry to send, with the labels it is shown under.
+// tailEntry is one entry to send, with its labels.
 type tailEntry struct {
-	ls   labels.Labels
+	lr   *pipeline.Result
 	t    int64
 	line []byte
 	seq  uint64
@@ -348,12 +353,12 @@ func (t *tailer) history(ctx context.Context, readDone <-chan struct{}, a *API, 
 	var es []tailEntry
 	for len(es) < p.limit && it.Next() {
 		stream, e := it.At()
-		ls, line, ok := t.filter(stream, e.T, e.Line, e.Meta)
+		lr, line, ok := t.filter(stream, e.T, e.Line, e.Meta)
 		if !ok {
 			continue
 		}
 		// The iterator reuses the line's memory.
-		es = append(es, tailEntry{ls: ls, t: e.T, line: slices.Clone(line)})
+		es = append(es, tailEntry{lr: lr, t: e.T, line: slices.Clone(line)})
 		if len(es)%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -372,7 +377,7 @@ func (t *tailer) history(ctx context.Context, readDone <-chan struct{}, a *API, 
 
 // key identifies an entry to tell the live copy of a history entry.
 func (t *tailer) key(e *tailEntry) []byte {
-	b := e.ls.AppendString(t.keyBuf[:0])
+	b := e.lr.All.AppendString(t.keyBuf[:0])
 	b = strconv.AppendInt(b, e.t, 10)
 	b = append(b, 0)
 	b = append(b, e.line...)
@@ -397,11 +402,11 @@ func (t *tailer) take() {
 	}
 	for _, b := range batches {
 		for _, e := range b.Entries {
-			ls, line, ok := t.filter(b.Labels, e.T, e.Line, e.Meta)
+			lr, line, ok := t.filter(b.Labels, e.T, e.Line, e.Meta)
 			if !ok {
 				continue
 			}
-			te := tailEntry{ls: ls, t: e.T, line: line}
+			te := tailEntry{lr: lr, t: e.T, line: line}
 			if t.seen != nil {
 				if _, dup := t.seen[string(t.key(&te))]; dup {
 					continue
@@ -440,8 +445,16 @@ func (t *tailer) flush(all bool) error {
 
 // write sends t.msg and t.drops as one message. Consecutive entries of the
 // same labels share a stream object, so that the entries stay in time order
-// for clients that print stream by stream (logcli).
+// for clients that print stream by stream (logcli); under categorize-labels
+// the same stream labels suffice.
 func (t *tailer) write() error {
+	categorize := t.flags.categorize()
+	shown := func(e *tailEntry) labels.Labels {
+		if categorize {
+			return e.lr.Stream
+		}
+		return e.lr.All
+	}
 	t.conn.SetWriteDeadline(time.Now().Add(tailWriteTimeout))
 	w, err := t.conn.NextWriter(websocket.TextMessage)
 	if err != nil {
@@ -454,7 +467,7 @@ func (t *tailer) write() error {
 	s.WriteArrayStart()
 	for i := 0; i < len(t.msg); {
 		j := i + 1
-		for j < len(t.msg) && t.msg[j].ls.Equal(t.msg[i].ls) {
+		for j < len(t.msg) && shown(&t.msg[j]).Equal(shown(&t.msg[i])) {
 			j++
 		}
 		if i > 0 {
@@ -462,7 +475,7 @@ func (t *tailer) write() error {
 		}
 		s.WriteObjectStart()
 		s.WriteObjectField("stream")
-		writeLabels(s, t.msg[i].ls)
+		writeLabels(s, shown(&t.msg[i]))
 		s.WriteMore()
 		s.WriteObjectField("values")
 		s.WriteArrayStart()
@@ -474,6 +487,10 @@ func (t *tailer) write() error {
 			s.WriteString(strconv.FormatInt(e.t, 10))
 			s.WriteMore()
 			s.WriteString(string(e.line))
+			if categorize {
+				s.WriteMore()
+				writeEntryLabels(s, e.lr.Metadata, e.lr.Parsed)
+			}
 			s.WriteArrayEnd()
 		}
 		s.WriteArrayEnd()
@@ -496,6 +513,18 @@ func (t *tailer) write() error {
 			s.WriteObjectField("labels")
 			writeLabels(s, d.Labels)
 			s.WriteObjectEnd()
+		}
+		s.WriteArrayEnd()
+	}
+	if len(t.flags) > 0 {
+		s.WriteMore()
+		s.WriteObjectField("encodingFlags")
+		s.WriteArrayStart()
+		for i, f := range t.flags {
+			if i > 0 {
+				s.WriteMore()
+			}
+			s.WriteString(f)
 		}
 		s.WriteArrayEnd()
 	}

@@ -605,7 +605,7 @@ func TestTailFilter(t *testing.T) {
 			t.Fatal(err)
 		}
 		ls, line, keep := f(stream, 0, []byte(tc.line), tc.meta)
-		if keep != tc.keep || (keep && (ls.String() != tc.want || string(line) != tc.line)) {
+		if keep != tc.keep || (keep && (ls.All.String() != tc.want || string(line) != tc.line)) {
 			t.Errorf("%s on %q %v: got %v %q %v, want %v %q %s", tc.query, tc.line, tc.meta, ls, line, keep, tc.keep, tc.line, tc.want)
 		}
 	}

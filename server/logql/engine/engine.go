@@ -79,6 +79,10 @@ type Params struct {
 	Instant    bool
 	Backward   bool // log queries: newest first
 	Limit      int  // log queries: entries at most
+	// Categorize groups the entries of a log query by the labels of their
+	// stream alone, for the categorize-labels encoding: entries that differ
+	// only in structured metadata or parsed labels share one Stream.
+	Categorize bool
 	Stats      *store.Stats
 }
 
@@ -95,7 +99,9 @@ type Result struct {
 	Entries int
 }
 
-// Stream is the entries of one label set of a log query result.
+// Stream is the entries of one label set of a log query result. Under
+// Params.Categorize the label set is Labels.Stream; the rest of Labels is
+// that of the Stream's first entry, and each Entry carries its own.
 type Stream struct {
 	Labels  *pipeline.Result
 	Entries []Entry

@@ -72,6 +72,7 @@ func (e *Engine) logQuery(ctx context.Context, p Params, x *logql.LogSelectorExp
 	sps := newPerStream(pl.ForStream)
 	res := &Result{Type: "streams"}
 	byHash := map[uint64]*Stream{}
+	var keys streamKeys
 	n := 0
 	for n < p.Limit && it.Next() {
 		if n&1023 == 0 && ctx.Err() != nil {
@@ -82,10 +83,14 @@ func (e *Engine) logQuery(ctx context.Context, p Params, x *logql.LogSelectorExp
 		if !ok {
 			continue
 		}
-		s := byHash[r.Hash]
+		key := r.Hash
+		if p.Categorize {
+			key = keys.of(r)
+		}
+		s := byHash[key]
 		if s == nil {
 			s = &Stream{Labels: r}
-			byHash[r.Hash] = s
+			byHash[key] = s
 			res.Streams = append(res.Streams, s)
 		}
 		s.Entries = append(s.Entries, Entry{T: ent.T, Line: string(line), Metadata: r.Metadata, Parsed: r.Parsed})
