@@ -226,6 +226,8 @@ func FuzzOpen(f *testing.F) {
 	writeBlock(f, path, genStreams(1, 3000, 4), Options{ChunkTargetSize: 200 << 10, Templated: true})
 	seed, _ = os.ReadFile(path)
 	f.Add(seed)
+	seed, _ = os.ReadFile(compatV2)
+	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := filepath.Join(t.TempDir(), "f.blk")
 		os.WriteFile(p, b, 0o644)

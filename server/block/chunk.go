@@ -43,6 +43,7 @@ const (
 	chunkTmpl    = 1 << 3 // lines are split into templates and variable columns
 	chunkRaw     = 1 << 4 // the lines frame is stored uncompressed
 	chunkTail    = 1 << 5 // the newest lines are in a second, small frame (format version 2)
+	chunkCols    = 1 << 6 // templated lines are a group of frames: head, columns by class (version 3)
 )
 
 // minTemplatedLines: below this, templates cost more than they save.
@@ -73,7 +74,7 @@ func linesLayout(es []Entry, hasMeta, templated bool) byte {
 		flags |= chunkHasMeta
 	}
 	if templated && len(es) >= minTemplatedLines && templatable(es) {
-		return flags | chunkTmpl
+		return flags | chunkTmpl | chunkCols
 	}
 	for i := range es {
 		if bytes.IndexByte(es[i].Line, '\n') >= 0 {
@@ -85,11 +86,9 @@ func linesLayout(es []Entry, hasMeta, templated bool) byte {
 
 // appendLinesPayload appends the uncompressed content of a lines frame
 // holding es in the layout of flags (from linesLayout over es, or over a
-// chunk of which es is a part).
+// chunk of which es is a part), templated lines excepted (appendGroup).
 func appendLinesPayload(dst []byte, es []Entry, flags byte) []byte {
 	switch {
-	case flags&chunkTmpl != 0:
-		dst = appendTemplated(dst, es)
 	case flags&chunkLF != 0:
 		for i := range es {
 			dst = append(dst, es[i].Line...)
@@ -121,20 +120,9 @@ func appendMeta(dst []byte, es []Entry) []byte {
 }
 
 // decodeLinesPayload fills Line (and Meta) of the entries from a decompressed
-// lines frame. Lines and metadata strings alias src.
-func decodeLinesPayload(src []byte, es []Entry, flags byte, scratch *[]byte) error {
+// lines frame that is not templated. Lines alias src.
+func decodeLinesPayload(src []byte, es []Entry, flags byte) error {
 	hasMeta := flags&chunkHasMeta != 0
-	if flags&chunkTmpl != 0 {
-		rest, out, err := decodeTemplated(src, es, *scratch)
-		*scratch = out
-		if err != nil {
-			return err
-		}
-		if !hasMeta {
-			return nil
-		}
-		return decodeMeta(rest, es)
-	}
 	if flags&chunkLF != 0 {
 		p := src
 		for i := range es {
@@ -183,27 +171,38 @@ func decodeLinesPayload(src []byte, es []Entry, flags byte, scratch *[]byte) err
 }
 
 // decodeMeta reads each entry's metadata.
-func decodeMeta(meta []byte, es []Entry) error {
-	for i := range es {
-		n, rest, ok := readUvarint(meta)
-		if !ok || n > uint64(len(rest)) {
+func decodeMeta(meta []byte, es []Entry) error { return decodeMetaOf(meta, len(es), nil, es) }
+
+// decodeMetaOf reads the metadata records of n entries and sets es[j].Meta
+// to record keep[j] (ascending), or to record j when keep is nil.
+func decodeMetaOf(meta []byte, n int, keep []int32, es []Entry) error {
+	j := 0
+	for i := 0; i < n; i++ {
+		want := keep == nil || j < len(keep) && keep[j] == int32(i)
+		pairs, rest, ok := readUvarint(meta)
+		if !ok || pairs > uint64(len(rest)) {
 			return fmt.Errorf("%w: metadata of entry %d", ErrCorrupt, i)
 		}
 		meta = rest
-		if n == 0 {
-			continue
+		var ls labels.Labels
+		if want && pairs > 0 {
+			ls = make(labels.Labels, pairs)
 		}
-		ls := make(labels.Labels, n)
-		for j := range ls {
+		for k := range pairs {
 			name, rest, ok1 := readBytes(meta)
 			value, rest2, ok2 := readBytes(rest)
 			if !ok1 || !ok2 {
 				return fmt.Errorf("%w: metadata of entry %d", ErrCorrupt, i)
 			}
 			meta = rest2
-			ls[j] = labels.Label{Name: string(name), Value: string(value)}
+			if ls != nil {
+				ls[k] = labels.Label{Name: string(name), Value: string(value)}
+			}
 		}
-		es[i].Meta = ls
+		if want {
+			es[j].Meta = ls
+			j++
+		}
 	}
 	return nil
 }

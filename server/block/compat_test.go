@@ -77,6 +77,14 @@ func TestReadsVersion2(t *testing.T) {
 	checkCompat(t, compatV2, 2)
 }
 
+// TestReadsVersion3 writes the compatibility streams with this code, for
+// the day a version 4 keeps a golden copy of it.
+func TestReadsVersion3(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v3.blk")
+	writeBlock(t, path, compatStreams(), compatOptions)
+	checkCompat(t, path, 3)
+}
+
 // checkCompat reads every stream of the block at path whole, in parts, and
 // searched, and compares with compatStreams.
 func checkCompat(t *testing.T, path string, version byte) {

@@ -197,6 +197,9 @@ func (r *Reader) decodeIndex(src []byte) error {
 			c.FilterOff, c.FilterLen = v[7], uint32(v[8])
 			c.Flags = src[0]
 			src = src[1:]
+			if c.Flags&chunkCols != 0 && (r.version < 3 || c.Flags&chunkTmpl == 0 || c.Flags&(chunkS2|chunkRaw) != 0) {
+				return bad("column frames in a version 1 or 2 block, or not templated zstd")
+			}
 			if c.Flags&chunkTail != 0 {
 				if r.version < 2 {
 					return bad("tail frame in a version 1 block")
@@ -487,18 +490,46 @@ func (r *Reader) ReadChunkPart(c *ChunkMeta, d *ChunkData, part Part, needles Ne
 		if fr.tail {
 			text, lines = &d.tText, &d.tLines
 		}
+		if c.Flags&chunkTmpl != 0 {
+			if err := r.parseTemplated(c, fr, text, tf); err != nil {
+				return ok, err
+			}
+			ok = true
+			if d.Entries, err = tf.appendEntries(fr.times, needles, lines, d.Entries); err != nil {
+				return ok, fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
+			}
+			continue
+		}
 		if *text, err = r.decompress(c, fr.compressed, *text); err != nil {
 			return ok, err
 		}
-		if needles != nil && c.Flags&chunkTmpl == 0 && !needles.Match(*text) {
+		if needles != nil && !needles.Match(*text) {
 			continue
 		}
 		ok = true
-		if d.Entries, err = decodeFrame(*text, fr.times, c.Flags, needles, lines, tf, d.Entries); err != nil {
+		if d.Entries, err = decodeFrame(*text, fr.times, c.Flags, needles, d.Entries); err != nil {
 			return ok, fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
 		}
 	}
 	return ok, nil
+}
+
+// parseTemplated parses the templated lines of frame fr of c into tf: a
+// group of frames (version 3), or a single frame decompressed into *text.
+func (r *Reader) parseTemplated(c *ChunkMeta, fr frameRef, text *[]byte, tf *tmplFrame) error {
+	var err error
+	if c.Flags&chunkCols != 0 {
+		err = tf.parseGroup(fr.compressed, len(fr.times), c.HasMeta())
+	} else {
+		if *text, err = r.decompress(c, fr.compressed, *text); err != nil {
+			return err
+		}
+		err = tf.parseSingle(*text, len(fr.times), c.HasMeta())
+	}
+	if err != nil {
+		return fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
+	}
+	return nil
 }
 
 // frameRef is one compressed lines frame of a chunk and its entries'
@@ -552,7 +583,7 @@ func (r *Reader) readFrames(c *ChunkMeta, d *ChunkData, part Part) ([]frameRef, 
 // rebuilding a line when every needle is of word bytes; otherwise it is
 // ReadChunkPart into d.
 func (r *Reader) MatchTimestamps(c *ChunkMeta, d *ChunkData, needles Needles, dst []int64) ([]int64, error) {
-	if c.Flags&chunkTmpl == 0 || c.HasMeta() || !allWordOnly(needles) {
+	if c.Flags&chunkTmpl == 0 || !allWordOnly(needles) {
 		if _, err := r.ReadChunkPart(c, d, PartAll, needles); err != nil {
 			return dst, err
 		}
@@ -568,13 +599,13 @@ func (r *Reader) MatchTimestamps(c *ChunkMeta, d *ChunkData, needles Needles, ds
 	tf := framePool.Get().(*tmplFrame)
 	defer framePool.Put(tf)
 	for _, fr := range frames {
-		if d.text, err = r.decompress(c, fr.compressed, d.text); err != nil {
+		if err := r.parseTemplated(c, fr, &d.text, tf); err != nil {
 			return dst, err
 		}
-		if err := tf.parse(d.text, len(fr.times)); err != nil {
+		cand, _, err := tf.candidates(needles)
+		if err != nil {
 			return dst, fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
 		}
-		cand, _ := tf.candidates(needles)
 		for j, ok := range cand {
 			if ok {
 				dst = append(dst, fr.times[j])
@@ -584,45 +615,14 @@ func (r *Reader) MatchTimestamps(c *ChunkMeta, d *ChunkData, needles Needles, ds
 	return dst, nil
 }
 
-// decodeFrame appends to dst the entries of a decompressed lines frame
-// (timestamps times) whose lines hold needles. Lines alias text or *lines.
-func decodeFrame(text []byte, times []int64, flags byte, needles Needles, lines *[]byte, f *tmplFrame, dst []Entry) ([]Entry, error) {
-	if needles != nil && flags&chunkTmpl != 0 && flags&chunkHasMeta == 0 {
-		if err := f.parse(text, len(times)); err != nil {
-			return dst, err
-		}
-		cand, exact := f.candidates(needles)
-		if slices.Contains(cand, true) {
-			if err := f.index(); err != nil {
-				return dst, err
-			}
-		}
-		out := (*lines)[:0]
-		var offs, keep []int
-		for i, ok := range cand {
-			if !ok {
-				continue
-			}
-			start := len(out)
-			out = f.appendLine(out, i)
-			if !exact && !needles.Match(out[start:]) {
-				out = out[:start]
-				continue
-			}
-			offs = append(offs, start)
-			keep = append(keep, i)
-		}
-		*lines = out
-		offs = append(offs, len(out))
-		for j, i := range keep {
-			dst = append(dst, Entry{T: times[i], Line: out[offs[j]:offs[j+1]:offs[j+1]]})
-		}
-		return dst, nil
-	}
+// decodeFrame appends to dst the entries of a decompressed lines frame that
+// is not templated (timestamps times) whose lines hold needles. Lines alias
+// text.
+func decodeFrame(text []byte, times []int64, flags byte, needles Needles, dst []Entry) ([]Entry, error) {
 	first := len(dst)
 	dst = slices.Grow(dst, len(times))[:first+len(times)]
 	es := dst[first:]
-	if err := decodeLinesPayload(text, es, flags, lines); err != nil {
+	if err := decodeLinesPayload(text, es, flags); err != nil {
 		return dst[:first], err
 	}
 	w := 0

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/loam-logs/loam/server/labels"
 )
 
 func TestTokenize(t *testing.T) {
@@ -30,27 +32,129 @@ func TestTokenize(t *testing.T) {
 	}
 }
 
+func TestClassOf(t *testing.T) {
+	cases := []struct {
+		values string
+		class  int
+	}{
+		{"200\n404\n", classHex},
+		{"9f1c-ab\n550e8400-e29b-41d4-a716-446655440000\n", classHex},
+		{"10.0.0.1\n:8080\n2026-11-22T09:00:01\n", classWord}, // 'T'
+		{"10.0.0.1\n:8080\n01/11/2026\n", classNum},
+		{"1.5ms\n", classWord},
+		{"DEADBEEF\n", classHex},
+		{"", classHex},
+	}
+	for _, c := range cases {
+		if got := classOf([]byte(c.values)); got != c.class {
+			t.Errorf("classOf(%q) = %d, want %d", c.values, got, c.class)
+		}
+	}
+}
+
+// zstdCompress compresses a part of a group as the writer does.
+func zstdCompress(dst, src []byte) []byte { return encoder(LevelFastest).EncodeAll(src, dst) }
+
+// groupOf returns the templated group of es (version 3).
+func groupOf(es []Entry, flags byte) []byte {
+	return appendGroup(nil, es, flags, make([][]byte, numParts), zstdCompress)
+}
+
+// singleFrame returns the templated frame of es as version 1 and 2 wrote
+// it: templates marked with varMark alone, template numbers, every column,
+// then the metadata (with chunkHasMeta), in one frame.
+func singleFrame(es []Entry, flags byte) []byte {
+	head := make([]byte, 0)
+	cols := make([][]byte, numClasses)
+	head = appendTemplated(head, cols, es)
+	// Undo the classes: one mark, and the columns in template, slot order.
+	var f tmplFrame
+	f.maxMark = varMark + numClasses - 1
+	if _, err := f.parseHead(head, len(es)); err != nil {
+		panic(err)
+	}
+	for c := range f.cols {
+		f.cols[c].reset(nil, true)
+		f.cols[c].text = cols[c]
+	}
+	if err := f.countValues(-1); err != nil {
+		panic(err)
+	}
+	if err := f.prepare(); err != nil {
+		panic(err)
+	}
+	out := appendUvarint(nil, uint64(len(f.tmpls)))
+	for _, t := range f.tmpls {
+		t = bytes.Clone(t)
+		for i, b := range t {
+			if b > varMark && b < varMark+numClasses {
+				t[i] = varMark
+			}
+		}
+		out = appendBytes(out, t)
+	}
+	out = append(out, head[len(f.region)+len(appendUvarint(nil, uint64(len(f.tmpls)))):]...)
+	for t := range f.tmpls {
+		for _, ref := range f.slots[t] {
+			for r := range int32(f.counts[t]) {
+				out = append(append(out, f.value(ref.class, ref.first+r)...), '\n')
+			}
+		}
+	}
+	if flags&chunkHasMeta != 0 {
+		out = appendMeta(out, es)
+	}
+	return out
+}
+
+// readTemplated reads the entries of a templated group (or, with single,
+// frame) whose lines hold needles.
+func readTemplated(src []byte, single bool, times []int64, flags byte, needles Needles, f *tmplFrame) ([]Entry, error) {
+	var err error
+	if single {
+		err = f.parseSingle(src, len(times), flags&chunkHasMeta != 0)
+	} else {
+		err = f.parseGroup(src, len(times), flags&chunkHasMeta != 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var lines []byte
+	return f.appendEntries(times, needles, &lines, nil)
+}
+
 func templatedRoundTrip(t *testing.T, lines []string) {
 	t.Helper()
 	es := make([]Entry, len(lines))
+	times := make([]int64, len(lines))
 	for i, l := range lines {
 		es[i] = Entry{T: int64(i), Line: []byte(l)}
+		if i%3 == 0 {
+			es[i].Meta = labels.Labels{{Name: "trace_id", Value: fmt.Sprint(i)}}
+		}
+		times[i] = int64(i)
 	}
 	if !templatable(es) {
 		return
 	}
-	payload := appendTemplated(nil, es)
-	got := make([]Entry, len(es))
-	rest, _, err := decodeTemplated(payload, got, nil)
-	if err != nil {
-		t.Fatalf("decode: %v", err)
-	}
-	if len(rest) != 0 {
-		t.Fatalf("%d bytes left over", len(rest))
-	}
-	for i := range es {
-		if string(got[i].Line) != lines[i] {
-			t.Fatalf("line %d: %q, want %q", i, got[i].Line, lines[i])
+	for _, flags := range []byte{0, chunkHasMeta} {
+		for _, single := range []bool{false, true} {
+			src := groupOf(es, flags)
+			if single {
+				src = singleFrame(es, flags)
+			}
+			got, err := readTemplated(src, single, times, flags, nil, &tmplFrame{})
+			if err != nil {
+				t.Fatalf("decode (single %v, flags %#x): %v", single, flags, err)
+			}
+			for i := range es {
+				if string(got[i].Line) != lines[i] {
+					t.Fatalf("line %d: %q, want %q", i, got[i].Line, lines[i])
+				}
+				if flags != 0 && !got[i].Meta.Equal(es[i].Meta) {
+					t.Fatalf("metadata %d: %v, want %v", i, got[i].Meta, es[i].Meta)
+				}
+			}
 		}
 	}
 }
@@ -58,7 +162,7 @@ func templatedRoundTrip(t *testing.T, lines []string) {
 func TestTemplatedRoundTrip(t *testing.T) {
 	var lines []string
 	for i := 0; i < 200; i++ {
-		lines = append(lines, fmt.Sprintf(`{"level":"info","status":%d,"took":"%dms","id":"%08x"}`, 200+i%3, i, i*7919))
+		lines = append(lines, fmt.Sprintf(`{"level":"info","status":%d,"took":"%dms","id":"%08x","ip":"10.0.%d.1"}`, 200+i%3, i, i*7919, i))
 		if i%17 == 0 {
 			lines = append(lines, "", "plain words only", fmt.Sprintf("k%d=v%d", i, i))
 		}
@@ -67,25 +171,31 @@ func TestTemplatedRoundTrip(t *testing.T) {
 }
 
 func FuzzTemplated(f *testing.F) {
-	f.Add("a1 b2\x02c3", "x", "10.0.0.1 - GET /a/1")
-	f.Add("", "", "")
-	f.Fuzz(func(t *testing.T, a, b, c string) {
+	f.Add("a1 b2\x05c3", "x", "10.0.0.1 - GET /a/1", []byte{})
+	f.Add("", "", "", []byte{1, 1, 1, 0})
+	f.Fuzz(func(t *testing.T, a, b, c string, garbage []byte) {
 		templatedRoundTrip(t, []string{a, b, c, a, c})
-		// Garbage must never panic the decoder.
-		es := make([]Entry, 3)
-		decodeTemplated([]byte(a+b+c), es, nil)
+		// Garbage must never panic the decoders.
+		var tf tmplFrame
+		times := make([]int64, 3)
+		for _, flags := range []byte{0, chunkHasMeta} {
+			readTemplated(garbage, true, times, flags, nil, &tf)
+			readTemplated(garbage, true, times, flags, Needles{{[]byte("a1")}}, &tf)
+			readTemplated(garbage, false, times, flags, nil, &tf)
+		}
 	})
 }
 
 // TestTemplatedNeedles compares the search of templated frames (in the
 // templates and columns, rebuilding only candidates) with searching every
 // rebuilt line, for needles of word bytes (exact without rebuilding) and
-// others (checked on the rebuilt line).
+// others (checked on the rebuilt line), in groups and single frames.
 func TestTemplatedNeedles(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 9))
-	words := []string{"timeout", "GET", "user", "req-42", "/v1/timeout/7", "a1", "x", "status=500", "ms", "db"}
-	var tf tmplFrame // reused, as a ChunkData reuses it
-	for round := 0; round < 400; round++ {
+	words := []string{"timeout", "GET", "user", "req-42", "/v1/timeout/7", "a1", "x", "status=500", "ms", "db",
+		"10.0.0.1", "9f1c", "7", "0a-ff"}
+	var tf tmplFrame // reused, as ReadChunkPart reuses it
+	for round := 0; round < 600; round++ {
 		n := 1 + r.IntN(80)
 		es := make([]Entry, n)
 		times := make([]int64, n)
@@ -114,9 +224,12 @@ func TestTemplatedNeedles(t *testing.T) {
 				want = append(want, e.T)
 			}
 		}
-		payload := appendTemplated(nil, es)
-		var scratch []byte
-		got, err := decodeFrame(payload, times, chunkTmpl, needles, &scratch, &tf, nil)
+		single := round%2 == 1
+		src := groupOf(es, 0)
+		if single {
+			src = singleFrame(es, 0)
+		}
+		got, err := readTemplated(src, single, times, 0, needles, &tf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,32 +241,54 @@ func TestTemplatedNeedles(t *testing.T) {
 			}
 		}
 		if fmt.Sprint(gotT) != fmt.Sprint(want) {
-			t.Fatalf("needles %q over %d lines: got %v, want %v", needles, n, gotT, want)
+			t.Fatalf("needles %q over %d lines (single %v): got %v, want %v", needles, n, single, gotT, want)
 		}
 	}
 }
 
-// FuzzTemplatedNeedles: any frame, any needle, no panic; on frames the
-// encoder writes (whose variables are maximal runs of word bytes), the
-// search agrees with searching the rebuilt lines.
+// FuzzTemplatedNeedles: any content of a group's parts, any needle, no
+// panic; on parts the encoder writes (whose variables are maximal runs of
+// word bytes, in the column of their class), the search agrees with
+// searching the rebuilt lines.
 func FuzzTemplatedNeedles(f *testing.F) {
-	f.Add(appendTemplated(nil, []Entry{{Line: []byte("GET /v1/users/42 200")}, {Line: []byte("timeout after 5s")}}), "timeout", uint8(2))
-	f.Fuzz(func(t *testing.T, payload []byte, needle string, n uint8) {
+	parts := make([][]byte, numParts)
+	parts[partHead] = appendTemplated(nil, parts[partCols:partCols+numClasses],
+		[]Entry{{Line: []byte("GET /v1/users/42 200")}, {Line: []byte("timeout after 5s")}, {Line: []byte("id 9f1c-ab at 10.0.0.1")}})
+	f.Add(parts[0], parts[1], parts[2], parts[3], "timeout", uint8(3))
+	f.Fuzz(func(t *testing.T, head, word, num, hex []byte, needle string, n uint8) {
 		times := make([]int64, n)
 		for i := range times {
 			times[i] = int64(i)
 		}
-		var scratch []byte
-		all := make([]Entry, n)
-		if _, _, err := decodeTemplated(payload, all, nil); err != nil {
-			decodeFrame(payload, times, chunkTmpl, Needles{{[]byte(needle)}}, &scratch, &tmplFrame{}, nil)
+		// A group of these parts, compressed as the writer does.
+		var group []byte
+		var frames []byte
+		for _, p := range [][]byte{head, word, num, hex} {
+			k := len(frames)
+			if len(p) > 0 {
+				frames = zstdCompress(frames, p)
+			}
+			group = appendUvarint(group, uint64(len(frames)-k))
+		}
+		group = append(group, frames...)
+		nd := Needles{{[]byte(needle)}}
+		all, err := readTemplated(group, false, times, 0, nil, &tmplFrame{})
+		if err != nil {
+			readTemplated(group, false, times, 0, nd, &tmplFrame{})
 			return
 		}
-		got, err := decodeFrame(payload, times, chunkTmpl, Needles{{[]byte(needle)}}, &scratch, &tmplFrame{}, nil)
+		all = cloneEntries(all)
+		got, err := readTemplated(group, false, times, 0, nd, &tmplFrame{})
 		if err != nil {
-			t.Fatalf("whole frame decodes, search fails: %v", err)
+			t.Fatalf("whole group decodes, search fails: %v", err)
 		}
-		if !bytes.Equal(appendTemplated(nil, all), payload) {
+		if !templatable(all) {
+			return // lines the encoder would not template
+		}
+		again := make([][]byte, numParts)
+		again[partHead] = appendTemplated(nil, again[partCols:partCols+numClasses], all)
+		if !bytes.Equal(again[partHead], head) || !bytes.Equal(again[partCols+classWord], word) ||
+			!bytes.Equal(again[partCols+classNum], num) || !bytes.Equal(again[partCols+classHex], hex) {
 			return // not as the encoder writes it: no promise but no panic
 		}
 		var want int

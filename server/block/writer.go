@@ -19,9 +19,9 @@ const (
 	// Magic opens and closes every block file.
 	Magic = "LOAMBLK1"
 	// Version is the format version written by this code.
-	Version = 2
+	Version = 3
 	// minVersion is the oldest format this code reads: version 1 lacks
-	// only tail frames (chunkTail).
+	// tail frames (chunkTail), version 2 column frames (chunkCols).
 	minVersion = 1
 	headerSize = 16
 	footerSize = 8*8 + 4 + 4 + 8
@@ -77,8 +77,9 @@ type Writer struct {
 	minT    int64
 	maxT    int64
 
-	payload []byte // scratch: uncompressed lines frame
-	frame   []byte // scratch: compressed lines frame
+	payload []byte           // scratch: uncompressed lines frame
+	parts   [numParts][]byte // scratch: uncompressed parts of a templated group
+	frame   []byte           // scratch: compressed lines frame
 	times   []int64
 	fb      ngram.Builder
 }
@@ -256,9 +257,17 @@ func (w *Writer) tailStart(es []Entry, raw int) int {
 	return i
 }
 
-// writeFrame writes the lines frame of es in the layout and codec of flags
-// and returns its length.
+// writeFrame writes the lines frame (or group) of es in the layout and codec
+// of flags and returns its length.
 func (w *Writer) writeFrame(es []Entry, flags byte) int {
+	if flags&chunkCols != 0 {
+		enc := encoder(w.opts.Level)
+		w.frame = appendGroup(w.frame[:0], es, flags, w.parts[:], func(dst, src []byte) []byte {
+			return enc.EncodeAll(src, dst)
+		})
+		w.write(w.frame)
+		return len(w.frame)
+	}
 	w.payload = appendLinesPayload(w.payload[:0], es, flags)
 	switch {
 	case flags&chunkS2 != 0:
