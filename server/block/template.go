@@ -24,10 +24,9 @@ import (
 // them with words (−9% on the conformance corpus and the bench data set),
 // and a search for a word never decompresses them.
 //
-// It is used when no line holds '\n' or a mark byte (0x01–0x03).
+// It is used when no line holds '\n' or varMark.
 
-// varMark marks a variable in a template: varMark+class since version 3,
-// varMark alone before.
+// varMark marks a variable in a template.
 const varMark = 0x01
 
 // Variable classes, each a set of bytes; a column belongs to the first class
@@ -115,7 +114,7 @@ func tokenize(line, tmpl []byte, vars [][]byte) ([]byte, [][]byte) {
 func templatable(es []Entry) bool {
 	for i := range es {
 		for _, b := range es[i].Line {
-			if b == '\n' || b >= varMark && b < varMark+numClasses {
+			if b == '\n' || b == varMark {
 				return false
 			}
 		}
@@ -123,10 +122,10 @@ func templatable(es []Entry) bool {
 	return true
 }
 
-// appendTemplated appends to head the templates of es, each variable marked
-// with varMark+class, then one template number per line; and to cols[c]
-// the columns of class c, template by template, slot by slot, every value
-// followed by '\n'. cols has numClasses elements.
+// appendTemplated appends to head the templates of es, then the class of
+// each of their slots (a byte each), then one template number per line; and
+// to cols[c] the columns of class c, template by template, slot by slot,
+// every value followed by '\n'. cols has numClasses elements.
 func appendTemplated(head []byte, cols [][]byte, es []Entry) []byte {
 	ids := map[string]int{}
 	var templates [][]byte
@@ -150,20 +149,21 @@ func appendTemplated(head []byte, cols [][]byte, es []Entry) []byte {
 		}
 	}
 	classes := make([][]int, len(templates))
-	for t, tmpl := range templates {
-		s := 0
-		for i, b := range tmpl {
-			if b == varMark {
-				c := classOf(columns[t][s])
-				classes[t] = append(classes[t], c)
-				tmpl[i] = varMark + byte(c)
-				s++
-			}
+	for t, tc := range columns {
+		for _, c := range tc {
+			classes[t] = append(classes[t], classOf(c))
 		}
 	}
 	head = appendUvarint(head, uint64(len(templates)))
 	for _, t := range templates {
 		head = appendBytes(head, t)
+	}
+	// Classes apart from the templates: a reader needs them for every
+	// template, and finding them as marks would mean reading every byte.
+	for _, tc := range classes {
+		for _, c := range tc {
+			head = append(head, byte(c))
+		}
 	}
 	for _, id := range lineTmpl {
 		head = appendUvarint(head, uint64(id))

@@ -61,18 +61,17 @@ func groupOf(es []Entry, flags byte) []byte {
 }
 
 // singleFrame returns the templated frame of es as version 1 and 2 wrote
-// it: templates marked with varMark alone, template numbers, every column,
+// it: templates, template numbers, every column in template, slot order,
 // then the metadata (with chunkHasMeta), in one frame.
 func singleFrame(es []Entry, flags byte) []byte {
-	head := make([]byte, 0)
 	cols := make([][]byte, numClasses)
-	head = appendTemplated(head, cols, es)
-	// Undo the classes: one mark, and the columns in template, slot order.
+	head := appendTemplated(nil, cols, es)
 	var f tmplFrame
-	f.maxMark = varMark + numClasses - 1
-	if _, err := f.parseHead(head, len(es)); err != nil {
+	if _, err := f.parseHead(head, len(es), true); err != nil {
 		panic(err)
 	}
+	// head: count, templates (region), a class per slot, numbers.
+	numbers := head[len(appendUvarint(nil, uint64(len(f.tmpls))))+len(f.region)+len(f.refs):]
 	for c := range f.cols {
 		f.cols[c].reset(nil, true)
 		f.cols[c].text = cols[c]
@@ -84,16 +83,8 @@ func singleFrame(es []Entry, flags byte) []byte {
 		panic(err)
 	}
 	out := appendUvarint(nil, uint64(len(f.tmpls)))
-	for _, t := range f.tmpls {
-		t = bytes.Clone(t)
-		for i, b := range t {
-			if b > varMark && b < varMark+numClasses {
-				t[i] = varMark
-			}
-		}
-		out = appendBytes(out, t)
-	}
-	out = append(out, head[len(f.region)+len(appendUvarint(nil, uint64(len(f.tmpls)))):]...)
+	out = append(out, f.region...)
+	out = append(out, numbers...)
 	for t := range f.tmpls {
 		for _, ref := range f.slots[t] {
 			for r := range int32(f.counts[t]) {

@@ -12,7 +12,6 @@ import (
 // rebuilt one by one, and searched for literal needles without rebuilding
 // them. Its memory is reused by the next frame parsed into it.
 type tmplFrame struct {
-	maxMark  byte       // marks are varMark…maxMark
 	tmpls    [][]byte   // templates, a mark for each slot
 	region   []byte     // the encoded template list, which tmpls alias
 	tOff     []int      // where each template starts in region
@@ -33,6 +32,7 @@ type tmplFrame struct {
 	// Memory kept for the next frame.
 	head, metaBuf       []byte
 	refs                []colRef
+	slotStart           []int32
 	cand, setOK, litHas []bool
 	keep                []int32
 	offs                []int
@@ -72,9 +72,8 @@ func corruptf(format string, args ...any) error {
 // templates, the numbers, the columns (all of classWord, marked varMark)
 // and, with hasMeta, the metadata, in one decompressed text.
 func (f *tmplFrame) parseSingle(text []byte, n int, hasMeta bool) error {
-	f.maxMark = varMark
 	f.hasMeta, f.meta, f.rest, f.restDone = hasMeta, nil, nil, false
-	rest, err := f.parseHead(text, n)
+	rest, err := f.parseHead(text, n, false)
 	if err != nil {
 		return err
 	}
@@ -89,7 +88,6 @@ func (f *tmplFrame) parseSingle(text []byte, n int, hasMeta bool) error {
 // decompresses the head frame; column frames are decompressed when a
 // search or a rebuild needs them.
 func (f *tmplFrame) parseGroup(group []byte, n int, hasMeta bool) error {
-	f.maxMark = varMark + numClasses - 1
 	f.hasMeta, f.meta, f.rest, f.restDone = hasMeta, nil, nil, true
 	np := numParts
 	if !hasMeta {
@@ -116,7 +114,7 @@ func (f *tmplFrame) parseGroup(group []byte, n int, hasMeta bool) error {
 	if f.head, err = zstdDecoder().DecodeAll(frames[partHead], f.head[:0]); err != nil {
 		return corruptf("head frame: %v", err)
 	}
-	rest, err := f.parseHead(f.head, n)
+	rest, err := f.parseHead(f.head, n, true)
 	if err != nil {
 		return err
 	}
@@ -130,9 +128,10 @@ func (f *tmplFrame) parseGroup(group []byte, n int, hasMeta bool) error {
 	return f.countValues(-1)
 }
 
-// parseHead reads the template list and the template numbers of n lines
-// and returns what follows them.
-func (f *tmplFrame) parseHead(src []byte, n int) ([]byte, error) {
+// parseHead reads the template list, the slots' classes (version 3; before,
+// every slot is of classWord) and the template numbers of n lines, and
+// returns what follows them.
+func (f *tmplFrame) parseHead(src []byte, n int, classes bool) ([]byte, error) {
 	nt, src, ok := readUvarint(src)
 	if !ok || nt > uint64(len(src)) {
 		return nil, corruptf("template count")
@@ -143,31 +142,38 @@ func (f *tmplFrame) parseHead(src []byte, n int) ([]byte, error) {
 	f.idx = nil
 	refs := f.refs[:0]
 	region := src
+	starts := resize(f.slotStart, int(nt)+1)
 	for i := range f.tmpls {
 		if f.tmpls[i], src, ok = readBytes(src); !ok {
 			return nil, corruptf("template")
 		}
 		f.tOff[i] = len(region) - len(src) - len(f.tmpls[i])
-		for _, b := range f.tmpls[i] {
-			if b >= varMark && b <= f.maxMark {
-				refs = append(refs, colRef{class: b - varMark})
-			}
+		starts[i] = int32(len(refs))
+		k := bytes.Count(f.tmpls[i], []byte{varMark})
+		refs = slices.Grow(refs, k)[:len(refs)+k]
+	}
+	starts[nt] = int32(len(refs))
+	f.region = region[:len(region)-len(src)]
+	if classes {
+		if len(src) < len(refs) {
+			return nil, corruptf("slot classes")
 		}
+		for i, c := range src[:len(refs)] {
+			if c >= numClasses {
+				return nil, corruptf("slot class %d", c)
+			}
+			refs[i] = colRef{class: c}
+		}
+		src = src[len(refs):]
+	} else {
+		clear(refs)
 	}
 	// slots alias refs only once it stops growing.
-	k := 0
-	for i, t := range f.tmpls {
-		s := 0
-		for _, b := range t {
-			if b >= varMark && b <= f.maxMark {
-				s++
-			}
-		}
-		f.slots[i] = refs[k : k+s : k+s]
-		k += s
+	for i := range f.slots {
+		f.slots[i] = refs[starts[i]:starts[i+1]:starts[i+1]]
 	}
+	f.slotStart = starts
 	f.refs = refs
-	f.region = region[:len(region)-len(src)]
 	f.lineTmpl, f.rank = resize(f.lineTmpl, n), resize(f.rank, n)
 	f.counts = resize(f.counts, int(nt))
 	clear(f.counts)
@@ -303,7 +309,7 @@ func (f *tmplFrame) pieces(t uint32) [][]byte {
 	sg := make([][]byte, 0, len(f.slots[t])+1)
 	start := 0
 	for i, b := range tmpl {
-		if b >= varMark && b <= f.maxMark {
+		if b == varMark {
 			sg = append(sg, tmpl[start:i])
 			start = i + 1
 		}
@@ -390,7 +396,7 @@ func (f *tmplFrame) appendEntries(times []int64, needles Needles, lines *[]byte,
 	for j, i := range keep {
 		dst = append(dst, Entry{T: times[i], Line: out[offs[j]:offs[j+1]:offs[j+1]]})
 	}
-	if !f.hasMeta {
+	if !f.hasMeta || len(keep) == 0 {
 		return dst, nil
 	}
 	meta, err := f.metadata()
