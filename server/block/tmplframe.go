@@ -454,7 +454,8 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool, err er
 				any = true
 				break
 			}
-			f.searchTemplates(nd, litHas)
+			fd := newFinder(nd)
+			f.searchTemplates(&fd, litHas)
 			for i, t := range f.lineTmpl {
 				if litHas[t] {
 					setOK[i] = true
@@ -467,7 +468,7 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool, err er
 				if err := f.load(c); err != nil {
 					return nil, false, err
 				}
-				f.searchColumn(uint8(c), nd, setOK)
+				f.searchColumn(uint8(c), &fd, setOK)
 			}
 		}
 		if any {
@@ -483,11 +484,11 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool, err er
 // searchColumn sets ok[i] for the lines i whose value of class c holds
 // needle. A hit's value is the number of newlines before it, counted from
 // the previous hit: no value's end is needed.
-func (f *tmplFrame) searchColumn(c uint8, needle []byte, ok []bool) {
+func (f *tmplFrame) searchColumn(c uint8, needle *finder, ok []bool) {
 	text, values := f.cols[c].text, f.cols[c].values
 	k := 0 // values ending before o
 	for o := 0; o < len(text); {
-		h := bytes.Index(text[o:], needle)
+		h := needle.index(text[o:])
 		if h < 0 {
 			return
 		}
@@ -556,20 +557,20 @@ func (x *columnIndex) line(c uint8, k int32) int32 {
 // searchTemplates sets has[t] for the templates holding needle, searching
 // the encoded list in one pass: a hit that runs over a template's end (into
 // the next one's length) is no hit.
-func (f *tmplFrame) searchTemplates(needle []byte, has []bool) {
+func (f *tmplFrame) searchTemplates(needle *finder, has []bool) {
 	clear(has)
 	if len(f.tmpls) == 0 {
 		return
 	}
 	for o := 0; o < len(f.region); {
-		h := bytes.Index(f.region[o:], needle)
+		h := needle.index(f.region[o:])
 		if h < 0 {
 			return
 		}
 		at := o + h
 		t, _ := slices.BinarySearch(f.tOff, at+1)
 		t-- // the last template starting at or before the hit
-		if t >= 0 && at+len(needle) <= f.tOff[t]+len(f.tmpls[t]) {
+		if t >= 0 && at+len(needle.needle) <= f.tOff[t]+len(f.tmpls[t]) {
 			has[t] = true
 			o = f.tOff[t] + len(f.tmpls[t]) // the next template
 			continue
