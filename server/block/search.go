@@ -15,7 +15,8 @@ import (
 // SIMD): on the bench set's templates, "timeout" is found in half the time.
 type finder struct {
 	needle []byte
-	p1, p2 int // positions of the needle's rarest and second rarest bytes (p1 = p2 when one byte long)
+	p1, p2 int  // positions of the needle's rarest and second rarest bytes (p1 = p2 when one byte long)
+	pair   bool // the rarest byte turned out common: test pairs from now on
 }
 
 // logByteOrder lists bytes from most to least frequent in log lines (those
@@ -47,10 +48,15 @@ func newFinder(needle []byte) finder {
 }
 
 // index returns the index of the first instance of the needle in s, or -1.
+// Calls for the rest of one text keep what the finder learnt of it: use a
+// fresh copy of the finder for each text.
 func (f *finder) index(s []byte) int {
 	n := len(f.needle)
 	if n <= 1 || len(s) < n {
 		return bytes.Index(s, f.needle)
+	}
+	if f.pair {
+		return f.indexPair(s)
 	}
 	c := f.needle[f.p1]
 	last := len(s) - n // the last possible start
@@ -67,6 +73,7 @@ func (f *finder) index(s []byte) int {
 		o = start + 1
 		// More than one false hit per 32 bytes: the byte is common here.
 		if fails++; fails > 8 && fails*32 > o {
+			f.pair = true
 			if j := f.indexPair(s[o:]); j >= 0 {
 				return o + j
 			}

@@ -455,7 +455,7 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool, err er
 				break
 			}
 			fd := newFinder(nd)
-			f.searchTemplates(&fd, litHas)
+			f.searchTemplates(fd, litHas)
 			for i, t := range f.lineTmpl {
 				if litHas[t] {
 					setOK[i] = true
@@ -468,7 +468,7 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool, err er
 				if err := f.load(c); err != nil {
 					return nil, false, err
 				}
-				f.searchColumn(uint8(c), &fd, setOK)
+				f.searchColumn(uint8(c), fd, setOK)
 			}
 		}
 		if any {
@@ -484,7 +484,7 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool, err er
 // searchColumn sets ok[i] for the lines i whose value of class c holds
 // needle. A hit's value is the number of newlines before it, counted from
 // the previous hit: no value's end is needed.
-func (f *tmplFrame) searchColumn(c uint8, needle *finder, ok []bool) {
+func (f *tmplFrame) searchColumn(c uint8, needle finder, ok []bool) {
 	text, values := f.cols[c].text, f.cols[c].values
 	k := 0 // values ending before o
 	for o := 0; o < len(text); {
@@ -557,7 +557,7 @@ func (x *columnIndex) line(c uint8, k int32) int32 {
 // searchTemplates sets has[t] for the templates holding needle, searching
 // the encoded list in one pass: a hit that runs over a template's end (into
 // the next one's length) is no hit.
-func (f *tmplFrame) searchTemplates(needle *finder, has []bool) {
+func (f *tmplFrame) searchTemplates(needle finder, has []bool) {
 	clear(has)
 	if len(f.tmpls) == 0 {
 		return
