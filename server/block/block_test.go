@@ -247,6 +247,7 @@ func FuzzOpen(f *testing.F) {
 					r.ReadChunkPart(c, &d, p, needles)
 				}
 				r.MatchTimestamps(c, &d, needles[:1], nil)
+				r.MatchTimestamps(c, &d, Needles{{[]byte("7")}}, nil) // every column class
 			}
 		}
 	})

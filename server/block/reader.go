@@ -478,7 +478,7 @@ func (r *Reader) ReadChunk(c *ChunkMeta, d *ChunkData) error {
 // and templated frames without rebuilding the lines that cannot match; ok
 // is false when no frame's text can hold the needles.
 func (r *Reader) ReadChunkPart(c *ChunkMeta, d *ChunkData, part Part, needles Needles) (ok bool, err error) {
-	frames, err := r.readFrames(c, d, part)
+	frames, err := r.readFrames(c, d, part, true)
 	if err != nil {
 		return false, err
 	}
@@ -519,7 +519,7 @@ func (r *Reader) ReadChunkPart(c *ChunkMeta, d *ChunkData, part Part, needles Ne
 func (r *Reader) parseTemplated(c *ChunkMeta, fr frameRef, text *[]byte, tf *tmplFrame) error {
 	var err error
 	if c.Flags&chunkCols != 0 {
-		err = tf.parseGroup(fr.compressed, len(fr.times), c.HasMeta())
+		err = tf.parseGroupBytes(fr.compressed, len(fr.times), c.HasMeta())
 	} else {
 		if *text, err = r.decompress(c, fr.compressed, *text); err != nil {
 			return err
@@ -532,17 +532,19 @@ func (r *Reader) parseTemplated(c *ChunkMeta, fr frameRef, text *[]byte, tf *tmp
 	return nil
 }
 
-// frameRef is one compressed lines frame of a chunk and its entries'
-// timestamps.
+// frameRef is one compressed lines frame (or group) of a chunk and its
+// entries' timestamps.
 type frameRef struct {
-	compressed []byte
+	compressed []byte // nil when not read
 	times      []int64
-	tail       bool // the tail frame (its text goes to ChunkData's tail buffers)
+	tail       bool   // the tail frame (its text goes to ChunkData's tail buffers)
+	off        uint64 // where it lies in the file
+	n          uint32
 }
 
 // readFrames reads the timestamps of c and the lines frames of part into d,
-// head frame first.
-func (r *Reader) readFrames(c *ChunkMeta, d *ChunkData, part Part) ([]frameRef, error) {
+// head frame first; with read false, it only finds where the frames lie.
+func (r *Reader) readFrames(c *ChunkMeta, d *ChunkData, part Part, read bool) ([]frameRef, error) {
 	if !c.HasTail() {
 		part = PartAll
 	}
@@ -550,32 +552,65 @@ func (r *Reader) readFrames(c *ChunkMeta, d *ChunkData, part Part) ([]frameRef, 
 	if d.times, err = r.ReadTimestamps(c, d.times[:0]); err != nil {
 		return nil, err
 	}
-	// The bytes to read: [off, off+n) in the file.
-	off, n := c.LinesOff, c.LinesLen
 	headLen := c.LinesLen - c.TailLen
 	split := len(d.times) - int(c.TailCount) // first tail entry
 	if c.HasTail() && split <= 0 {
 		return nil, fmt.Errorf("%w: %s at %d: %d timestamps for a tail of %d", ErrCorrupt, r.path, c.LinesOff, len(d.times), c.TailCount)
 	}
-	switch part {
-	case PartHead:
-		n = headLen
-	case PartTail:
-		off, n = off+uint64(headLen), c.TailLen
+	head := frameRef{times: d.times[:split], off: c.LinesOff, n: headLen}
+	tail := frameRef{times: d.times[split:], tail: true, off: c.LinesOff + uint64(headLen), n: c.TailLen}
+	var frames []frameRef
+	switch {
+	case part == PartHead:
+		frames = []frameRef{head}
+	case part == PartTail:
+		frames = []frameRef{tail}
+	case c.HasTail():
+		frames = []frameRef{head, tail}
+	default:
+		frames = []frameRef{{times: d.times, off: c.LinesOff, n: c.LinesLen}}
 	}
+	if !read {
+		return frames, nil
+	}
+	// The frames are contiguous: one read.
+	off, n := frames[0].off, frames[len(frames)-1].off+uint64(frames[len(frames)-1].n)-frames[0].off
 	d.frame = slices.Grow(d.frame[:0], int(n))[:n]
 	if _, err := r.f.ReadAt(d.frame, int64(off)); err != nil {
 		return nil, fmt.Errorf("read lines of %s: %w", r.path, err)
 	}
-	switch {
-	case part == PartHead:
-		return []frameRef{{d.frame, d.times[:split], false}}, nil
-	case part == PartTail:
-		return []frameRef{{d.frame, d.times[split:], true}}, nil
-	case c.HasTail():
-		return []frameRef{{d.frame[:headLen], d.times[:split], false}, {d.frame[headLen:], d.times[split:], true}}, nil
+	for i := range frames {
+		o := frames[i].off - off
+		frames[i].compressed = d.frame[o : o+uint64(frames[i].n)]
 	}
-	return []frameRef{{d.frame, d.times, false}}, nil
+	return frames, nil
+}
+
+// readGroup reads, of the templated group fr, the directory and the frames
+// up to the last part of want, into d.frame: a search for words needs the
+// head and the word columns, the first two, and none of the hex and
+// numeric columns that take most of the bytes.
+func (r *Reader) readGroup(c *ChunkMeta, d *ChunkData, fr frameRef, want int) (group, error) {
+	np := groupParts(c.Flags)
+	var dir [numParts * binary.MaxVarintLen32]byte
+	dl := min(len(dir), int(fr.n))
+	if _, err := r.f.ReadAt(dir[:dl], int64(fr.off)); err != nil {
+		return group{}, fmt.Errorf("read lines of %s: %w", r.path, err)
+	}
+	g, dl, err := readGroupDir(dir[:dl], np, int(fr.n))
+	if err != nil {
+		return g, fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
+	}
+	n := 0
+	for i := 0; i <= want && i < np; i++ {
+		n += g.lens[i]
+	}
+	d.frame = slices.Grow(d.frame[:0], n)[:n]
+	if _, err := r.f.ReadAt(d.frame, int64(fr.off)+int64(dl)); err != nil {
+		return g, fmt.Errorf("read lines of %s: %w", r.path, err)
+	}
+	g.slice(d.frame, want)
+	return g, nil
 }
 
 // MatchTimestamps appends to dst the timestamps of chunk c's entries whose
@@ -592,14 +627,34 @@ func (r *Reader) MatchTimestamps(c *ChunkMeta, d *ChunkData, needles Needles, ds
 		}
 		return dst, nil
 	}
-	frames, err := r.readFrames(c, d, PartAll)
+	groups := c.Flags&chunkCols != 0
+	frames, err := r.readFrames(c, d, PartAll, !groups)
 	if err != nil {
 		return dst, err
+	}
+	// The last part of a group the needles can be in.
+	want := partCols + classWord
+	for _, set := range needles {
+		for _, nd := range set {
+			for cl := range numClasses {
+				if inClass(cl, nd) {
+					want = max(want, partCols+cl)
+				}
+			}
+		}
 	}
 	tf := framePool.Get().(*tmplFrame)
 	defer framePool.Put(tf)
 	for _, fr := range frames {
-		if err := r.parseTemplated(c, fr, &d.text, tf); err != nil {
+		if groups {
+			g, err := r.readGroup(c, d, fr, want)
+			if err == nil {
+				err = tf.parseGroup(g, len(fr.times), c.HasMeta())
+			}
+			if err != nil {
+				return dst, fmt.Errorf("%s at %d: %w", r.path, c.LinesOff, err)
+			}
+		} else if err := r.parseTemplated(c, fr, &d.text, tf); err != nil {
 			return dst, err
 		}
 		cand, _, err := tf.candidates(needles)

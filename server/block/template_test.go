@@ -105,7 +105,7 @@ func readTemplated(src []byte, single bool, times []int64, flags byte, needles N
 	if single {
 		err = f.parseSingle(src, len(times), flags&chunkHasMeta != 0)
 	} else {
-		err = f.parseGroup(src, len(times), flags&chunkHasMeta != 0)
+		err = f.parseGroupBytes(src, len(times), flags&chunkHasMeta != 0)
 	}
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ type tmplFrame struct {
 	counts   []uint32   // lines of each template
 	cols     [numClasses]column
 
+	single   bool   // a frame of version 1 or 2, not a group
 	meta     []byte // compressed metadata frame (groups with metadata)
 	hasMeta  bool
 	rest     []byte // what follows the columns of a single frame (its metadata)
@@ -53,12 +54,13 @@ type column struct {
 	buf    []byte // memory for text
 	values int    // values in the column
 	loaded bool
+	unread bool    // its frame was not read from the file
 	ends   []int32 // where each value ends in text, set by index
 	index  bool
 }
 
 func (c *column) reset(src []byte, loaded bool) {
-	c.src, c.text, c.values, c.loaded, c.ends, c.index = src, nil, 0, loaded, c.ends[:0], false
+	c.src, c.text, c.values, c.loaded, c.unread, c.ends, c.index = src, nil, 0, loaded, false, c.ends[:0], false
 }
 
 // resize returns s with length n, reusing its array when it is big enough.
@@ -72,7 +74,7 @@ func corruptf(format string, args ...any) error {
 // templates, the numbers, the columns (all of classWord, marked varMark)
 // and, with hasMeta, the metadata, in one decompressed text.
 func (f *tmplFrame) parseSingle(text []byte, n int, hasMeta bool) error {
-	f.hasMeta, f.meta, f.rest, f.restDone = hasMeta, nil, nil, false
+	f.hasMeta, f.single, f.meta, f.rest, f.restDone = hasMeta, true, nil, nil, false
 	rest, err := f.parseHead(text, n, false)
 	if err != nil {
 		return err
@@ -84,34 +86,59 @@ func (f *tmplFrame) parseSingle(text []byte, n int, hasMeta bool) error {
 	return f.countValues(len(rest))
 }
 
+// group is the frames of a templated group (version 3), of which those
+// not read are nil.
+type group struct {
+	frames [numParts][]byte
+	lens   [numParts]int
+}
+
+// readGroupDir reads the directory at the start of a templated group of np
+// parts and size bytes: the length of each part's frame. It returns the
+// directory's own length.
+func readGroupDir(src []byte, np, size int) (group, int, error) {
+	var g group
+	rest := src
+	for i := range np {
+		n, r, ok := readUvarint(rest)
+		if !ok || n > uint64(size) {
+			return g, 0, corruptf("group directory")
+		}
+		g.lens[i], rest = int(n), r
+	}
+	dl := len(src) - len(rest)
+	if g.total() != size-dl || g.lens[partHead] == 0 {
+		return g, 0, corruptf("group of %d bytes, directory says %d", size-dl, g.total())
+	}
+	return g, dl, nil
+}
+
+func (g *group) total() int {
+	n := 0
+	for _, l := range g.lens {
+		n += l
+	}
+	return n
+}
+
+// slice sets the frames of parts up to want from frames, the group's bytes
+// after the directory (as far as want's frame).
+func (g *group) slice(frames []byte, want int) {
+	for i, l := range g.lens {
+		if i > want || l > len(frames) {
+			break
+		}
+		g.frames[i], frames = frames[:l:l], frames[l:]
+	}
+}
+
 // parseGroup reads a templated group of n lines (version 3): it
 // decompresses the head frame; column frames are decompressed when a
 // search or a rebuild needs them.
-func (f *tmplFrame) parseGroup(group []byte, n int, hasMeta bool) error {
-	f.hasMeta, f.meta, f.rest, f.restDone = hasMeta, nil, nil, true
-	np := numParts
-	if !hasMeta {
-		np = partMeta
-	}
-	var frames [numParts][]byte
-	src := group
-	var lens [numParts]uint64
-	total := uint64(0)
-	for i := range np {
-		var ok bool
-		if lens[i], src, ok = readUvarint(src); !ok || lens[i] > uint64(len(group)) {
-			return corruptf("group directory")
-		}
-		total += lens[i]
-	}
-	if total != uint64(len(src)) || lens[partHead] == 0 {
-		return corruptf("group of %d bytes, directory says %d", len(src), total)
-	}
-	for i := range np {
-		frames[i], src = src[:lens[i]], src[lens[i]:]
-	}
+func (f *tmplFrame) parseGroup(g group, n int, hasMeta bool) error {
+	f.hasMeta, f.single, f.meta, f.rest, f.restDone = hasMeta, false, nil, nil, true
 	var err error
-	if f.head, err = zstdDecoder().DecodeAll(frames[partHead], f.head[:0]); err != nil {
+	if f.head, err = zstdDecoder().DecodeAll(g.frames[partHead], f.head[:0]); err != nil {
 		return corruptf("head frame: %v", err)
 	}
 	rest, err := f.parseHead(f.head, n, true)
@@ -122,10 +149,26 @@ func (f *tmplFrame) parseGroup(group []byte, n int, hasMeta bool) error {
 		return corruptf("%d bytes after the template numbers", len(rest))
 	}
 	for c := range f.cols {
-		f.cols[c].reset(frames[partCols+c], false)
+		col := &f.cols[c]
+		col.reset(g.frames[partCols+c], false)
+		col.unread = col.src == nil && g.lens[partCols+c] > 0
 	}
-	f.meta = frames[partMeta]
+	f.meta = g.frames[partMeta]
 	return f.countValues(-1)
+}
+
+// parseGroupBytes is parseGroup of a group read whole.
+func (f *tmplFrame) parseGroupBytes(b []byte, n int, hasMeta bool) error {
+	np := partMeta
+	if hasMeta {
+		np = numParts
+	}
+	g, dl, err := readGroupDir(b, np, len(b))
+	if err != nil {
+		return err
+	}
+	g.slice(b[dl:], numParts)
+	return f.parseGroup(g, n, hasMeta)
 }
 
 // parseHead reads the template list, the slots' classes (version 3; before,
@@ -221,6 +264,9 @@ func (f *tmplFrame) load(c int) error {
 	col := &f.cols[c]
 	if col.loaded {
 		return nil
+	}
+	if col.unread {
+		return fmt.Errorf("column frame of class %d not read", c) // a bug, not a corrupt block
 	}
 	col.loaded = true
 	if len(col.src) > 0 {
@@ -345,8 +391,11 @@ func (f *tmplFrame) size() int {
 
 // metadata returns the frame's metadata, one record per line.
 func (f *tmplFrame) metadata() ([]byte, error) {
+	if f.single {
+		return f.rest, nil // prepare found it
+	}
 	if f.meta == nil {
-		return f.rest, nil // a single frame: prepare found it
+		return nil, fmt.Errorf("metadata frame not read") // a bug, not a corrupt block
 	}
 	var err error
 	if f.metaBuf, err = zstdDecoder().DecodeAll(f.meta, f.metaBuf[:0]); err != nil {
