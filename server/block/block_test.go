@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/loam-logs/loam/server/labels"
@@ -452,5 +453,45 @@ func TestMatchTimestamps(t *testing.T) {
 			}
 		}
 		r.Close()
+	}
+}
+
+// BenchmarkMatchTimestamps counts the lines holding a word in chunks of
+// lines shaped like ../shared/bench's (the count target of
+// scripts/bench-query.sh): the head and word columns of each group are read
+// and searched, no line is rebuilt.
+func BenchmarkMatchTimestamps(b *testing.B) {
+	r := rand.New(rand.NewPCG(8, 9))
+	words := strings.Fields("GET POST PUT request served payment accepted upstream timeout cache miss user order " +
+		"status duration bytes level info warn error debug reconcile lease pod node container handler db query")
+	var es []Entry
+	for i := range 40000 {
+		es = append(es, Entry{T: int64(i), Line: fmt.Appendf(nil,
+			`{"level":"%s","msg":"%s %s","path":"/v1/%s/%d","status":%d,"duration":"%.1fms","request_id":"%016x%016x","user":%d}`,
+			words[13+r.IntN(4)], words[r.IntN(len(words))], words[r.IntN(len(words))], words[r.IntN(len(words))],
+			r.IntN(10000), []int{200, 200, 200, 201, 404, 500}[r.IntN(6)], r.Float64()*900, r.Uint64(), r.Uint64(), r.IntN(500))})
+	}
+	path := filepath.Join(b.TempDir(), "b.blk")
+	writeBlock(b, path, []testStream{{labels.FromMap(map[string]string{"job": "bench"}), es}},
+		Options{ChunkTargetSize: 1 << 20, Level: LevelBest, Templated: true})
+	rd, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rd.Close()
+	var d ChunkData
+	var ts []int64
+	needles := Needles{{[]byte("timeout")}}
+	raw := 0
+	for _, c := range rd.Streams()[0].Chunks {
+		raw += int(c.RawBytes)
+	}
+	b.SetBytes(int64(raw))
+	for b.Loop() {
+		for i := range rd.Streams()[0].Chunks {
+			if ts, err = rd.MatchTimestamps(&rd.Streams()[0].Chunks[i], &d, needles, ts[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
