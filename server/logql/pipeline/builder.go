@@ -49,10 +49,21 @@ func (b *Builder) reset(meta labels.Labels) {
 	for _, l := range b.stream {
 		b.ents = append(b.ents, entry{name: l.Name, value: l.Value, cat: Stream})
 	}
-	for _, l := range meta {
-		b.ents = append(b.ents, entry{name: l.Name, value: l.Value, cat: Metadata})
-	}
 	b.err, b.errDet = "", ""
+	for _, l := range meta {
+		name := l.Name
+		if b.stream.Has(name) {
+			name += "_extracted" // as Loki: the stream label keeps its name
+		}
+		switch name {
+		case ErrorLabel:
+			b.err = l.Value
+		case ErrorDetailsLabel:
+			b.errDet = l.Value
+		default:
+			b.ents = append(b.ents, entry{name: name, value: l.Value, cat: Metadata})
+		}
+	}
 }
 
 func (b *Builder) find(name string) int {
