@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -89,7 +90,9 @@ func TestGrafanaQueries(t *testing.T) {
 		t.Fatalf("scalar: %s %s", r.Data.ResultType, r.Data.Result)
 	}
 
-	// A log query with Grafana's header: plain [ts, line] values.
+	// A log query with Grafana's header: the categorized shape, encodingFlags
+	// before result, every value [ts, line, {parsed…}], streams by their
+	// own labels only.
 	q := url.Values{"query": {`{app="api"} | json | status >= 300 | line_format "{{.n}}"`},
 		"start": {ns(start)}, "end": {ns(end)}, "limit": {"5"}, "direction": {"backward"}}
 	code, _, b := l.do(t, "GET", "/loki/api/v1/query_range?"+q.Encode(),
@@ -97,28 +100,54 @@ func TestGrafanaQueries(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("log query: %d %s", code, b)
 	}
+	flags, res := bytes.Index(b, []byte(`"encodingFlags":["categorize-labels"]`)), bytes.Index(b, []byte(`"result"`))
+	if flags < 0 || flags > res {
+		t.Fatalf("encodingFlags not before result: %s", b)
+	}
 	var lr result
 	json.Unmarshal(b, &lr)
 	var streams []struct {
-		Stream map[string]string `json:"stream"`
-		Values [][]string        `json:"values"`
+		Stream map[string]string    `json:"stream"`
+		Values [][3]json.RawMessage `json:"values"`
 	}
 	if err := json.Unmarshal(lr.Data.Result, &streams); err != nil || lr.Data.ResultType != "streams" {
 		t.Fatalf("streams: %v %s", err, b)
 	}
 	n := 0
 	for _, s := range streams {
-		if s.Stream["level"] == "" || s.Stream["status"] < "300" {
-			t.Fatalf("parsed labels missing: %v", s.Stream)
+		if len(s.Stream) != 2 || s.Stream["pod"] == "" {
+			t.Fatalf("stream labels %v, want app and pod only", s.Stream)
 		}
 		for _, v := range s.Values {
-			if len(v) != 2 {
-				t.Fatalf("value %v is not [ts, line]", v)
+			var cat struct {
+				Parsed map[string]string `json:"parsed"`
+			}
+			if err := json.Unmarshal(v[2], &cat); err != nil || cat.Parsed["level"] == "" || cat.Parsed["status"] < "300" {
+				t.Fatalf("value %s: parsed labels missing (%v)", v, err)
 			}
 			n++
 		}
 	}
 	if n != 5 {
 		t.Fatalf("%d entries, want the limit 5: %s", n, b)
+	}
+
+	// Without the header: [ts, line] values under the parsed labels too.
+	code, plain := l.get(t, "/loki/api/v1/query_range", q, "")
+	if code != http.StatusOK {
+		t.Fatalf("log query: %d %s", code, plain)
+	}
+	json.Unmarshal(plain, &lr)
+	var plainStreams []struct {
+		Stream map[string]string `json:"stream"`
+		Values [][2]string       `json:"values"`
+	}
+	if err := json.Unmarshal(lr.Data.Result, &plainStreams); err != nil || bytes.Contains(plain, []byte("encodingFlags")) {
+		t.Fatalf("plain streams: %v %s", err, plain)
+	}
+	for _, s := range plainStreams {
+		if s.Stream["level"] == "" || s.Stream["status"] < "300" {
+			t.Fatalf("parsed labels missing: %v", s.Stream)
+		}
 	}
 }
