@@ -594,7 +594,8 @@ func TestTailFilter(t *testing.T) {
 		{`{app="api"} |= "err" != "timeout"`, "err: disk", nil, true, `{app="api"}`},
 		{`{app="api"} |= "err" != "timeout"`, "err: timeout", nil, false, ""},
 		{`{app="api"} |~ "(?i)ERR"`, "err", nil, true, `{app="api"}`},
-		{`{app="api"}`, "x", labels.Labels{{Name: "trace", Value: "1"}, {Name: "app", Value: "meta"}}, true, `{app="api", trace="1"}`},
+		// Metadata named like a stream label is renamed, as Loki does.
+		{`{app="api"}`, "x", labels.Labels{{Name: "trace", Value: "1"}, {Name: "app", Value: "meta"}}, true, `{app="api", app_extracted="meta", trace="1"}`},
 	} {
 		expr, err := logql.ParseLogSelector(tc.query)
 		if err != nil {
