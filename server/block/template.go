@@ -195,7 +195,7 @@ func groupParts(flags byte) int {
 // appendGroup appends the templated group of es: the length of each part's
 // frame, then the frames (an empty part has none). compress appends the
 // frame of a part to its dst. parts is scratch of numParts elements.
-func appendGroup(dst []byte, es []Entry, flags byte, parts [][]byte, compress func(dst, src []byte) []byte) []byte {
+func appendGroup(dst []byte, es []Entry, flags byte, parts [][]byte, compress func(dst, src []byte, part int) []byte) []byte {
 	for i := range parts {
 		parts[i] = parts[i][:0]
 	}
@@ -211,7 +211,7 @@ func appendGroup(dst []byte, es []Entry, flags byte, parts [][]byte, compress fu
 	for i := range np {
 		if len(parts[i]) > 0 {
 			n := len(dst)
-			dst = compress(dst, parts[i])
+			dst = compress(dst, parts[i], i)
 			lens[i] = len(dst) - n
 		}
 	}

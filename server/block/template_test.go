@@ -55,9 +55,11 @@ func TestClassOf(t *testing.T) {
 // zstdCompress compresses a part of a group as the writer does.
 func zstdCompress(dst, src []byte) []byte { return encoder(LevelFastest).EncodeAll(src, dst) }
 
+func zstdCompressPart(dst, src []byte, _ int) []byte { return zstdCompress(dst, src) }
+
 // groupOf returns the templated group of es (version 3).
 func groupOf(es []Entry, flags byte) []byte {
-	return appendGroup(nil, es, flags, make([][]byte, numParts), zstdCompress)
+	return appendGroup(nil, es, flags, make([][]byte, numParts), zstdCompressPart)
 }
 
 // singleFrame returns the templated frame of es as version 1 and 2 wrote

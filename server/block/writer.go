@@ -262,7 +262,15 @@ func (w *Writer) tailStart(es []Entry, raw int) int {
 func (w *Writer) writeFrame(es []Entry, flags byte) int {
 	if flags&chunkCols != 0 {
 		enc := encoder(w.opts.Level)
-		w.frame = appendGroup(w.frame[:0], es, flags, w.parts[:], func(dst, src []byte) []byte {
+		// Hex columns are mostly random digits, in which the strongest
+		// match search finds little: at best it took half of a cold
+		// merge's time on the bench set; better writes blocks 1.7× faster
+		// for 0.6% more bytes on the conformance corpus.
+		hexEnc := encoder(min(w.opts.Level, LevelBetter))
+		w.frame = appendGroup(w.frame[:0], es, flags, w.parts[:], func(dst, src []byte, part int) []byte {
+			if part == partCols+classHex {
+				return hexEnc.EncodeAll(src, dst)
+			}
 			return enc.EncodeAll(src, dst)
 		})
 		w.write(w.frame)
