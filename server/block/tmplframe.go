@@ -220,14 +220,26 @@ func (f *tmplFrame) parseHead(src []byte, n int, classes bool) ([]byte, error) {
 	f.lineTmpl, f.rank = resize(f.lineTmpl, n), resize(f.rank, n)
 	f.counts = resize(f.counts, int(nt))
 	clear(f.counts)
-	for i := range f.lineTmpl {
+	lineTmpl, rank, counts := f.lineTmpl, f.rank, f.counts
+	for i := range lineTmpl {
+		// Numbers below 128, or 16384, in one or two bytes: most of them.
 		var id uint64
-		if id, src, ok = readUvarint(src); !ok || id >= nt {
+		switch {
+		case len(src) > 0 && src[0] < 0x80:
+			id, src = uint64(src[0]), src[1:]
+		case len(src) > 1 && src[1] < 0x80:
+			id, src = uint64(src[0]&0x7f)|uint64(src[1])<<7, src[2:]
+		default:
+			if id, src, ok = readUvarint(src); !ok {
+				return nil, corruptf("template number")
+			}
+		}
+		if id >= nt {
 			return nil, corruptf("template number")
 		}
-		f.lineTmpl[i] = uint32(id)
-		f.rank[i] = f.counts[id]
-		f.counts[id]++
+		lineTmpl[i] = uint32(id)
+		rank[i] = counts[id]
+		counts[id]++
 	}
 	return src, nil
 }
