@@ -33,7 +33,7 @@ const varMark = 0x01
 // that holds every byte of its values.
 const (
 	classWord  = iota // any word byte
-	classNum          // [0-9.:/_-]: addresses, times, dates, versions
+	classNum          // [0-9.:/_-TZnumsh]: addresses, times and dates (ISO 8601's T and Z), versions, durations (ns us ms s m h)
 	classHex          // [0-9A-Fa-f-]: integers, hashes, UUIDs, request ids
 	numClasses        // classHex is tried first, then classNum
 )
@@ -43,7 +43,7 @@ var classBytes = func() (t [numClasses][256]bool) {
 	for b := 0; b < 256; b++ {
 		c := byte(b)
 		t[classWord][b] = isWordByte(c)
-		t[classNum][b] = c >= '0' && c <= '9' || c == '.' || c == ':' || c == '/' || c == '_' || c == '-'
+		t[classNum][b] = c >= '0' && c <= '9' || bytes.IndexByte([]byte(".:/_-TZnumsh"), c) >= 0
 		t[classHex][b] = c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '-'
 	}
 	return t

@@ -39,9 +39,11 @@ func TestClassOf(t *testing.T) {
 	}{
 		{"200\n404\n", classHex},
 		{"9f1c-ab\n550e8400-e29b-41d4-a716-446655440000\n", classHex},
-		{"10.0.0.1\n:8080\n2026-11-22T09:00:01\n", classWord}, // 'T'
+		{"10.0.0.1\n:8080\n2026-11-22T09:00:01.5Z\n", classNum},
 		{"10.0.0.1\n:8080\n01/11/2026\n", classNum},
-		{"1.5ms\n", classWord},
+		{"1.5ms\n2h45m0s\n120ns\n", classNum},
+		{"1.5ms\nv1.2\n", classWord},
+		{"app-7d9f8b6c5-x2k4j\n", classWord},
 		{"DEADBEEF\n", classHex},
 		{"", classHex},
 	}
@@ -186,7 +188,7 @@ func FuzzTemplated(f *testing.F) {
 func TestTemplatedNeedles(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 9))
 	words := []string{"timeout", "GET", "user", "req-42", "/v1/timeout/7", "a1", "x", "status=500", "ms", "db",
-		"10.0.0.1", "9f1c", "7", "0a-ff"}
+		"10.0.0.1", "9f1c", "7", "0a-ff", "15ms", "2026-11-22T09:00:01Z", "mush"}
 	var tf tmplFrame // reused, as ReadChunkPart reuses it
 	for round := 0; round < 600; round++ {
 		n := 1 + r.IntN(80)
