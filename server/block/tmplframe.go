@@ -28,7 +28,8 @@ type tmplFrame struct {
 	rest     []byte // what follows the columns of a single frame (its metadata)
 	restDone bool
 
-	idx *columnIndex // set by candidates
+	idx     [numClasses]*columnIndex // per class, built at its first hit
+	grouped bool                     // group is set, by hits
 
 	// Memory kept for the next frame.
 	head, metaBuf       []byte
@@ -37,7 +38,9 @@ type tmplFrame struct {
 	cand, setOK, litHas []bool
 	keep                []int32
 	offs                []int
-	idxBuf              columnIndex
+	idxBuf              [numClasses]columnIndex
+	group               []int32
+	hit                 []bool
 }
 
 // colRef is a slot of a template: the class of its column and the number,
@@ -182,7 +185,7 @@ func (f *tmplFrame) parseHead(src []byte, n int, classes bool) ([]byte, error) {
 	f.tmpls, f.slots, f.tOff = resize(f.tmpls, int(nt)), resize(f.slots, int(nt)), resize(f.tOff, int(nt))
 	f.segs = resize(f.segs, int(nt))
 	clear(f.segs)
-	f.idx = nil
+	f.idx, f.grouped = [numClasses]*columnIndex{}, false
 	refs := f.refs[:0]
 	region := src
 	starts := resize(f.slotStart, int(nt)+1)
@@ -517,11 +520,8 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool, err er
 			}
 			fd := newFinder(nd)
 			f.searchTemplates(fd, litHas)
-			for i, t := range f.lineTmpl {
-				if litHas[t] {
-					setOK[i] = true
-				}
-			}
+			// Lines whose value holds nd, by place in template order.
+			var hit []bool
 			for c := range f.cols {
 				if f.cols[c].values == 0 || !inClass(c, nd) {
 					continue
@@ -529,7 +529,19 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool, err er
 				if err := f.load(c); err != nil {
 					return nil, false, err
 				}
-				f.searchColumn(uint8(c), fd, setOK)
+				if hit == nil {
+					hit = f.hits()
+				}
+				f.searchColumn(uint8(c), fd, hit)
+			}
+			if hit == nil {
+				for i, t := range f.lineTmpl {
+					setOK[i] = setOK[i] || litHas[t]
+				}
+				continue
+			}
+			for i, t := range f.lineTmpl {
+				setOK[i] = setOK[i] || litHas[t] || hit[f.group[t]+int32(f.rank[i])]
 			}
 		}
 		if any {
@@ -542,10 +554,26 @@ func (f *tmplFrame) candidates(needles Needles) (cand []bool, exact bool, err er
 	return cand, exact, nil
 }
 
-// searchColumn sets ok[i] for the lines i whose value of class c holds
-// needle. A hit's value is the number of newlines before it, counted from
-// the previous hit: no value's end is needed.
-func (f *tmplFrame) searchColumn(c uint8, needle finder, ok []bool) {
+// hits returns a cleared hit array: a line's place in it is its rank among
+// the lines of its template, after the lines of the templates before.
+func (f *tmplFrame) hits() []bool {
+	if !f.grouped {
+		f.group = resize(f.group, len(f.counts))
+		at := int32(0)
+		for t, n := range f.counts {
+			f.group[t], at = at, at+int32(n)
+		}
+		f.grouped = true
+	}
+	f.hit = resize(f.hit, len(f.lineTmpl))
+	clear(f.hit)
+	return f.hit
+}
+
+// searchColumn sets hit[g] for the place g (see hits) of each line whose
+// value of class c holds needle. A hit's value is the number of newlines
+// before it, counted from the previous hit: no value's end is needed.
+func (f *tmplFrame) searchColumn(c uint8, needle finder, hit []bool) {
 	text, values := f.cols[c].text, f.cols[c].values
 	k := 0 // values ending before o
 	for o := 0; o < len(text); {
@@ -557,10 +585,11 @@ func (f *tmplFrame) searchColumn(c uint8, needle finder, ok []bool) {
 		if k >= values {
 			return // past the values: a single frame's metadata, or corrupt
 		}
-		if f.idx == nil {
-			f.idx = f.columnIndex()
+		if f.idx[c] == nil {
+			f.idx[c] = f.columnIndex(c)
 		}
-		ok[f.idx.line(c, int32(k))] = true
+		t, r := f.idx[c].at(int32(k))
+		hit[f.group[t]+r] = true
 		e := bytes.IndexByte(text[o+h:], '\n') // the end of the hit's value
 		if e < 0 {
 			return
@@ -569,50 +598,36 @@ func (f *tmplFrame) searchColumn(c uint8, needle finder, ok []bool) {
 	}
 }
 
-// columnIndex maps a value of a class back to its line.
+// columnIndex maps a value of one class back to its template and rank.
 type columnIndex struct {
-	first   [numClasses][]int32  // per class: the first value of every column, ascending
-	colTmpl [numClasses][]uint32 // the template of every column
-	order   []int32              // lines grouped by template, each group in rank order
-	group   []int32              // where each template's group starts in order
+	first   []int32  // the first value of every column of the class, ascending
+	colTmpl []uint32 // the template of every column
 }
 
-func (f *tmplFrame) columnIndex() *columnIndex {
-	x := &f.idxBuf
-	x.group, x.order = resize(x.group, len(f.tmpls)+1), resize(x.order, len(f.lineTmpl))
-	for c := range x.first {
-		x.first[c], x.colTmpl[c] = x.first[c][:0], x.colTmpl[c][:0]
-	}
-	clear(x.group)
-	for _, t := range f.lineTmpl {
-		x.group[t+1]++
-	}
+func (f *tmplFrame) columnIndex(c uint8) *columnIndex {
+	x := &f.idxBuf[c]
+	x.first, x.colTmpl = x.first[:0], x.colTmpl[:0]
 	for t, slots := range f.slots {
-		if x.group[t+1] == 0 {
+		if f.counts[t] == 0 {
 			continue // no line, no values: keep first strictly ascending
 		}
 		for _, s := range slots {
-			x.first[s.class] = append(x.first[s.class], s.first)
-			x.colTmpl[s.class] = append(x.colTmpl[s.class], uint32(t))
+			if s.class == c {
+				x.first = append(x.first, s.first)
+				x.colTmpl = append(x.colTmpl, uint32(t))
+			}
 		}
-	}
-	for t := range f.tmpls {
-		x.group[t+1] += x.group[t]
-	}
-	for i, t := range f.lineTmpl {
-		x.order[x.group[t]+int32(f.rank[i])] = int32(i)
 	}
 	return x
 }
 
-// line returns the line whose variable is value k of class c.
-func (x *columnIndex) line(c uint8, k int32) int32 {
-	i, found := slices.BinarySearch(x.first[c], k)
+// at returns the template and rank of the line whose variable is value k.
+func (x *columnIndex) at(k int32) (uint32, int32) {
+	i, found := slices.BinarySearch(x.first, k)
 	if !found {
 		i--
 	}
-	t := x.colTmpl[c][i]
-	return x.order[x.group[t]+k-x.first[c][i]]
+	return x.colTmpl[i], k - x.first[i]
 }
 
 // searchTemplates sets has[t] for the templates holding needle, searching
