@@ -19,10 +19,10 @@ import (
 // Since version 3 (chunk flag bit 6) each column is of a class, the
 // narrowest of classHex, classNum and classWord that holds all its bytes,
 // and the columns of each class are a zstd frame of their own, apart from
-// the templates (see FORMAT.md). A frame of hex digits alone, or of digits
-// and punctuation, codes each byte in fewer bits than a frame that mixes
-// them with words (−9% on the conformance corpus and the bench data set),
-// and a search for a word never decompresses them.
+// the templates (see FORMAT.md). A frame of hex digits alone, or of numbers,
+// times and durations, codes each byte in fewer bits than a frame that
+// mixes them with words (about 9% fewer bytes on the conformance corpus and
+// the bench data set), and a search for a word never decompresses them.
 //
 // It is used when no line holds '\n' or varMark.
 
@@ -33,7 +33,7 @@ const varMark = 0x01
 // that holds every byte of its values.
 const (
 	classWord  = iota // any word byte
-	classNum          // [0-9.:/_-TZnumsh]: addresses, times and dates (ISO 8601's T and Z), versions, durations (ns us ms s m h)
+	classNum          // [0-9.:/_-TZnumsh]: addresses, versions, times and dates (ISO 8601's T, Z), durations
 	classHex          // [0-9A-Fa-f-]: integers, hashes, UUIDs, request ids
 	numClasses        // classHex is tried first, then classNum
 )
