@@ -148,6 +148,26 @@ func appendJSON(dst, b []byte, rm *node) ([]byte, []byte, error) {
 	return dst, b, valueError(err)
 }
 
+// nextKey reads the key of the next pair of a map at b: its text (a key of
+// another type than string as its text), the removals under it, and the
+// value that follows. A pair that rm removes is skipped: removed is true
+// and rest follows its value.
+func nextKey(b []byte, rm *node) (key []byte, sub *node, rest []byte, removed bool, err error) {
+	key, ok, rest, err := readKey(b)
+	if err != nil {
+		return nil, nil, b, false, err
+	}
+	if !ok {
+		key, err = AppendText(nil, b[:len(b)-len(rest)])
+		return key, nil, rest, false, err
+	}
+	if sub = rm.find(key); sub != nil && sub.slot >= 0 {
+		rest, err = msgp.Skip(rest)
+		return nil, nil, rest, true, valueError(err)
+	}
+	return key, sub, rest, false, nil
+}
+
 func appendJSONMap(dst, b []byte, rm *node) ([]byte, []byte, error) {
 	n, b, err := msgp.ReadMapHeaderBytes(b)
 	if err != nil {
@@ -156,36 +176,19 @@ func appendJSONMap(dst, b []byte, rm *node) ([]byte, []byte, error) {
 	dst = append(dst, '{')
 	first := true
 	for ; n > 0; n-- {
-		keyStart := b
-		key, ok, rest, err := readKey(b)
+		key, sub, rest, removed, err := nextKey(b, rm)
 		if err != nil {
 			return dst, b, err
 		}
-		var sub *node
-		if ok {
-			sub = rm.find(key)
-		}
-		if sub != nil && sub.slot >= 0 {
-			if b, err = msgp.Skip(rest); err != nil {
-				return dst, b, valueError(err)
-			}
+		if removed {
+			b = rest
 			continue
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		if ok {
-			dst = appendJSONString(dst, key)
-		} else {
-			// A key of another type: its text, as a string.
-			var text []byte
-			text, err = AppendText(nil, keyStart[:len(keyStart)-len(rest)])
-			if err != nil {
-				return dst, b, err
-			}
-			dst = appendJSONString(dst, text)
-		}
+		dst = appendJSONString(dst, key)
 		dst = append(dst, ':')
 		if dst, b, err = appendJSON(dst, rest, sub); err != nil {
 			return dst, b, err
@@ -264,23 +267,12 @@ func appendKV(dst []byte, start int, b []byte, rm *node, prefix []byte) ([]byte,
 		return dst, b, valueError(err)
 	}
 	for ; n > 0; n-- {
-		keyStart := b
-		key, ok, rest, err := readKey(b)
+		key, sub, rest, removed, err := nextKey(b, rm)
 		if err != nil {
 			return dst, b, err
 		}
-		var sub *node
-		if ok {
-			sub = rm.find(key)
-		} else {
-			if key, err = AppendText(nil, keyStart[:len(keyStart)-len(rest)]); err != nil {
-				return dst, b, err
-			}
-		}
-		if sub != nil && sub.slot >= 0 {
-			if b, err = msgp.Skip(rest); err != nil {
-				return dst, b, valueError(err)
-			}
+		if removed {
+			b = rest
 			continue
 		}
 		full := appendKey(prefix, key)
