@@ -591,7 +591,7 @@ func (r *Reader) readFrames(c *ChunkMeta, d *ChunkData, part Part, read bool) ([
 // head and the word columns, the first two, and none of the hex and
 // numeric columns that take most of the bytes.
 func (r *Reader) readGroup(c *ChunkMeta, d *ChunkData, fr frameRef, want int) (group, error) {
-	np := groupParts(c.Flags)
+	np := groupParts(c.HasMeta())
 	var dir [numParts * binary.MaxVarintLen32]byte
 	dl := min(len(dir), int(fr.n))
 	if _, err := r.f.ReadAt(dir[:dl], int64(fr.off)); err != nil {

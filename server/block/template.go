@@ -184,9 +184,9 @@ const (
 	numParts = partMeta + 1
 )
 
-// groupParts returns how many parts a group of a chunk with flags has.
-func groupParts(flags byte) int {
-	if flags&chunkHasMeta != 0 {
+// groupParts returns how many parts a group has: with metadata, or not.
+func groupParts(hasMeta bool) int {
+	if hasMeta {
 		return numParts
 	}
 	return partMeta
@@ -203,7 +203,7 @@ func appendGroup(dst []byte, es []Entry, flags byte, parts [][]byte, compress fu
 	if flags&chunkHasMeta != 0 {
 		parts[partMeta] = appendMeta(parts[partMeta], es)
 	}
-	np := groupParts(flags)
+	np := groupParts(flags&chunkHasMeta != 0)
 	// Frames go to the end of dst first; the directory, a few bytes, is
 	// moved in front of them.
 	start := len(dst)

@@ -22,11 +22,10 @@ type tmplFrame struct {
 	counts   []uint32   // lines of each template
 	cols     [numClasses]column
 
-	single   bool   // a frame of version 1 or 2, not a group
-	meta     []byte // compressed metadata frame (groups with metadata)
-	hasMeta  bool
-	rest     []byte // what follows the columns of a single frame (its metadata)
-	restDone bool
+	single  bool   // a frame of version 1 or 2, not a group
+	meta    []byte // compressed metadata frame (groups with metadata)
+	hasMeta bool
+	rest    []byte // what follows the columns of a single frame (its metadata), set by prepare
 
 	idx     [numClasses]*columnIndex // per class, built at its first hit
 	grouped bool                     // group is set, by hits
@@ -77,7 +76,7 @@ func corruptf(format string, args ...any) error {
 // templates, the numbers, the columns (all of classWord, marked varMark)
 // and, with hasMeta, the metadata, in one decompressed text.
 func (f *tmplFrame) parseSingle(text []byte, n int, hasMeta bool) error {
-	f.hasMeta, f.single, f.meta, f.rest, f.restDone = hasMeta, true, nil, nil, false
+	f.hasMeta, f.single, f.meta, f.rest = hasMeta, true, nil, nil
 	rest, err := f.parseHead(text, n, false)
 	if err != nil {
 		return err
@@ -139,7 +138,7 @@ func (g *group) slice(frames []byte, want int) {
 // decompresses the head frame; column frames are decompressed when a
 // search or a rebuild needs them.
 func (f *tmplFrame) parseGroup(g group, n int, hasMeta bool) error {
-	f.hasMeta, f.single, f.meta, f.rest, f.restDone = hasMeta, false, nil, nil, true
+	f.hasMeta, f.single, f.meta, f.rest = hasMeta, false, nil, nil
 	var err error
 	if f.head, err = zstdDecoder().DecodeAll(g.frames[partHead], f.head[:0]); err != nil {
 		return corruptf("head frame: %v", err)
@@ -162,11 +161,7 @@ func (f *tmplFrame) parseGroup(g group, n int, hasMeta bool) error {
 
 // parseGroupBytes is parseGroup of a group read whole.
 func (f *tmplFrame) parseGroupBytes(b []byte, n int, hasMeta bool) error {
-	np := partMeta
-	if hasMeta {
-		np = numParts
-	}
-	g, dl, err := readGroupDir(b, np, len(b))
+	g, dl, err := readGroupDir(b, groupParts(hasMeta), len(b))
 	if err != nil {
 		return err
 	}
@@ -319,8 +314,8 @@ func (f *tmplFrame) prepare() error {
 		extra := col.text[end:]
 		col.text = col.text[:end]
 		switch {
-		case !f.restDone && c == classWord:
-			f.rest, f.restDone = extra, true // a single frame's metadata
+		case f.single && c == classWord:
+			f.rest = extra // a single frame's metadata
 		case len(extra) > 0:
 			return corruptf("%d bytes after a column's values", len(extra))
 		}
