@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,12 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loam-logs/loam/internal/golden"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/loam-logs/loam/server/push"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/ from the current output")
 
 func TestRequestEncodingFlags(t *testing.T) {
 	for _, tc := range []struct {
@@ -200,7 +199,7 @@ const goldenFile = "testdata/categorize-labels.golden"
 
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	if *update {
+	if golden.Update() {
 		goldens.names = append(goldens.names, name)
 		goldens.sections[name] = got
 		var all strings.Builder

@@ -1,17 +1,15 @@
 package batch
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 
+	"github.com/loam-logs/loam/internal/golden"
+
 	"github.com/loam-logs/loam/plugin/fbtest"
 	"github.com/loam-logs/loam/plugin/internal/config"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // TestGolden pins what a node's mixed chunk — containers with and without
 // Merge_Log, docker, journald, kernel, group markers, a second tenant —
@@ -50,25 +48,12 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "mixed_"+format.name+".txt", []byte(dump(rows(t, res))))
+			checkGolden(t, "mixed_"+format.name+".txt", []byte(dump(rows(t, res))))
 		})
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n got:\n%s\n want:\n%s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }

@@ -7,7 +7,6 @@ package metrics
 
 import (
 	"bytes"
-	"flag"
 	"io"
 	"math"
 	"net/http"
@@ -18,12 +17,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/loam-logs/loam/internal/golden"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // parse parses an exposition as Prometheus does, failing the test if it is
 // not valid text format 0.0.4.
@@ -123,19 +122,7 @@ func TestGolden(t *testing.T) {
 	w.DroppedInvalid.Inc()
 
 	got := text(t, a)
-	golden := filepath.Join("testdata", "exposition.txt")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("exposition differs from %s (go test -update rewrites it):\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "exposition.txt"), got)
 	if re := rewrite(t, got); !bytes.Equal(got, re) {
 		t.Errorf("expfmt writes the same families differently:\nours:\n%s\nexpfmt:\n%s", got, re)
 	}

@@ -3,17 +3,15 @@ package record
 import (
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/loam-logs/loam/internal/golden"
+
 	"github.com/loam-logs/loam/plugin/fbtest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // recordOf returns the msgpack record of e, as the event reader hands it out.
 func recordOf(e fbtest.Event) []byte {
@@ -218,27 +216,14 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name+".json", append(j, '\n'))
-		golden(t, name+".logfmt", append(kv, '\n'))
+		checkGolden(t, name+".json", append(j, '\n'))
+		checkGolden(t, name+".logfmt", append(kv, '\n'))
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs:\n got  %s\n want %s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestExtractNoAllocs(t *testing.T) {

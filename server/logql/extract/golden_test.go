@@ -3,15 +3,14 @@ package extract
 import (
 	"bufio"
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+	"github.com/loam-logs/loam/internal/golden"
+)
 
 // stageCase is one line of testdata/stages.txt under its stage.
 type stageCase struct {
@@ -187,30 +186,5 @@ func TestGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&got, "> %q\n%s", c.line, res)
 	}
-	const golden = "testdata/stages.golden"
-	if *update {
-		if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		gl, wl := strings.Split(got.String(), "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < max(len(gl), len(wl)); i++ {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if g != w {
-				t.Fatalf("%s differs at line %d:\n got %s\nwant %s\n(run go test -update to accept)", golden, i+1, g, w)
-			}
-		}
-	}
+	golden.Check(t, "testdata/stages.golden", got.Bytes())
 }
