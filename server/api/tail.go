@@ -519,14 +519,7 @@ func (t *tailer) write() error {
 	if len(t.flags) > 0 {
 		s.WriteMore()
 		s.WriteObjectField("encodingFlags")
-		s.WriteArrayStart()
-		for i, f := range t.flags {
-			if i > 0 {
-				s.WriteMore()
-			}
-			s.WriteString(f)
-		}
-		s.WriteArrayEnd()
+		s.WriteVal([]string(t.flags))
 	}
 	s.WriteObjectEnd()
 	if s.Error != nil {
