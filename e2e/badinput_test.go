@@ -173,7 +173,7 @@ func TestBadInput(t *testing.T) {
 		{name: "unsupported LogQL", req: queryRange(url.Values{"query": {`{a="b"} | distinct x`}}), code: 400, msg: "not supported yet"},
 		{name: "log query on /query", req: query("/loki/api/v1/query", url.Values{"query": {`{a="b"}`}}, ""), code: 400, msg: "log queries are not supported as an instant query type"},
 		{name: "zero step", req: queryRange(url.Values{"query": {`rate({a="b"}[1m])`}, "step": {"0"}}), code: 400, msg: "zero or negative query resolution step"},
-		{name: "too many points", req: queryRange(url.Values{"query": {`rate({a="b"}[1m])`}, "step": {"0.1"}}), code: 400, msg: "exceeded maximum resolution of 11000 points"},
+		{name: "too many points", req: queryRange(url.Values{"query": {`rate({a="b"}[1m])`}, "step": {"0.1"}}), code: 400, msg: "exceeded maximum resolution of 11,000 points"},
 		{name: "bad step", req: queryRange(url.Values{"query": {`rate({a="b"}[1m])`}, "step": {"often"}}), code: 400, msg: `invalid step "often"`},
 		{name: "time range over the maximum", req: queryRange(url.Values{"query": {`{a="b"}`}, "start": {ns(now.Add(-800 * time.Hour))}}), code: 400, msg: "the query time range exceeds the limit (query length: 801h0m0s, limit: 721h0m0s)"},
 		{name: "bad template", req: queryRange(url.Values{"query": {`{a="b"} | line_format "{{.x"`}}), code: 400, msg: "invalid line template"},

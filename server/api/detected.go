@@ -135,7 +135,7 @@ func (a *API) parseDetectedParams(r *http.Request) (detectedParams, error) {
 			return p, errBad("zero or negative query resolution step widths are not accepted. Try a positive integer")
 		}
 		if p.end.Sub(p.start)/step > maxResolution {
-			return p, errBad("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+			return p, errStepTooSmall()
 		}
 	}
 	return p, nil

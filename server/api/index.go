@@ -25,7 +25,6 @@ import (
 const (
 	volumeDefaultLimit = 100
 	volumeMaxSeries    = 1000 // Loki's volume_max_series: names per time bucket
-	maxResolution      = 11000
 )
 
 // selectorParam parses the query of the index endpoints: a bare stream
@@ -172,7 +171,7 @@ func (a *API) parseVolumeParams(r *http.Request, ranged bool) (volumeParams, err
 			p.step = defaultStep(p.start, p.end)
 		}
 		if p.end.Sub(p.start)/p.step > maxResolution {
-			return p, errBad("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+			return p, errStepTooSmall()
 		}
 	}
 	return p, nil

@@ -16,6 +16,14 @@ func (e *badRequest) Error() string { return e.msg }
 
 func errBad(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
 
+// maxResolution bounds the points of one series of a range query: Loki's
+// fixed limit, checked on every endpoint that takes a step.
+const maxResolution = 11000
+
+func errStepTooSmall() error {
+	return errBad("exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter")
+}
+
 // parseTime reads a timestamp as Loki does: a number with a dot is float
 // seconds; an integer of at most ten digits is seconds, a longer one
 // nanoseconds; anything else RFC3339(Nano).

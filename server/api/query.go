@@ -76,13 +76,23 @@ func (a *API) parseQueryParams(r *http.Request, instant bool) (queryParams, erro
 		} else {
 			p.step = defaultStep(p.start, p.end)
 		}
+		// Loki checks every range query, log queries too, before its
+		// frontend aligns the range to the step.
+		if p.end.Sub(p.start)/p.step > maxResolution {
+			return p, errStepTooSmall()
+		}
+		// Loki's frontend carries the step in whole milliseconds.
+		if p.step = p.step.Truncate(time.Millisecond); p.step <= 0 {
+			return p, errBad("zero or negative query resolution step widths are not accepted. Try a positive integer")
+		}
 	}
 	return p, nil
 }
 
-// defaultStep is Loki's: the range over 250 points, at least one second.
+// defaultStep is Loki's: the range over 250 points, whole seconds rounded
+// down, at least one second.
 func defaultStep(start, end time.Time) time.Duration {
-	secs := math.Ceil(end.Sub(start).Seconds() / 250)
+	secs := math.Floor(end.Sub(start).Seconds() / 250)
 	return time.Duration(max(secs, 1)) * time.Second
 }
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/loam-logs/loam/server/labels"
@@ -162,4 +163,13 @@ func (e *Engine) Query(ctx context.Context, p Params) (*Result, error) {
 		return e.metricQuery(ctx, p, x)
 	}
 	return nil, errorf("unsupported expression %s", p.Expr)
+}
+
+// thousands prints n with comma separators, as Loki's messages do: 11,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -14,18 +14,15 @@ import (
 )
 
 func (e *Engine) metricQuery(ctx context.Context, p Params, x logql.SampleExpr) (*Result, error) {
-	st := steps{start: p.Start, step: int64(p.Step), n: 1}
-	if p.Instant {
-		st = steps{start: p.End, n: 1}
-	} else {
+	st := steps{start: p.End, n: 1}
+	if !p.Instant {
 		if p.Step <= 0 {
 			return nil, errorf("zero or negative query resolution step widths are not accepted. Try a positive integer")
 		}
-		n := (p.End-p.Start)/int64(p.Step) + 1
-		if n > int64(e.limits.MaxPoints) {
-			return nil, errorf("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", e.limits.MaxPoints)
+		if (p.End-p.Start)/int64(p.Step) > int64(e.limits.MaxPoints) {
+			return nil, errorf("exceeded maximum resolution of %s points per time series. Try increasing the value of the step parameter", thousands(e.limits.MaxPoints))
 		}
-		st.n = int(n)
+		st = alignSteps(p.Start, p.End, int64(p.Step))
 	}
 	m, err := e.eval(ctx, p, st, x)
 	if err != nil {

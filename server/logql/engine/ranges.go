@@ -24,6 +24,19 @@ type steps struct {
 
 func (s steps) at(i int) int64 { return s.start + int64(i)*s.step }
 
+// alignSteps returns the steps of a range query from start to end. As
+// Loki's query frontend does, start moves down and end up to multiples of
+// the step (counted from the Unix epoch), so that every point falls on a
+// step boundary whatever times the client sent: the answer of a dashboard
+// does not shift as its time range slides.
+func alignSteps(start, end, step int64) steps {
+	start -= start % step
+	if m := end % step; m != 0 {
+		end += step - m
+	}
+	return steps{start: start, step: step, n: int((end-start)/step) + 1}
+}
+
 // matrix is the value of every series at every step: the intermediate form
 // of metric evaluation. A scalar has no series and a value per step.
 type matrix struct {
@@ -565,25 +578,22 @@ func extrapolatedRate(ts []int64, vals []float64, from, to int64) float64 {
 	durToEnd := float64(to-ts[len(ts)-1]) / 1e9
 	sampled := float64(ts[len(ts)-1]-ts[0]) / 1e9
 	avg := sampled / float64(len(vals)-1)
+	// A boundary further than 1.1 average intervals is taken as half an
+	// interval away; then, as in Loki (and Prometheus since 2.x), the start
+	// is clamped to where the counter would have been zero.
+	threshold := avg * 1.1
+	if durToStart >= threshold {
+		durToStart = avg / 2
+	}
 	if result > 0 && vals[0] >= 0 {
-		durToZero := sampled * (vals[0] / result)
-		if durToZero < durToStart {
+		if durToZero := sampled * (vals[0] / result); durToZero < durToStart {
 			durToStart = durToZero
 		}
 	}
-	threshold := avg * 1.1
-	interval := sampled
-	if durToStart < threshold {
-		interval += durToStart
-	} else {
-		interval += avg / 2
+	if durToEnd >= threshold {
+		durToEnd = avg / 2
 	}
-	if durToEnd < threshold {
-		interval += durToEnd
-	} else {
-		interval += avg / 2
-	}
-	result *= interval / sampled
+	result *= (sampled + durToStart + durToEnd) / sampled
 	return result / (float64(to-from) / 1e9)
 }
 

@@ -1,9 +1,7 @@
 package pipeline
 
 import (
-	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -19,5 +17,3 @@ func parseDurationSeconds(v string) (float64, error) {
 	}
 	return d.Seconds(), nil
 }
-
-func parseAddr(v string) (netip.Addr, error) { return netip.ParseAddr(strings.TrimSpace(v)) }

@@ -298,7 +298,7 @@ func (s dropStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
 }
 
 // keepStage is keep: every label not listed (or whose value does not
-// match) is removed.
+// match) is removed, except __error__ and __error_details__.
 type keepStage struct{ refs []logql.LabelRef }
 
 func newKeepStage(refs []logql.LabelRef) stage { return keepStage{refs} }
@@ -319,12 +319,8 @@ func (s keepStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
 			e.deleted = true
 		}
 	}
-	if b.err != "" && !s.keeps(ErrorLabel, b.err) {
-		b.err = ""
-	}
-	if b.errDet != "" && !s.keeps(ErrorDetailsLabel, b.errDet) {
-		b.errDet = ""
-	}
+	// The error labels stay, as in Loki, so that a failed stage still fails
+	// a metric query unless a filter on __error__ drops the entry.
 	return line, true
 }
 
@@ -357,7 +353,7 @@ func compileLabelFilter(f logql.LabelFilter) (stage, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ipFilter{name: f.Name, negated: f.Negated, r: r}, nil
+		return ipFilter{name: f.Name, negated: f.Negated, m: logql.IPMatcher(r)}, nil
 	}
 	return nil, fmt.Errorf("unknown label filter %s", f)
 }
@@ -382,15 +378,13 @@ func (f binaryFilter) process(ts int64, line []byte, b *Builder) ([]byte, bool) 
 }
 
 // numericFilter compares a label as a number, a duration or a byte size.
-// As in Loki, an entry that already has an error passes (only string
-// filters, such as __error__="", can drop it), a missing label fails, and
-// a value that does not convert sets LabelFilterErr and passes.
+// As in Loki, an entry without the label fails, whether or not a stage
+// failed before; a value that does not convert passes and sets
+// LabelFilterErr, unless an earlier error is already set (which it keeps,
+// being the more useful one).
 type numericFilter struct{ f *logql.NumericFilter }
 
 func (n numericFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
-	if b.HasErr() {
-		return line, true
-	}
 	v, ok := b.Get(n.f.Name)
 	if !ok {
 		return line, false
@@ -408,28 +402,32 @@ func (n numericFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) 
 		x = float64(u)
 	}
 	if err != nil {
-		b.SetErr("LabelFilterErr", err.Error())
+		if !b.HasErr() {
+			b.SetErr("LabelFilterErr", err.Error())
+		}
 		return line, true
 	}
 	return line, n.f.Op.Compare(x, n.f.Value)
 }
 
-// ipFilter is name = ip("range") or name != ip("range").
+// ipFilter is name = ip("range") or name != ip("range"). As in Loki, an
+// entry with an error passes, one without the label fails, and the value
+// is searched for an address as a line is.
 type ipFilter struct {
 	name    string
 	negated bool
-	r       logql.IPRange
+	m       logql.LineMatcher
 }
 
 func (f ipFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
-	v, ok := b.Get(f.name)
-	in := false
-	if ok {
-		if a, err := parseAddr(v); err == nil {
-			in = f.r.Contains(a)
-		}
+	if b.HasErr() {
+		return line, true
 	}
-	return line, in != f.negated
+	v, ok := b.Get(f.name)
+	if !ok {
+		return line, false
+	}
+	return line, f.m.Match([]byte(v)) != f.negated
 }
 
 func newUnpackStage() stage { return &unpackStage{u: extract.NewUnpack()} }
