@@ -10,7 +10,6 @@ import (
 
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
-	"github.com/loam-logs/loam/server/logql/pipeline"
 )
 
 func (e *Engine) metricQuery(ctx context.Context, p Params, x logql.SampleExpr) (*Result, error) {
@@ -91,13 +90,10 @@ func (e *Engine) eval(ctx context.Context, p Params, st steps, x logql.SampleExp
 	case *logql.RangeAggExpr:
 		return e.evalRange(ctx, p, st, x)
 	case *logql.VectorAggExpr:
-		var in *matrix
-		var err error
-		if r, ok := x.Inner.(*logql.RangeAggExpr); ok && dropsAllLabels(x) {
-			in, err = e.evalRangeWith(ctx, p, st, r, pipeline.NewSampleExtractorNoLabels)
-		} else {
-			in, err = e.eval(ctx, p, st, x.Inner)
+		if r, ok := x.Inner.(*logql.RangeAggExpr); ok && streamable(x.Op) && r.Op != "absent_over_time" {
+			return e.evalRangeAgg(ctx, p, st, x, r)
 		}
+		in, err := e.eval(ctx, p, st, x.Inner)
 		if err != nil {
 			return nil, err
 		}
@@ -132,16 +128,6 @@ func (e *Engine) eval(ctx context.Context, p Params, st steps, x logql.SampleExp
 		return labelReplace(x, in)
 	}
 	return nil, errorf("unsupported expression %s", x)
-}
-
-// dropsAllLabels reports whether a vector aggregation keeps no label of its
-// input: sum(…), count(…) or avg by () (…), but not topk or sort.
-func dropsAllLabels(x *logql.VectorAggExpr) bool {
-	switch x.Op {
-	case "topk", "bottomk", "sort", "sort_desc":
-		return false
-	}
-	return x.Grouping == nil || !x.Grouping.Without && len(x.Grouping.Labels) == 0
 }
 
 // groupLabels returns the labels a series contributes to under a grouping.
@@ -179,41 +165,61 @@ func vectorAgg(st steps, x *logql.VectorAggExpr, in *matrix) (*matrix, error) {
 	case "topk", "bottomk":
 		return topk(st, x, in), nil
 	}
-	type group struct {
-		s     *stepSeries
-		acc   []aggAcc
-		count []float64
-	}
-	groups := map[uint64]*group{}
-	var order []*group
+	agg := newVecAgg(st, x)
 	for _, s := range in.series {
-		gl := groupLabels(s.labels, x.Grouping)
-		h := gl.Hash()
-		g := groups[h]
-		if g == nil {
-			g = &group{s: newStepSeries(gl, st.n), acc: make([]aggAcc, st.n)}
-			groups[h] = g
-			order = append(order, g)
-		}
-		for i := 0; i < st.n; i++ {
-			if s.has[i] {
-				g.acc[i].add(s.vals[i])
-			}
+		agg.add(s.labels, s.vals, s.has)
+	}
+	return agg.result(), nil
+}
+
+// vecAgg is a vector aggregation other than topk, bottomk and sort: the
+// series come one at a time, and only each group's accumulators are kept.
+type vecAgg struct {
+	op       string
+	grouping *logql.Grouping
+	n        int
+	groups   map[uint64]*aggGroup
+	order    []*aggGroup
+}
+
+type aggGroup struct {
+	labels labels.Labels
+	acc    []aggAcc // one per step
+}
+
+func newVecAgg(st steps, x *logql.VectorAggExpr) *vecAgg {
+	return &vecAgg{op: x.Op, grouping: x.Grouping, n: st.n, groups: map[uint64]*aggGroup{}}
+}
+
+// add folds the values of one series into its group.
+func (a *vecAgg) add(ls labels.Labels, vals []float64, has []bool) {
+	gl := groupLabels(ls, a.grouping)
+	h := gl.Hash()
+	g := a.groups[h]
+	if g == nil {
+		g = &aggGroup{labels: gl, acc: make([]aggAcc, a.n)}
+		a.groups[h] = g
+		a.order = append(a.order, g)
+	}
+	for i, ok := range has {
+		if ok {
+			g.acc[i].add(vals[i])
 		}
 	}
+}
+
+func (a *vecAgg) result() *matrix {
 	out := &matrix{}
-	for _, g := range order {
-		for i := 0; i < st.n; i++ {
-			a := &g.acc[i]
-			if a.n == 0 {
-				continue
+	for _, g := range a.order {
+		s := newStepSeries(g.labels, a.n)
+		for i := range g.acc {
+			if acc := &g.acc[i]; acc.n > 0 {
+				s.has[i], s.vals[i] = true, acc.value(a.op)
 			}
-			g.s.has[i] = true
-			g.s.vals[i] = a.value(x.Op)
 		}
-		out.series = append(out.series, g.s)
+		out.series = append(out.series, s)
 	}
-	return out, nil
+	return out
 }
 
 // aggAcc accumulates the values of one group at one step.

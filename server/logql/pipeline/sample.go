@@ -17,8 +17,9 @@ const (
 	UnwrapSamples                   // a label's value: | unwrap
 )
 
-// SampleExtractor turns entries into samples for a range aggregation. Safe
-// for concurrent use; each stream gets its own StreamExtractor.
+// SampleExtractor turns entries into samples for a range aggregation; each
+// stream gets its own StreamExtractor. It serves one goroutine, its stages
+// keeping buffers: Clone gives another goroutine its own.
 type SampleExtractor struct {
 	pre    *Pipeline
 	post   *Pipeline // label filters after unwrap
@@ -31,23 +32,33 @@ type SampleExtractor struct {
 	without bool
 	// noGrouping: the series are the full label sets.
 	noGrouping bool
+	// What it was compiled from, for Clone.
+	expr     *logql.RangeAggExpr
+	grouping *logql.Grouping
+	stages   []logql.Stage
+}
+
+// Clone returns an extractor of its own for another goroutine.
+func (x *SampleExtractor) Clone() (*SampleExtractor, error) {
+	return newSampleExtractor(x.expr, x.grouping, x.stages)
 }
 
 // NewSampleExtractor compiles the extraction of a range aggregation.
 func NewSampleExtractor(e *logql.RangeAggExpr) (*SampleExtractor, error) {
-	return newSampleExtractor(e, e.Range.Log.Pipeline)
+	return newSampleExtractor(e, e.Grouping, e.Range.Log.Pipeline)
 }
 
-// NewSampleExtractorNoLabels is NewSampleExtractor for a range aggregation
-// whose labels the query drops (sum(count_over_time(…)) without grouping):
-// parsers that nothing after them reads are not run, as Loki does, so a
-// line they cannot parse gives no error either.
-func NewSampleExtractorNoLabels(e *logql.RangeAggExpr) (*SampleExtractor, error) {
+// NewSampleExtractorGrouped is NewSampleExtractor with the grouping g in
+// place of the range aggregation's own: that of a vector aggregation folded
+// into it (sum by (x) (count_over_time(…))). Under by (), which keeps no
+// label, parsers that nothing after them reads are not run, as Loki does,
+// so a line they cannot parse gives no error either.
+func NewSampleExtractorGrouped(e *logql.RangeAggExpr, g *logql.Grouping) (*SampleExtractor, error) {
 	stages := e.Range.Log.Pipeline
-	if e.Range.Unwrap == nil && e.Grouping == nil {
+	if e.Range.Unwrap == nil && g != nil && !g.Without && len(g.Labels) == 0 {
 		stages = withoutUnreadParsers(stages)
 	}
-	return newSampleExtractor(e, stages)
+	return newSampleExtractor(e, g, stages)
 }
 
 // withoutUnreadParsers drops the parser stages after which no stage reads
@@ -75,12 +86,12 @@ func withoutUnreadParsers(stages []logql.Stage) []logql.Stage {
 	return out
 }
 
-func newSampleExtractor(e *logql.RangeAggExpr, stages []logql.Stage) (*SampleExtractor, error) {
+func newSampleExtractor(e *logql.RangeAggExpr, g *logql.Grouping, stages []logql.Stage) (*SampleExtractor, error) {
 	pre, err := compile(stages, nil)
 	if err != nil {
 		return nil, err
 	}
-	x := &SampleExtractor{pre: pre, kind: CountSamples}
+	x := &SampleExtractor{pre: pre, kind: CountSamples, expr: e, grouping: g, stages: stages}
 	switch e.Op {
 	case "bytes_over_time", "bytes_rate":
 		x.kind = BytesSamples
@@ -103,7 +114,6 @@ func newSampleExtractor(e *logql.RangeAggExpr, stages []logql.Stage) (*SampleExt
 			return nil, err
 		}
 	}
-	g := e.Grouping
 	switch {
 	case g != nil && !g.Without:
 		x.groups = slices.Clone(g.Labels)
@@ -171,8 +181,11 @@ func (x *SampleExtractor) ForStream(stream labels.Labels) *StreamExtractor {
 type StreamExtractor struct {
 	x     *SampleExtractor
 	sp    *StreamPipeline
-	cache map[uint64]*Result
-	fixed *Result // the grouped labels when the labels never change
+	cache map[uint64]*Result // by the hash of all labels
+	fixed *Result            // the grouped labels when the labels never change
+	// byCache holds the series of a by (…) grouping, by their own hash.
+	byCache map[uint64]*Result
+	buf     labels.Labels
 }
 
 // Process returns the sample of one entry: its value and its series
@@ -228,6 +241,9 @@ func (s *StreamExtractor) Process(ts int64, line []byte, meta labels.Labels) (fl
 	if x.noGrouping {
 		return v, sp.result(), true
 	}
+	if !x.without {
+		return v, s.byGroups(b), true
+	}
 	h := b.hash()
 	if r, ok := s.cache[h]; ok {
 		return v, r, true
@@ -239,11 +255,41 @@ func (s *StreamExtractor) Process(ts int64, line []byte, meta labels.Labels) (fl
 	return v, r, true
 }
 
+// byGroups returns the series of a by (…) grouping: the few grouped labels
+// are looked up in the builder, so the labels parsers found in a line
+// (request ids, durations: a new set per line) are never sorted nor hashed.
+func (s *StreamExtractor) byGroups(b *Builder) *Result {
+	s.buf = s.buf[:0]
+	for _, name := range s.x.groups {
+		if v, ok := b.Get(name); ok {
+			s.buf = append(s.buf, labels.Label{Name: name, Value: v})
+		}
+	}
+	h := s.buf.Hash()
+	if r, ok := s.byCache[h]; ok && r.All.Equal(s.buf) {
+		return r
+	}
+	r := &Result{All: slices.Clone(s.buf), Hash: h}
+	if s.byCache == nil {
+		s.byCache = map[uint64]*Result{}
+	}
+	if len(s.byCache) < maxCachedResults {
+		s.byCache[h] = r
+	}
+	return r
+}
+
 // group applies the extractor's grouping to a label set.
 func (s *StreamExtractor) group(all labels.Labels) *Result {
-	x := s.x
+	g := s.x.Group(all)
+	return &Result{All: g, Hash: g.Hash()}
+}
+
+// Group returns the labels of the series an entry with labels all counts
+// towards: the extractor's grouping applied.
+func (x *SampleExtractor) Group(all labels.Labels) labels.Labels {
 	if x.noGrouping {
-		return &Result{All: all, Hash: all.Hash()}
+		return all
 	}
 	out := make(labels.Labels, 0, len(all))
 	for _, l := range all {
@@ -252,5 +298,5 @@ func (s *StreamExtractor) group(all labels.Labels) *Result {
 			out = append(out, l)
 		}
 	}
-	return &Result{All: out, Hash: out.Hash()}
+	return out
 }
