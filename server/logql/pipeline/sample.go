@@ -6,6 +6,7 @@ import (
 	"github.com/loam-logs/loam/server/bytesize"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
+	"github.com/loam-logs/loam/server/logql/tmpl"
 )
 
 // SampleKind is what a range aggregation takes from an entry.
@@ -61,29 +62,57 @@ func NewSampleExtractorGrouped(e *logql.RangeAggExpr, g *logql.Grouping) (*Sampl
 	return newSampleExtractor(e, g, stages)
 }
 
-// withoutUnreadParsers drops the parser stages after which no stage reads
-// labels: only line filters and decolorize follow.
+// withoutUnreadParsers drops the parser stages whose labels no later stage
+// reads. Loki's parsers (json, logfmt, pattern, unpack) do nothing when the
+// query needs no label, and regexp sets no error: a line they cannot parse
+// then gives no error, and unpack leaves the line packed.
 func withoutUnreadParsers(stages []logql.Stage) []logql.Stage {
 	var out []logql.Stage
 	for i, st := range stages {
-		switch st.(type) {
-		case *logql.JSONStage, *logql.LogfmtStage, *logql.RegexpStage, *logql.PatternStage:
-			read := false
-			for _, later := range stages[i+1:] {
-				switch later.(type) {
-				case *logql.LineFilter, *logql.DecolorizeStage, *logql.JSONStage, *logql.LogfmtStage,
-					*logql.RegexpStage, *logql.PatternStage:
-				default:
-					read = true
-				}
-			}
-			if !read {
-				continue
-			}
+		if isParser(st) && !slices.ContainsFunc(stages[i+1:], readsLabels) {
+			continue
 		}
 		out = append(out, st)
 	}
 	return out
+}
+
+func isParser(st logql.Stage) bool {
+	switch st.(type) {
+	case *logql.JSONStage, *logql.LogfmtStage, *logql.RegexpStage, *logql.PatternStage, *logql.UnpackStage:
+		return true
+	}
+	return false
+}
+
+// readsLabels reports whether a stage reads labels, as Loki's
+// RequiredLabelNames of the stage says: label filters do, templates that
+// name a label and renames do; line filters, parsers, decolorize, drop and
+// keep do not.
+func readsLabels(st logql.Stage) bool {
+	switch s := st.(type) {
+	case *logql.LineFilter, *logql.DecolorizeStage, *logql.DropStage, *logql.KeepStage:
+		return false
+	case *logql.LineFormatStage:
+		return templateReads(s.Template)
+	case *logql.LabelFormatStage:
+		for _, it := range s.Items {
+			if !it.Template || templateReads(it.Value) {
+				return true
+			}
+		}
+		return false
+	}
+	return !isParser(st)
+}
+
+func templateReads(text string) bool {
+	t, err := tmpl.ParseLine(text)
+	if err != nil {
+		return true // the pipeline's compilation reports it
+	}
+	names, _ := t.LabelNames()
+	return len(names) > 0
 }
 
 func newSampleExtractor(e *logql.RangeAggExpr, g *logql.Grouping, stages []logql.Stage) (*SampleExtractor, error) {
