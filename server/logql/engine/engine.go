@@ -6,6 +6,16 @@
 // matching the selector, in a time range, skipping chunks that cannot hold
 // the query's needles. Everything after that — the pipeline, range and
 // vector aggregations, binary operators — runs here.
+//
+// A range aggregation keeps, per series, either its samples or, for counts
+// and bytes of a series denser than the steps, difference arrays over the
+// steps; its windows are then evaluated by sliding one window over the
+// series (range_window.go), so the cost is O(samples + steps), not
+// O(samples × range/step). A vector aggregation takes the series of the
+// range aggregation under it one at a time, and sum, min and max fold their
+// grouping into it, as Loki does for sums: memory follows the result, not
+// the number of label sets parsers produce. max_query_series bounds the
+// result.
 package engine
 
 import (
