@@ -10,9 +10,9 @@ import (
 	"github.com/loam-logs/loam/server/labels"
 )
 
-// ErrNotSupported is wrapped by the error of a query that uses a part of
-// LogQL this version does not implement yet (parser stages, label filters,
-// metric queries, …). Test for it with errors.Is.
+// ErrNotSupported is wrapped by the error of a query that uses a construct
+// Loam does not implement (| distinct, which Loki's LogQL does not have
+// either). Test for it with errors.Is.
 var ErrNotSupported = errors.New("not supported yet")
 
 // ParseError is the error of a query that does not parse. Line and Col are
@@ -60,8 +60,8 @@ type Expr interface {
 	logqlExpr()
 }
 
-// Stage is one stage of a log pipeline. In this version the only stage is the
-// line filter; parsers, label filters and formatting stages come later.
+// Stage is one stage of a log pipeline: a line filter, a parser, a label
+// filter or a formatting stage.
 type Stage interface {
 	String() string
 	logqlStage()

@@ -219,7 +219,9 @@ func foldLiterals(b *BinaryExpr) SampleExpr {
 	return &LiteralExpr{Value: v}
 }
 
-// parseLabelList parses ( name, name, … ); the list may be empty.
+// parseLabelList parses ( name, name, … ); the list may be empty. Label
+// names that are keywords stay allowed (by (on)), which Loki refuses for no
+// ambiguity's sake.
 func (p *parser) parseLabelList() ([]string, error) {
 	if _, err := p.expect(tLParen, `"(" to start a list of label names`); err != nil {
 		return nil, err
@@ -238,11 +240,7 @@ func (p *parser) parseLabelList() ([]string, error) {
 		p.advance()
 		switch sep := p.peek(0); sep.kind {
 		case tComma:
-			p.advance()
-			if p.peek(0).kind == tRParen { // a trailing comma
-				p.advance()
-				return names, nil
-			}
+			p.advance() // no trailing comma: Loki's grammar has none
 		case tRParen:
 			p.advance()
 			return names, nil
@@ -352,11 +350,11 @@ func (p *parser) parseRangeAgg() (Expr, error) {
 	p.advance() // (
 	e := &RangeAggExpr{Op: name.word()}
 	if e.Op == "quantile_over_time" {
-		v, err := p.parseSignedNumber("the quantile (a number between 0 and 1)")
+		v, err := p.expect(tNumber, "the quantile (a number between 0 and 1)")
 		if err != nil {
 			return nil, err
 		}
-		e.Param = v
+		e.Param = v.num
 		if _, err := p.expect(tComma, `"," after the quantile`); err != nil {
 			return nil, err
 		}
@@ -575,13 +573,21 @@ func (p *parser) parseVectorAgg() (Expr, error) {
 		return nil, err
 	}
 	if e.Op == "topk" || e.Op == "bottomk" {
-		k := p.peek(0)
-		v, err := p.parseSignedNumber("the number of series k, as in " + e.Op + "(5, …)")
+		what := "topk"
+		if e.Approx {
+			what = "approx_topk"
+		} else if e.Op == "bottomk" {
+			what = "bottomk"
+		}
+		// As Loki's grammar: an unsigned number, which must read as an
+		// integer (5, not 5.0 nor 5e0).
+		k, err := p.expect(tNumber, "the number of series k, as in "+what+"(5, …)")
 		if err != nil {
 			return nil, err
 		}
-		if v != math.Trunc(v) || v < 1 || v > math.MaxInt32 {
-			return nil, p.errAt(k.pos, "syntax error: invalid parameter for %s: %s must be a positive integer", e.Op, k.text)
+		v := k.num
+		if !isDigits(k.text) || v < 1 || v > math.MaxInt32 {
+			return nil, p.errAt(k.pos, "syntax error: invalid parameter for %s: %s must be a positive integer", what, k.text)
 		}
 		e.Param = int(v)
 		if _, err := p.expect(tComma, `"," after the parameter of `+e.Op); err != nil {
@@ -617,35 +623,27 @@ func (p *parser) parseVectorAgg() (Expr, error) {
 	return e, nil
 }
 
-// parseSignedNumber parses a number with an optional sign.
-func (p *parser) parseSignedNumber(what string) (float64, error) {
-	neg := false
-	if t := p.peek(0); t.kind == tSub || t.kind == tAdd {
-		neg = t.kind == tSub
-		p.advance()
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
 	}
-	t, err := p.expect(tNumber, what)
-	if err != nil {
-		return 0, err
-	}
-	if neg {
-		return -t.num, nil
-	}
-	return t.num, nil
+	return s != ""
 }
 
 // parseVector parses vector(n).
 func (p *parser) parseVector() (Expr, error) {
 	p.advance()
 	p.advance()
-	v, err := p.parseSignedNumber("a number: vector(1)")
+	v, err := p.expect(tNumber, "a number: vector(1)") // unsigned, as in Loki
 	if err != nil {
 		return nil, err
 	}
 	if _, err := p.expect(tRParen, `")" to close vector(`); err != nil {
 		return nil, err
 	}
-	return &VectorExpr{Value: v}, nil
+	return &VectorExpr{Value: v.num}, nil
 }
 
 // parseLabelReplace parses label_replace(expr, "dst", "replacement", "src", "regex").

@@ -333,6 +333,9 @@ func (p *parser) parseLabelFormat() (Stage, error) {
 		if seen[t.text] {
 			return nil, p.errAt(t.pos, "syntax error: multiple label name '%s' in a single label_format", t.text)
 		}
+		if t.text == "__error__" {
+			return nil, p.errAt(t.pos, "__error__ cannot be formatted") // Loki's pipeline refuses it
+		}
 		seen[t.text] = true
 		v := p.peek(0)
 		switch v.kind {
@@ -494,9 +497,13 @@ func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
 	p.advance()
 	v := p.peek(0)
 	neg := false
-	if v.kind == tSub && (p.peek(1).kind == tNumber || p.peek(1).kind == tDuration) {
+	switch n := p.peek(1).kind; {
+	case v.kind == tSub && (n == tNumber || n == tDuration):
 		neg = true
 		p.advance()
+		v = p.peek(0)
+	case v.kind == tAdd && n == tNumber:
+		p.advance() // Loki takes a + before a number here
 		v = p.peek(0)
 	}
 	switch v.kind {

@@ -247,6 +247,8 @@ var validQueries = []struct{ in, want string }{
 	{`{a="b"} | regexp "(?P<1a>x)"`, `{a="b"} | regexp "(?P<1a>x)"`},
 	{`label_replace(rate({a="b"}[1m]), "a-b", "$1", "c", "(.*)")`, `label_replace(rate({a="b"}[1m]), "a-b", "$1", "c", "(.*)")`},
 	{`{a="b"} | size > 5M or size < 2Ki`, `{a="b"} | size > 5M or size < 2Ki`},
+	{`{a="b"} | x > +1 and y < - 2`, `{a="b"} | x > 1 and y < -2`},
+	{`sum by (on, bool) (count_over_time({a="b"}[1m]))`, `sum by (on, bool) (count_over_time({a="b"}[1m]))`},
 }
 
 func TestParseValid(t *testing.T) {
@@ -437,6 +439,15 @@ var invalidQueries = []struct{ in, want string }{
 	{`bool 1 > 1`, `line 1, col 1: syntax error: unexpected keyword bool`},
 	{`1 or 1`, `set operator "or" not allowed in binary scalar expression`},
 	{`rate({a="b"}[1m]) and 1`, `set operator "and" not allowed in binary scalar expression`},
+	// Parameters are unsigned numbers, k an integer.
+	{`topk(1.0, rate({a="b"}[1m]))`, `invalid parameter for topk: 1.0 must be a positive integer`},
+	{`bottomk(1e1, rate({a="b"}[1m]))`, `invalid parameter for bottomk: 1e1 must be a positive integer`},
+	{`approx_topk(0, rate({a="b"}[1m]))`, `invalid parameter for approx_topk: 0 must be a positive integer`},
+	{`topk(+2, rate({a="b"}[1m]))`, `unexpected "+", expecting the number of series k`},
+	{`quantile_over_time(-0.5, {a="b"} | unwrap x [1m])`, `unexpected "-", expecting the quantile`},
+	{`vector(-1)`, `unexpected "-", expecting a number: vector(1)`},
+	{`sum by (a,) (rate({a="b"}[1m]))`, `unexpected ")", expecting a label name`},
+	{`{a="b"} | label_format __error__="x"`, `__error__ cannot be formatted`},
 }
 
 func TestParseInvalid(t *testing.T) {
