@@ -337,9 +337,9 @@ func (l *lexer) lexNumber() (token, error) {
 	for l.i < len(l.src) {
 		c := l.src[l.i]
 		if isIdentChar(c) || c == '.' {
-			// An exponent sign: 1e-3, 2.5E+6.
-			if (c == 'e' || c == 'E') && l.i+2 < len(l.src) && (l.src[l.i+1] == '-' || l.src[l.i+1] == '+') &&
-				isDigit(l.src[l.i+2]) && isDecimal(l.src[start:l.i]) {
+			// An exponent sign: 1e-3, 2.5E+6, 0x1p-3.
+			if l.i+2 < len(l.src) && (l.src[l.i+1] == '-' || l.src[l.i+1] == '+') && isDigit(l.src[l.i+2]) &&
+				((c == 'e' || c == 'E') && isDecimal(l.src[start:l.i]) || (c == 'p' || c == 'P') && isHex(l.src[start:l.i])) {
 				l.i += 2
 				continue
 			}
@@ -365,8 +365,12 @@ func (l *lexer) lexNumber() (token, error) {
 	}
 	if len(text) > 1 && text[0] == '0' && strings.ContainsRune("xXoO", rune(text[1])) {
 		// Loki's scanner reads 0x1f as a number that its float parser
-		// then refuses.
-		return token{}, l.errorf(start, "unable to parse literal %s as a float: only decimal numbers are allowed", clipText(text))
+		// then refuses, but for a hexadecimal float (0x1p3).
+		if f, err := strconv.ParseFloat(text, 64); err == nil && strings.ContainsAny(text, "pP") {
+			t.kind, t.num = tNumber, f
+			return t, nil
+		}
+		return token{}, l.errorf(start, "unable to parse literal %s as a float: only decimal numbers and hexadecimal floats (0x1p3) are allowed", clipText(text))
 	}
 	if d, ok := parseDuration(text); ok {
 		t.kind, t.dur = tDuration, d
@@ -393,6 +397,20 @@ func isDecimal(s string) bool {
 		}
 	}
 	return digits > 0 && dots <= 1
+}
+
+// isHex reports whether s is 0x or 0X and hex digits, maybe with a dot.
+func isHex(s string) bool {
+	if len(s) < 3 || s[0] != '0' || s[1] != 'x' && s[1] != 'X' {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		c := s[i]
+		if !isDigit(c) && c != '.' && (c|0x20 < 'a' || c|0x20 > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // isExponent reports whether s is a decimal with an exponent: 1e3, 2.5E-6.

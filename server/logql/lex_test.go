@@ -59,9 +59,10 @@ var lexCases = []lexCase{
 		`bytes:10KB=10000`, `bytes:1.5KiB=1536`, `bytes:20B=20`, `bytes:42MB=42000000`,
 		`bytes:1kB=1000`, `bytes:2GiB=2147483648`, `bytes:5M=5000000`, `bytes:3Ki=3072`, `bytes:1k=1000`,
 		`bytes:2T=2000000000000`, `bytes:1PB=1000000000000000`}},
-	{`42 1.5 .5 1e3 2.5E-2 5. 0`, []string{
+	{`42 1.5 .5 1e3 2.5E-2 5. 0 0x1p3 0X1.8P-1`, []string{
 		`number:42=42`, `number:1.5=1.5`, `number:.5=0.5`, `number:1e3=1000`,
-		`number:2.5E-2=0.025`, `number:5.=5`, `number:0=0`}},
+		`number:2.5E-2=0.025`, `number:5.=5`, `number:0=0`, `number:0x1p3=8`, `number:0X1.8P-1=0.75`}},
+	{`0B 1B`, []string{`bytes:0B=0`, `bytes:1B=1`}},
 	// Keywords in any case, as in Loki; the parser takes function and
 	// stage names in any case where they are expected.
 	{`BY Without OR And UNLESS Bool ON Ignoring GROUP_LEFT group_Right Offset SUM Json`, []string{

@@ -2,6 +2,7 @@ package logql
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -491,6 +492,21 @@ func TestParseUnsupported(t *testing.T) {
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseExpr(%q):\n  error %q\n  want  %q", c.in, err, c.want)
 		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	q := `{a="b"} |= "` + strings.Repeat("x", MaxQuerySize) + `"`
+	want := fmt.Sprintf("parse error: input size too long (%d > %d)", len(q), MaxQuerySize)
+	if _, err := ParseExpr(q); err == nil || err.Error() != want {
+		t.Errorf("ParseExpr of %d bytes: %v, want %s", len(q), err, want)
+	}
+	if _, err := ParseMatchers(`{a="` + strings.Repeat("x", MaxQuerySize) + `"}`); err == nil || !strings.Contains(err.Error(), "input size too long") {
+		t.Errorf("ParseMatchers: %v", err)
+	}
+	q = `{a="b"} |= "` + strings.Repeat("x", MaxQuerySize-20) + `"`
+	if _, err := ParseExpr(q); err != nil {
+		t.Errorf("ParseExpr of %d bytes: %v", len(q), err)
 	}
 }
 
