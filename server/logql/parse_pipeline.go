@@ -426,16 +426,16 @@ func (p *parser) parseUnwrap() (*Unwrap, error) {
 }
 
 // parseLabelFilterOr parses label filters joined by or, and, "," or
-// juxtaposition; and binds tighter than or.
+// juxtaposition, grouped as Loki's grammar groups them: and binds tighter
+// than or, both to the left; "," and juxtaposition (both and) take all
+// that follows as their right side: | a="1", b="2" or c="3" is a and (b or
+// c), while | a="1" and b="2" or c="3" is (a and b) or c.
 func (p *parser) parseLabelFilterOr() (LabelFilter, error) {
 	l, err := p.parseLabelFilterAnd()
 	if err != nil {
 		return nil, err
 	}
-	for {
-		if !p.peek(0).is("or") {
-			return l, nil
-		}
+	for p.peek(0).is("or") {
 		p.advance()
 		r, err := p.parseLabelFilterAnd()
 		if err != nil {
@@ -443,29 +443,46 @@ func (p *parser) parseLabelFilterOr() (LabelFilter, error) {
 		}
 		l = &LabelFilterBinary{Or: true, L: l, R: r}
 	}
+	return l, nil
 }
 
 func (p *parser) parseLabelFilterAnd() (LabelFilter, error) {
-	l, err := p.parseLabelFilterPrimary()
+	l, err := p.parseLabelFilterTerm()
 	if err != nil {
 		return nil, err
 	}
-	for {
-		t := p.peek(0)
-		switch {
-		case t.is("and"), t.kind == tComma:
-			p.advance()
-		case t.kind == tIdent && isComparison(p.peek(1).kind), t.kind == tLParen:
-			// juxtaposition: | a="b" c="d"
-		default:
-			return l, nil
-		}
-		r, err := p.parseLabelFilterPrimary()
+	for p.peek(0).is("and") {
+		p.advance()
+		r, err := p.parseLabelFilterTerm()
 		if err != nil {
 			return nil, err
 		}
 		l = &LabelFilterBinary{L: l, R: r}
 	}
+	return l, nil
+}
+
+// parseLabelFilterTerm parses a filter and, after a "," or another filter
+// (| a="b" c="d"), the rest of the chain as its right side.
+func (p *parser) parseLabelFilterTerm() (LabelFilter, error) {
+	l, err := p.parseLabelFilterPrimary()
+	if err != nil {
+		return nil, err
+	}
+	switch t := p.peek(0); {
+	case t.kind == tComma:
+		p.advance()
+	case t.kind == tIdent && isComparison(p.peek(1).kind), t.kind == tLParen:
+	default:
+		return l, nil
+	}
+	// The recursion is as deep as the chain is long, which the size
+	// limit of queries bounds.
+	r, err := p.parseLabelFilterOr()
+	if err != nil {
+		return nil, err
+	}
+	return &LabelFilterBinary{L: l, R: r}, nil
 }
 
 func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
