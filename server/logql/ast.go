@@ -10,9 +10,9 @@ import (
 	"github.com/loam-logs/loam/server/labels"
 )
 
-// ErrNotSupported is wrapped by the error of a query that uses a part of
-// LogQL this version does not implement yet (parser stages, label filters,
-// metric queries, …). Test for it with errors.Is.
+// ErrNotSupported is wrapped by the error of a query that uses a construct
+// Loam does not implement (| distinct, which Loki's LogQL does not have
+// either). Test for it with errors.Is.
 var ErrNotSupported = errors.New("not supported yet")
 
 // ParseError is the error of a query that does not parse. Line and Col are
@@ -60,8 +60,8 @@ type Expr interface {
 	logqlExpr()
 }
 
-// Stage is one stage of a log pipeline. In this version the only stage is the
-// line filter; parsers, label filters and formatting stages come later.
+// Stage is one stage of a log pipeline: a line filter, a parser, a label
+// filter or a formatting stage.
 type Stage interface {
 	String() string
 	logqlStage()
@@ -96,7 +96,7 @@ func (e *LogSelectorExpr) PreFilters() []*LineFilter {
 		if rewritesLine(s) {
 			break
 		}
-		if f, ok := s.(*LineFilter); ok && !f.IP {
+		if f, ok := s.(*LineFilter); ok {
 			out = append(out, f)
 		}
 	}
@@ -143,21 +143,36 @@ func (op LineFilterOp) positive() LineFilterOp {
 	return op
 }
 
-// LineFilter is a line filter stage: |= "a", != "a" or "b", |~ `re`, |> "<_> x <_>".
+// LineFilter is a line filter stage: |= "a", != "a" or "b", |~ `re`, |> "<_> x <_>",
+// |= ip("10.0.0.0/8") or "localhost".
 //
 // Values are alternatives joined by `or`: a positive filter keeps a line that
-// matches any of them, a negated filter keeps a line that matches none.
-// IP marks an ip("…") filter (|= ip("10.0.0.0/8")), whose single value is the
-// address, range or CIDR; it is not supported yet.
+// matches any of them, a negated filter keeps a line that matches none. IP
+// marks, by index, the values written ip("…"): an address, a range or a CIDR,
+// which matches a line holding an address in it (only with |= and !=). IP is
+// nil when no value is one.
 type LineFilter struct {
 	Op     LineFilterOp
 	Values []string
-	IP     bool
+	IP     []bool
+}
+
+// IsIP reports whether value i is an ip("…") alternative.
+func (f *LineFilter) IsIP(i int) bool { return i < len(f.IP) && f.IP[i] }
+
+// HasIP reports whether any value is an ip("…") alternative.
+func (f *LineFilter) HasIP() bool {
+	for _, ip := range f.IP {
+		if ip {
+			return true
+		}
+	}
+	return false
 }
 
 func (*LineFilter) logqlStage() {}
 
-// String prints the filter: |= "a" or "b".
+// String prints the filter: |= "a" or ip("10.0.0.1").
 func (f *LineFilter) String() string {
 	var b strings.Builder
 	b.WriteString(f.Op.String())
@@ -166,7 +181,7 @@ func (f *LineFilter) String() string {
 			b.WriteString(" or")
 		}
 		b.WriteByte(' ')
-		if f.IP {
+		if f.IsIP(i) {
 			b.WriteString("ip(")
 			b.WriteString(strconv.Quote(v))
 			b.WriteByte(')')

@@ -93,7 +93,8 @@ type RangeAggExpr struct {
 // VectorAggExpr is sum by (x) (…), topk(5, …), sort(…), …
 type VectorAggExpr struct {
 	Op       string
-	Param    int // topk/bottomk k
+	Approx   bool // written approx_topk, which is evaluated as topk (Op)
+	Param    int  // topk/bottomk k
 	Grouping *Grouping
 	Inner    SampleExpr
 }
@@ -162,7 +163,11 @@ func (e *RangeAggExpr) String() string {
 
 func (e *VectorAggExpr) String() string {
 	var b strings.Builder
-	b.WriteString(e.Op)
+	if e.Approx {
+		b.WriteString("approx_topk")
+	} else {
+		b.WriteString(e.Op)
+	}
 	if e.Grouping != nil {
 		b.WriteByte(' ')
 		b.WriteString(e.Grouping.String())
@@ -243,22 +248,28 @@ func (e *BinaryExpr) String() string {
 	return b.String()
 }
 
-func (e *LiteralExpr) String() string { return printFloat(e.Value) }
-func (e *VectorExpr) String() string  { return "vector(" + printFloat(e.Value) + ")" }
+// String prints the number. The values no literal can spell, which the
+// folding of operations between numbers can give, print as such an
+// operation: NaN as (0 / 0), the infinities as (±1e308 * 10).
+func (e *LiteralExpr) String() string {
+	switch {
+	case math.IsNaN(e.Value):
+		return "(0 / 0)"
+	case math.IsInf(e.Value, 1):
+		return "(1e308 * 10)"
+	case math.IsInf(e.Value, -1):
+		return "(-1e308 * 10)"
+	}
+	return printFloat(e.Value)
+}
+func (e *VectorExpr) String() string { return "vector(" + printFloat(e.Value) + ")" }
 
 func (e *LabelReplaceExpr) String() string {
 	return "label_replace(" + e.Inner.String() + ", " + strconv.Quote(e.Dst) + ", " +
 		strconv.Quote(e.Replacement) + ", " + strconv.Quote(e.Src) + ", " + strconv.Quote(e.Re) + ")"
 }
 
-// printFloat prints a number literal. An infinity, which a literal beyond
-// the float64 range lexes to, prints as such a literal.
+// printFloat prints a finite number.
 func printFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "1e999"
-	case math.IsInf(f, -1):
-		return "-1e999"
-	}
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }

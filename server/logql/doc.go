@@ -8,13 +8,20 @@
 //
 //	{app="api", env=~"prod|staging"} |= "error" != "timeout" |~ `code=5\d\d`
 //
-// This version of the package fully supports log queries made of a stream
-// selector and line filters (|= != |~ !~ |> !>, with `or` alternatives).
-// The lexer already tokenises all of LogQL, and the parser recognises the
-// rest of the language (parser stages such as | json, label filters,
-// formatting stages, metric queries such as rate(...[5m]), vector
-// aggregations, binary operators) well enough to reject them with an error
-// that wraps ErrNotSupported and names the construct.
+// The parser reads all of LogQL as Grafana Loki does: log queries with
+// line filters (|= != |~ !~ |> !>, with `or` alternatives and ip("…")),
+// parsers (json, logfmt, with name="expression" or bare-name parameters,
+// regexp, pattern, unpack), label filters, line_format, label_format, drop,
+// keep, decolorize; and metric queries: range aggregations with unwrap,
+// range and offset, vector aggregations, binary operators with bool,
+// on/ignoring and group_left/group_right, label_replace and vector().
+// Keywords, function and stage names are case-insensitive, as in Loki's
+// lexer; label names keep their case. Operations between two numbers fold
+// while parsing, as in Loki (1 > 2 is 0). The checks Loki makes when it
+// builds a pipeline (regexps, ip() ranges, …) are made here too, so that a
+// query Loki's query endpoints refuse fails to parse; the few it makes
+// later fail when the pipeline package compiles the query. Constructs Loki
+// does not have (| distinct) are errors that wrap ErrNotSupported.
 //
 // The printer (the String methods) returns canonical LogQL:
 // ParseExpr(e.String()).String() == e.String() for every parsed e.

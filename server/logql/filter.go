@@ -33,45 +33,41 @@ type LineMatcher interface {
 //     "GET <_>" a line that starts with "GET ". Named captures (<name>) are
 //     for the pattern parser stage, not for line filters.
 func (f *LineFilter) Compile() (LineMatcher, error) {
-	if f.IP {
-		r, err := ParseIPRange(f.Values[0])
-		if err != nil {
-			return nil, err
-		}
-		var m LineMatcher = ipMatcher{r}
-		if f.Op.Negated() {
-			m = negate(m)
-		}
-		return m, nil
-	}
 	var alts []LineMatcher
-	switch f.Op.positive() {
-	case LineContains:
-		for _, v := range f.Values {
-			if v == "" {
-				alts = append(alts, matchAll{})
-			} else {
-				alts = append(alts, &containsMatcher{[]byte(v)})
+	op := f.Op.positive()
+	for i, v := range f.Values {
+		var m LineMatcher
+		switch {
+		case f.IsIP(i):
+			if op != LineContains {
+				return nil, fmt.Errorf("ip: invalid operation: ip() takes |= or !=, not %s", f.Op)
 			}
-		}
-	case LineMatch:
-		for _, v := range f.Values {
-			m, err := compileRegexp(v)
+			r, err := ParseIPRange(v)
 			if err != nil {
 				return nil, err
 			}
-			alts = append(alts, m)
-		}
-	case LinePattern:
-		for _, v := range f.Values {
-			m, err := parsePattern(v)
+			m = ipMatcher{r}
+		case op == LineContains:
+			if v == "" {
+				m = matchAll{}
+			} else {
+				m = &containsMatcher{[]byte(v)}
+			}
+		case op == LineMatch:
+			var err error
+			if m, err = compileRegexp(v); err != nil {
+				return nil, err
+			}
+		case op == LinePattern:
+			pm, err := parsePattern(v)
 			if err != nil {
 				return nil, fmt.Errorf("invalid pattern %s: %w", clipQuote(v), err)
 			}
-			alts = append(alts, m)
+			m = pm
+		default:
+			return nil, fmt.Errorf("unknown line filter operator %d", f.Op)
 		}
-	default:
-		return nil, fmt.Errorf("unknown line filter operator %d", f.Op)
+		alts = append(alts, m)
 	}
 	m := anyOf(alts)
 	if f.Op.Negated() {
@@ -607,7 +603,8 @@ func (e *LogSelectorExpr) Needles() [][]string {
 			break
 		}
 		f, ok := s.(*LineFilter)
-		if !ok || f.IP || f.Op.Negated() {
+		// An ip("…") alternative has no literal: its or-set gives none.
+		if !ok || f.HasIP() || f.Op.Negated() {
 			continue
 		}
 		switch f.Op {
@@ -748,7 +745,7 @@ func equalSets(a, b []string) bool {
 func (e *LogSelectorExpr) NeedlesExact() bool {
 	for _, s := range e.Pipeline {
 		f, ok := s.(*LineFilter)
-		if !ok || f.IP || f.Op != LineContains || orSet(f.Values) == nil {
+		if !ok || f.HasIP() || f.Op != LineContains || orSet(f.Values) == nil {
 			return false
 		}
 	}

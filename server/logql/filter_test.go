@@ -131,7 +131,7 @@ func TestCompileFast(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	if _, err := (&LineFilter{Op: LineContains, Values: []string{"1.2.3"}, IP: true}).Compile(); err == nil {
+	if _, err := (&LineFilter{Op: LineContains, Values: []string{"1.2.3"}, IP: []bool{true}}).Compile(); err == nil {
 		t.Error("bad address compiled")
 	}
 	if _, err := (&LineFilter{Op: LineMatch, Values: []string{"("}}).Compile(); err == nil {
@@ -168,7 +168,7 @@ func TestIPLineFilter(t *testing.T) {
 		{"10.0.0.0/8", "version 10.1.2 released", false},
 		{"10.0.0.0/8", "", false},
 	} {
-		f := &LineFilter{Op: LineContains, Values: []string{c.rng}, IP: true}
+		f := &LineFilter{Op: LineContains, Values: []string{c.rng}, IP: []bool{true}}
 		m, err := f.Compile()
 		if err != nil {
 			t.Fatalf("%s: %v", c.rng, err)

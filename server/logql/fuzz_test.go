@@ -22,6 +22,9 @@ func FuzzParseExpr(f *testing.F) {
 	for _, c := range lexCases {
 		f.Add(c.in)
 	}
+	for _, q := range syntaxSeeds {
+		f.Add(q)
+	}
 	f.Fuzz(func(t *testing.T, q string) {
 		if len(q) > 1024 {
 			return // regexps cost O(len(regexp) × len(line)); keep executions fast
@@ -56,6 +59,28 @@ func FuzzParseExpr(f *testing.F) {
 		// The needles hold for the query text itself as a line, if kept.
 		checkNeedlesLine(t, sel, m, []byte(q))
 	})
+}
+
+// syntaxSeeds are the forms of Loki's syntax beyond the canonical one: bare
+// parser parameters, ip() among line filter alternatives, keywords, function
+// and stage names in any case, stage names before comparisons, folded
+// numbers and the places of a range.
+var syntaxSeeds = []string{
+	`{a="b"} | json method, code="status", x`,
+	`{a="b"} | logfmt --strict --keep-empty msg, dur="duration" | msg!=""`,
+	`sum by (m) (count_over_time({a="b"} | json m [5m]))`,
+	`{a="b"} |= ip("10.0.0.1") or "foo" != ip("::1") or "bar" or ip("10.0.0.0/8")`,
+	`{a="b"} != "x" or IP("1.2.3.4-1.2.3.9") |~ "y" or "z"`,
+	`count_over_time({a="b"} |= "foo" or ip("192.168.0.0/16") [1m])`,
+	`SUM(Count_Over_Time({app="x"}[5m])) BY (level) > BOOL 1 OR Vector(0)`,
+	`{a="b"} | JSON | LOGFMT | Level="x" AND n > 1 Or m = IP("1.2.3.4") | UNWRAP`,
+	`Sum_Over_Time({a="b"} | Unwrap Duration_Seconds(d) | __error__="" [1m] OFFSET -1h) BY (x)`,
+	`{a="b"} | decolorize != "x" | Json !~ "y" | drop != "z"`,
+	`1 > 1 < bool 1 + 0 / 0 * 1e308 ^ 2 % 0`,
+	`sum_over_time(({a="b"})[5m] offset 1m | unwrap x)`,
+	`count_over_time(({a="b"} | json [5m]))`,
+	`approx_topk(2, sort(rate({a="b"}[1m])) by ())`,
+	`{a="b"} | size > 5M or size < 2KiB or size == 3k`,
 }
 
 // FuzzLineFilter checks the compiled matchers against reference
@@ -153,4 +178,72 @@ func checkNeedlesLine(t *testing.T, sel *LogSelectorExpr, m LineMatcher, line []
 			t.Fatalf("%s keeps %q, which has none of the needles %q", sel, line, set)
 		}
 	}
+}
+
+// FuzzLineFilterIP checks a line filter with an ip("…") alternative: it
+// keeps a line as the or of its alternatives taken alone (negated for !=),
+// it gives no needles, and it prints as a filter that parses back to
+// itself.
+func FuzzLineFilterIP(f *testing.F) {
+	seeds := []struct {
+		neg, ipFirst bool
+		lit, rng     string
+		line         string
+	}{
+		{false, true, "foo", "10.0.0.1", "conn from 10.0.0.1 ok"},
+		{false, false, "foo", "10.0.0.0/8", "foo bar"},
+		{true, true, "foo", "192.168.1.0-192.168.1.9", "from 192.168.1.7"},
+		{true, false, "", "::1", "peer [::1]:80"},
+		{false, true, "x", "", "x"},
+		{false, false, "a", "2001:db8::/32", "2001:db8::1 a"},
+	}
+	for _, s := range seeds {
+		f.Add(s.neg, s.ipFirst, s.lit, s.rng, []byte(s.line))
+	}
+	f.Fuzz(func(t *testing.T, neg, ipFirst bool, lit, rng string, line []byte) {
+		if len(lit)+len(rng) > 128 || len(line) > 1024 {
+			return
+		}
+		op := LineContains
+		if neg {
+			op = LineNotContains
+		}
+		lf := &LineFilter{Op: op, Values: []string{lit, rng}, IP: []bool{false, true}}
+		if ipFirst {
+			lf.Values, lf.IP = []string{rng, lit}, []bool{true, false}
+		}
+		m, err := lf.Compile()
+		if _, rerr := ParseIPRange(rng); rerr != nil {
+			if err == nil {
+				t.Fatalf("%s compiles with an invalid range", lf)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", lf, err)
+		}
+		ipOnly, err := (&LineFilter{Op: LineContains, Values: []string{rng}, IP: []bool{true}}).Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.Contains(line, []byte(lit)) || ipOnly.Match(line)
+		if neg {
+			want = !want
+		}
+		if got := m.Match(line); got != want {
+			t.Fatalf("%s on %q = %v, want %v", lf, line, got, want)
+		}
+		sel := &LogSelectorExpr{Pipeline: []Stage{lf}}
+		if n := sel.Needles(); len(n) != 0 || sel.NeedlesExact() {
+			t.Fatalf("%s gives needles %q", lf, n)
+		}
+		q := `{x="y"} ` + lf.String()
+		e, err := ParseExpr(q)
+		if err != nil {
+			t.Fatalf("%s prints %q, which does not parse: %v", lf, q, err)
+		}
+		if e.String() != q {
+			t.Fatalf("round trip of %q: %q", q, e)
+		}
+	})
 }

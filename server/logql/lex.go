@@ -18,7 +18,7 @@ const (
 	tIdent              // label name, function or stage name: [a-zA-Z_][a-zA-Z0-9_]*
 	tKeyword            // and or unless by without bool on ignoring group_left group_right offset
 	tString             // "…" with Go escapes, or `…` raw; val is the unquoted value
-	tNumber             // 42, 1.5, 1e3, 0x1f
+	tNumber             // 42, 1.5, 1e3, .5
 	tDuration           // 5m, 1h30m, 15000ms, 1.5h, 1d
 	tBytes              // 10KB, 1.5KiB, 20B
 	tFlag               // --strict, --keep-empty (logfmt flags)
@@ -71,9 +71,10 @@ func (k tokenKind) String() string {
 }
 
 // keywords are the reserved words of LogQL that the lexer returns as
-// tKeyword. Function and stage names (rate, sum, json, line_format, …) stay
-// identifiers: they are keywords only where the grammar expects them, so they
-// remain usable as label names.
+// tKeyword, in any case (Loki's lexer lowercases them: BY, Or, OFFSET). Function
+// and stage names (rate, sum, json, line_format, …) stay identifiers: the
+// parser takes them, in any case too, where the grammar expects them, so they
+// remain usable as label names elsewhere.
 var keywords = map[string]bool{
 	"and": true, "or": true, "unless": true,
 	"by": true, "without": true, "bool": true,
@@ -86,12 +87,24 @@ type token struct {
 	kind tokenKind
 	pos  int    // byte offset of the first character in the query
 	text string // the token as written
-	val  string // tString: the unquoted value
+	val  string // tString: the unquoted value; tKeyword: the word in lower case
 
 	num   float64       // tNumber
 	dur   time.Duration // tDuration
 	bytes uint64        // tBytes
 }
+
+// word returns a keyword or an identifier in lower case: keywords, function
+// and stage names are case-insensitive.
+func (t token) word() string {
+	if t.kind == tKeyword {
+		return t.val
+	}
+	return strings.ToLower(t.text)
+}
+
+// is reports whether the token is the keyword w.
+func (t token) is(w string) bool { return t.kind == tKeyword && t.val == w }
 
 // describe names the token for an error message.
 func (t token) describe() string {
@@ -156,8 +169,8 @@ func (l *lexer) next() (token, error) {
 			l.i++
 		}
 		text := l.src[start:l.i]
-		if keywords[text] {
-			return token{kind: tKeyword, pos: start, text: text}, nil
+		if lower := strings.ToLower(text); keywords[lower] {
+			return token{kind: tKeyword, pos: start, text: text, val: lower}, nil
 		}
 		return token{kind: tIdent, pos: start, text: text}, nil
 	}
@@ -270,6 +283,9 @@ func (l *lexer) lexString() (token, error) {
 		}
 		l.i += end + 2
 		text := l.src[start:l.i]
+		if !utf8.ValidString(text) {
+			return token{}, l.errorf(start, "invalid UTF-8 encoding in string %s", clipText(strconv.QuoteToASCII(text)))
+		}
 		return token{kind: tString, pos: start, text: text, val: text[1 : len(text)-1]}, nil
 	}
 	j := l.i + 1
@@ -293,6 +309,9 @@ func (l *lexer) lexString() (token, error) {
 	}
 	l.i = j + 1
 	text := l.src[start:l.i]
+	if !utf8.ValidString(text) {
+		return token{}, l.errorf(start, "invalid UTF-8 encoding in string %s", clipText(strconv.QuoteToASCII(text)))
+	}
 	val := text[1 : len(text)-1]
 	if escaped {
 		v, err := strconv.Unquote(text)
@@ -318,9 +337,9 @@ func (l *lexer) lexNumber() (token, error) {
 	for l.i < len(l.src) {
 		c := l.src[l.i]
 		if isIdentChar(c) || c == '.' {
-			// An exponent sign: 1e-3, 2.5E+6.
-			if (c == 'e' || c == 'E') && l.i+2 < len(l.src) && (l.src[l.i+1] == '-' || l.src[l.i+1] == '+') &&
-				isDigit(l.src[l.i+2]) && isDecimal(l.src[start:l.i]) {
+			// An exponent sign: 1e-3, 2.5E+6, 0x1p-3.
+			if l.i+2 < len(l.src) && (l.src[l.i+1] == '-' || l.src[l.i+1] == '+') && isDigit(l.src[l.i+2]) &&
+				((c == 'e' || c == 'E') && isDecimal(l.src[start:l.i]) || (c == 'p' || c == 'P') && isHex(l.src[start:l.i])) {
 				l.i += 2
 				continue
 			}
@@ -337,16 +356,21 @@ func (l *lexer) lexNumber() (token, error) {
 	t := token{pos: start, text: text}
 	if isDecimal(text) || isExponent(text) {
 		f, err := strconv.ParseFloat(text, 64)
-		if err == nil || isRangeErr(err) {
+		if err == nil {
 			t.kind, t.num = tNumber, f
 			return t, nil
 		}
+		// Loki refuses a literal beyond the float64 range.
+		return token{}, l.errorf(start, "unable to parse literal %s as a float: value out of range", clipText(text))
 	}
-	if len(text) > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') {
-		if u, err := strconv.ParseUint(text[2:], 16, 64); err == nil {
-			t.kind, t.num = tNumber, float64(u)
+	if len(text) > 1 && text[0] == '0' && strings.ContainsRune("xXoO", rune(text[1])) {
+		// Loki's scanner reads 0x1f as a number that its float parser
+		// then refuses, but for a hexadecimal float (0x1p3).
+		if f, err := strconv.ParseFloat(text, 64); err == nil && strings.ContainsAny(text, "pP") {
+			t.kind, t.num = tNumber, f
 			return t, nil
 		}
+		return token{}, l.errorf(start, "unable to parse literal %s as a float: only decimal numbers and hexadecimal floats (0x1p3) are allowed", clipText(text))
 	}
 	if d, ok := parseDuration(text); ok {
 		t.kind, t.dur = tDuration, d
@@ -357,11 +381,6 @@ func (l *lexer) lexNumber() (token, error) {
 		return t, nil
 	}
 	return token{}, l.errorf(start, "invalid number, duration or byte size %q", clipText(text))
-}
-
-func isRangeErr(err error) bool {
-	ne, ok := err.(*strconv.NumError)
-	return ok && ne.Err == strconv.ErrRange
 }
 
 // isDecimal reports whether s is digits with at most one dot: 12, 1.5, .5, 5.
@@ -378,6 +397,20 @@ func isDecimal(s string) bool {
 		}
 	}
 	return digits > 0 && dots <= 1
+}
+
+// isHex reports whether s is 0x or 0X and hex digits, maybe with a dot.
+func isHex(s string) bool {
+	if len(s) < 3 || s[0] != '0' || s[1] != 'x' && s[1] != 'X' {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		c := s[i]
+		if !isDigit(c) && c != '.' && (c|0x20 < 'a' || c|0x20 > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // isExponent reports whether s is a decimal with an exponent: 1e3, 2.5E-6.
@@ -456,14 +489,13 @@ func parseDuration(s string) (time.Duration, bool) {
 	return time.Duration(total), true
 }
 
-var byteUnits = map[string]float64{
-	"b":  1,
-	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "pb": 1e15, "eb": 1e18,
-	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40, "pib": 1 << 50, "eib": 1 << 60,
-}
+// byteScales are the multiples of the units of byte sizes, by first letter.
+var byteScales = map[byte]float64{'k': 1, 'K': 1, 'M': 2, 'G': 3, 'T': 4, 'P': 5}
 
-// parseBytes parses a byte size: a decimal number and a unit (B, kB, KB, MB,
-// KiB, MiB, …; case-insensitive, decimal units are powers of 1000).
+// parseBytes parses a byte size as Loki's lexer reads them: a decimal number
+// and a unit B, or k, K, M, G, T, P with an optional i (powers of 1024
+// rather than 1000) and an optional B: 20B, 10KB, 10kB, 1.5KiB, 5M, 2Gi.
+// Other letters, lower-case b among them, make no byte size (1kb, 20b).
 func parseBytes(s string) (uint64, bool) {
 	i := 0
 	for i < len(s) && (isDigit(s[i]) || s[i] == '.') {
@@ -472,8 +504,20 @@ func parseBytes(s string) (uint64, bool) {
 	if !isDecimal(s[:i]) {
 		return 0, false
 	}
-	mul, ok := byteUnits[strings.ToLower(s[i:])]
-	if !ok {
+	unit := s[i:]
+	mul := 1.0
+	switch {
+	case unit == "B":
+	case unit != "" && byteScales[unit[0]] > 0:
+		base, rest := 1000.0, unit[1:]
+		if strings.HasPrefix(rest, "i") {
+			base, rest = 1024, rest[1:]
+		}
+		if rest != "" && rest != "B" {
+			return 0, false
+		}
+		mul = math.Pow(base, byteScales[unit[0]])
+	default:
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(s[:i], 64)

@@ -23,6 +23,10 @@ func tokStr(t token) string {
 		s += "=" + t.dur.String()
 	case tBytes:
 		s += "=" + formatFloat(float64(t.bytes))
+	case tKeyword:
+		if t.val != t.text {
+			s += "=" + t.val
+		}
 	}
 	return s
 }
@@ -51,13 +55,20 @@ var lexCases = []lexCase{
 		`duration:5m=5m0s`, `duration:1h30m=1h30m0s`, `duration:15000ms=15s`, `duration:1.5h=1h30m0s`,
 		`duration:1d=24h0m0s`, `duration:2w=336h0m0s`, `duration:1y=8760h0m0s`, `duration:10s=10s`,
 		`duration:100us=100µs`, `duration:3µs=3µs`, `duration:7ns=7ns`}},
-	{`10KB 1.5KiB 20B 42MB 1kb 2GiB`, []string{
+	{`10KB 1.5KiB 20B 42MB 1kB 2GiB 5M 3Ki 1k 2T 1PB`, []string{
 		`bytes:10KB=10000`, `bytes:1.5KiB=1536`, `bytes:20B=20`, `bytes:42MB=42000000`,
-		`bytes:1kb=1000`, `bytes:2GiB=2147483648`}},
-	{`42 1.5 .5 1e3 2.5E-2 0x1f 0`, []string{
+		`bytes:1kB=1000`, `bytes:2GiB=2147483648`, `bytes:5M=5000000`, `bytes:3Ki=3072`, `bytes:1k=1000`,
+		`bytes:2T=2000000000000`, `bytes:1PB=1000000000000000`}},
+	{`42 1.5 .5 1e3 2.5E-2 5. 0 0x1p3 0X1.8P-1`, []string{
 		`number:42=42`, `number:1.5=1.5`, `number:.5=0.5`, `number:1e3=1000`,
-		`number:2.5E-2=0.025`, `number:0x1f=31`, `number:0=0`}},
-	{`1e400`, []string{`number:1e400=+Inf`}},
+		`number:2.5E-2=0.025`, `number:5.=5`, `number:0=0`, `number:0x1p3=8`, `number:0X1.8P-1=0.75`}},
+	{`0B 1B`, []string{`bytes:0B=0`, `bytes:1B=1`}},
+	// Keywords in any case, as in Loki; the parser takes function and
+	// stage names in any case where they are expected.
+	{`BY Without OR And UNLESS Bool ON Ignoring GROUP_LEFT group_Right Offset SUM Json`, []string{
+		`keyword:BY=by`, `keyword:Without=without`, `keyword:OR=or`, `keyword:And=and`, `keyword:UNLESS=unless`,
+		`keyword:Bool=bool`, `keyword:ON=on`, `keyword:Ignoring=ignoring`, `keyword:GROUP_LEFT=group_left`,
+		`keyword:group_Right=group_right`, `keyword:Offset=offset`, `identifier:SUM`, `identifier:Json`}},
 	{`1-2`, []string{`number:1=1`, `-:-`, `number:2=2`}},
 	{`[5m]`, []string{`[:[`, `duration:5m=5m0s`, `]:]`}},
 	{`| logfmt --strict --keep-empty`, []string{`|:|`, `identifier:logfmt`, `flag:--strict`, `flag:--keep-empty`}},
@@ -133,6 +144,17 @@ func TestLexerErrors(t *testing.T) {
 		{`5mm`, `invalid number, duration or byte size "5mm"`},
 		{`1e`, `invalid number, duration or byte size "1e"`},
 		{"\xff", `invalid UTF-8 byte 0xff`},
+		// Loki refuses what its float parser refuses.
+		{`0x1f`, `line 1, col 1: unable to parse literal 0x1f as a float`},
+		{`0o17`, `unable to parse literal 0o17 as a float`},
+		{`1e400`, `unable to parse literal 1e400 as a float: value out of range`},
+		// Loki's byte sizes: upper-case B, k/K/M/G/T/P with an optional i.
+		{`1kb`, `invalid number, duration or byte size "1kb"`},
+		{`20b`, `invalid number, duration or byte size "20b"`},
+		{`1EB`, `invalid number, duration or byte size "1EB"`},
+		{`5Mb`, `invalid number, duration or byte size "5Mb"`},
+		{"\"a\xffb\"", `line 1, col 1: invalid UTF-8 encoding in string "\"a\xffb\""`},
+		{"`\xfe`", `invalid UTF-8 encoding in string`},
 	} {
 		_, err := lexAll(c.in)
 		if err == nil {

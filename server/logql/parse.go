@@ -16,6 +16,9 @@ const errEmptyCompatible = `queries require at least one regexp or equality matc
 // *LogSelectorExpr, a metric query into a SampleExpr. Errors are *ParseError
 // with the position of the problem.
 func ParseExpr(q string) (Expr, error) {
+	if err := checkSize(q); err != nil {
+		return nil, err
+	}
 	p := newParser(q)
 	e, err := p.parseQuery()
 	if err != nil {
@@ -44,6 +47,9 @@ func ParseLogSelector(q string) (*LogSelectorExpr, error) {
 // carry it. At least one matcher is required, but the matchers may all match
 // the empty string; ValidateMatchers applies the stricter rule of queries.
 func ParseMatchers(s string) ([]*labels.Matcher, error) {
+	if err := checkSize(s); err != nil {
+		return nil, err
+	}
 	p := newParser(s)
 	ms, _, err := p.parseSelector()
 	if err != nil {
@@ -64,6 +70,16 @@ func ValidateMatchers(ms []*labels.Matcher) error {
 		}
 	}
 	return errors.New(errEmptyCompatible)
+}
+
+// MaxQuerySize is the length from which Loki refuses a query, in bytes.
+const MaxQuerySize = 128 << 10
+
+func checkSize(q string) error {
+	if len(q) >= MaxQuerySize {
+		return &ParseError{Msg: fmt.Sprintf("input size too long (%d > %d)", len(q), MaxQuerySize)}
+	}
+	return nil
 }
 
 // maxDepth bounds the nesting of parentheses.

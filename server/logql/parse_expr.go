@@ -48,8 +48,8 @@ func binaryOp(t ptoken) (string, bool) {
 	case tAdd, tSub, tMul, tDiv, tMod, tPow, tEqEq, tNeq, tGt, tGte, tLt, tLte:
 		return t.text, true
 	case tKeyword:
-		if t.text == "and" || t.text == "or" || t.text == "unless" {
-			return t.text, true
+		if t.val == "and" || t.val == "or" || t.val == "unless" {
+			return t.val, true
 		}
 	}
 	return "", false
@@ -96,6 +96,11 @@ func (p *parser) parseBinary(minPrec int) (Expr, error) {
 		if err := p.parseBinaryModifiers(b); err != nil {
 			return nil, err
 		}
+		if !isComparisonOp(op) {
+			// Loki takes bool after any operator and ignores it but
+			// after a comparison.
+			b.ReturnBool = false
+		}
 		next := prec + 1
 		if op == "^" {
 			next = prec // right-associative
@@ -113,38 +118,33 @@ func (p *parser) parseBinary(minPrec int) (Expr, error) {
 		if err := p.checkBinary(b, t.pos); err != nil {
 			return nil, err
 		}
-		lhs = b
+		lhs = foldLiterals(b)
 	}
 }
 
 // parseBinaryModifiers parses bool, on/ignoring (…) and group_left/right (…).
+// As Loki's grammar, it takes them after any operator.
 func (p *parser) parseBinaryModifiers(b *BinaryExpr) error {
-	if t := p.peek(0); t.kind == tKeyword && t.text == "bool" {
-		if !isComparisonOp(b.Op) {
-			return p.errAt(t.pos, "syntax error: bool modifier can only be used on comparison operators")
-		}
+	if t := p.peek(0); t.is("bool") {
 		b.ReturnBool = true
 		p.advance()
 	}
 	t := p.peek(0)
-	if t.kind != tKeyword || t.text != "on" && t.text != "ignoring" {
-		if t.kind == tKeyword && (t.text == "group_left" || t.text == "group_right") {
-			return p.errAt(t.pos, "syntax error: %s needs on (…) or ignoring (…) before it", t.text)
+	if !t.is("on") && !t.is("ignoring") {
+		if t.is("group_left") || t.is("group_right") {
+			return p.errAt(t.pos, "syntax error: %s needs on (…) or ignoring (…) before it", t.val)
 		}
 		return nil
 	}
 	p.advance()
-	m := &VectorMatching{On: t.text == "on", Explicit: true}
+	m := &VectorMatching{On: t.is("on"), Explicit: true}
 	var err error
 	if m.Labels, err = p.parseLabelList(); err != nil {
 		return err
 	}
-	if g := p.peek(0); g.kind == tKeyword && (g.text == "group_left" || g.text == "group_right") {
-		if isSetOp(b.Op) {
-			return p.errAt(g.pos, "syntax error: no grouping allowed for %q operation", b.Op)
-		}
+	if g := p.peek(0); g.is("group_left") || g.is("group_right") {
 		p.advance()
-		m.Card = g.text
+		m.Card = g.val
 		if p.peek(0).kind == tLParen {
 			if m.Include, err = p.parseLabelList(); err != nil {
 				return err
@@ -155,22 +155,73 @@ func (p *parser) parseBinaryModifiers(b *BinaryExpr) error {
 	return nil
 }
 
-// checkBinary applies the rules Loki (after Prometheus) has for operands.
+// checkBinary applies the rule Loki has for operands: a set operator takes
+// no number.
 func (p *parser) checkBinary(b *BinaryExpr, pos int) error {
 	_, lLit := b.L.(*LiteralExpr)
 	_, rLit := b.R.(*LiteralExpr)
-	switch {
-	case lLit && rLit && isSetOp(b.Op):
-		return p.errAt(pos, "syntax error: set operator %q not allowed in binary scalar expression", b.Op)
-	case lLit && rLit && isComparisonOp(b.Op) && !b.ReturnBool:
-		return p.errAt(pos, "syntax error: comparisons between scalars must use BOOL modifier")
-	case (lLit || rLit) && isSetOp(b.Op):
+	if (lLit || rLit) && isSetOp(b.Op) {
 		return p.errAt(pos, "syntax error: set operator %q not allowed in binary scalar expression", b.Op)
 	}
 	return nil
 }
 
-// parseLabelList parses ( name, name, … ); the list may be empty.
+// foldLiterals reduces an operation between two numbers to a number, as
+// Loki's parser does: 1 + 1 is 2, and a comparison is 1 or 0 with or
+// without bool (1 > 2 is 0). A division or modulo by zero is NaN.
+func foldLiterals(b *BinaryExpr) SampleExpr {
+	l, lok := b.L.(*LiteralExpr)
+	r, rok := b.R.(*LiteralExpr)
+	if !lok || !rok {
+		return b
+	}
+	x, y := l.Value, r.Value
+	truth := func(ok bool) float64 {
+		if ok {
+			return 1
+		}
+		return 0
+	}
+	var v float64
+	switch b.Op {
+	case "+":
+		v = x + y
+	case "-":
+		v = x - y
+	case "*":
+		v = x * y
+	case "/", "%":
+		switch {
+		case y == 0:
+			v = math.NaN()
+		case b.Op == "/":
+			v = x / y
+		default:
+			v = math.Mod(x, y)
+		}
+	case "^":
+		v = math.Pow(x, y)
+	case "==":
+		v = truth(x == y)
+	case "!=":
+		v = truth(x != y)
+	case ">":
+		v = truth(x > y)
+	case ">=":
+		v = truth(x >= y)
+	case "<":
+		v = truth(x < y)
+	case "<=":
+		v = truth(x <= y)
+	default:
+		return b
+	}
+	return &LiteralExpr{Value: v}
+}
+
+// parseLabelList parses ( name, name, … ); the list may be empty. Label
+// names that are keywords stay allowed (by (on)), which Loki refuses for no
+// ambiguity's sake.
 func (p *parser) parseLabelList() ([]string, error) {
 	if _, err := p.expect(tLParen, `"(" to start a list of label names`); err != nil {
 		return nil, err
@@ -189,11 +240,7 @@ func (p *parser) parseLabelList() ([]string, error) {
 		p.advance()
 		switch sep := p.peek(0); sep.kind {
 		case tComma:
-			p.advance()
-			if p.peek(0).kind == tRParen { // a trailing comma
-				p.advance()
-				return names, nil
-			}
+			p.advance() // no trailing comma: Loki's grammar has none
 		case tRParen:
 			p.advance()
 			return names, nil
@@ -259,16 +306,16 @@ func (p *parser) parsePrimary() (Expr, error) {
 		p.advance()
 		return &LiteralExpr{Value: t.num}, nil
 	case tIdent:
-		next := p.peek(1)
+		// Function names are case-insensitive: SUM, Count_Over_Time.
+		name, next := t.word(), p.peek(1)
 		switch {
-		case rangeAggregations[t.text] && next.kind == tLParen:
+		case rangeAggregations[name] && next.kind == tLParen:
 			return p.parseRangeAgg()
-		case vectorAggregations[t.text] && (next.kind == tLParen ||
-			next.kind == tKeyword && (next.text == "by" || next.text == "without")):
+		case vectorAggregations[name] && (next.kind == tLParen || next.is("by") || next.is("without")):
 			return p.parseVectorAgg()
-		case t.text == "vector" && next.kind == tLParen:
+		case name == "vector" && next.kind == tLParen:
 			return p.parseVector()
-		case t.text == "label_replace" && next.kind == tLParen:
+		case name == "label_replace" && next.kind == tLParen:
 			return p.parseLabelReplace()
 		case next.kind == tLParen:
 			return nil, p.errAt(t.pos, "syntax error: unknown function %s", t.text)
@@ -301,13 +348,13 @@ func (p *parser) parseRangeAgg() (Expr, error) {
 	name := p.peek(0)
 	p.advance()
 	p.advance() // (
-	e := &RangeAggExpr{Op: name.text}
+	e := &RangeAggExpr{Op: name.word()}
 	if e.Op == "quantile_over_time" {
-		v, err := p.parseSignedNumber("the quantile (a number between 0 and 1)")
+		v, err := p.expect(tNumber, "the quantile (a number between 0 and 1)")
 		if err != nil {
 			return nil, err
 		}
-		e.Param = v
+		e.Param = v.num
 		if _, err := p.expect(tComma, `"," after the quantile`); err != nil {
 			return nil, err
 		}
@@ -320,7 +367,7 @@ func (p *parser) parseRangeAgg() (Expr, error) {
 	if _, err := p.expect(tRParen, `")" to close `+e.Op+"("); err != nil {
 		return nil, err
 	}
-	if g := p.peek(0); g.kind == tKeyword && (g.text == "by" || g.text == "without") {
+	if g := p.peek(0); g.is("by") || g.is("without") {
 		if e.Grouping, err = p.parseGrouping(); err != nil {
 			return nil, err
 		}
@@ -335,8 +382,9 @@ func (p *parser) parseRangeAgg() (Expr, error) {
 func validateRangeAgg(e *RangeAggExpr) error {
 	if e.Grouping != nil {
 		switch e.Op {
-		case "avg_over_time", "stddev_over_time", "stdvar_over_time", "quantile_over_time", "rate",
-			"rate_counter", "max_over_time", "min_over_time", "first_over_time", "last_over_time":
+		// Not rate nor rate_counter, even with unwrap (Loki's rule).
+		case "avg_over_time", "stddev_over_time", "stdvar_over_time", "quantile_over_time",
+			"max_over_time", "min_over_time", "first_over_time", "last_over_time":
 		default:
 			return fmt.Errorf("grouping not allowed for %s aggregation", e.Op)
 		}
@@ -357,100 +405,121 @@ func validateRangeAgg(e *RangeAggExpr) error {
 	return fmt.Errorf("invalid aggregation %s without unwrap: %s needs | unwrap <label> before the range", e.Op, e.Op)
 }
 
-// parseLogRange parses a log query with an optional unwrap and a range:
-// {…} | json | unwrap x [5m] offset 1h, also written {…}[5m] | json, or
-// ({…} | json)[5m].
+// parseLogRange parses the argument of a range aggregation: a log query with
+// an optional unwrap, a range and an offset, in the places Loki's grammar
+// has them:
+//
+//	{…} | json | unwrap x [5m] offset 1h
+//	({…} | json | unwrap x)[5m] offset 1h
+//	{…}[5m] offset 1h | json | unwrap x    (a bare selector before the range)
+//	({…})[5m] offset 1h | unwrap x         (unwrap only)
+//	({…}[5m])                              (any of these in parentheses)
 func (p *parser) parseLogRange() (*LogRange, error) {
 	r := &LogRange{}
-	t := p.peek(0)
-	if t.kind == tLParen {
-		if err := p.enter(t.pos); err != nil {
-			return nil, err
-		}
-		p.advance()
-		inner, err := p.parseLogRangeInner(r)
+	open := p.peek(0)
+	if open.kind != tLParen {
+		bare, err := p.parseRangeLog(r)
 		if err != nil {
 			return nil, err
 		}
-		r.Log = inner
+		return r, p.parseRangeTail(r, bare, bare)
+	}
+	if err := p.enter(open.pos); err != nil {
+		return nil, err
+	}
+	p.advance()
+	if p.peek(0).kind == tLParen {
+		// ((…)[5m]): a parenthesised range.
+		inner, err := p.parseLogRange()
+		if err != nil {
+			return nil, err
+		}
 		if _, err := p.expect(tRParen, `")"`); err != nil {
 			return nil, err
 		}
 		p.depth--
-	} else {
-		inner, err := p.parseLogRangeInner(r)
-		if err != nil {
-			return nil, err
-		}
-		r.Log = inner
+		return inner, nil
 	}
-	if r.Range == 0 {
-		open, err := p.expect(tLBracket, `a range such as [5m]`)
-		if err != nil {
-			if n := p.peek(0); n.kind == tRParen {
-				return nil, p.errAt(n.pos, "syntax error: a range aggregation needs a range: write the log query followed by [5m]")
-			}
-			return nil, err
-		}
-		d, err := p.expect(tDuration, "a duration such as 5m")
-		if err != nil {
-			return nil, err
-		}
-		if d.dur <= 0 {
-			return nil, p.errAt(d.pos, "syntax error: the range must be positive")
-		}
-		r.Range = d.dur
-		if _, err := p.expect(tRBracket, `"]"`); err != nil {
-			return nil, err
-		}
-		_ = open
-		if err := p.parseOffset(r); err != nil {
-			return nil, err
-		}
-		// {…}[5m] | json: a pipeline after the range.
-		if err := p.parsePipeline(r.Log, r); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
-}
-
-// parseLogRangeInner parses the log query of a range, with unwrap; when the
-// range itself appears inside the parentheses, it is parsed too.
-func (p *parser) parseLogRangeInner(r *LogRange) (*LogSelectorExpr, error) {
-	e, err := p.parseSelectorOnly()
+	bare, err := p.parseRangeLog(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.parsePipeline(e, r); err != nil {
+	if p.peek(0).kind == tLBracket {
+		// ({…}[5m] …): the whole range in parentheses.
+		if err := p.parseRangeTail(r, bare, bare); err != nil {
+			return nil, err
+		}
+		if _, err := p.expect(tRParen, `")"`); err != nil {
+			return nil, err
+		}
+		p.depth--
+		return r, nil
+	}
+	if _, err := p.expect(tRParen, `")" or a range such as [5m]`); err != nil {
 		return nil, err
 	}
-	if p.peek(0).kind == tLBracket {
-		p.advance()
-		d, err := p.expect(tDuration, "a duration such as 5m")
-		if err != nil {
-			return nil, err
-		}
-		if d.dur <= 0 {
-			return nil, p.errAt(d.pos, "syntax error: the range must be positive")
-		}
-		r.Range = d.dur
-		if _, err := p.expect(tRBracket, `"]"`); err != nil {
-			return nil, err
-		}
-		if err := p.parseOffset(r); err != nil {
-			return nil, err
-		}
-		r.Log = e
-		if err := p.parsePipeline(e, r); err != nil {
-			return nil, err
-		}
+	p.depth--
+	return r, p.parseRangeTail(r, false, bare)
+}
+
+// parseRangeLog parses the selector, pipeline and unwrap before a range; bare
+// reports that there was neither pipeline nor unwrap.
+func (p *parser) parseRangeLog(r *LogRange) (bare bool, err error) {
+	e, err := p.parseSelectorOnly()
+	if err != nil {
+		return false, err
 	}
-	return e, nil
+	r.Log = e
+	if err := p.parsePipeline(e, r); err != nil {
+		return false, err
+	}
+	return len(e.Pipeline) == 0 && r.Unwrap == nil, nil
+}
+
+// parseRangeTail parses [range] [offset d] and what may follow: a pipeline
+// with an unwrap when pipeline is true, an unwrap alone when unwrap is true.
+func (p *parser) parseRangeTail(r *LogRange, pipeline, unwrap bool) error {
+	if _, err := p.expect(tLBracket, "a range such as [5m]"); err != nil {
+		if n := p.peek(0); n.kind == tRParen {
+			return p.errAt(n.pos, "syntax error: a range aggregation needs a range: write the log query followed by [5m]")
+		}
+		return err
+	}
+	d, err := p.expect(tDuration, "a duration such as 5m")
+	if err != nil {
+		return err
+	}
+	if d.dur <= 0 {
+		return p.errAt(d.pos, "syntax error: the range must be positive")
+	}
+	r.Range = d.dur
+	if _, err := p.expect(tRBracket, `"]"`); err != nil {
+		return err
+	}
+	if err := p.parseOffset(r); err != nil {
+		return err
+	}
+	n := p.peek(0)
+	if pipeline || unwrap && n.kind == tPipe && p.peek(1).kind == tIdent && p.peek(1).word() == "unwrap" {
+		return p.parsePipeline(r.Log, r)
+	}
+	if n.kind == tPipe || isLineFilterOp(n.kind) {
+		return p.errAt(n.pos, "syntax error: unexpected %s after the range: the pipeline goes before the range, "+
+			"or after it when the stream selector before it stands alone", n.text)
+	}
+	return nil
+}
+
+func isLineFilterOp(k tokenKind) bool {
+	switch k {
+	case tPipeE, tNeq, tPipeR, tNre, tPipeP, tNotP:
+		return true
+	}
+	return false
 }
 
 func (p *parser) parseOffset(r *LogRange) error {
-	if t := p.peek(0); t.kind == tKeyword && t.text == "offset" {
+	if t := p.peek(0); t.is("offset") {
 		p.advance()
 		neg := false
 		if p.peek(0).kind == tSub {
@@ -477,16 +546,18 @@ func (p *parser) parseGrouping() (*Grouping, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Grouping{Without: t.text == "without", Labels: names}, nil
+	return &Grouping{Without: t.is("without"), Labels: names}, nil
 }
 
 // parseVectorAgg parses op [by|without (…)] ([k,] expr) [by|without (…)].
 func (p *parser) parseVectorAgg() (Expr, error) {
 	name := p.peek(0)
 	p.advance()
-	e := &VectorAggExpr{Op: name.text}
+	e := &VectorAggExpr{Op: name.word()}
 	if e.Op == "approx_topk" {
-		return nil, p.notSupported(name.pos, true, "approx_topk(…)", "approx_topk")
+		// Loki's querier runs approx_topk as topk when it does not shard
+		// the query; so does Loam, and prints it as written.
+		e.Op, e.Approx = "topk", true
 	}
 	var err error
 	if g := p.peek(0); g.kind == tKeyword {
@@ -502,13 +573,21 @@ func (p *parser) parseVectorAgg() (Expr, error) {
 		return nil, err
 	}
 	if e.Op == "topk" || e.Op == "bottomk" {
-		k := p.peek(0)
-		v, err := p.parseSignedNumber("the number of series k, as in " + e.Op + "(5, …)")
+		what := "topk"
+		if e.Approx {
+			what = "approx_topk"
+		} else if e.Op == "bottomk" {
+			what = "bottomk"
+		}
+		// As Loki's grammar: an unsigned number, which must read as an
+		// integer (5, not 5.0 nor 5e0).
+		k, err := p.expect(tNumber, "the number of series k, as in "+what+"(5, …)")
 		if err != nil {
 			return nil, err
 		}
-		if v != math.Trunc(v) || v < 1 || v > math.MaxInt32 {
-			return nil, p.errAt(k.pos, "syntax error: invalid parameter for %s: %s must be a positive integer", e.Op, k.text)
+		v := k.num
+		if !isDigits(k.text) || v < 1 || v > math.MaxInt32 {
+			return nil, p.errAt(k.pos, "syntax error: invalid parameter for %s: %s must be a positive integer", what, k.text)
 		}
 		e.Param = int(v)
 		if _, err := p.expect(tComma, `"," after the parameter of `+e.Op); err != nil {
@@ -522,7 +601,7 @@ func (p *parser) parseVectorAgg() (Expr, error) {
 		return nil, err
 	}
 	p.depth--
-	if g := p.peek(0); g.kind == tKeyword && (g.text == "by" || g.text == "without") {
+	if g := p.peek(0); g.is("by") || g.is("without") {
 		if e.Grouping != nil {
 			return nil, p.errAt(g.pos, "syntax error: %s has two groupings", e.Op)
 		}
@@ -530,41 +609,41 @@ func (p *parser) parseVectorAgg() (Expr, error) {
 			return nil, err
 		}
 	}
-	if (e.Op == "sort" || e.Op == "sort_desc") && e.Grouping != nil {
-		return nil, p.errAt(name.pos, "syntax error: grouping not allowed for %s aggregation", e.Op)
+	switch {
+	case e.Approx && e.Grouping != nil:
+		return nil, p.errAt(name.pos, "grouping not allowed for approx_topk aggregation")
+	case (e.Op == "sort" || e.Op == "sort_desc") && e.Grouping != nil:
+		// Loki refuses labels, not an empty by () or without (), which
+		// change nothing.
+		if len(e.Grouping.Labels) > 0 {
+			return nil, p.errAt(name.pos, "sort and sort_desc doesn't allow grouping by")
+		}
+		e.Grouping = nil
 	}
 	return e, nil
 }
 
-// parseSignedNumber parses a number with an optional sign.
-func (p *parser) parseSignedNumber(what string) (float64, error) {
-	neg := false
-	if t := p.peek(0); t.kind == tSub || t.kind == tAdd {
-		neg = t.kind == tSub
-		p.advance()
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
 	}
-	t, err := p.expect(tNumber, what)
-	if err != nil {
-		return 0, err
-	}
-	if neg {
-		return -t.num, nil
-	}
-	return t.num, nil
+	return s != ""
 }
 
 // parseVector parses vector(n).
 func (p *parser) parseVector() (Expr, error) {
 	p.advance()
 	p.advance()
-	v, err := p.parseSignedNumber("a number: vector(1)")
+	v, err := p.expect(tNumber, "a number: vector(1)") // unsigned, as in Loki
 	if err != nil {
 		return nil, err
 	}
 	if _, err := p.expect(tRParen, `")" to close vector(`); err != nil {
 		return nil, err
 	}
-	return &VectorExpr{Value: v}, nil
+	return &VectorExpr{Value: v.num}, nil
 }
 
 // parseLabelReplace parses label_replace(expr, "dst", "replacement", "src", "regex").
@@ -600,24 +679,13 @@ func (p *parser) parseLabelReplace() (Expr, error) {
 	}
 	p.depth--
 	if _, err := regexp.Compile("^(?:" + e.Re + ")$"); err != nil {
-		return nil, p.errAt(rePos, "invalid regular expression in label_replace(): %v", err)
+		return nil, p.errAt(rePos, "invalid regex in label_replace: %v", err)
 	}
-	if !validLabelName(e.Dst) {
-		return nil, p.errAt(name.pos, "invalid destination label name in label_replace(): %s", e.Dst)
+	if e.Dst == "" {
+		// Loki takes any other name, as UTF-8 label names.
+		return nil, p.errAt(name.pos, "invalid destination label name in label_replace(): the name is empty")
 	}
 	return e, nil
-}
-
-func validLabelName(s string) bool {
-	if s == "" || !isIdentStart(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if !isIdentChar(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // parseLogQuery parses a stream selector and its pipeline, as a query of its

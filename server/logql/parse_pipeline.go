@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,7 +37,8 @@ func (p *parser) parsePipeline(e *LogSelectorExpr, r *LogRange) error {
 	}
 }
 
-// parseLineFilter parses op "value" [or "value" …], or op ip("range").
+// parseLineFilter parses op alt [or alt …], where each alternative is a
+// "value" or ip("range").
 func (p *parser) parseLineFilter() (*LineFilter, error) {
 	opTok := p.peek(0)
 	var op LineFilterOp
@@ -64,30 +66,42 @@ func (p *parser) parseLineFilter() (*LineFilter, error) {
 				return nil, p.errAt(t.pos, "%s", err.Error())
 			}
 			f.Values = append(f.Values, t.val)
+			if f.IP != nil {
+				f.IP = append(f.IP, false)
+			}
 			p.advance()
-		case t.kind == tIdent && t.text == "ip" && p.peek(1).kind == tLParen && len(f.Values) == 0:
+		case isIPCall(t, p.peek(1)):
 			if op != LineContains && op != LineNotContains {
+				// Loki's pipeline refuses it: "ip: invalid operation".
 				return nil, p.errAt(t.pos, "syntax error: ip() line filters take |= or !=, not %s", op)
 			}
 			v, err := p.parseIPArg()
 			if err != nil {
 				return nil, err
 			}
-			f.Values = []string{v}
-			f.IP = true
-			return f, nil
+			if f.IP == nil {
+				f.IP = make([]bool, len(f.Values), len(f.Values)+1)
+			}
+			f.Values = append(f.Values, v)
+			f.IP = append(f.IP, true)
 		default:
-			what := "a string after " + op.String()
+			what := `a string or ip("…") after ` + op.String()
 			if len(f.Values) > 0 {
-				what = `a string after "or": line filter alternatives are written |= "a" or "b"`
+				what = `a string or ip("…") after "or": line filter alternatives are written |= "a" or "b"`
 			}
 			return nil, p.syntaxErr(t, what)
 		}
-		if n := p.peek(0); n.kind != tKeyword || n.text != "or" {
+		if !p.peek(0).is("or") {
 			return f, nil
 		}
 		p.advance()
 	}
+}
+
+// isIPCall reports whether t and next start ip("…"); ip is a function name
+// only before "(", and in any case.
+func isIPCall(t, next ptoken) bool {
+	return t.kind == tIdent && next.kind == tLParen && t.word() == "ip"
 }
 
 // parseIPArg parses ip("range") and checks the range.
@@ -131,6 +145,13 @@ func isComparison(k tokenKind) bool {
 	return false
 }
 
+// stageWords are the names of the stages. As in Loki, where they are
+// reserved words, such a name after "|" is the stage even when a comparison
+// follows: | decolorize != "x" is decolorize then a line filter, not a label
+// filter on a label named decolorize.
+var stageWords = setOf("json", "logfmt", "regexp", "pattern", "unpack", "decolorize",
+	"line_format", "label_format", "drop", "keep", "unwrap")
+
 // parsePipeStage parses one stage introduced by "|".
 func (p *parser) parsePipeStage(e *LogSelectorExpr, r *LogRange) error {
 	pipe := p.peek(0)
@@ -138,7 +159,8 @@ func (p *parser) parsePipeStage(e *LogSelectorExpr, r *LogRange) error {
 	t := p.peek(0)
 	next := p.peek(1)
 	isName := t.kind == tIdent || t.kind == tKeyword
-	if isName && isComparison(next.kind) || t.kind == tLParen {
+	stage := t.kind == tIdent && stageWords[t.word()]
+	if isName && !stage && isComparison(next.kind) || t.kind == tLParen {
 		f, err := p.parseLabelFilterOr()
 		if err != nil {
 			return err
@@ -163,7 +185,7 @@ func (p *parser) parsePipeStage(e *LogSelectorExpr, r *LogRange) error {
 	p.advance()
 	var s Stage
 	var err error
-	switch t.text {
+	switch name := t.word(); name {
 	case "json":
 		var params []Param
 		params, err = p.parseParams("json")
@@ -209,8 +231,8 @@ func (p *parser) parsePipeStage(e *LogSelectorExpr, r *LogRange) error {
 		s, err = p.parseLabelFormat()
 	case "drop", "keep":
 		var refs []LabelRef
-		refs, err = p.parseLabelRefs(t.text)
-		if t.text == "drop" {
+		refs, err = p.parseLabelRefs(name)
+		if name == "drop" {
 			s = &DropStage{Labels: refs}
 		} else {
 			s = &KeepStage{Labels: refs}
@@ -234,41 +256,54 @@ func (p *parser) parsePipeStage(e *LogSelectorExpr, r *LogRange) error {
 	return nil
 }
 
-// checkRegexpStage checks the expression of | regexp: it must compile and
-// name at least one group, with valid label names.
+// checkRegexpStage checks the expression of | regexp as Loki's parser does:
+// it must compile and name at least one group, each name once (any name
+// Go's syntax allows is a valid label name: Loki accepts UTF-8 names).
 func checkRegexpStage(expr string) error {
 	re, err := regexp.Compile(expr)
 	if err != nil {
 		return fmt.Errorf("invalid regexp in | regexp: %v", err)
 	}
+	names := re.SubexpNames()
 	named := 0
-	for _, n := range re.SubexpNames() {
+	for i, n := range names {
 		if n == "" {
 			continue
 		}
-		if !validLabelName(n) {
-			return fmt.Errorf("invalid extracted label name '%s'", n)
+		if slices.Contains(names[:i], n) {
+			return fmt.Errorf("invalid regexp parser: duplicate extracted label name '%s'", n)
 		}
 		named++
 	}
 	if named == 0 {
-		return fmt.Errorf("at least one named capture must be supplied")
+		return fmt.Errorf("invalid regexp parser: at least one named capture must be supplied")
 	}
 	return nil
 }
 
-// parseParams parses name="expr", … after json or logfmt.
+// parseParams parses the parameters of json or logfmt: name="expression",
+// or a bare name, which extracts the field of that name (as Loki does, the
+// name is also the expression: the JSON path or the logfmt key).
 func (p *parser) parseParams(stage string) ([]Param, error) {
 	var out []Param
 	for {
 		t := p.peek(0)
-		if (t.kind != tIdent && t.kind != tKeyword) || p.peek(1).kind != tEq {
+		named := (t.kind == tIdent || t.kind == tKeyword) && p.peek(1).kind == tEq
+		if !named && t.kind != tIdent {
 			if len(out) > 0 {
-				return nil, p.syntaxErr(t, fmt.Sprintf(`a parameter name="expression" of | %s after ","`, stage))
+				return nil, p.syntaxErr(t, fmt.Sprintf(`a parameter of | %s after ",": a name, or name="expression"`, stage))
 			}
 			return nil, nil
 		}
 		p.advance()
+		if !named {
+			out = append(out, Param{Name: t.text, Expr: t.text})
+			if p.peek(0).kind != tComma {
+				return out, nil
+			}
+			p.advance()
+			continue
+		}
 		p.advance()
 		v, err := p.expect(tString, "a quoted expression after "+t.text+"=")
 		if err != nil {
@@ -297,6 +332,9 @@ func (p *parser) parseLabelFormat() (Stage, error) {
 		}
 		if seen[t.text] {
 			return nil, p.errAt(t.pos, "syntax error: multiple label name '%s' in a single label_format", t.text)
+		}
+		if t.text == "__error__" {
+			return nil, p.errAt(t.pos, "__error__ cannot be formatted") // Loki's pipeline refuses it
 		}
 		seen[t.text] = true
 		v := p.peek(0)
@@ -367,7 +405,8 @@ func (p *parser) parseUnwrap() (*Unwrap, error) {
 	p.advance()
 	u := &Unwrap{Label: t.text}
 	if p.peek(0).kind == tLParen {
-		switch t.text {
+		conv := t.word() // conversions are function names: any case
+		switch conv {
 		case "duration", "duration_seconds", "bytes":
 		default:
 			return nil, p.errAt(t.pos, "syntax error: unknown unwrap conversion %s: use duration(), duration_seconds() or bytes()", t.text)
@@ -381,23 +420,22 @@ func (p *parser) parseUnwrap() (*Unwrap, error) {
 		if _, err := p.expect(tRParen, `")"`); err != nil {
 			return nil, err
 		}
-		u.Conv, u.Label = t.text, l.text
+		u.Conv, u.Label = conv, l.text
 	}
 	return u, nil
 }
 
 // parseLabelFilterOr parses label filters joined by or, and, "," or
-// juxtaposition; and binds tighter than or.
+// juxtaposition, grouped as Loki's grammar groups them: and binds tighter
+// than or, both to the left; "," and juxtaposition (both and) take all
+// that follows as their right side: | a="1", b="2" or c="3" is a and (b or
+// c), while | a="1" and b="2" or c="3" is (a and b) or c.
 func (p *parser) parseLabelFilterOr() (LabelFilter, error) {
 	l, err := p.parseLabelFilterAnd()
 	if err != nil {
 		return nil, err
 	}
-	for {
-		t := p.peek(0)
-		if t.kind != tKeyword || t.text != "or" {
-			return l, nil
-		}
+	for p.peek(0).is("or") {
 		p.advance()
 		r, err := p.parseLabelFilterAnd()
 		if err != nil {
@@ -405,29 +443,46 @@ func (p *parser) parseLabelFilterOr() (LabelFilter, error) {
 		}
 		l = &LabelFilterBinary{Or: true, L: l, R: r}
 	}
+	return l, nil
 }
 
 func (p *parser) parseLabelFilterAnd() (LabelFilter, error) {
-	l, err := p.parseLabelFilterPrimary()
+	l, err := p.parseLabelFilterTerm()
 	if err != nil {
 		return nil, err
 	}
-	for {
-		t := p.peek(0)
-		switch {
-		case t.kind == tKeyword && t.text == "and", t.kind == tComma:
-			p.advance()
-		case t.kind == tIdent && isComparison(p.peek(1).kind), t.kind == tLParen:
-			// juxtaposition: | a="b" c="d"
-		default:
-			return l, nil
-		}
-		r, err := p.parseLabelFilterPrimary()
+	for p.peek(0).is("and") {
+		p.advance()
+		r, err := p.parseLabelFilterTerm()
 		if err != nil {
 			return nil, err
 		}
 		l = &LabelFilterBinary{L: l, R: r}
 	}
+	return l, nil
+}
+
+// parseLabelFilterTerm parses a filter and, after a "," or another filter
+// (| a="b" c="d"), the rest of the chain as its right side.
+func (p *parser) parseLabelFilterTerm() (LabelFilter, error) {
+	l, err := p.parseLabelFilterPrimary()
+	if err != nil {
+		return nil, err
+	}
+	switch t := p.peek(0); {
+	case t.kind == tComma:
+		p.advance()
+	case t.kind == tIdent && isComparison(p.peek(1).kind), t.kind == tLParen:
+	default:
+		return l, nil
+	}
+	// The recursion is as deep as the chain is long, which the size
+	// limit of queries bounds.
+	r, err := p.parseLabelFilterOr()
+	if err != nil {
+		return nil, err
+	}
+	return &LabelFilterBinary{L: l, R: r}, nil
 }
 
 func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
@@ -459,9 +514,13 @@ func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
 	p.advance()
 	v := p.peek(0)
 	neg := false
-	if v.kind == tSub && (p.peek(1).kind == tNumber || p.peek(1).kind == tDuration) {
+	switch n := p.peek(1).kind; {
+	case v.kind == tSub && (n == tNumber || n == tDuration):
 		neg = true
 		p.advance()
+		v = p.peek(0)
+	case v.kind == tAdd && n == tNumber:
+		p.advance() // Loki takes a + before a number here
 		v = p.peek(0)
 	}
 	switch v.kind {
@@ -478,7 +537,7 @@ func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
 		}
 		return &LabelMatchFilter{Matcher: m}, nil
 	case tIdent:
-		if v.text == "ip" && p.peek(1).kind == tLParen {
+		if isIPCall(v, p.peek(1)) {
 			if opTok.kind != tEq && opTok.kind != tNeq {
 				return nil, p.errAt(opTok.pos, "syntax error: ip() label filters take = or !=, not %s", opTok.text)
 			}
@@ -542,7 +601,7 @@ func (r IPRange) Contains(a netip.Addr) bool {
 // ParseIPRange parses the argument of ip(): "10.0.0.1", "10.0.0.1-10.0.0.9",
 // "10.0.0.0/8", and the IPv6 forms.
 func ParseIPRange(s string) (IPRange, error) {
-	s = strings.TrimSpace(s)
+	// As Loki's, no space is allowed around the address.
 	if strings.Contains(s, "/") {
 		pfx, err := netip.ParsePrefix(s)
 		if err != nil {
@@ -554,8 +613,8 @@ func ParseIPRange(s string) (IPRange, error) {
 		return IPRange{From: from.Unmap(), To: to.Unmap()}, nil
 	}
 	if a, b, ok := strings.Cut(s, "-"); ok {
-		from, err1 := netip.ParseAddr(strings.TrimSpace(a))
-		to, err2 := netip.ParseAddr(strings.TrimSpace(b))
+		from, err1 := netip.ParseAddr(a)
+		to, err2 := netip.ParseAddr(b)
 		if err1 != nil || err2 != nil || from.Is4() != to.Is4() || to.Less(from) {
 			return IPRange{}, fmt.Errorf("invalid IP range %s in ip(): write from-to, as in 10.0.0.1-10.0.0.9", strconv.Quote(s))
 		}

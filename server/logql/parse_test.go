@@ -2,6 +2,7 @@ package logql
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -134,17 +135,22 @@ var validQueries = []struct{ in, want string }{
 	{`label_replace(rate({a="b"}[1m]), "dst", "$1", "src", "(.*)")`, `label_replace(rate({a="b"}[1m]), "dst", "$1", "src", "(.*)")`},
 	{`vector(1)`, `vector(1)`},
 	{`1`, `1`},
-	{`1 + 1`, `1 + 1`},
+	// Operations between numbers fold, as in Loki's parser.
+	{`1 + 1`, `2`},
 	{`rate({a="b"}[1m]) / rate({a="b"}[5m])`, `rate({a="b"}[1m]) / rate({a="b"}[5m])`},
 	{`(sum(rate({a="b"}[1m])))`, `sum(rate({a="b"}[1m]))`},
 	{`vector(1)+vector(1)`, `vector(1) + vector(1)`},
-	{`1 + 2 * 3`, `1 + 2 * 3`},
-	{`(1 + 2) * 3`, `(1 + 2) * 3`},
-	{`2 ^ 3 ^ 2`, `2 ^ 3 ^ 2`},
-	{`(2 ^ 3) ^ 2`, `(2 ^ 3) ^ 2`},
-	{`1 - 2 - 3`, `1 - 2 - 3`},
-	{`1 - (2 - 3)`, `1 - (2 - 3)`},
-	{`1 > bool 2`, `1 > bool 2`},
+	{`1 + 2 * 3`, `7`},
+	{`(1 + 2) * 3`, `9`},
+	{`2 ^ 3 ^ 2`, `512`},
+	{`(2 ^ 3) ^ 2`, `64`},
+	{`1 - 2 - 3`, `-4`},
+	{`1 - (2 - 3)`, `2`},
+	{`1 > bool 2`, `0`},
+	{`vector(1) - 2 - 3`, `vector(1) - 2 - 3`},
+	{`vector(1) - (2 - 3)`, `vector(1) - (-1)`},
+	{`2 ^ vector(3) ^ 2`, `2 ^ vector(3) ^ 2`},
+	{`(vector(2) ^ 3) ^ 2`, `(vector(2) ^ 3) ^ 2`},
 	{`sum(rate({a="b"}[1m])) > 5`, `sum(rate({a="b"}[1m])) > 5`},
 	{`sum by (a) (rate({a="b"}[1m])) / ignoring (x) group_left (y) sum by (a) (rate({a="b"}[1m]))`, `sum by (a) (rate({a="b"}[1m])) / ignoring (x) group_left (y) sum by (a) (rate({a="b"}[1m]))`},
 	{`rate({a="b"}[1m]) or vector(0)`, `rate({a="b"}[1m]) or vector(0)`},
@@ -152,19 +158,104 @@ var validQueries = []struct{ in, want string }{
 	{`count_over_time({a="b"}[5m] | json)`, `count_over_time({a="b"} | json[5m])`},
 	{`count_over_time(({a="b"} |= "x")[5m])`, `count_over_time({a="b"} |= "x"[5m])`},
 	{`sum_over_time({a="b"} | logfmt | unwrap bytes(size) | __error__="" [1h])`, `sum_over_time({a="b"} | logfmt | unwrap bytes(size) | __error__=""[1h])`},
-	{`rate({a="b"} | json | unwrap duration_seconds(d) [1m]) by (x)`, `rate({a="b"} | json | unwrap duration_seconds(d)[1m]) by (x)`},
+	{`rate({a="b"} | json | unwrap duration_seconds(d) [1m])`, `rate({a="b"} | json | unwrap duration_seconds(d)[1m])`},
 	{`{a="b"} | json first="a.b", second="c[0]"`, `{a="b"} | json first="a.b", second="c[0]"`},
 	{`{a="b"} | logfmt --keep-empty --strict x="y"`, `{a="b"} | logfmt --strict --keep-empty x="y"`},
 	{`{a="b"} | label_format x="{{.y}}", z=w`, `{a="b"} | label_format x="{{.y}}", z=w`},
 	{`{a="b"} | drop a="x", b=~"y.*", c`, `{a="b"} | drop a="x", b=~"y.*", c`},
-	{`{a="b"} | a="x" b="y", c="z" and d="w" or e="f"`, `{a="b"} | a="x" and b="y" and c="z" and d="w" or e="f"`},
+	// "," and juxtaposition take all that follows, as in Loki's grammar.
+	{`{a="b"} | a="x" b="y", c="z" and d="w" or e="f"`, `{a="b"} | a="x" and (b="y" and (c="z" and d="w" or e="f"))`},
+	{`{app="foo"} | foo="bar" buzz!="blip", blop=~"boop" or fuzz==5`, `{app="foo"} | foo="bar" and (buzz!="blip" and (blop=~"boop" or fuzz == 5))`},
+	{`{a="b"} | a="1", b="2" or c="3"`, `{a="b"} | a="1" and (b="2" or c="3")`},
+	{`{a="b"} | a="1" and b="2" or c="3"`, `{a="b"} | a="1" and b="2" or c="3"`},
+	{`{a="b"} | a="1" or b="2", c="3"`, `{a="b"} | a="1" or b="2" and c="3"`},
+	{`{a="b"} | (a="1", b="2") or c="3"`, `{a="b"} | a="1" and b="2" or c="3"`},
 	{`{a="b"} | a > 1 or b < 2 and c >= 3`, `{a="b"} | a > 1 or b < 2 and c >= 3`},
 	{`{a="b"} | x = -1`, `{a="b"} | x == -1`},
 	{`rate({a="b"}[1d])`, `rate({a="b"}[1d])`},
 	{`rate({a="b"}[15000ms])`, `rate({a="b"}[15s])`},
 	{`topk by (x) (2, rate({a="b"}[1m]))`, `topk by (x) (2, rate({a="b"}[1m]))`},
 	{`sum(count_over_time({a="b"}[5m])) by ()`, `sum by () (count_over_time({a="b"}[5m]))`},
-	{`rate({a="b"}[5m]) by (x)`, `rate({a="b"}[5m]) by (x)`},
+	{`avg_over_time({a="b"} | unwrap x [5m]) by (x)`, `avg_over_time({a="b"} | unwrap x[5m]) by (x)`},
+	// Bare parameters of json and logfmt: the name is the path or key too,
+	// and prints as Loki prints it.
+	{`{a="b"} | json method, code="status"`, `{a="b"} | json method="method", code="status"`},
+	{`{a="b"} | json code="status", method`, `{a="b"} | json code="status", method="method"`},
+	{`{a="b"} | logfmt msg, dur="duration"`, `{a="b"} | logfmt msg="msg", dur="duration"`},
+	{`{a="b"} | logfmt --strict msg`, `{a="b"} | logfmt --strict msg="msg"`},
+	{`{a="b"} | logfmt --keep-empty msg, err `, `{a="b"} | logfmt --keep-empty msg="msg", err="err"`},
+	{`{a="b"} | logfmt --strict --keep-empty a,b`, `{a="b"} | logfmt --strict --keep-empty a="a", b="b"`},
+	{`{app="foo"} | json response_code, api_key="request.headers[\"X-API-KEY\"]", layer7_something_specific="layer7_something_specific"`, `{app="foo"} | json response_code="response_code", api_key="request.headers[\"X-API-KEY\"]", layer7_something_specific="layer7_something_specific"`},
+	{`{a="b"} | json ip, rate, sum | ip="x"`, `{a="b"} | json ip="ip", rate="rate", sum="sum" | ip="x"`},
+	{`{a="b"} | json msg |= "x"`, `{a="b"} | json msg="msg" |= "x"`},
+	{`count_over_time({a="b"} | json level [5m])`, `count_over_time({a="b"} | json level="level"[5m])`},
+	{`sum_over_time({a="b"} | logfmt n | unwrap n [5m])`, `sum_over_time({a="b"} | logfmt n="n" | unwrap n[5m])`},
+	// ip("…") among the alternatives of a line filter.
+	{`{a="b"} |= ip("10.0.0.1") or "foo"`, `{a="b"} |= ip("10.0.0.1") or "foo"`},
+	{`{a="b"} |= "foo" or ip("10.0.0.0/8")`, `{a="b"} |= "foo" or ip("10.0.0.0/8")`},
+	{`{a="b"} |= ip("10.0.0.1") or ip("::1") or "x"`, `{a="b"} |= ip("10.0.0.1") or ip("::1") or "x"`},
+	{`{a="b"} != ip("10.0.0.1") or "foo"`, `{a="b"} != ip("10.0.0.1") or "foo"`},
+	{`{a="b"} != "foo" or ip("10.0.0.1-10.0.0.9") |= "bar"`, `{a="b"} != "foo" or ip("10.0.0.1-10.0.0.9") |= "bar"`},
+	{`{a="b"} |= IP("10.0.0.1") or Ip("10.0.0.2")`, `{a="b"} |= ip("10.0.0.1") or ip("10.0.0.2")`},
+	{`{a="b"} | addr = IP("10.0.0.1")`, `{a="b"} | addr = ip("10.0.0.1")`},
+	{`{ foo = "bar" , ip="foo"}|logfmt|= ip("127.0.0.1")|ip="2.3.4.5"|ip="abc"|ipaddr=ip("4.5.6.7")|ip=ip("6.7.8.9")`, `{foo="bar", ip="foo"} | logfmt |= ip("127.0.0.1") | ip="2.3.4.5" | ip="abc" | ipaddr = ip("4.5.6.7") | ip = ip("6.7.8.9")`},
+	// Keywords, function and stage names in any case; label names keep
+	// theirs.
+	{`SUM(Count_Over_Time({app="x"}[5m])) BY (level)`, `sum by (level) (count_over_time({app="x"}[5m]))`},
+	{`SUM BY (Level) (COUNT_OVER_TIME({app="x"}[5m]))`, `sum by (Level) (count_over_time({app="x"}[5m]))`},
+	{`topK(2, RATE({a="b"}[1m])) > BOOL 1`, `topk(2, rate({a="b"}[1m])) > bool 1`},
+	{`Sort_Desc(Bytes_Rate({a="b"}[1m]))`, `sort_desc(bytes_rate({a="b"}[1m]))`},
+	{`Quantile_Over_Time(0.9, {a="b"} | JSON | UNWRAP Duration(d) [1m]) BY (x)`, `quantile_over_time(0.9, {a="b"} | json | unwrap duration(d)[1m]) by (x)`},
+	{`sum_over_time({a="b"} | Logfmt | Unwrap BYTES(size) | __error__="" [1m] OFFSET 1h)`, `sum_over_time({a="b"} | logfmt | unwrap bytes(size) | __error__=""[1m] offset 1h)`},
+	{`Label_Replace(VECTOR(1), "a", "b", "c", "(.*)")`, `label_replace(vector(1), "a", "b", "c", "(.*)")`},
+	{`rate({a="b"}[1m]) / ON (x) GROUP_LEFT (y) rate({a="b"}[1m]) OR rate({a="b"}[1m]) AND rate({a="b"}[1m]) UNLESS rate({a="b"}[1m])`, `rate({a="b"}[1m]) / on (x) group_left (y) rate({a="b"}[1m]) or rate({a="b"}[1m]) and rate({a="b"}[1m]) unless rate({a="b"}[1m])`},
+	{`sum WITHOUT (x) (rate({a="b"}[1m])) + IGNORING (y) GROUP_RIGHT sum(rate({a="b"}[1m]))`, `sum without (x) (rate({a="b"}[1m])) + ignoring (y) group_right () sum(rate({a="b"}[1m]))`},
+	{`{a="b"} |= "a" OR "b" Or "c"`, `{a="b"} |= "a" or "b" or "c"`},
+	{`{a="b"} | JSON | Level="error" AND status >= 500 Or x="y"`, `{a="b"} | json | Level="error" and status >= 500 or x="y"`},
+	{`{a="b"} | LOGFMT | LINE_FORMAT "{{.x}}" | Label_Format a=b | DROP a | KEEP b | DECOLORIZE | Unpack | REGEXP "(?P<x>.)" | Pattern "<x> <_>"`, `{a="b"} | logfmt | line_format "{{.x}}" | label_format a=b | drop a | keep b | decolorize | unpack | regexp "(?P<x>.)" | pattern "<x> <_>"`},
+	{`{BY="x", Json="y"}`, `{BY="x", Json="y"}`},
+	{`{a="b"} | Rate="x"`, `{a="b"} | Rate="x"`},
+	// A stage name after "|" is the stage, whatever follows.
+	{`{a="b"} | decolorize != "x"`, `{a="b"} | decolorize != "x"`},
+	{`{a="b"} | decolorize !~ "x" |= "y"`, `{a="b"} | decolorize !~ "x" |= "y"`},
+	{`{a="b"} | json != "x"`, `{a="b"} | json != "x"`},
+	{`{a="b"} | logfmt !~ "x"`, `{a="b"} | logfmt !~ "x"`},
+	{`{a="b"} | unpack != "x"`, `{a="b"} | unpack != "x"`},
+	{`{a="b"} | distinct = "x"`, `{a="b"} | distinct="x"`},
+	// Operations between numbers.
+	{`1 == 1`, `1`},
+	{`1 != 1`, `0`},
+	{`1 > 1 < 1`, `1`},
+	{`1 > 1 > bool 1`, `0`},
+	{`1 + 1 + 1`, `3`},
+	{`1 / 0`, `(0 / 0)`},
+	{`0 % 0`, `(0 / 0)`},
+	{`1e308 * 10`, `(1e308 * 10)`},
+	{`-1e308 * 10`, `(-1e308 * 10)`},
+	{`rate({a="b"}[1m]) * (1 + 1)`, `rate({a="b"}[1m]) * 2`},
+	{`rate({a="b"}[1m]) + 1 / 0`, `rate({a="b"}[1m]) + (0 / 0)`},
+	{`rate({a="b"}[1m]) + bool rate({a="b"}[1m])`, `rate({a="b"}[1m]) + rate({a="b"}[1m])`},
+	{`rate({a="b"}[1m]) and on (x) group_left rate({a="b"}[1m])`, `rate({a="b"}[1m]) and on (x) group_left () rate({a="b"}[1m])`},
+	{`{a="b"} | x > 1e3`, `{a="b"} | x > 1e3`},
+	{`rate({a="b"}[1m]) > 1e3`, `rate({a="b"}[1m]) > 1000`},
+	// The places of a range.
+	{`sum_over_time({a="b"}[5m] offset 1h | json | unwrap x)`, `sum_over_time({a="b"} | json | unwrap x[5m] offset 1h)`},
+	{`sum_over_time({a="b"}[5m] | unwrap x)`, `sum_over_time({a="b"} | unwrap x[5m])`},
+	{`sum_over_time(({a="b"})[5m] | unwrap x)`, `sum_over_time({a="b"} | unwrap x[5m])`},
+	{`sum_over_time(({a="b"} | unwrap x)[5m])`, `sum_over_time({a="b"} | unwrap x[5m])`},
+	{`count_over_time(({a="b"}[5m]))`, `count_over_time({a="b"}[5m])`},
+	{`count_over_time((({a="b"} |= "x")[5m]))`, `count_over_time({a="b"} |= "x"[5m])`},
+	{`count_over_time(({a="b"}[5m] | json))`, `count_over_time({a="b"} | json[5m])`},
+	{`count_over_time({a="b"}[5m] offset -1h)`, `count_over_time({a="b"}[5m] offset -1h)`},
+	// sort takes an empty grouping, which changes nothing.
+	{`sort(rate({a="b"}[1m])) by ()`, `sort(rate({a="b"}[1m]))`},
+	{`sort_desc without () (rate({a="b"}[1m]))`, `sort_desc(rate({a="b"}[1m]))`},
+	{`approx_topk(2, rate({a="b"}[1m]))`, `approx_topk(2, rate({a="b"}[1m]))`},
+	{`{a="b"} | regexp "(?P<1a>x)"`, `{a="b"} | regexp "(?P<1a>x)"`},
+	{`label_replace(rate({a="b"}[1m]), "a-b", "$1", "c", "(.*)")`, `label_replace(rate({a="b"}[1m]), "a-b", "$1", "c", "(.*)")`},
+	{`{a="b"} | size > 5M or size < 2Ki`, `{a="b"} | size > 5M or size < 2Ki`},
+	{`{a="b"} | x > +1 and y < - 2`, `{a="b"} | x > 1 and y < -2`},
+	{`sum by (on, bool) (count_over_time({a="b"}[1m]))`, `sum by (on, bool) (count_over_time({a="b"}[1m]))`},
 }
 
 func TestParseValid(t *testing.T) {
@@ -269,14 +360,14 @@ var invalidQueries = []struct{ in, want string }{
 	{`{a="b"} {c="d"}`, `line 1, col 9: syntax error: unexpected "{", expecting a pipeline stage`},
 	{`{a="b"} "x"`, `line 1, col 9: syntax error: unexpected string "x", expecting a pipeline stage or end of input (a line filter needs an operator: |= "text")`},
 	{`{a="b"} "ééééééééééééééééééééééééééééééééééééééééé"`, `unexpected string "éééééééééééééééééééé"…, expecting`},
-	{`{a="b"} |= 5`, `line 1, col 12: syntax error: unexpected number 5, expecting a string after |=`},
-	{`{a="b"} |=`, `line 1, col 11: syntax error: unexpected end of input, expecting a string after |=`},
+	{`{a="b"} |= 5`, `line 1, col 12: syntax error: unexpected number 5, expecting a string or ip("…") after |=`},
+	{`{a="b"} |=`, `line 1, col 11: syntax error: unexpected end of input, expecting a string or ip("…") after |=`},
 	{`{a="b"} |~ "("`, `line 1, col 12: invalid regexp in line filter |~ "(": error parsing regexp: missing closing )`},
 	{`{a="b"} !~ "a**"`, `line 1, col 12: invalid regexp in line filter !~ "a**"`},
 	{`{a="b"} |> "<x> y"`, `line 1, col 12: invalid pattern in line filter |> "<x> y": named captures are not allowed`},
 	{`{a="b"} |> "<_><_>"`, `invalid pattern in line filter |> "<_><_>": consecutive <_> wildcards`},
-	{`{a="b"} |= "x" or`, `line 1, col 18: syntax error: unexpected end of input, expecting a string after "or"`},
-	{`{a="b"} |= "x" or 5`, `line 1, col 19: syntax error: unexpected number 5, expecting a string after "or"`},
+	{`{a="b"} |= "x" or`, `line 1, col 18: syntax error: unexpected end of input, expecting a string or ip("…") after "or"`},
+	{`{a="b"} |= "x" or 5`, `line 1, col 19: syntax error: unexpected number 5, expecting a string or ip("…") after "or"`},
 	{`{a="b"} |= "x" or |= "y"`, `line 1, col 19: syntax error: unexpected "|="`},
 	{`{a="b"} |`, `line 1, col 10: syntax error: unexpected end of input, expecting a stage after "|"`},
 	{`{a="b"} | "x"`, `line 1, col 11: syntax error: unexpected string "x", expecting a stage after "|" (for a line filter, write |= "x")`},
@@ -305,6 +396,65 @@ var invalidQueries = []struct{ in, want string }{
 	{`{a=~".*", b!~"x", c=""}`, `queries require at least one regexp or equality matcher`},
 	{`{a=~"a*"} |= "x"`, `queries require at least one regexp or equality matcher`},
 	{`  {a=~""}`, `line 1, col 3: queries require`},
+	// Grouping on range aggregations: Loki allows it on avg, stddev,
+	// stdvar, quantile, max, min, first and last_over_time only.
+	{`rate({a="b"}[5m]) by (x)`, `line 1, col 1: grouping not allowed for rate aggregation`},
+	{`RATE({a="b"}[5m]) BY (x)`, `grouping not allowed for rate aggregation`},
+	{`rate({a="b"} | json | unwrap d [1m]) by (x)`, `grouping not allowed for rate aggregation`},
+	{`rate_counter({a="b"} | unwrap d [1m]) without (x)`, `grouping not allowed for rate_counter aggregation`},
+	{`sum_over_time({a="b"} | unwrap d [1m]) by (x)`, `grouping not allowed for sum_over_time aggregation`},
+	{`bytes_rate({a="b"}[1m]) by (x)`, `grouping not allowed for bytes_rate aggregation`},
+	{`approx_topk(2, rate({a="b"}[1m])) by (x)`, `grouping not allowed for approx_topk aggregation`},
+	{`sort by (x) (rate({a="b"}[1m]))`, `sort and sort_desc doesn't allow grouping by`},
+	// ip() in line filters: |= and != only, a valid address, range or CIDR.
+	{`{a="b"} |~ "a" or ip("1.2.3.4")`, `line 1, col 19: syntax error: ip() line filters take |= or !=, not |~`},
+	{`{a="b"} |> ip("1.2.3.4")`, `ip() line filters take |= or !=, not |>`},
+	{`{a="b"} |= ip("")`, `line 1, col 15: invalid IP address "" in ip()`},
+	{`{a="b"} |= "x" or ip("10.0.0")`, `invalid IP address "10.0.0" in ip()`},
+	{`{a="b"} |= ip(" 10.0.0.1")`, `invalid IP address " 10.0.0.1" in ip()`},
+	{`{a="b"} |= ip("10.0.0.9-10.0.0.1")`, `invalid IP range "10.0.0.9-10.0.0.1"`},
+	{`{a="b"} |= ip("10.0.0.0/33")`, `invalid CIDR "10.0.0.0/33"`},
+	{`{a="b"} | addr = ip("")`, `invalid IP address "" in ip()`},
+	{`{a="b"} | addr > ip("1.2.3.4")`, `ip() label filters take = or !=, not >`},
+	{`{a="b"} |= ip("1.2.3.4"`, `expecting ")" to close ip(`},
+	{`{a="b"} |= ip "1.2.3.4"`, `unexpected identifier ip, expecting a string or ip("…") after |=`},
+	// Bare parameters.
+	{`{a="b"} | json a,`, `syntax error: unexpected end of input, expecting a parameter of | json after ","`},
+	{`{a="b"} | logfmt a, "b"`, `unexpected string "b", expecting a parameter of | logfmt after ","`},
+	{`{a="b"} | logfmt msg --strict`, `unexpected flag --strict`},
+	{`{a="b"} | json a b`, `unexpected identifier b, expecting a pipeline stage`},
+	{`{a="b"} | json by`, `unexpected keyword by, expecting a pipeline stage`},
+	// A stage name after "|" is no label name.
+	{`{a="b"} | json="x"`, `line 1, col 15: syntax error: unexpected "="`},
+	{`{a="b"} | decolorize="x"`, `syntax error: unexpected "="`},
+	{`{a="b"} | keep > 5`, `unexpected ">", expecting a label name after | keep`},
+	// The places of a range.
+	{`count_over_time({a="b"} |= "x" [5m] | json)`, `line 1, col 37: syntax error: unexpected | after the range`},
+	{`count_over_time(({a="b"} |= "x")[5m] | json)`, `unexpected | after the range`},
+	{`count_over_time(({a="b"})[5m] | json)`, `unexpected | after the range`},
+	{`sum_over_time({a="b"} | unwrap x [5m] | unwrap y)`, `unexpected | after the range`},
+	{`count_over_time((({a="b"}))[5m])`, `line 1, col 27: syntax error: a range aggregation needs a range`},
+	// Numbers are decimal, as Loki's float parser reads them.
+	{`{a="b"} | x > 0x10`, `unable to parse literal 0x10 as a float`},
+	{`rate({a="b"}[1m]) > 1e999`, `unable to parse literal 1e999 as a float: value out of range`},
+	{`{a="b"} | size > 10kb`, `invalid number, duration or byte size "10kb"`},
+	{"{app=~\"\xff\xfe\"}", `invalid UTF-8 encoding in string`},
+	{`{a="b"} | regexp "(?P<a>x)(?P<a>y)"`, `invalid regexp parser: duplicate extracted label name 'a'`},
+	{`{a="b"} | regexp "(x)"`, `invalid regexp parser: at least one named capture must be supplied`},
+	{`label_replace(rate({a="b"}[1m]), "", "$1", "c", "(.*)")`, `invalid destination label name in label_replace(): the name is empty`},
+	{`label_replace(rate({ foo = "bar" }[5m]),"foo","$1","bar","^^^^x43\\q")`, "invalid regex in label_replace: error parsing regexp: invalid escape sequence: `\\q`"},
+	{`bool 1 > 1`, `line 1, col 1: syntax error: unexpected keyword bool`},
+	{`1 or 1`, `set operator "or" not allowed in binary scalar expression`},
+	{`rate({a="b"}[1m]) and 1`, `set operator "and" not allowed in binary scalar expression`},
+	// Parameters are unsigned numbers, k an integer.
+	{`topk(1.0, rate({a="b"}[1m]))`, `invalid parameter for topk: 1.0 must be a positive integer`},
+	{`bottomk(1e1, rate({a="b"}[1m]))`, `invalid parameter for bottomk: 1e1 must be a positive integer`},
+	{`approx_topk(0, rate({a="b"}[1m]))`, `invalid parameter for approx_topk: 0 must be a positive integer`},
+	{`topk(+2, rate({a="b"}[1m]))`, `unexpected "+", expecting the number of series k`},
+	{`quantile_over_time(-0.5, {a="b"} | unwrap x [1m])`, `unexpected "-", expecting the quantile`},
+	{`vector(-1)`, `unexpected "-", expecting a number: vector(1)`},
+	{`sum by (a,) (rate({a="b"}[1m]))`, `unexpected ")", expecting a label name`},
+	{`{a="b"} | label_format __error__="x"`, `__error__ cannot be formatted`},
 }
 
 func TestParseInvalid(t *testing.T) {
@@ -336,7 +486,6 @@ var unsupportedQueries = []struct {
 	metric   bool
 }{
 	{`{a="b"} | distinct a`, `line 1, col 9: the stage | distinct is not supported yet`, false},
-	{`approx_topk(2, rate({a="b"}[1m]))`, `line 1, col 1: approx_topk is not supported yet`, true},
 }
 
 func TestParseUnsupported(t *testing.T) {
@@ -349,6 +498,21 @@ func TestParseUnsupported(t *testing.T) {
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseExpr(%q):\n  error %q\n  want  %q", c.in, err, c.want)
 		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	q := `{a="b"} |= "` + strings.Repeat("x", MaxQuerySize) + `"`
+	want := fmt.Sprintf("parse error: input size too long (%d > %d)", len(q), MaxQuerySize)
+	if _, err := ParseExpr(q); err == nil || err.Error() != want {
+		t.Errorf("ParseExpr of %d bytes: %v, want %s", len(q), err, want)
+	}
+	if _, err := ParseMatchers(`{a="` + strings.Repeat("x", MaxQuerySize) + `"}`); err == nil || !strings.Contains(err.Error(), "input size too long") {
+		t.Errorf("ParseMatchers: %v", err)
+	}
+	q = `{a="b"} |= "` + strings.Repeat("x", MaxQuerySize-20) + `"`
+	if _, err := ParseExpr(q); err != nil {
+		t.Errorf("ParseExpr of %d bytes: %v", len(q), err)
 	}
 }
 
@@ -415,7 +579,7 @@ func TestLineFilterString(t *testing.T) {
 		{LineFilter{Op: LineNotMatch, Values: []string{"x"}}, `!~ "x"`},
 		{LineFilter{Op: LinePattern, Values: []string{"<_> x"}}, `|> "<_> x"`},
 		{LineFilter{Op: LineNotPattern, Values: []string{"y <_>"}}, `!> "y <_>"`},
-		{LineFilter{Op: LineContains, Values: []string{"10.0.0.0/8"}, IP: true}, `|= ip("10.0.0.0/8")`},
+		{LineFilter{Op: LineContains, Values: []string{"10.0.0.0/8"}, IP: []bool{true}}, `|= ip("10.0.0.0/8")`},
 	} {
 		if got := c.f.String(); got != c.want {
 			t.Errorf("String() = %s, want %s", got, c.want)
