@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -74,51 +73,6 @@ func (f *LineFilter) Compile() (LineMatcher, error) {
 		return negate(m), nil
 	}
 	return m, nil
-}
-
-// ipMatcher keeps a line holding an IP address in the range: every run of
-// characters that can make an address (hex digits, '.', ':') is tried.
-type ipMatcher struct{ r IPRange }
-
-func (m ipMatcher) Match(line []byte) bool {
-	for i := 0; i < len(line); {
-		if !isIPChar(line[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(line) && isIPChar(line[j]) {
-			j++
-		}
-		if m.matchToken(line[i:j]) {
-			return true
-		}
-		i = j
-	}
-	return false
-}
-
-// matchToken tries the token and, for IPv4, the dotted quads inside it (a
-// token such as "ip:10.0.0.1:8080" holds one).
-func (m ipMatcher) matchToken(tok []byte) bool {
-	if len(tok) < 2 || bytes.IndexAny(tok, ".:") < 0 {
-		return false
-	}
-	if a, err := netip.ParseAddr(string(tok)); err == nil {
-		return m.r.Contains(a)
-	}
-	for _, part := range bytes.Split(tok, []byte(":")) {
-		if bytes.Count(part, []byte(".")) == 3 {
-			if a, err := netip.ParseAddr(string(part)); err == nil && m.r.Contains(a) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func isIPChar(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '.' || c == ':'
 }
 
 // CompileFilters builds one matcher that keeps a line when every filter

@@ -2,11 +2,8 @@ package logql
 
 import (
 	"fmt"
-	"net/netip"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/loam-logs/loam/server/labels"
 )
@@ -582,61 +579,4 @@ func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
 		return f, nil
 	}
 	return nil, p.syntaxErr(v, "a quoted string, a number, a duration or a byte size after "+name+" "+opTok.text)
-}
-
-// IPRange is an address, an inclusive range a-b, or a CIDR prefix.
-type IPRange struct {
-	From, To netip.Addr
-}
-
-// Contains reports whether a is in the range.
-func (r IPRange) Contains(a netip.Addr) bool {
-	a = a.Unmap()
-	if a.Is4() != r.From.Is4() {
-		return false
-	}
-	return a.Compare(r.From) >= 0 && a.Compare(r.To) <= 0
-}
-
-// ParseIPRange parses the argument of ip(): "10.0.0.1", "10.0.0.1-10.0.0.9",
-// "10.0.0.0/8", and the IPv6 forms.
-func ParseIPRange(s string) (IPRange, error) {
-	// As Loki's, no space is allowed around the address.
-	if strings.Contains(s, "/") {
-		pfx, err := netip.ParsePrefix(s)
-		if err != nil {
-			return IPRange{}, fmt.Errorf("invalid CIDR %s in ip(): %v", strconv.Quote(s), err)
-		}
-		pfx = pfx.Masked()
-		from := pfx.Addr()
-		to := lastAddr(pfx)
-		return IPRange{From: from.Unmap(), To: to.Unmap()}, nil
-	}
-	if a, b, ok := strings.Cut(s, "-"); ok {
-		from, err1 := netip.ParseAddr(a)
-		to, err2 := netip.ParseAddr(b)
-		if err1 != nil || err2 != nil || from.Is4() != to.Is4() || to.Less(from) {
-			return IPRange{}, fmt.Errorf("invalid IP range %s in ip(): write from-to, as in 10.0.0.1-10.0.0.9", strconv.Quote(s))
-		}
-		return IPRange{From: from.Unmap(), To: to.Unmap()}, nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return IPRange{}, fmt.Errorf("invalid IP address %s in ip(): an address, a range a-b or a CIDR is expected", strconv.Quote(s))
-	}
-	return IPRange{From: a.Unmap(), To: a.Unmap()}, nil
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	bits := p.Bits()
-	for i := range b {
-		for j := 0; j < 8; j++ {
-			if i*8+j >= bits {
-				b[i] |= 0x80 >> j
-			}
-		}
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
