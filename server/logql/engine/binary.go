@@ -48,8 +48,15 @@ func applyOp(op string, a, b float64, returnBool bool) (v float64, keep bool) {
 	case "*":
 		return a * b, true
 	case "/":
+		// Loki answers NaN for a division by zero, not an infinity.
+		if b == 0 {
+			return math.NaN(), true
+		}
 		return a / b, true
 	case "%":
+		if b == 0 {
+			return math.NaN(), true
+		}
 		return math.Mod(a, b), true
 	case "^":
 		return math.Pow(a, b), true
