@@ -434,59 +434,72 @@ func isExponent(s string) bool {
 	return true
 }
 
-var durationUnits = []struct {
+// parseDuration parses a duration as Loki's lexer does: in Prometheus'
+// form (whole numbers of y, w, d, h, m, s and ms, largest unit first: 2d,
+// 1h30m, 90s) or, failing that, in Go's (decimal numbers of h, m, s, ms,
+// us, µs and ns in any order: 1.5h, 250ms). 1.5d is neither.
+func parseDuration(s string) (time.Duration, bool) {
+	if d, ok := parsePromDuration(s); ok {
+		return d, true
+	}
+	if s == "" || !isDigit(s[0]) && s[0] != '.' {
+		return 0, false // no sign: a lexed number never has one
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil
+}
+
+// promUnits are the units of a Prometheus duration, in the order they must
+// come.
+var promUnits = []struct {
 	name string
 	d    time.Duration
 }{
-	// Longest first, so that "ms" wins over "m".
-	{"ns", time.Nanosecond}, {"us", time.Microsecond}, {"µs", time.Microsecond},
-	{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour},
-	{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"y", 365 * 24 * time.Hour},
+	{"y", 365 * 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"d", 24 * time.Hour},
+	{"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond},
 }
 
-// parseDuration parses a sequence of decimal numbers each with a unit, like
-// Go's time.ParseDuration plus Prometheus's d, w and y: 5m, 1h30m, 1.5h, 1d.
-func parseDuration(s string) (time.Duration, bool) {
+// parsePromDuration parses a duration in Prometheus' form, the only one
+// Loki accepts for the range of a range aggregation ([5m], [1h30m]).
+func parsePromDuration(s string) (time.Duration, bool) {
 	if s == "" {
 		return 0, false
 	}
-	var total float64
+	var total time.Duration
+	next := 0 // index of the smallest unit still allowed
 	for s != "" {
 		i := 0
-		for i < len(s) && (isDigit(s[i]) || s[i] == '.') {
+		for i < len(s) && isDigit(s[i]) {
 			i++
 		}
-		if !isDecimal(s[:i]) {
+		if i == 0 {
 			return 0, false
 		}
-		f, err := strconv.ParseFloat(s[:i], 64)
+		n, err := strconv.ParseInt(s[:i], 10, 64)
 		if err != nil {
 			return 0, false
 		}
 		s = s[i:]
 		found := false
-		for _, u := range durationUnits {
-			if strings.HasPrefix(s, u.name) {
-				// "m" must not swallow the "m" of "ms" or of "mb"; the
-				// ordering of durationUnits handles "ms", the next number
-				// check handles the rest.
-				total += f * float64(u.d)
-				s = s[len(u.name):]
-				found = true
-				break
+		for k := next; k < len(promUnits); k++ {
+			u := promUnits[k]
+			// "m" must not take the "m" of "ms".
+			if !strings.HasPrefix(s, u.name) || u.name == "m" && strings.HasPrefix(s, "ms") {
+				continue
 			}
+			if n > int64(math.MaxInt64/u.d) || total > math.MaxInt64-time.Duration(n)*u.d {
+				return 0, false
+			}
+			total += time.Duration(n) * u.d
+			s = s[len(u.name):]
+			next, found = k+1, true
+			break
 		}
 		if !found {
 			return 0, false
 		}
-		if s != "" && !isDigit(s[0]) && s[0] != '.' {
-			return 0, false
-		}
 	}
-	if total > math.MaxInt64 {
-		return 0, false
-	}
-	return time.Duration(total), true
+	return total, true
 }
 
 // byteScales are the multiples of the units of byte sizes, by first letter.
@@ -555,8 +568,8 @@ func lexAll(q string) ([]token, error) {
 	}
 }
 
-// ParseDuration parses a duration as LogQL writes them: Go's units plus d,
-// w and y (5m, 1h30m, 15000ms, 1d).
+// ParseDuration parses a duration as LogQL writes them: Prometheus' form
+// (5m, 1h30m, 2d) or Go's (1.5h, 250ms).
 func ParseDuration(s string) (time.Duration, error) {
 	d, ok := parseDuration(s)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 
 	"github.com/loam-logs/loam/server/labels"
 )
@@ -479,7 +480,8 @@ func (p *parser) parseRangeLog(r *LogRange) (bare bool, err error) {
 // parseRangeTail parses [range] [offset d] and what may follow: a pipeline
 // with an unwrap when pipeline is true, an unwrap alone when unwrap is true.
 func (p *parser) parseRangeTail(r *LogRange, pipeline, unwrap bool) error {
-	if _, err := p.expect(tLBracket, "a range such as [5m]"); err != nil {
+	open, err := p.expect(tLBracket, "a range such as [5m]")
+	if err != nil {
 		if n := p.peek(0); n.kind == tRParen {
 			return p.errAt(n.pos, "syntax error: a range aggregation needs a range: write the log query followed by [5m]")
 		}
@@ -489,13 +491,20 @@ func (p *parser) parseRangeTail(r *LogRange, pipeline, unwrap bool) error {
 	if err != nil {
 		return err
 	}
+	end, err := p.expect(tRBracket, `"]"`)
+	if err != nil {
+		return err
+	}
+	// Loki reads the range as Prometheus does: whole numbers, largest unit
+	// first, nothing else between the brackets.
+	if _, ok := parsePromDuration(d.text); !ok || d.pos != open.pos+1 || end.pos != d.pos+len(d.text) {
+		return p.errAt(d.pos, "syntax error: invalid range %s: write whole numbers of y, w, d, h, m, s or ms, largest first, as in [5m] or [1h30m]",
+			strconv.Quote(p.src[open.pos:end.pos+1]))
+	}
 	if d.dur <= 0 {
 		return p.errAt(d.pos, "syntax error: the range must be positive")
 	}
 	r.Range = d.dur
-	if _, err := p.expect(tRBracket, `"]"`); err != nil {
-		return err
-	}
 	if err := p.parseOffset(r); err != nil {
 		return err
 	}
@@ -522,7 +531,12 @@ func (p *parser) parseOffset(r *LogRange) error {
 	if t := p.peek(0); t.is("offset") {
 		p.advance()
 		neg := false
-		if p.peek(0).kind == tSub {
+		if m := p.peek(0); m.kind == tSub {
+			// Only -1h, a negative duration, not "- 1h": Loki lexes the
+			// sign and the duration as one token.
+			if n := p.peek(1); n.kind != tDuration || n.pos != m.pos+1 {
+				return p.syntaxErr(m, "a duration after offset, such as 1h or -1h")
+			}
 			neg = true
 			p.advance()
 		}

@@ -247,6 +247,9 @@ var validQueries = []struct{ in, want string }{
 	{`count_over_time((({a="b"} |= "x")[5m]))`, `count_over_time({a="b"} |= "x"[5m])`},
 	{`count_over_time(({a="b"}[5m] | json))`, `count_over_time({a="b"} | json[5m])`},
 	{`count_over_time({a="b"}[5m] offset -1h)`, `count_over_time({a="b"}[5m] offset -1h)`},
+	{`count_over_time({a="b"}[1h30m] offset 1.5h)`, `count_over_time({a="b"}[1h30m] offset 1h30m)`},
+	{`count_over_time({a="b"}[1y2w3d4h5m6s7ms])`, `count_over_time({a="b"}[1y2w3d4h5m6s7ms])`},
+	{`{a="b"} | took > 1.5s or took < 250us`, `{a="b"} | took > 1.5s or took < 250us`},
 	// sort takes an empty grouping, which changes nothing.
 	{`sort(rate({a="b"}[1m])) by ()`, `sort(rate({a="b"}[1m]))`},
 	{`sort_desc without () (rate({a="b"}[1m]))`, `sort_desc(rate({a="b"}[1m]))`},
@@ -406,6 +409,14 @@ var invalidQueries = []struct{ in, want string }{
 	{`bytes_rate({a="b"}[1m]) by (x)`, `grouping not allowed for bytes_rate aggregation`},
 	{`approx_topk(2, rate({a="b"}[1m])) by (x)`, `grouping not allowed for approx_topk aggregation`},
 	{`sort by (x) (rate({a="b"}[1m]))`, `sort and sort_desc doesn't allow grouping by`},
+	// Ranges as Prometheus reads them; offsets are durations, - attached.
+	{`count_over_time({a="b"}[1.5h])`, `invalid range "[1.5h]"`},
+	{`count_over_time({a="b"}[ 5m ])`, `invalid range "[ 5m ]"`},
+	{`count_over_time({a="b"}[5m ])`, `invalid range "[5m ]"`},
+	{`count_over_time({a="b"}[30m1h])`, `invalid range "[30m1h]"`},
+	{`count_over_time({a="b"}[100us])`, `invalid range "[100us]"`},
+	{`count_over_time({a="b"}[1d12h] offset - 1h)`, `unexpected "-", expecting a duration after offset`},
+	{`{a="b"} | d > 1.5d`, `invalid number, duration or byte size "1.5d"`},
 	// ip() in line filters: |= and != only, a valid address, range or CIDR.
 	{`{a="b"} |~ "a" or ip("1.2.3.4")`, `line 1, col 19: syntax error: ip() line filters take |= or !=, not |~`},
 	{`{a="b"} |> ip("1.2.3.4")`, `ip() line filters take |= or !=, not |>`},
