@@ -207,6 +207,8 @@ func (e *Engine) collectRange(ctx context.Context, p Params, st steps, x *logql.
 		return shardResult{err: err}
 	}
 	defer it.Close()
+	kept := store.CountKept(it, p.Stats)
+	defer kept.Flush()
 	accs := map[uint64]*rangeAcc{}
 	var order []*rangeAcc
 	exts := newPerStream(ext.ForStream)
@@ -221,6 +223,7 @@ func (e *Engine) collectRange(ctx context.Context, p Params, st steps, x *logql.
 		if !ok {
 			continue
 		}
+		kept.Add()
 		acc := accs[r.Hash]
 		if acc == nil {
 			if r.All.Has(pipeline.ErrorLabel) {
