@@ -363,7 +363,7 @@ func (a *API) volume(w http.ResponseWriter, r *http.Request, be *backend, ranged
 			matrix = true
 		}
 	}
-	stats := summary(&store.Stats{}, 0, time.Since(begin))
+	stats := summary(&store.Stats{}, 0, queryTimes{exec: time.Since(begin)})
 	if !matrix {
 		out := make([]vectorValue, 0, len(order))
 		for _, vs := range order {

@@ -126,12 +126,14 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	}
 	ctx, cancel := a.queryContext(r)
 	defer cancel()
+	queued := time.Now()
 	release, err := a.acquireQuery(ctx)
 	if err != nil {
 		a.answerError(w, err)
 		return
 	}
 	defer release()
+	started := time.Now()
 	flags := requestEncodingFlags(r)
 	stats := &store.Stats{}
 	eng := engine.New(be.store, engine.Limits{MaxSeries: a.opts.MaxQuerySeries})
@@ -148,7 +150,8 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 		a.answerError(w, err)
 		return
 	}
-	writeJSON(w, response{Status: "success", Data: resultData(res, summary(stats, res.Entries, time.Since(begin)), flags)})
+	t := queryTimes{exec: time.Since(begin), queue: started.Sub(queued), engine: time.Since(started)}
+	writeJSON(w, response{Status: "success", Data: resultData(res, summary(stats, res.Entries, t), flags)})
 }
 
 func (a *API) seriesParams(r *http.Request) (tenant string, start, end time.Time, err error) {

@@ -2,10 +2,8 @@ package api
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/loam-logs/loam/server/logql/engine"
-	"github.com/loam-logs/loam/server/store"
 )
 
 type response struct {
@@ -90,45 +88,4 @@ func (p samplePair) MarshalJSON() ([]byte, error) {
 	b = append(b, engine.FormatValue(p.v)...)
 	b = append(b, '"', ']')
 	return b, nil
-}
-
-// summary builds the stats object in Loki's layout, with the figures this
-// server measures.
-func summary(st *store.Stats, returned int, took time.Duration) map[string]any {
-	secs := took.Seconds()
-	bytes, lines := st.BytesProcessed.Load(), st.LinesProcessed.Load()
-	perSec := func(v int64) int64 {
-		if secs <= 0 {
-			return 0
-		}
-		return int64(float64(v) / secs)
-	}
-	return map[string]any{
-		"summary": map[string]any{
-			"bytesProcessedPerSecond": perSec(bytes),
-			"linesProcessedPerSecond": perSec(lines),
-			"totalBytesProcessed":     bytes,
-			"totalLinesProcessed":     lines,
-			"execTime":                secs,
-			"queueTime":               0,
-			"subqueries":              0,
-			"totalEntriesReturned":    returned,
-			"splits":                  0,
-			"shards":                  0,
-		},
-		"querier": map[string]any{
-			"store": map[string]any{
-				"totalChunksRef":        st.ChunksRead.Load() + st.ChunksSkipped.Load(),
-				"totalChunksDownloaded": st.ChunksRead.Load(),
-				"chunk": map[string]any{
-					"compressedBytes":   st.BytesRead.Load(),
-					"decompressedBytes": bytes,
-					"decompressedLines": lines,
-				},
-			},
-		},
-		"ingester": map[string]any{
-			"totalLinesSent": st.HeadLines.Load(),
-		},
-	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -65,4 +66,68 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	s.Flush(context.Background())
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(lines), "ns/line")
+}
+
+// BenchmarkSelect measures the read path per entry, on 1,000 streams of
+// benchPush lines: half in blocks, half in the head. merge reads every
+// entry in time order (a log query without limit), concat stream by stream
+// (a metric query), count asks Timestamps to count lines holding a needle.
+func BenchmarkSelect(b *testing.B) {
+	s, err := Open(Options{Dir: b.TempDir(), WAL: wal.Options{SyncPolicy: wal.SyncNever},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxHeadAge: time.Hour, IdleFlush: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 3))
+	t0 := time.Now().Add(-time.Hour).UnixNano()
+	for i := 0; i < 200; i++ {
+		if i == 100 {
+			if err := s.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := s.Append("t1", benchPush(r, i*100, t0+int64(i)*100_000)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ms := []*labels.Matcher{labels.MustMatcher(labels.MatchEqual, "job", "bench")}
+	lo, hi := t0, t0+int64(time.Hour)
+	read := func(b *testing.B, p SelectParams) {
+		n := 0
+		for b.Loop() {
+			it, err := s.Select(context.Background(), p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = 0
+			for it.Next() {
+				n++
+			}
+			if err := it.Err(); err != nil {
+				b.Fatal(err)
+			}
+			it.Close()
+		}
+		if n == 0 {
+			b.Fatal("no entries")
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
+	}
+	b.Run("merge", func(b *testing.B) {
+		read(b, SelectParams{Tenant: "t1", Matchers: ms, Start: lo, End: hi})
+	})
+	b.Run("concat", func(b *testing.B) {
+		read(b, SelectParams{Tenant: "t1", Matchers: ms, Start: lo, End: hi, Unordered: true})
+	})
+	b.Run("count", func(b *testing.B) {
+		p := SelectParams{Tenant: "t1", Matchers: ms, Start: lo, End: hi, Needles: [][]string{{`"status":200`}}}
+		keep := func(l []byte) bool { return bytes.Contains(l, []byte(`"status":200`)) }
+		for b.Loop() {
+			n := 0
+			if err := s.Timestamps(context.Background(), p, keep, func(_, _ labels.Labels, ts []int64) { n += len(ts) }); err != nil || n == 0 {
+				b.Fatal(err, n)
+			}
+		}
+	})
 }

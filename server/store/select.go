@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
+	"time"
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
@@ -51,16 +51,6 @@ type SelectParams struct {
 	Shard, Shards int
 }
 
-// Stats counts the work of a query. Safe for concurrent updates.
-type Stats struct {
-	ChunksRead     atomic.Int64 // chunks whose lines were decompressed
-	ChunksSkipped  atomic.Int64 // chunks skipped by their n-gram filter
-	BytesRead      atomic.Int64 // compressed bytes read from disk
-	BytesProcessed atomic.Int64 // raw line bytes of the entries decoded
-	LinesProcessed atomic.Int64 // entries decoded
-	HeadLines      atomic.Int64 // of which from the head (in memory)
-}
-
 // EntryIterator walks entries across streams in time order. It is not
 // goroutine-safe; Close it when done.
 type EntryIterator interface {
@@ -80,6 +70,9 @@ type source struct {
 	r          *block.Reader    // or a chunk of a block,
 	c          *block.ChunkMeta //
 	part       block.Part       // all of it, or its head or tail frame
+	// second marks the part of a chunk opened after its other part: the
+	// chunk was counted as downloaded then.
+	second bool
 }
 
 // Select returns an iterator over the entries asked for.
@@ -87,6 +80,7 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 	if p.Stats == nil {
 		p.Stats = &Stats{}
 	}
+	p.Stats.Selects.Add(1)
 	byStream := map[string]*streamIter{}
 	lineNeedles := toNeedles(p.Needles) // shared by the streams, read only
 	get := func(ls labels.Labels) *streamIter {
@@ -102,7 +96,13 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 	inShard := func(ls labels.Labels) bool {
 		return p.Shards <= 1 || ls.Hash()%uint64(p.Shards) == uint64(p.Shard)
 	}
+	t0 := time.Now()
 	heads, parts := s.sources(p.Tenant, p.Start, p.End)
+	indexTime := since(t0)
+	if len(heads) > 0 {
+		p.Stats.HeadReached.Store(1)
+	}
+	var headChunks int64
 	for _, h := range heads {
 		h.forEachStream(p.Tenant, func(ms *memStream) {
 			if !ms.ls.Matches(p.Matchers) || !inShard(ms.ls) {
@@ -118,8 +118,11 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 			}
 			it := get(ms.ls)
 			it.pending = append(it.pending, source{minT: es[0].T, maxT: es[len(es)-1].T, mem: es})
+			headChunks++
 		})
 	}
+	p.Stats.HeadChunks.Add(headChunks)
+	t0 = time.Now()
 	needles := make([][]ngram.Needle, len(p.Needles))
 	for i, set := range p.Needles {
 		for _, n := range set {
@@ -127,6 +130,7 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		}
 	}
 	var fbuf []byte
+	var refs, tested, filtered, filterTime int64
 	for _, b := range parts {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -143,20 +147,27 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 				if !c.Overlaps(p.Start, p.End-1) {
 					continue
 				}
+				if it == nil {
+					// Made before the filter: a stream whose chunks are
+					// all filtered out was still matched.
+					it = get(sm.Labels)
+				}
+				refs++
 				if len(needles) > 0 && c.FilterLen > 0 {
+					tested++
+					f0 := time.Now()
 					f, err := b.Filter(c, fbuf)
 					if err != nil {
 						return nil, err
 					}
 					fbuf = f
-					if !mayContainAll(f, needles) {
-						p.Stats.ChunksSkipped.Add(1)
+					may := mayContainAll(f, needles)
+					filterTime += since(f0)
+					if !may {
+						filtered++
 						s.m.chunksSkipped.WithLabelValues("filter").Inc()
 						continue
 					}
-				}
-				if it == nil {
-					it = get(sm.Labels)
 				}
 				if p.Unordered || !c.HasTail() {
 					it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: b, c: c})
@@ -165,13 +176,27 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 				// In time order, the head and the tail frame are opened
 				// apart: a backward read that stops within the newest
 				// lines never decodes the head.
-				if c.HeadMaxT >= p.Start {
-					it.pending = append(it.pending, source{minT: c.MinT, maxT: c.HeadMaxT, r: b, c: c, part: block.PartHead})
+				head, tail := c.HeadMaxT >= p.Start, c.TailMinT < p.End
+				if head {
+					it.pending = append(it.pending, source{minT: c.MinT, maxT: c.HeadMaxT, r: b, c: c, part: block.PartHead,
+						second: tail && p.Direction == Backward})
 				}
-				if c.TailMinT < p.End {
-					it.pending = append(it.pending, source{minT: c.TailMinT, maxT: c.MaxT, r: b, c: c, part: block.PartTail})
+				if tail {
+					it.pending = append(it.pending, source{minT: c.TailMinT, maxT: c.MaxT, r: b, c: c, part: block.PartTail,
+						second: head && p.Direction == Forward})
 				}
 			}
+		}
+	}
+	p.Stats.IndexTime.Add(indexTime + since(t0))
+	p.Stats.FilterTime.Add(filterTime)
+	p.Stats.ChunksRef.Add(refs)
+	p.Stats.ChunksTested.Add(tested)
+	p.Stats.ChunksFiltered.Add(filtered)
+	p.Stats.Streams.Add(int64(len(byStream)))
+	for key, it := range byStream {
+		if len(it.pending) == 0 {
+			delete(byStream, key)
 		}
 	}
 	if p.Unordered {
@@ -218,7 +243,20 @@ func (c *concatIter) Next() bool {
 
 func (c *concatIter) At() (labels.Labels, block.Entry) { return c.cur.ls, c.cur.cur }
 func (c *concatIter) Err() error                       { return c.err }
-func (c *concatIter) Close() error                     { c.its, c.cur = nil, nil; return nil }
+
+// Close flushes the counts of the streams not exhausted.
+func (c *concatIter) Close() error {
+	if c.cur != nil {
+		c.cur.flush()
+	}
+	for _, it := range c.its {
+		if it != nil {
+			it.flush()
+		}
+	}
+	c.its, c.cur = nil, nil
+	return nil
+}
 
 func mayContainAll(f ngram.Filter, needles [][]ngram.Needle) bool {
 	for _, set := range needles {
@@ -305,11 +343,26 @@ type streamIter struct {
 
 	lastT     int64
 	lastLines [][]byte // lines already returned at lastT
+
+	// curHead says cur came from the head. The counts are added to stats
+	// by flush, not once per entry.
+	curHead            bool
+	headSent           int64
+	headDups, blockDup int64
+}
+
+// flush adds the stream's counts to the query's Stats.
+func (it *streamIter) flush() {
+	it.stats.HeadSent.Add(it.headSent)
+	it.stats.HeadDuplicates.Add(it.headDups)
+	it.stats.Duplicates.Add(it.blockDup)
+	it.headSent, it.headDups, it.blockDup = 0, 0, 0
 }
 
 type cursor struct {
-	es []block.Entry
-	i  int // next entry, counting from the direction's start
+	es   []block.Entry
+	i    int  // next entry, counting from the direction's start
+	head bool // es are head entries
 }
 
 func (c *cursor) at(dir Direction) *block.Entry {
@@ -361,11 +414,19 @@ func (it *streamIter) Pop() any {
 func (it *streamIter) openNext() error {
 	src := it.pending[0]
 	it.pending = it.pending[1:]
-	var es []block.Entry
 	if src.mem != nil {
-		es = src.mem
+		es := src.mem
+		bytes, meta := sizes(es)
+		it.stats.HeadBatches.Add(1)
 		it.stats.HeadLines.Add(int64(len(es)))
-	} else if it.noLines && !src.c.HasMeta() && it.alone(src) {
+		it.stats.HeadBytes.Add(bytes + meta)
+		it.stats.HeadMetaBytes.Add(meta)
+		heap.Push(it, &cursor{es: es, head: true})
+		return nil
+	}
+	t0 := time.Now()
+	var es []block.Entry
+	if it.noLines && !src.c.HasMeta() && it.alone(src) {
 		// Timestamps only: no other source of the stream overlaps this
 		// chunk, so it holds no duplicate to find by line.
 		var err error
@@ -377,54 +438,97 @@ func (it *streamIter) openNext() error {
 		} else if src.part == block.PartTail && k >= 0 {
 			it.times = it.times[k:]
 		}
-		it.stats.ChunksRead.Add(1)
-		it.stats.BytesRead.Add(int64(src.c.TsLen))
+		it.countRead(src, int64(src.c.TsLen))
 		it.m.chunksRead.Inc()
+		it.stats.Lines.Add(int64(len(it.times)))
 		lo, _ := slices.BinarySearch(it.times, it.start)
 		hi, _ := slices.BinarySearch(it.times, it.end)
 		es = make([]block.Entry, hi-lo)
 		for i, t := range it.times[lo:hi] {
 			es[i].T = t
 		}
-		it.stats.LinesProcessed.Add(int64(len(es)))
+		it.stats.ReadTime.Add(since(t0))
 		if len(es) > 0 {
 			heap.Push(it, &cursor{es: es})
 		}
 		return nil
-	} else {
-		d := chunkDataPool.Get().(*block.ChunkData)
-		ok, err := src.r.ReadChunkPart(src.c, d, src.part, it.needles)
-		if err != nil {
-			return err
-		}
-		if !ok || len(d.Entries) == 0 {
-			// Nothing refers to d's buffers: the next chunk may use them.
-			chunkDataPool.Put(d)
-		}
-		if !ok {
-			// The text lacks a needle: no line of the chunk can match.
-			it.stats.ChunksSkipped.Add(1)
-			it.m.chunksSkipped.WithLabelValues("text").Inc()
-			return nil
-		}
-		it.stats.ChunksRead.Add(1)
-		it.stats.BytesRead.Add(int64(src.c.LinesLen + src.c.TsLen))
-		it.m.chunksRead.Inc()
-		es = d.Entries
-		lo, _ := slices.BinarySearchFunc(es, it.start, func(e block.Entry, t int64) int { return cmpInt(e.T, t) })
-		hi, _ := slices.BinarySearchFunc(es, it.end, func(e block.Entry, t int64) int { return cmpInt(e.T, t) })
-		es = es[lo:hi]
 	}
-	var bytes int64
-	for i := range es {
-		bytes += int64(len(es[i].Line))
+	d := chunkDataPool.Get().(*block.ChunkData)
+	ok, err := src.r.ReadChunkPart(src.c, d, src.part, it.needles)
+	if err != nil {
+		return err
 	}
-	it.stats.LinesProcessed.Add(int64(len(es)))
-	it.stats.BytesProcessed.Add(bytes)
+	it.countRead(src, int64(src.c.TsLen)+partLen(src))
+	bytes, meta := sizes(d.Entries)
+	lines := int64(len(d.Entries))
+	if it.needles != nil {
+		// Every line of the part was searched, but only those that hold
+		// the needles were rebuilt.
+		lines, bytes = partFigures(src)
+	}
+	it.stats.Lines.Add(lines)
+	it.stats.Bytes.Add(bytes + meta)
+	it.stats.MetaBytes.Add(meta)
+	if !ok || len(d.Entries) == 0 {
+		// Nothing refers to d's buffers: the next chunk may use them.
+		chunkDataPool.Put(d)
+	}
+	if !ok {
+		// The text lacks a needle: no line of the chunk can match.
+		it.stats.ReadTime.Add(since(t0))
+		it.stats.ChunksNoMatch.Add(1)
+		it.m.chunksSkipped.WithLabelValues("text").Inc()
+		return nil
+	}
+	it.m.chunksRead.Inc()
+	es = d.Entries
+	lo, _ := slices.BinarySearchFunc(es, it.start, func(e block.Entry, t int64) int { return cmpInt(e.T, t) })
+	hi, _ := slices.BinarySearchFunc(es, it.end, func(e block.Entry, t int64) int { return cmpInt(e.T, t) })
+	es = es[lo:hi]
+	it.stats.ReadTime.Add(since(t0))
 	if len(es) > 0 {
 		heap.Push(it, &cursor{es: es})
 	}
 	return nil
+}
+
+// countRead counts the read of a chunk part of compressed bytes n in the
+// query's Stats.
+func (it *streamIter) countRead(src source, n int64) {
+	if !src.second {
+		it.stats.ChunksDownloaded.Add(1)
+	}
+	it.stats.CompressedBytes.Add(n)
+}
+
+// partFigures returns the entries of the chunk part a source reads and
+// their line bytes. A chunk records its raw bytes as a whole: a part's are
+// shared out in proportion to its entries.
+func partFigures(src source) (lines, bytes int64) {
+	c := src.c
+	switch {
+	case !c.HasTail() || src.part == block.PartAll:
+		return int64(c.Count), int64(c.RawBytes)
+	case src.part == block.PartTail:
+		lines = int64(c.TailCount)
+	default:
+		lines = int64(c.Count - c.TailCount)
+	}
+	if c.Count == 0 {
+		return 0, 0
+	}
+	return lines, int64(c.RawBytes) * lines / int64(c.Count)
+}
+
+// partLen is the compressed length of the lines frames a source reads.
+func partLen(src source) int64 {
+	switch {
+	case !src.c.HasTail() || src.part == block.PartAll:
+		return int64(src.c.LinesLen)
+	case src.part == block.PartTail:
+		return int64(src.c.TailLen)
+	}
+	return int64(src.c.LinesLen - src.c.TailLen)
 }
 
 // chunkDataPool keeps the buffers of chunks that yielded no entry (a
@@ -434,6 +538,7 @@ var chunkDataPool = sync.Pool{New: func() any { return new(block.ChunkData) }}
 
 // release drops the references to decoded chunks of an exhausted stream.
 func (it *streamIter) release() {
+	it.flush()
 	it.open, it.pending, it.lastLines, it.times = nil, nil, nil, nil
 	it.cur = block.Entry{}
 }
@@ -492,6 +597,11 @@ func (it *streamIter) next() bool {
 				}
 			}
 			if dup {
+				if c.head {
+					it.headDups++
+				} else {
+					it.blockDup++
+				}
 				continue
 			}
 		} else {
@@ -499,7 +609,10 @@ func (it *streamIter) next() bool {
 			it.lastLines = it.lastLines[:0]
 		}
 		it.lastLines = append(it.lastLines, e.Line)
-		it.cur = e
+		it.cur, it.curHead = e, c.head
+		if c.head {
+			it.headSent++
+		}
 		return true
 	}
 }
@@ -634,4 +747,12 @@ func openAll(its []*streamIter) {
 
 func (m *mergeIter) At() (labels.Labels, block.Entry) { return m.cur.ls, m.cur.cur }
 func (m *mergeIter) Err() error                       { return m.err }
-func (m *mergeIter) Close() error                     { m.h, m.its, m.cur = nil, nil, nil; return nil }
+
+// Close flushes the counts of every stream.
+func (m *mergeIter) Close() error {
+	for _, it := range m.its {
+		it.flush()
+	}
+	m.h, m.its, m.cur = nil, nil, nil
+	return nil
+}

@@ -213,8 +213,9 @@ func TestNeedlesSkipChunks(t *testing.T) {
 	if out := selectAll(t, s, SelectParams{Needles: [][]string{{tokens[7]}}, Stats: st0}); len(out) != 200 {
 		t.Fatalf("level 0: %d entries, want 200", len(out))
 	}
-	if st0.ChunksRead.Load() != 1 || st0.ChunksSkipped.Load() != 19 {
-		t.Fatalf("level 0: read %d chunks, skipped %d; want 1 and 19", st0.ChunksRead.Load(), st0.ChunksSkipped.Load())
+	if st0.ChunksRef.Load() != 20 || st0.ChunksTested.Load() != 0 || st0.ChunksDownloaded.Load() != 20 || st0.ChunksNoMatch.Load() != 19 {
+		t.Fatalf("level 0: %d chunks referenced, %d read, %d without a match; want 20, 20 and 19",
+			st0.ChunksRef.Load(), st0.ChunksDownloaded.Load(), st0.ChunksNoMatch.Load())
 	}
 	s.setOpts(func(o *Options) { o.CompactionColdAfter = time.Nanosecond }) // merge it, filters come
 	if err := s.Compact(context.Background()); err != nil {
@@ -225,8 +226,12 @@ func TestNeedlesSkipChunks(t *testing.T) {
 	if len(out) != 200 {
 		t.Fatalf("needle select returned %d entries, want all 200 of the stream (filtering lines is the caller's job)", len(out))
 	}
-	if st.ChunksRead.Load() != 1 || st.ChunksSkipped.Load() != 19 {
-		t.Fatalf("read %d chunks, skipped %d; want 1 and 19", st.ChunksRead.Load(), st.ChunksSkipped.Load())
+	if st.ChunksRef.Load() != 20 || st.ChunksTested.Load() != 20 || st.ChunksFiltered.Load() != 19 || st.ChunksDownloaded.Load() != 1 {
+		t.Fatalf("%d chunks referenced, %d tested, %d filtered out, %d read; want 20, 20, 19 and 1",
+			st.ChunksRef.Load(), st.ChunksTested.Load(), st.ChunksFiltered.Load(), st.ChunksDownloaded.Load())
+	}
+	if st.Streams.Load() != 20 {
+		t.Fatalf("%d streams matched, want 20 (filtered chunks still match their stream)", st.Streams.Load())
 	}
 }
 

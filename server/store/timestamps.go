@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
@@ -24,9 +25,7 @@ func (s *Store) Timestamps(ctx context.Context, p SelectParams, keep func(line [
 	}
 	defer it.Close()
 	c := it.(*concatIter)
-	var buf []int64
-	var scratch []byte
-	var d block.ChunkData
+	var tb timestampBufs
 	one := make([]int64, 1)
 	needles := toNeedles(p.Needles)
 	if keep != nil {
@@ -43,79 +42,122 @@ func (s *Store) Timestamps(ctx context.Context, p SelectParams, keep func(line [
 			prefetch(c.its[i+prefetchAhead])
 		}
 		if si.plain() {
-			for _, src := range si.pending {
-				switch {
-				case src.mem != nil:
-					buf = buf[:0]
-					for _, e := range src.mem {
-						if keep == nil || keep(e.Line) {
-							buf = append(buf, e.T)
-						}
-					}
-					si.stats.HeadLines.Add(int64(len(src.mem)))
-					si.stats.LinesProcessed.Add(int64(len(src.mem)))
-				case keep == nil:
-					if buf, scratch, err = src.r.ReadTimestampsBuf(src.c, buf[:0], scratch); err != nil {
-						return err
-					}
-					si.stats.ChunksRead.Add(1)
-					si.stats.BytesRead.Add(int64(src.c.TsLen))
-					si.m.chunksRead.Inc()
-				case p.NeedlesExact && len(needles) > 0:
-					if buf, err = src.r.MatchTimestamps(src.c, &d, needles, buf[:0]); err != nil {
-						return err
-					}
-					si.stats.ChunksRead.Add(1)
-					si.stats.BytesRead.Add(int64(src.c.LinesLen + src.c.TsLen))
-					si.stats.LinesProcessed.Add(int64(src.c.Count))
-					si.stats.BytesProcessed.Add(int64(src.c.RawBytes))
-					si.m.chunksRead.Inc()
-				default:
-					ok, err := src.r.ReadChunkPart(src.c, &d, block.PartAll, needles)
-					if err != nil {
-						return err
-					}
-					if !ok {
-						si.stats.ChunksSkipped.Add(1)
-						si.m.chunksSkipped.WithLabelValues("text").Inc()
-						continue
-					}
-					si.stats.ChunksRead.Add(1)
-					si.stats.BytesRead.Add(int64(src.c.LinesLen + src.c.TsLen))
-					si.m.chunksRead.Inc()
-					// Only the lines that hold the needles were rebuilt, but
-					// every line of the chunk was searched.
-					buf = buf[:0]
-					for _, e := range d.Entries {
-						if keep(e.Line) {
-							buf = append(buf, e.T)
-						}
-					}
-					si.stats.LinesProcessed.Add(int64(src.c.Count))
-					si.stats.BytesProcessed.Add(int64(src.c.RawBytes))
-				}
-				lo, _ := slices.BinarySearch(buf, p.Start)
-				hi, _ := slices.BinarySearch(buf, p.End)
-				if keep == nil {
-					si.stats.LinesProcessed.Add(int64(hi - lo))
-				}
-				if hi > lo {
-					fn(si.ls, nil, buf[lo:hi])
-				}
+			if err := si.plainTimestamps(p, keep, needles, &tb, fn); err != nil {
+				return err
 			}
 			continue
 		}
+		var headKept, blockKept int64
 		for si.next() {
 			if keep != nil && !keep(si.cur.Line) {
 				continue
 			}
+			if si.curHead {
+				headKept++
+			} else {
+				blockKept++
+			}
 			one[0] = si.cur.T
 			fn(si.ls, si.cur.Meta, one)
 		}
+		si.stats.HeadPostFilter.Add(headKept)
+		si.stats.PostFilter.Add(blockKept)
 		if si.err != nil {
 			return si.err
 		}
 		si.release()
+	}
+	return nil
+}
+
+// timestampBufs are the buffers Timestamps reuses across chunks.
+type timestampBufs struct {
+	ts      []int64
+	scratch []byte
+	d       block.ChunkData
+}
+
+// plainTimestamps hands over the timestamps of a plain stream (see plain),
+// source by source.
+func (si *streamIter) plainTimestamps(p SelectParams, keep func([]byte) bool, needles block.Needles, b *timestampBufs, fn func(ls, meta labels.Labels, ts []int64)) error {
+	st := si.stats
+	var err error
+	for _, src := range si.pending {
+		if src.mem != nil {
+			b.ts = b.ts[:0]
+			for _, e := range src.mem {
+				if keep == nil || keep(e.Line) {
+					b.ts = append(b.ts, e.T)
+				}
+			}
+			// Head sources hold entries in range only.
+			bytes, _ := sizes(src.mem)
+			st.HeadBatches.Add(1)
+			st.HeadLines.Add(int64(len(src.mem)))
+			st.HeadBytes.Add(bytes)
+			st.HeadSent.Add(int64(len(src.mem)))
+			st.HeadPostFilter.Add(int64(len(b.ts)))
+			if len(b.ts) > 0 {
+				fn(si.ls, nil, b.ts)
+			}
+			continue
+		}
+		t0 := time.Now()
+		// lines and bytes are those of the lines searched; -1 when lines
+		// are not read: every timestamp decoded counts, without bytes.
+		lines, bytes := int64(-1), int64(0)
+		switch {
+		case keep == nil:
+			if b.ts, b.scratch, err = src.r.ReadTimestampsBuf(src.c, b.ts[:0], b.scratch); err != nil {
+				return err
+			}
+			si.countRead(src, int64(src.c.TsLen))
+			si.m.chunksRead.Inc()
+		case p.NeedlesExact && len(needles) > 0:
+			if b.ts, err = src.r.MatchTimestamps(src.c, &b.d, needles, b.ts[:0]); err != nil {
+				return err
+			}
+			si.countRead(src, int64(src.c.TsLen+src.c.LinesLen))
+			si.m.chunksRead.Inc()
+			// Every line of the chunk was searched.
+			lines, bytes = int64(src.c.Count), int64(src.c.RawBytes)
+		default:
+			ok, err := src.r.ReadChunkPart(src.c, &b.d, block.PartAll, needles)
+			if err != nil {
+				return err
+			}
+			si.countRead(src, int64(src.c.TsLen+src.c.LinesLen))
+			if !ok {
+				st.ReadTime.Add(since(t0))
+				st.ChunksNoMatch.Add(1)
+				st.Lines.Add(int64(src.c.Count))
+				st.Bytes.Add(int64(src.c.RawBytes))
+				si.m.chunksSkipped.WithLabelValues("text").Inc()
+				continue
+			}
+			si.m.chunksRead.Inc()
+			// Only the lines that hold the needles were rebuilt, but
+			// every line of the chunk was searched.
+			b.ts = b.ts[:0]
+			for _, e := range b.d.Entries {
+				if keep(e.Line) {
+					b.ts = append(b.ts, e.T)
+				}
+			}
+			lines, bytes = int64(src.c.Count), int64(src.c.RawBytes)
+		}
+		if lines < 0 {
+			lines = int64(len(b.ts))
+		}
+		lo, _ := slices.BinarySearch(b.ts, p.Start)
+		hi, _ := slices.BinarySearch(b.ts, p.End)
+		st.Lines.Add(lines)
+		st.Bytes.Add(bytes)
+		st.PostFilter.Add(int64(hi - lo))
+		st.ReadTime.Add(since(t0))
+		if hi > lo {
+			fn(si.ls, nil, b.ts[lo:hi])
+		}
 	}
 	return nil
 }

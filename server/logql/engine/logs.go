@@ -69,6 +69,8 @@ func (e *Engine) logQuery(ctx context.Context, p Params, x *logql.LogSelectorExp
 		return nil, err
 	}
 	defer it.Close()
+	kept := store.CountKept(it, p.Stats)
+	defer kept.Flush()
 	sps := newPerStream(pl.ForStream)
 	res := &Result{Type: "streams"}
 	byHash := map[uint64]*Stream{}
@@ -83,6 +85,7 @@ func (e *Engine) logQuery(ctx context.Context, p Params, x *logql.LogSelectorExp
 		if !ok {
 			continue
 		}
+		kept.Add()
 		key := r.Hash
 		if p.Categorize {
 			key = keys.of(r)

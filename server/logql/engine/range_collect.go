@@ -220,6 +220,8 @@ func (e *Engine) collectRange(ctx context.Context, p Params, c *rangeCollector, 
 		return shardResult{err: err}
 	}
 	defer it.Close()
+	kept := store.CountKept(it, p.Stats)
+	defer kept.Flush()
 	accs := map[uint64]*rangeAcc{}
 	var order []*rangeAcc
 	exts := newPerStream(ext.ForStream)
@@ -233,6 +235,7 @@ func (e *Engine) collectRange(ctx context.Context, p Params, c *rangeCollector, 
 		if !ok {
 			continue
 		}
+		kept.Add()
 		a := accs[r.Hash]
 		if a == nil {
 			if len(order) >= c.limit {
