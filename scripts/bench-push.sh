@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# Ingest figures with the shared load tool against a real loam, WAL on:
+# Ingest figures with internal/pushbench against a real loam, WAL on:
 #   1. as fast as possible, 1,000 streams, 20 s: accepted lines/s, lines per CPU-s;
 #   2. 10,000 lines/s over 1,000 streams for 60 s: RSS.
 # BENCH_SHORT=1 shortens both runs (for a smoke test).
 set -euo pipefail
-shared=${1:-../shared}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-(cd "$shared/bench/pushbench" && go build -o "$work/pushbench" .)
+(cd "$here" && go build -o "$work/pushbench" ./internal/pushbench)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 fast=20s; slow=60s
 [ "${BENCH_SHORT:-}" = 1 ] && fast=3s && slow=5s

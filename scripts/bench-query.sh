@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Query figures on the data set of ../shared/bench/README.md: 6.5 M unique
-# lines, 1,000 streams, timestamps spread over one hour, pushed with
-# pushbench and flushed. Each query is timed with curl (median of 3) on a
-# freshly started loam; the peak RSS of that process is reported at the end.
+# Query figures on the reference data set: 6.5 M unique lines, 1,000
+# streams, timestamps spread over one hour, pushed with internal/pushbench
+# and flushed. Each query is timed with curl (median of 3) on a freshly
+# started loam; the peak RSS of that process is reported at the end.
 #
-#   scripts/bench-query.sh [shared]            load into a temp dir, then query
+#   scripts/bench-query.sh                     load into a temp dir, then query
 #   BENCH_DATA=/tmp/loam-bench scripts/…       keep the data there and reuse it
 #   BENCH_TOTAL=650000                          a smaller data set (smoke test)
 #   LOAM_ARGS="-block.chunk-target-size 393216"  extra flags for loam
 set -euo pipefail
-shared=${1:-../shared}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 data=${BENCH_DATA:-$work/data}
@@ -43,7 +42,7 @@ settle() {
 }
 
 if [ ! -f "$data/bench.needle" ]; then
-  (cd "$shared/bench/pushbench" && go build -o "$work/pushbench" .)
+  (cd "$here" && go build -o "$work/pushbench" ./internal/pushbench)
   rm -rf "$data"; mkdir -p "$data"
   start
   echo "== loading $total unique lines over 1h into $data"
@@ -77,6 +76,10 @@ q "count of lines with \"timeout\", 75 min" /loki/api/v1/query \
   --data-urlencode 'query=sum(count_over_time({job="bench"} |= "timeout" [75m]))' -d time=$e
 q "sum by (namespace) (count_over_time[5m]), 75 min, step 60s" /loki/api/v1/query_range \
   --data-urlencode 'query=sum by (namespace) (count_over_time({job="bench"}[5m]))' -d start=$s -d end=$e -d step=60
+q "by namespace, count_over_time | json [5m], 75 min, step 5s" /loki/api/v1/query_range \
+  --data-urlencode 'query=sum by (namespace) (count_over_time({job="bench"} | json [5m]))' -d start=$s -d end=$e -d step=5
+q "by namespace, count_over_time | json [5m], 75 min, step 60s" /loki/api/v1/query_range \
+  --data-urlencode 'query=sum by (namespace) (count_over_time({job="bench"} | json [5m]))' -d start=$s -d end=$e -d step=60
 q "newest 1,000 lines of ns-3" /loki/api/v1/query_range \
   --data-urlencode 'query={namespace="ns-3"}' -d start=$s -d end=$e -d limit=1000
 q "ns-3 | json | status >= 500, limit 1000" /loki/api/v1/query_range \

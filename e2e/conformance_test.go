@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loam-logs/loam/internal/conformance"
+)
+
+// conformanceDir holds the corpus and Grafana Loki's recorded answers; see
+// its README.md.
+var conformanceDir = filepath.Join("testdata", "conformance")
+
+// TestConformance pushes the conformance corpus into a fresh loam and
+// compares every answer with the one Grafana Loki gave: from the head, from
+// blocks after a restart (SIGTERM flushes the head), and from the blocks the
+// cold compaction merged. CONFORMANCE_ONLY=id,prefix*,… narrows the cases;
+// LOAM_ARGS adds flags to the server's.
+func TestConformance(t *testing.T) {
+	if loamBin == "" {
+		t.Skip("end-to-end tests are skipped in -short mode")
+	}
+	all, err := conformance.LoadCases(filepath.Join(conformanceDir, "cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	only := os.Getenv("CONFORMANCE_ONLY")
+	cases := conformance.Select(all, only)
+	if len(cases) == 0 {
+		t.Fatalf("CONFORMANCE_ONLY=%q selects none of the %d cases", only, len(all))
+	}
+	dir := t.TempDir()
+	args := append([]string{"-compaction.cold-after", "2s"}, strings.Fields(os.Getenv("LOAM_ARGS"))...)
+	l := startLoam(t, dir, args...)
+	shift := conformance.AutoShift(time.Now())
+	start := time.Now()
+	st, err := conformance.PushFile(t.Context(), conformance.Target{URL: l.base}, filepath.Join(conformanceDir, "corpus.jsonl.gz"), shift)
+	if err != nil {
+		t.Fatalf("push the corpus: %v", err)
+	}
+	t.Logf("pushed %d lines (%d bytes) in %d batches, shifted by %d h, in %s",
+		st.Entries, st.LineBytes, st.Batches, shift.Hours(), time.Since(start).Round(time.Millisecond))
+
+	check := func(stage string, l *loam) {
+		t.Run(stage, func(t *testing.T) {
+			start := time.Now()
+			rs := conformance.Check(t.Context(), conformance.Target{URL: l.base}, cases, shift)
+			for _, r := range rs {
+				if !r.OK() {
+					t.Errorf("%s\n     query: %s", r, r.Case.Query())
+				}
+			}
+			_, _, summary := conformance.Summary(rs)
+			t.Logf("answers from %s: %s in %s", stage, summary, time.Since(start).Round(time.Millisecond))
+		})
+	}
+	check("head", l)
+
+	l.stop()
+	l = startLoam(t, dir, args...)
+	check("blocks", l)
+
+	waitFor(t, time.Minute, "the cold day's compaction", func() bool {
+		v, _ := l.metrics(t).value("loam_compactions_total")
+		return v >= 1
+	})
+	size := blockBytes(t, filepath.Join(dir, "blocks"))
+	t.Logf("blocks on disk: %d bytes, %.2fx smaller than the corpus' raw lines (%d bytes)",
+		size, float64(st.LineBytes)/float64(size), st.LineBytes)
+	check("compacted blocks", l)
+}
+
+// blockBytes is the size of the block files under dir.
+func blockBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".blk" {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return err
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("block files under %s: %d bytes, %v", dir, n, err)
+	}
+	return n
+}

@@ -1,0 +1,194 @@
+// Command pushbench loads a Loki-compatible push endpoint with protobuf +
+// snappy pushes, the way Promtail and Alloy send them, and reports the
+// accepted lines/s and — given the server's PID — its CPU seconds, lines per
+// CPU-second and peak RSS, read from /proc. With -unique it prints one
+// request id it pushed as "needle: <id>" for a needle query.
+//
+//	pushbench -url http://127.0.0.1:3100 -pid PID -streams 1000 -duration 20s
+//	pushbench -pid PID -streams 1000 -rate 10000 -duration 60s
+//	pushbench -streams 1000 -total 6500000 -span 1h -unique -duration 30m
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type config struct {
+	url       string
+	tenant    string
+	pid       int
+	streams   int
+	batch     int
+	perStream int
+	duration  time.Duration
+	workers   int
+	rate      int
+	unique    bool
+	total     int64
+	span      time.Duration
+}
+
+func parseFlags(args []string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("pushbench", flag.ContinueOnError)
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:3100", "server base URL")
+	fs.StringVar(&c.tenant, "tenant", "", "X-Scope-OrgID to send (none when empty)")
+	fs.IntVar(&c.pid, "pid", 0, "server PID, for its CPU seconds and RSS (0: not reported)")
+	fs.IntVar(&c.streams, "streams", 100, "distinct streams")
+	fs.IntVar(&c.batch, "batch", 1000, "lines per push")
+	fs.IntVar(&c.perStream, "per-stream", 10, "lines per stream in one push")
+	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long to push")
+	fs.IntVar(&c.workers, "workers", 2, "concurrent pushers")
+	fs.IntVar(&c.rate, "rate", 0, "target lines/s in total (0: as fast as possible)")
+	fs.BoolVar(&c.unique, "unique", false, "generate every line afresh (unique request ids, for needle queries); costs client CPU")
+	fs.Int64Var(&c.total, "total", 0, "stop after this many lines (0: run for -duration)")
+	fs.DurationVar(&c.span, "span", 0, "with -total: spread the timestamps evenly over this much of the past")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case c.streams < 1 || c.workers < 1 || c.duration <= 0:
+		return nil, errors.New("-streams, -workers and -duration must be positive")
+	case c.perStream < 1 || c.batch < c.perStream:
+		return nil, errors.New("-per-stream must be at least 1 and at most -batch")
+	case c.rate < 0 || c.total < 0 || c.span < 0:
+		return nil, errors.New("-rate, -total and -span must not be negative")
+	}
+	return c, nil
+}
+
+func main() {
+	c, err := parseFlags(os.Args[1:])
+	if err == flag.ErrHelp {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pushbench:", err)
+		os.Exit(2)
+	}
+	if err := run(c, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "pushbench:", err)
+		os.Exit(1)
+	}
+}
+
+// counters are what the workers add up.
+type counters struct {
+	reserved  atomic.Int64 // lines workers took on, for -total
+	lines     atomic.Int64 // lines accepted
+	lineBytes atomic.Int64 // their bytes
+	pushes    atomic.Int64
+	fails     atomic.Int64
+	firstErr  atomic.Value // string
+}
+
+func run(c *config, out io.Writer) error {
+	nStreams := c.batch / c.perStream
+	perPush := nStreams * c.perStream // -batch rounded down to whole streams
+	sh := newShared(c.streams, c.unique, 1)
+	start := time.Now().Add(-2 * time.Minute).UnixNano()
+	if c.span > 0 {
+		sh.total, sh.span = c.total, int64(c.span)
+		sh.spanStart = time.Now().Add(-c.span - time.Minute).UnixNano()
+		start = sh.spanStart
+	}
+	var before procStats
+	if c.pid > 0 {
+		var err error
+		if before, err = readProc(c.pid); err != nil {
+			return fmt.Errorf("server process: %w", err)
+		}
+	}
+	client := &http.Client{Timeout: 30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: c.workers, DisableCompression: true}}
+	var n counters
+	t0 := time.Now()
+	deadline := t0.Add(c.duration)
+	var wg sync.WaitGroup
+	for w := range c.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := newGenerator(sh, int64(w+2), nStreams, c.perStream, start+int64(w)*1e6)
+			next := w * nStreams
+			var sent int64
+			for time.Now().Before(deadline) {
+				if c.total > 0 && n.reserved.Add(int64(perPush)) > c.total {
+					return
+				}
+				if c.rate > 0 {
+					want := time.Duration(float64(sent) / (float64(c.rate) / float64(c.workers)) * float64(time.Second))
+					if d := want - time.Since(t0); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				body, size := g.batch(next)
+				next = (next + nStreams*c.workers) % c.streams
+				sent += int64(perPush)
+				n.pushes.Add(1)
+				if err := pushOnce(client, c, body); err != nil {
+					n.fails.Add(1)
+					n.firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				n.lines.Add(int64(perPush))
+				n.lineBytes.Add(size)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(t0)
+	l, b := float64(n.lines.Load()), float64(n.lineBytes.Load())
+	fmt.Fprintf(out, "accepted %.0f lines in %s: %.0f lines/s, %.1f MB/s raw (avg line %.0f B), %d/%d pushes failed\n",
+		l, el.Round(time.Millisecond), l/el.Seconds(), b/el.Seconds()/1e6, b/max(l, 1), n.fails.Load(), n.pushes.Load())
+	if id, ok := sh.needle.Load().(string); ok {
+		fmt.Fprintf(out, "needle: %s\n", id)
+	}
+	if e := n.firstErr.Load(); e != nil {
+		fmt.Fprintf(out, "first failure: %v\n", e)
+	}
+	if c.pid > 0 {
+		after, err := readProc(c.pid)
+		if err != nil {
+			return fmt.Errorf("server process: %w", err)
+		}
+		cpu := after.CPU - before.CPU
+		fmt.Fprintf(out, "server: %.2f CPU-s (%.2f cores), %.0f lines per CPU-s, RSS %.0f MiB, peak RSS %.0f MiB\n",
+			cpu, cpu/el.Seconds(), l/cpu, float64(after.RSS)/(1<<20), float64(after.HWM)/(1<<20))
+	}
+	return nil
+}
+
+// pushOnce sends one push and requires a 2xx answer.
+func pushOnce(client *http.Client, c *config, body []byte) error {
+	req, err := http.NewRequest(http.MethodPost, c.url+"/loki/api/v1/push", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	if c.tenant != "" {
+		req.Header.Set("X-Scope-OrgID", c.tenant)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
+	}
+	io.Copy(io.Discard, resp.Body)
+	return nil
+}
