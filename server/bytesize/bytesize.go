@@ -62,3 +62,21 @@ func Parse(s string) (uint64, error) {
 	}
 	return uint64(f), nil
 }
+
+// siUnits are go-humanize's units for Bytes, powers of 1000.
+var siUnits = []string{"B", "kB", "MB", "GB", "TB", "PB", "EB"}
+
+// Format prints n as go-humanize v1.0.1's Bytes does: in the largest SI
+// unit that keeps the number at least 1, rounded to one decimal under 10
+// and to a whole number from 10 (1.2 MB, 12 kB, 512 B).
+func Format(n uint64) string {
+	if n < 10 {
+		return fmt.Sprintf("%d B", n)
+	}
+	e := math.Floor(math.Log(float64(n)) / math.Log(1000))
+	v := math.Floor(float64(n)/math.Pow(1000, e)*10+0.5) / 10
+	if v < 10 {
+		return fmt.Sprintf("%.1f %s", v, siUnits[int(e)])
+	}
+	return fmt.Sprintf("%.0f %s", v, siUnits[int(e)])
+}

@@ -44,3 +44,18 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) { Parse(s) })
 }
+
+func TestFormat(t *testing.T) {
+	for _, c := range []struct {
+		n    uint64
+		want string
+	}{
+		{0, "0 B"}, {9, "9 B"}, {10, "10 B"}, {999, "999 B"}, {1000, "1.0 kB"}, {1024, "1.0 kB"},
+		{12345, "12 kB"}, {70500, "70 kB"}, {1234000, "1.2 MB"}, {1048576, "1.0 MB"},
+		{1625292, "1.6 MB"}, {1 << 30, "1.1 GB"}, {99999, "100 kB"},
+	} {
+		if got := Format(c.n); got != c.want {
+			t.Errorf("Format(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}

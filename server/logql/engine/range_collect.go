@@ -63,7 +63,9 @@ func (c *rangeCollector) limitError() error {
 // newAcc starts the series of labels ls (hash h).
 func (c *rangeCollector) newAcc(ls labels.Labels, h uint64) *rangeAcc {
 	a := &rangeAcc{labels: ls, hash: h}
-	if ls.Has(pipeline.ErrorLabel) {
+	// A parser error the query asked for (__error__ among the labels its
+	// hints need) is kept, as Loki keeps it.
+	if ls.Has(pipeline.ErrorLabel) && ls.Get(pipeline.PreserveErrorLabel) != "true" {
 		a.errLabels = ls
 	}
 	if c.keyOf != nil {

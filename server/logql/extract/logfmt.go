@@ -43,10 +43,9 @@ import (
 // structured-metadata label of that name exists; a label it emits is set
 // even if already extracted; and when a name collides, so that the label
 // is name+"_extracted", and that label was already extracted in this line,
-// Loki stops reading the line (return false from Emit). A pair whose
-// source key was already extracted by an earlier stage of the same line is
-// read all the same here, where Loki skips it; that corner is not
-// reproduced.
+// Loki stops reading the line (return false from Emit); and a pair whose
+// key is no parameter name and which an earlier stage already extracted,
+// or which the query's hints do not want, is skipped (Key gives the key).
 type Logfmt struct {
 	strict    bool          // stop at the first malformed pair and report it
 	keepEmpty bool          // emit empty values (without parameters)
@@ -55,7 +54,12 @@ type Logfmt struct {
 	dec       logfmtScanner // reads the pairs
 	cache     nameCache     // raw key → sanitised name
 	ls        lineString    // the line, for values
+	cur       string        // the sanitised key of the pair being emitted
 }
+
+// Key returns the sanitised key of the pair being emitted. Call it only
+// from within Emit.
+func (l *Logfmt) Key() string { return l.cur }
 
 // NewLogfmt returns a Logfmt extractor. Its errors carry Loki's messages,
 // such as "cannot parse expression [a.b]: unexpected char .".
@@ -123,6 +127,7 @@ func (l *Logfmt) Extract(line []byte, emit Emit) *Error {
 			}
 			value = l.value(false)
 		}
+		l.cur = key
 		if !emit(name, value) {
 			break
 		}

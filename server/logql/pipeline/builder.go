@@ -29,7 +29,6 @@ type entry struct {
 	name, value string
 	cat         Category
 	deleted     bool
-	extracted   bool // set by a parser stage
 }
 
 // Builder holds the labels of one entry while it passes the stages. It
@@ -41,6 +40,10 @@ type Builder struct {
 	nBase  int     // len(stream)
 	err    string
 	errDet string
+	// hints are the pipeline's parser hints (nil: none); extracted the
+	// labels set as parsed during this line (hints.go).
+	hints     *hints
+	extracted []string
 }
 
 // reset starts a new entry of the same stream.
@@ -50,6 +53,7 @@ func (b *Builder) reset(meta labels.Labels) {
 		b.ents = append(b.ents, entry{name: l.Name, value: l.Value, cat: Stream})
 	}
 	b.err, b.errDet = "", ""
+	b.extracted = b.extracted[:0]
 	for _, l := range meta {
 		name := l.Name
 		if b.stream.Has(name) {
@@ -90,6 +94,14 @@ func (b *Builder) Get(name string) (string, bool) {
 	return "", false
 }
 
+// label returns a label's value, the error labels aside.
+func (b *Builder) label(name string) (string, bool) {
+	if i := b.find(name); i >= 0 {
+		return b.ents[i].value, true
+	}
+	return "", false
+}
+
 // collides reports whether an extracted label of this name must be renamed
 // name_extracted: the stream or the entry's structured metadata has it.
 func (b *Builder) collides(name string) bool {
@@ -102,24 +114,6 @@ func (b *Builder) collides(name string) bool {
 		}
 	}
 	return false
-}
-
-// wasExtracted reports whether a parser stage already set the label.
-func (b *Builder) wasExtracted(name string) bool {
-	i := b.find(name)
-	return i >= 0 && b.ents[i].extracted
-}
-
-// setExtracted sets a label found by a parser. Unless override, a label an
-// earlier parser already set is kept (Loki: the first value wins).
-func (b *Builder) setExtracted(name, value string, override bool) {
-	if !override && b.wasExtracted(name) {
-		return
-	}
-	b.Set(Parsed, name, value)
-	if i := b.find(name); i >= 0 {
-		b.ents[i].extracted = true
-	}
 }
 
 // Set sets a label in a category, replacing any label of that name.
@@ -148,16 +142,11 @@ func (b *Builder) Set(cat Category, name, value string) {
 		}
 	}
 	b.ents = append(b.ents, entry{name: name, value: value, cat: cat})
-}
-
-// SetParsed sets a label extracted by a parser: a name the stream or the
-// metadata already has gets the suffix _extracted; a label an earlier
-// parser set is kept.
-func (b *Builder) SetParsed(name, value string) {
-	if b.collides(name) {
-		name += "_extracted"
+	// As in Loki, a label set as parsed, by a parser or by label_format,
+	// is one no later parser sets again during this line.
+	if cat == Parsed && !b.isExtracted(name) {
+		b.extracted = append(b.extracted, name)
 	}
-	b.setExtracted(name, value, false)
 }
 
 // Del removes a label.
@@ -189,9 +178,16 @@ func (b *Builder) SetErr(kind, details string) {
 // HasErr reports whether a stage failed.
 func (b *Builder) HasErr() bool { return b.err != "" }
 
-// Map returns every label as a map, as templates see them.
+// Map returns every label as a map, as templates see them. Labels no
+// stage changed are the stream's alone, without error details (as Loki).
 func (b *Builder) Map() map[string]string {
 	m := make(map[string]string, len(b.ents)+2)
+	if b.unchanged() {
+		for _, l := range b.stream {
+			m[l.Name] = l.Value
+		}
+		return m
+	}
 	for _, e := range b.ents {
 		if !e.deleted {
 			m[e.name] = e.value
@@ -222,9 +218,11 @@ func (b *Builder) each(fn func(name, value string, cat Category)) {
 }
 
 // unchanged reports whether the labels are the stream's own: no stage
-// changed anything and the entry has no metadata.
+// changed anything and the entry has no metadata. Error details without an
+// error (drop __error__ after a failed parser) do not count: Loki shows the
+// stream's labels alone then.
 func (b *Builder) unchanged() bool {
-	if len(b.ents) != b.nBase || b.err != "" || b.errDet != "" {
+	if len(b.ents) != b.nBase || b.err != "" {
 		return false
 	}
 	for i := range b.ents {

@@ -29,11 +29,21 @@ type Pipeline struct {
 	// line-rewriting stages), so every entry of a stream without metadata
 	// has the stream's labels.
 	labelsFixed bool
+	// hints are Loki's parser hints for this pipeline (hints.go).
+	hints *hints
 }
 
-// New compiles the pipeline of a log query.
+// New compiles the pipeline of a log query. Its parsers apply the label
+// filters of the pipeline as they set labels, as Loki's do.
 func New(e *logql.LogSelectorExpr) (*Pipeline, error) {
-	return compile(e.Pipeline, nil)
+	p, err := compile(e.Pipeline, nil)
+	if err != nil {
+		return nil, err
+	}
+	if p.hints, err = newHints(nil, nil, false, false, "", e.Pipeline, nil); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func compile(stages []logql.Stage, post []logql.LabelFilter) (*Pipeline, error) {
@@ -98,7 +108,7 @@ func compileStage(s logql.Stage) (stage, error) {
 
 // ForStream returns the pipeline of one stream.
 func (p *Pipeline) ForStream(stream labels.Labels) *StreamPipeline {
-	sp := &StreamPipeline{p: p, b: &Builder{stream: stream, nBase: len(stream)}, cache: map[uint64]*Result{}}
+	sp := &StreamPipeline{p: p, b: &Builder{stream: stream, nBase: len(stream), hints: p.hints}, cache: map[uint64]*Result{}}
 	sp.base = &Result{All: stream, Stream: stream, Hash: stream.Hash()}
 	return sp
 }

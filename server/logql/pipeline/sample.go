@@ -6,7 +6,6 @@ import (
 	"github.com/loam-logs/loam/server/bytesize"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
-	"github.com/loam-logs/loam/server/logql/tmpl"
 )
 
 // SampleKind is what a range aggregation takes from an entry.
@@ -36,40 +35,36 @@ type SampleExtractor struct {
 	// What it was compiled from, for Clone.
 	expr     *logql.RangeAggExpr
 	grouping *logql.Grouping
-	stages   []logql.Stage
 }
 
 // Clone returns an extractor of its own for another goroutine.
 func (x *SampleExtractor) Clone() (*SampleExtractor, error) {
-	return newSampleExtractor(x.expr, x.grouping, x.stages)
+	return newSampleExtractor(x.expr, x.grouping)
 }
 
 // NewSampleExtractor compiles the extraction of a range aggregation.
 func NewSampleExtractor(e *logql.RangeAggExpr) (*SampleExtractor, error) {
-	return newSampleExtractor(e, e.Grouping, e.Range.Log.Pipeline)
+	return newSampleExtractor(e, e.Grouping)
 }
 
 // NewSampleExtractorGrouped is NewSampleExtractor with the grouping g in
 // place of the range aggregation's own: that of a vector aggregation folded
-// into it (sum by (x) (count_over_time(…))). Under by (), which keeps no
-// label, parsers that nothing after them reads are not run, as Loki does,
-// so a line they cannot parse gives no error either.
+// into it (sum by (x) (count_over_time(…))), or by () when no label
+// matters (absent_over_time). The grouping decides the parser hints too:
+// under by (), parsers whose labels nothing reads do nothing, so a line
+// they cannot parse gives no error, as in Loki.
 func NewSampleExtractorGrouped(e *logql.RangeAggExpr, g *logql.Grouping) (*SampleExtractor, error) {
-	stages := e.Range.Log.Pipeline
-	if e.Range.Unwrap == nil && g != nil && !g.Without && len(g.Labels) == 0 {
-		stages = withoutUnreadParsers(stages)
-	}
-	return newSampleExtractor(e, g, stages)
+	return newSampleExtractor(e, g)
 }
 
-// withoutUnreadParsers drops the parser stages whose labels no later stage
-// reads. Loki's parsers (json, logfmt, pattern, unpack) do nothing when the
-// query needs no label, and regexp sets no error: a line they cannot parse
-// then gives no error, and unpack leaves the line packed.
-func withoutUnreadParsers(stages []logql.Stage) []logql.Stage {
+// withoutLineFormat drops the line_format stages after which no parser
+// nor line filter reads the line, as Loki's query optimiser does for
+// metric queries other than bytes_over_time and bytes_rate: their template
+// errors then never happen, and label_format sees the original line.
+func withoutLineFormat(stages []logql.Stage) []logql.Stage {
 	var out []logql.Stage
 	for i, st := range stages {
-		if isParser(st) && !slices.ContainsFunc(stages[i+1:], readsLabels) {
+		if _, ok := st.(*logql.LineFormatStage); ok && !slices.ContainsFunc(stages[i:], readsLine) {
 			continue
 		}
 		out = append(out, st)
@@ -77,50 +72,45 @@ func withoutUnreadParsers(stages []logql.Stage) []logql.Stage {
 	return out
 }
 
-func isParser(st logql.Stage) bool {
+func readsLine(st logql.Stage) bool {
 	switch st.(type) {
-	case *logql.JSONStage, *logql.LogfmtStage, *logql.RegexpStage, *logql.PatternStage, *logql.UnpackStage:
+	case *logql.JSONStage, *logql.LogfmtStage, *logql.RegexpStage, *logql.PatternStage, *logql.UnpackStage, *logql.LineFilter:
 		return true
 	}
 	return false
 }
 
-// readsLabels reports whether a stage reads labels, as Loki's
-// RequiredLabelNames of the stage says: label filters do, templates that
-// name a label and renames do; line filters, parsers, decolorize, drop and
-// keep do not.
-func readsLabels(st logql.Stage) bool {
-	switch s := st.(type) {
-	case *logql.LineFilter, *logql.DecolorizeStage, *logql.DropStage, *logql.KeepStage:
-		return false
-	case *logql.LineFormatStage:
-		return templateReads(s.Template)
-	case *logql.LabelFormatStage:
-		for _, it := range s.Items {
-			if !it.Template || templateReads(it.Value) {
-				return true
-			}
-		}
-		return false
+func newSampleExtractor(e *logql.RangeAggExpr, g *logql.Grouping) (*SampleExtractor, error) {
+	stages := e.Range.Log.Pipeline
+	if e.Op != "bytes_over_time" && e.Op != "bytes_rate" {
+		stages = withoutLineFormat(stages)
 	}
-	return !isParser(st)
-}
-
-func templateReads(text string) bool {
-	t, err := tmpl.ParseLine(text)
-	if err != nil {
-		return true // the pipeline's compilation reports it
-	}
-	names, _ := t.LabelNames()
-	return len(names) > 0
-}
-
-func newSampleExtractor(e *logql.RangeAggExpr, g *logql.Grouping, stages []logql.Stage) (*SampleExtractor, error) {
 	pre, err := compile(stages, nil)
 	if err != nil {
 		return nil, err
 	}
-	x := &SampleExtractor{pre: pre, kind: CountSamples, expr: e, grouping: g, stages: stages}
+	// The hints, from the grouping as Loki's extractors see it.
+	var groups []string
+	var without, noLabels bool
+	var metric string
+	var post []logql.LabelFilter
+	if g != nil {
+		groups, without = slices.Clone(g.Labels), g.Without
+		noLabels = !g.Without && len(g.Labels) == 0
+	}
+	if e.Op == "absent_over_time" {
+		noLabels = true
+	}
+	if u := e.Range.Unwrap; u != nil {
+		metric, post = u.Label, u.PostFilters
+		if len(groups) == 0 || without {
+			without, groups = true, append(groups, u.Label)
+		}
+	}
+	if pre.hints, err = newHints(requiredLabels(stages, post), groups, without, noLabels, metric, stages, post); err != nil {
+		return nil, err
+	}
+	x := &SampleExtractor{pre: pre, kind: CountSamples, expr: e, grouping: g}
 	switch e.Op {
 	case "bytes_over_time", "bytes_rate":
 		x.kind = BytesSamples
@@ -290,7 +280,9 @@ func (s *StreamExtractor) Process(ts int64, line []byte, meta labels.Labels) (fl
 func (s *StreamExtractor) byGroups(b *Builder) *Result {
 	s.buf = s.buf[:0]
 	for _, name := range s.x.groups {
-		if v, ok := b.Get(name); ok {
+		// Entries with an error took another path: error details left
+		// without an error are not a label here, as in Loki.
+		if v, ok := b.label(name); ok {
 			s.buf = append(s.buf, labels.Label{Name: name, Value: v})
 		}
 	}

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/loam-logs/loam/server/bytesize"
 	"github.com/loam-logs/loam/server/labels"
@@ -14,7 +16,7 @@ import (
 // setError records a parser error on the builder.
 func setError(b *Builder, e *extract.Error) {
 	if e != nil {
-		b.SetErr(e.Kind, e.Details)
+		b.setParserError(e.Kind, e.Details)
 	}
 }
 
@@ -45,35 +47,64 @@ func newJSONStage(s *logql.JSONStage) (stage, error) {
 	return &jsonStage{paths: j}, nil
 }
 
+// The parsers follow Loki's parser hints (hints.go): a parser sets no label
+// the query does not need nor one already set as parsed, runs the pipeline's
+// filter on a label as soon as it sets it (dropping the line when it
+// fails), and stops once every needed label is set.
+
+// parsed is the Emit of the parsers without parameters: name is the label's
+// name after a collision; *drop is set when a filter drops the line.
+func parsed(b *Builder, drop *bool) extract.Emit {
+	return func(name, value string) bool {
+		if !b.shouldExtract(name) || b.isExtracted(name) {
+			return true
+		}
+		b.Set(Parsed, name, value)
+		if !b.continueParsing(name) {
+			*drop = true
+			return false
+		}
+		return !b.allRequiredExtracted()
+	}
+}
+
 func (s *jsonStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	if b.noLabels() {
+		return line, true
+	}
 	if s.paths != nil {
 		err := s.paths.Extract(line, func(name, value string) bool {
 			if b.collides(name) {
 				name += "_extracted"
 			}
-			b.setExtracted(name, value, true)
+			b.Set(Parsed, name, value)
 			return true
 		}, func(name string) {
 			if _, ok := b.Get(name); !ok {
-				b.setExtracted(name, "", true)
+				b.Set(Parsed, name, "")
 			}
 		})
 		setError(b, err)
 		return line, true
 	}
-	setError(b, s.j.Extract(line, func(name, value string) bool {
+	drop := false
+	emit := parsed(b, &drop)
+	err := s.j.Extract(line, func(name, value string) bool {
 		if b.collides(name) {
 			name = s.j.ExtractedName(name)
 		}
-		b.setExtracted(name, value, false)
-		return true
-	}))
+		return emit(name, value)
+	})
+	if drop {
+		return line, false
+	}
+	setError(b, err)
 	return line, true
 }
 
 type logfmtStage struct {
-	l        *extract.Logfmt
-	override bool // with parameters, labels are always set
+	l      *extract.Logfmt
+	params bool
 }
 
 func newLogfmtStage(s *logql.LogfmtStage) (stage, error) {
@@ -81,38 +112,62 @@ func newLogfmtStage(s *logql.LogfmtStage) (stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &logfmtStage{l: l, override: len(s.Params) > 0}, nil
+	return &logfmtStage{l: l, params: len(s.Params) > 0}, nil
 }
 
 func (s *logfmtStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
-	if s.override {
-		// With parameters, Loki first sets every parameter to "" unless
-		// the stream or the metadata has it.
-		for _, name := range s.l.Names() {
-			if !b.collides(name) {
-				b.setExtracted(name, "", true)
-			}
-		}
+	if b.noLabels() {
+		return line, true
 	}
-	setError(b, s.l.Extract(line, func(name, value string) bool {
+	if s.params {
+		s.withParams(line, b)
+		return line, true
+	}
+	drop := false
+	emit := parsed(b, &drop)
+	err := s.l.Extract(line, func(name, value string) bool {
 		if b.collides(name) {
 			name += "_extracted"
-			if s.override && b.wasExtracted(name) {
-				return false // Loki stops reading the line here
-			}
 		}
-		b.setExtracted(name, value, s.override)
-		return true
-	}))
+		return emit(name, value)
+	})
+	if drop {
+		return line, false
+	}
+	if err != nil {
+		setError(b, err)
+		// A filter on __error__ applies as soon as the error is set.
+		return line, b.continueParsing(ErrorLabel)
+	}
 	return line, true
 }
 
-// emitParsed is the Emit of the extractors with Loki's default rules.
-func emitParsed(b *Builder) extract.Emit {
-	return func(name, value string) bool {
-		b.SetParsed(name, value)
-		return true
+// withParams is | logfmt a="key", …, as Loki's logfmt expression parser:
+// every parameter is first set to "" unless the stream or the metadata has
+// it; a pair is read under its parameter's name, also when already set,
+// but a key that is no parameter name is skipped when already extracted or
+// not needed; a colliding name_extracted already set stops the line.
+func (s *logfmtStage) withParams(line []byte, b *Builder) {
+	names := s.l.Names()
+	for _, name := range names {
+		if !b.collides(name) {
+			b.Set(Parsed, name, "")
+		}
 	}
+	err := s.l.Extract(line, func(name, value string) bool {
+		if key := s.l.Key(); !slices.Contains(names, key) && (!b.shouldExtract(key) || b.isExtracted(key)) {
+			return true
+		}
+		if b.collides(name) {
+			name += "_extracted"
+			if b.isExtracted(name) || !b.shouldExtract(name) {
+				return false
+			}
+		}
+		b.Set(Parsed, name, value)
+		return !b.allRequiredExtracted()
+	})
+	setError(b, err)
 }
 
 type regexpStage struct{ r *extract.Regexp }
@@ -125,9 +180,19 @@ func newRegexpStage(s *logql.RegexpStage) (stage, error) {
 	return regexpStage{r}, nil
 }
 
+// process runs even when the query needs no label, as Loki's regexp
+// parser does (it never fails a line).
 func (s regexpStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
-	s.r.Extract(line, emitParsed(b))
-	return line, true
+	drop := false
+	emit := parsed(b, &drop)
+	s.r.Extract(line, func(name, value string) bool {
+		if b.collides(name) {
+			name += "_extracted"
+		}
+		emit(name, value)
+		return !drop
+	})
+	return line, !drop
 }
 
 type patternStage struct{ p *extract.Pattern }
@@ -141,8 +206,19 @@ func newPatternStage(s *logql.PatternStage) (stage, error) {
 }
 
 func (s patternStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
-	s.p.Extract(line, emitParsed(b))
-	return line, true
+	if b.noLabels() {
+		return line, true
+	}
+	drop := false
+	emit := parsed(b, &drop)
+	s.p.Extract(line, func(name, value string) bool {
+		if b.collides(name) {
+			name += "_extracted"
+		}
+		emit(name, value)
+		return !drop
+	})
+	return line, !drop
 }
 
 // unpackStage is | unpack. Loki decides each label while reading but sets
@@ -153,13 +229,16 @@ type unpackStage struct {
 }
 
 func (s *unpackStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	if b.noLabels() {
+		return line, true
+	}
 	s.pending = s.pending[:0]
 	entry, packed, err := s.u.Extract(line, func(key, value string) {
 		name := key
 		if b.collides(key) {
 			name = key + "_extracted"
 		}
-		if b.wasExtracted(name) {
+		if !b.shouldExtract(name) || b.isExtracted(name) {
 			return
 		}
 		s.pending = append(s.pending, [2]string{extract.SanitizeName(name), value})
@@ -172,10 +251,14 @@ func (s *unpackStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
 		return line, true
 	}
 	// The labels decided while reading are all set, later ones winning.
+	out := append([]byte(nil), entry...)
 	for _, kv := range s.pending {
-		b.setExtracted(kv[0], kv[1], true)
+		b.Set(Parsed, kv[0], kv[1])
+		if !b.continueParsing(kv[0]) {
+			return out, false
+		}
 	}
-	return append([]byte(nil), entry...), true
+	return out, true
 }
 
 // decolorizeStage removes ANSI escape sequences.
@@ -217,6 +300,10 @@ type lineFormatStage struct{ t *tmpl.Template }
 func (s *lineFormatStage) process(ts int64, line []byte, b *Builder) ([]byte, bool) {
 	if lit, ok := s.t.Literal(); ok {
 		return []byte(lit), true
+	}
+	if name, ok := s.t.SimpleKey(); ok {
+		v, _ := b.label(name)
+		return []byte(v), true
 	}
 	out, err := s.t.Execute(nil, line, ts, b.Map())
 	if err != nil {
@@ -315,7 +402,7 @@ func (s keepStage) keeps(name, value string) bool {
 func (s keepStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
 	for i := range b.ents {
 		e := &b.ents[i]
-		if !e.deleted && !s.keeps(e.name, e.value) {
+		if !e.deleted && e.name != PreserveErrorLabel && !s.keeps(e.name, e.value) {
 			e.deleted = true
 		}
 	}
@@ -332,6 +419,18 @@ func (f matcherFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) 
 	return line, f.m.Matches(v)
 }
 
+// valueFilter is a regexp label filter, tested as Loki tests it
+// (labelre.go).
+type valueFilter struct {
+	name string
+	test valueTest
+}
+
+func (f valueFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	v, _ := b.Get(f.name)
+	return line, f.test(v)
+}
+
 func compileLabelFilter(f logql.LabelFilter) (stage, error) {
 	switch f := f.(type) {
 	case *logql.LabelFilterBinary:
@@ -345,9 +444,21 @@ func compileLabelFilter(f logql.LabelFilter) (stage, error) {
 		}
 		return binaryFilter{or: f.Or, l: l, r: r}, nil
 	case *logql.LabelMatchFilter:
+		switch m := f.Matcher; m.Type {
+		case labels.MatchRegexp, labels.MatchNotRegexp:
+			t, err := labelRegexp(m.Value, m.Type == labels.MatchNotRegexp)
+			if err != nil {
+				return nil, err
+			}
+			return valueFilter{name: m.Name, test: t}, nil
+		}
 		return matcherFilter{f.Matcher}, nil
 	case *logql.NumericFilter:
-		return numericFilter{f}, nil
+		nf := numericFilter{f: f, value: f.Value}
+		if f.Kind == logql.KindBytes {
+			nf.value = lokiBytes(f.Value)
+		}
+		return nf, nil
 	case *logql.IPFilter:
 		r, err := logql.ParseIPRange(f.Range)
 		if err != nil {
@@ -382,7 +493,21 @@ func (f binaryFilter) process(ts int64, line []byte, b *Builder) ([]byte, bool) 
 // failed before; a value that does not convert passes and sets
 // LabelFilterErr, unless an earlier error is already set (which it keeps,
 // being the more useful one).
-type numericFilter struct{ f *logql.NumericFilter }
+type numericFilter struct {
+	f     *logql.NumericFilter
+	value float64 // compared with; for bytes, as Loki's frontend passes it on
+}
+
+// lokiBytes is the bound of a byte-size filter as Loki's queriers get it:
+// its frontend prints the filter with go-humanize's Bytes and parses it
+// back, so size > 1KiB compares with 1000 and size < 1234KB with 1,200,000.
+func lokiBytes(v float64) float64 {
+	u, err := bytesize.Parse(strings.ReplaceAll(bytesize.Format(uint64(v)), " ", ""))
+	if err != nil {
+		return v
+	}
+	return float64(u)
+}
 
 func (n numericFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
 	v, ok := b.Get(n.f.Name)
@@ -407,7 +532,7 @@ func (n numericFilter) process(_ int64, line []byte, b *Builder) ([]byte, bool) 
 		}
 		return line, true
 	}
-	return line, n.f.Op.Compare(x, n.f.Value)
+	return line, n.f.Op.Compare(x, n.value)
 }
 
 // ipFilter is name = ip("range") or name != ip("range"). As in Loki, an

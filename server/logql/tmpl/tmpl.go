@@ -244,6 +244,22 @@ func (t *Template) Literal() (string, bool) {
 	return t.literal, t.isLiteral
 }
 
+// SimpleKey returns the label name of a template that is one {{.name}}
+// action and nothing else (with or without a variable declared), for which
+// Loki's line_format outputs the label's value straight: the error labels,
+// which Loki keeps apart from the others, then output "".
+func (t *Template) SimpleKey() (string, bool) {
+	root := t.base.Tree.Root
+	if len(root.Nodes) != 1 {
+		return "", false
+	}
+	a, ok := root.Nodes[0].(*parse.ActionNode)
+	if !ok {
+		return "", false
+	}
+	return fieldOf(a, true)
+}
+
 // String returns the template's source text.
 func (t *Template) String() string { return t.text }
 
