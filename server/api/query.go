@@ -1,7 +1,9 @@
 package api
 
 import (
+	"errors"
 	"math"
+	"slices"
 	"net/http"
 	"strconv"
 	"strings"
@@ -89,6 +91,41 @@ func (a *API) parseQueryParams(r *http.Request, instant bool) (queryParams, erro
 	return p, nil
 }
 
+// queryLength is the time range a query reads, as Loki's limit sees it. A
+// metric range query is split at whole hours and each piece reads its
+// steps' windows too: the longest piece plus the longest range (offsets do
+// not count), plus a nanosecond. An instant query is split into hours
+// before its windows are read, so only its own range counts.
+func queryLength(p queryParams, instant bool) time.Duration {
+	l := p.end.Sub(p.start)
+	x, ok := p.expr.(logql.SampleExpr)
+	if !ok || instant {
+		return l
+	}
+	var rng time.Duration
+	logql.Walk(x, func(e logql.Expr) {
+		if r, ok := e.(*logql.RangeAggExpr); ok {
+			rng = max(rng, r.Range.Range)
+		}
+	})
+	if rng == 0 {
+		return l
+	}
+	return longestHourPiece(p.start, p.end) + rng + 1
+}
+
+// longestHourPiece is the longest piece of [start, end] cut at whole hours.
+func longestHourPiece(start, end time.Time) time.Duration {
+	next := start.Truncate(time.Hour).Add(time.Hour)
+	switch {
+	case !end.After(next):
+		return end.Sub(start)
+	case end.Sub(next) >= time.Hour:
+		return time.Hour
+	}
+	return max(next.Sub(start), end.Sub(next))
+}
+
 // defaultStep is Loki's: the range over 250 points, whole seconds rounded
 // down, at least one second.
 func defaultStep(start, end time.Time) time.Duration {
@@ -120,8 +157,8 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 		return
 	}
 	expr := p.expr
-	if l := p.end.Sub(p.start); l > a.opts.MaxQueryLength {
-		a.answerError(w, errBad("the query time range exceeds the limit (query length: %s, limit: %s)", l, a.opts.MaxQueryLength))
+	if l := queryLength(p, instant); l > a.opts.MaxQueryLength {
+		a.answerError(w, errBad("the query time range exceeds the limit (query length: %s, limit: %s)", l, logql.FormatDuration(a.opts.MaxQueryLength)))
 		return
 	}
 	ctx, cancel := a.queryContext(r)
@@ -214,9 +251,16 @@ func (a *API) handleSeries(w http.ResponseWriter, r *http.Request, be *backend) 
 		return
 	}
 	raw := append(r.Form["match[]"], r.Form["match"]...)
+	slices.Sort(raw)
+	raw = slices.Compact(raw)
+	// As Loki: a single {} is no matcher at all (every series); otherwise
+	// each selector is held to the rule of queries.
+	if len(raw) == 1 && strings.ReplaceAll(raw[0], " ", "") == "{}" {
+		raw = nil
+	}
 	var sets [][]*labels.Matcher
 	for _, m := range raw {
-		ms, err := logql.ParseMatchers(m)
+		ms, err := selectorOnly(m)
 		if err != nil {
 			a.answerError(w, errBad("invalid match[] %q: %v", m, err))
 			return
@@ -237,14 +281,28 @@ func (a *API) handleSeries(w http.ResponseWriter, r *http.Request, be *backend) 
 }
 
 // optionalMatchers parses the optional query parameter of the label
-// endpoints: a stream selector, possibly with a pipeline Loki ignores there.
+// endpoints: a stream selector alone, held to the rule of queries.
 func optionalMatchers(q string) ([]*labels.Matcher, error) {
 	if strings.TrimSpace(q) == "" {
 		return nil, nil
 	}
-	expr, err := logql.ParseLogSelector(q)
+	ms, err := selectorOnly(q)
 	if err != nil {
 		return nil, errBad("invalid query %q: %v", q, err)
 	}
-	return expr.Matchers, nil
+	return ms, nil
+}
+
+// selectorOnly parses a stream selector as Loki's ParseMatchers(q, true):
+// a pipeline is refused, and at least one matcher must not match "".
+func selectorOnly(q string) ([]*labels.Matcher, error) {
+	expr, err := logql.ParseExpr(q)
+	if err != nil {
+		return nil, err
+	}
+	sel, ok := expr.(*logql.LogSelectorExpr)
+	if !ok || len(sel.Pipeline) > 0 {
+		return nil, errors.New("only label matchers are supported")
+	}
+	return sel.Matchers, nil
 }

@@ -48,7 +48,9 @@ func resultData(res *engine.Result, stats any, flags encodingFlags) any {
 		}
 		return queryData{ResultType: "vector", Result: out, Stats: stats}
 	}
-	return queryData{ResultType: "scalar", Result: samplePair{res.Scalar.T, res.Scalar.V}, Stats: stats}
+	// Loki's frontend writes the time of a scalar in milliseconds where
+	// every other answer has seconds; clients see Loki's, so Loam's too.
+	return queryData{ResultType: "scalar", Result: samplePair{res.Scalar.T * 1000, res.Scalar.V}, Stats: stats}
 }
 
 type queryData struct {

@@ -273,3 +273,17 @@ func (e *LabelReplaceExpr) String() string {
 func printFloat(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
+
+// Walk calls fn for e and every expression inside it, parents first.
+func Walk(e Expr, fn func(Expr)) {
+	fn(e)
+	switch e := e.(type) {
+	case *VectorAggExpr:
+		Walk(e.Inner, fn)
+	case *BinaryExpr:
+		Walk(e.L, fn)
+		Walk(e.R, fn)
+	case *LabelReplaceExpr:
+		Walk(e.Inner, fn)
+	}
+}

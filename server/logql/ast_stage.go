@@ -279,8 +279,12 @@ func (f *IPFilter) String() string {
 	return f.Name + " " + op + " ip(" + strconv.Quote(f.Range) + ")"
 }
 
-// formatDuration prints a duration the way Prometheus does: 1h30m, 5m, 1d,
+// FormatDuration prints a duration the way Prometheus does: 1h30m, 5m, 1d,
 // 250ms.
+func FormatDuration(d time.Duration) string { return formatDuration(d) }
+
+// formatDuration prints a duration the way Prometheus does: 1h30m, 5m, 1d,
+// 250ms; years and weeks only when they divide it (30d1h, 2w).
 func formatDuration(d time.Duration) string {
 	if d == 0 {
 		return "0s"
@@ -291,14 +295,18 @@ func formatDuration(d time.Duration) string {
 		d = -d
 	}
 	units := []struct {
-		s string
-		d time.Duration
+		s     string
+		d     time.Duration
+		exact bool // used only when it divides the duration: 90d, not 12w6d
 	}{
-		{"y", 365 * 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"d", 24 * time.Hour},
-		{"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond},
-		{"us", time.Microsecond}, {"ns", time.Nanosecond},
+		{"y", 365 * 24 * time.Hour, true}, {"w", 7 * 24 * time.Hour, true}, {"d", 24 * time.Hour, false},
+		{"h", time.Hour, false}, {"m", time.Minute, false}, {"s", time.Second, false}, {"ms", time.Millisecond, false},
+		{"us", time.Microsecond, false}, {"ns", time.Nanosecond, false},
 	}
 	for _, u := range units {
+		if u.exact && d%u.d != 0 {
+			continue
+		}
 		if n := d / u.d; n > 0 {
 			b.WriteString(strconv.FormatInt(int64(n), 10))
 			b.WriteString(u.s)

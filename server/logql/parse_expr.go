@@ -501,9 +501,7 @@ func (p *parser) parseRangeTail(r *LogRange, pipeline, unwrap bool) error {
 		return p.errAt(d.pos, "syntax error: invalid range %s: write whole numbers of y, w, d, h, m, s or ms, largest first, as in [5m] or [1h30m]",
 			strconv.Quote(p.src[open.pos:end.pos+1]))
 	}
-	if d.dur <= 0 {
-		return p.errAt(d.pos, "syntax error: the range must be positive")
-	}
+	// [0s] is allowed, as in Loki: its windows are empty.
 	r.Range = d.dur
 	if err := p.parseOffset(r); err != nil {
 		return err

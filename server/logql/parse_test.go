@@ -248,7 +248,9 @@ var validQueries = []struct{ in, want string }{
 	{`count_over_time(({a="b"}[5m] | json))`, `count_over_time({a="b"} | json[5m])`},
 	{`count_over_time({a="b"}[5m] offset -1h)`, `count_over_time({a="b"}[5m] offset -1h)`},
 	{`count_over_time({a="b"}[1h30m] offset 1.5h)`, `count_over_time({a="b"}[1h30m] offset 1h30m)`},
-	{`count_over_time({a="b"}[1y2w3d4h5m6s7ms])`, `count_over_time({a="b"}[1y2w3d4h5m6s7ms])`},
+	{`count_over_time({a="b"}[1y2w3d4h5m6s7ms])`, `count_over_time({a="b"}[382d4h5m6s7ms])`},
+	{`count_over_time({a="b"}[30d1h])`, `count_over_time({a="b"}[30d1h])`},
+	{`count_over_time({a="b"}[14d])`, `count_over_time({a="b"}[2w])`},
 	{`{a="b"} | took > 1.5s or took < 250us`, `{a="b"} | took > 1.5s or took < 250us`},
 	// sort takes an empty grouping, which changes nothing.
 	{`sort(rate({a="b"}[1m])) by ()`, `sort(rate({a="b"}[1m]))`},

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 
@@ -178,7 +180,13 @@ func vectorVector(st steps, x *logql.BinaryExpr, l, r *matrix) (*matrix, error) 
 			}
 			sig := signature(s.labels, m)
 			if _, dup := ones[sig]; dup {
-				return nil, errorf("found duplicate series for the match group %s on the right hand-side of the operation: many-to-many matching not allowed: matching labels must be unique on one side", s.labels)
+				side := "right"
+				if swapped {
+					side = "left"
+				}
+				// Loki answers these matching errors with a 500, as
+				// evaluation failures, not as errors of the query.
+				return nil, fmt.Errorf("found duplicate series on the %s hand-side;many-to-many matching not allowed: matching labels must be unique on one side", side)
 			}
 			ones[sig] = s
 		}
@@ -194,7 +202,7 @@ func vectorVector(st steps, x *logql.BinaryExpr, l, r *matrix) (*matrix, error) 
 			}
 			if m == nil || m.Card == "" {
 				if matchedMany[sig] {
-					return nil, errorf("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")
+					return nil, errors.New("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")
 				}
 				matchedMany[sig] = true
 			}
@@ -221,7 +229,7 @@ func vectorVector(st steps, x *logql.BinaryExpr, l, r *matrix) (*matrix, error) 
 				order = append(order, ns)
 			}
 			if ns.has[i] {
-				return nil, errorf("vector cannot contain metrics with the same labelset")
+				return nil, errors.New("multiple matches for labels: grouping labels must ensure unique matches")
 			}
 			ns.vals[i], ns.has[i] = v, true
 		}

@@ -175,6 +175,19 @@ func (e *Engine) Query(ctx context.Context, p Params) (*Result, error) {
 	return nil, errorf("unsupported expression %s", p.Expr)
 }
 
+// checkSeries fails a query whose answer, or a part of it Loki would run
+// as a query of its own, has more than max_query_series series.
+func (e *Engine) checkSeries(n int) error {
+	if n > e.limits.MaxSeries {
+		return seriesLimitError(e.limits.MaxSeries)
+	}
+	return nil
+}
+
+func seriesLimitError(limit int) error {
+	return errorf("maximum number of series (%d) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with functions like sum(), count() or topk()", limit)
+}
+
 // thousands prints n with comma separators, as Loki's messages do: 11,000.
 func thousands(n int) string {
 	s := strconv.Itoa(n)

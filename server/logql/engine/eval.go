@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"math"
 	"regexp"
 	"slices"
@@ -13,6 +14,10 @@ import (
 )
 
 func (e *Engine) metricQuery(ctx context.Context, p Params, x logql.SampleExpr) (*Result, error) {
+	if usesApproxTopk(x) {
+		// Loki's default configuration refuses it with a 500 too.
+		return nil, errors.New("approx_topk is not enabled: use topk")
+	}
 	st := steps{start: p.End, n: 1}
 	if !p.Instant {
 		if p.Step <= 0 {
@@ -27,8 +32,8 @@ func (e *Engine) metricQuery(ctx context.Context, p Params, x logql.SampleExpr) 
 	if err != nil {
 		return nil, err
 	}
-	if len(m.series) > e.limits.MaxSeries {
-		return nil, errorf("maximum of series (%d) reached for a single query", e.limits.MaxSeries)
+	if err := e.checkSeries(len(m.series)); err != nil {
+		return nil, err
 	}
 	res := &Result{}
 	if m.scalar != nil {
@@ -74,6 +79,17 @@ func (e *Engine) metricQuery(ctx context.Context, p Params, x logql.SampleExpr) 
 	return res, nil
 }
 
+// usesApproxTopk reports whether approx_topk appears anywhere in x.
+func usesApproxTopk(x logql.SampleExpr) bool {
+	found := false
+	logql.Walk(x, func(e logql.Expr) {
+		if v, ok := e.(*logql.VectorAggExpr); ok && v.Approx {
+			found = true
+		}
+	})
+	return found
+}
+
 // sortedBy reports whether the outermost operation orders the result.
 func sortedBy(x logql.SampleExpr) bool {
 	if v, ok := x.(*logql.VectorAggExpr); ok {
@@ -90,14 +106,24 @@ func (e *Engine) eval(ctx context.Context, p Params, st steps, x logql.SampleExp
 	case *logql.RangeAggExpr:
 		return e.evalRange(ctx, p, st, x)
 	case *logql.VectorAggExpr:
+		var m *matrix
+		var err error
 		if r, ok := x.Inner.(*logql.RangeAggExpr); ok && streamable(x.Op) && r.Op != "absent_over_time" {
-			return e.evalRangeAgg(ctx, p, st, x, r)
+			m, err = e.evalRangeAgg(ctx, p, st, x, r)
+		} else if in, ierr := e.eval(ctx, p, st, x.Inner); ierr != nil {
+			err = ierr
+		} else {
+			m, err = vectorAgg(st, x, in)
 		}
-		in, err := e.eval(ctx, p, st, x.Inner)
 		if err != nil {
 			return nil, err
 		}
-		return vectorAgg(st, x, in)
+		// Loki's frontend runs each aggregation it can shard as a query of
+		// its own, whose answer max_query_series bounds too.
+		if err := e.checkSeries(len(m.series)); err != nil {
+			return nil, err
+		}
+		return m, nil
 	case *logql.BinaryExpr:
 		l, err := e.eval(ctx, p, st, x.L)
 		if err != nil {
@@ -154,8 +180,13 @@ func vectorAgg(st steps, x *logql.VectorAggExpr, in *matrix) (*matrix, error) {
 		out := &matrix{series: slices.Clone(in.series)}
 		// Order by the value at the last step (instant queries have one).
 		last := st.n - 1
+		// Ties go by labels, so that an answer does not vary from one
+		// query to the next (Loki's does).
 		sort.SliceStable(out.series, func(i, j int) bool {
 			a, b := out.series[i].vals[last], out.series[j].vals[last]
+			if a == b || math.IsNaN(a) && math.IsNaN(b) {
+				return labels.Compare(out.series[i].labels, out.series[j].labels) < 0
+			}
 			if desc {
 				return a > b || math.IsNaN(b) && !math.IsNaN(a)
 			}
@@ -295,6 +326,9 @@ func topk(st steps, x *logql.VectorAggExpr, in *matrix) *matrix {
 		for _, idx := range byGroup {
 			sort.SliceStable(idx, func(a, b int) bool {
 				va, vb := in.series[idx[a]].vals[step], in.series[idx[b]].vals[step]
+				if va == vb || math.IsNaN(va) && math.IsNaN(vb) {
+					return labels.Compare(in.series[idx[a]].labels, in.series[idx[b]].labels) < 0
+				}
 				if x.Op == "topk" {
 					return va > vb || math.IsNaN(vb) && !math.IsNaN(va)
 				}
@@ -314,10 +348,14 @@ func topk(st steps, x *logql.VectorAggExpr, in *matrix) *matrix {
 	// Instant queries show topk's result largest first.
 	if st.n == 1 {
 		sort.SliceStable(m.series, func(i, j int) bool {
-			if x.Op == "topk" {
-				return m.series[i].vals[0] > m.series[j].vals[0]
+			a, b := m.series[i].vals[0], m.series[j].vals[0]
+			if a == b {
+				return labels.Compare(m.series[i].labels, m.series[j].labels) < 0
 			}
-			return m.series[i].vals[0] < m.series[j].vals[0]
+			if x.Op == "topk" {
+				return a > b
+			}
+			return a < b
 		})
 	}
 	return m
@@ -332,7 +370,6 @@ func labelReplace(x *logql.LabelReplaceExpr, in *matrix) (*matrix, error) {
 		return nil, errorf("invalid regular expression in label_replace(): %v", err)
 	}
 	out := &matrix{}
-	seen := map[uint64]bool{}
 	for _, s := range in.series {
 		src := s.labels.Get(x.Src)
 		ls := s.labels
@@ -340,12 +377,8 @@ func labelReplace(x *logql.LabelReplaceExpr, in *matrix) (*matrix, error) {
 			v := string(re.ExpandString(nil, x.Replacement, src, idx))
 			ls = setLabel(s.labels, x.Dst, v)
 		}
-		ns := &stepSeries{labels: ls, hash: ls.Hash(), vals: s.vals, has: s.has}
-		if seen[ns.hash] {
-			return nil, errorf("vector cannot contain metrics with the same labelset")
-		}
-		seen[ns.hash] = true
-		out.series = append(out.series, ns)
+		// Loki lets label sets collide here: later aggregations add them.
+		out.series = append(out.series, &stepSeries{labels: ls, hash: ls.Hash(), vals: s.vals, has: s.has})
 	}
 	return out, nil
 }

@@ -154,10 +154,24 @@ func TestFoldedAggregations(t *testing.T) {
 				}
 			}
 		}
-		expr, _ := logql.ParseExpr(`count_over_time({app="x"} | json [1m])`)
-		_, err := eng.Query(context.Background(), Params{Tenant: "fake", Expr: expr, Start: scriptEpoch, End: scriptEpoch + int64(12*time.Minute), Step: time.Minute})
-		if err == nil || !strings.Contains(err.Error(), "maximum of series (500) reached") {
-			t.Fatalf("a range aggregation of 3000 series: %v, want the series limit", err)
+		// The limit holds for the result, and, as in Loki, for a part Loki
+		// runs as a query of its own: an inner vector aggregation, a range
+		// aggregation under topk or stddev.
+		for _, q := range []string{
+			`count_over_time({app="x"} | json [1m])`,
+			`topk(1, sum by (id) (count_over_time({app="x"} | json [1m])))`,
+			`topk(1, count_over_time({app="x"} | json [1m]))`,
+			`stddev by (level) (count_over_time({app="x"} | json [1m]))`,
+			`sum by (id) (count_over_time({app="x"} | json [1m])) > 1000`,
+		} {
+			expr, err := logql.ParseExpr(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = eng.Query(context.Background(), Params{Tenant: "fake", Expr: expr, Start: scriptEpoch, End: scriptEpoch + int64(12*time.Minute), Step: time.Minute})
+			if err == nil || !strings.Contains(err.Error(), "maximum number of series (500) reached") {
+				t.Fatalf("%s over 3000 series: %v, want the series limit", q, err)
+			}
 		}
 	}
 }

@@ -55,7 +55,7 @@ func additive(op string, kind pipeline.SampleKind) bool {
 
 func (c *rangeCollector) limitError() error {
 	if c.keyOf == nil {
-		return errorf("maximum of series (%d) reached for a single query", c.limit/100)
+		return seriesLimitError(c.limit / 100)
 	}
 	return errorf("the range aggregation has more than %d series: aggregate it with a grouping that sum, min or max can fold (sum by (…)), or select fewer streams", c.limit)
 }

@@ -80,6 +80,10 @@ func (e *Engine) evalRange(ctx context.Context, p Params, st steps, x *logql.Ran
 	if err != nil {
 		return nil, err
 	}
+	// As an answer, or as an operand Loki runs as a query of its own.
+	if err := e.checkSeries(len(out.series)); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -104,13 +108,24 @@ func (e *Engine) evalRangeAgg(ctx context.Context, p Params, st steps, x *logql.
 		return nil, &Error{Msg: err.Error()}
 	}
 	agg := newVecAgg(st, x)
+	// Loki runs the range aggregation under stddev and stdvar, which it
+	// does not shard, as a query of its own: max_query_series bounds it.
+	inner, bounded := 0, x.Op == "stddev" || x.Op == "stdvar"
 	err = e.rangeSeries(ctx, p, st, r, ext, func(ls labels.Labels) labels.Labels {
 		return groupLabels(ls, x.Grouping)
 	}, maxInnerSeries, func(a *rangeAcc, vals []float64, has []bool) {
+		if bounded && slices.Contains(has, true) {
+			inner++
+		}
 		agg.add(a.labels, vals, has)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if bounded {
+		if err := e.checkSeries(inner); err != nil {
+			return nil, err
+		}
 	}
 	return agg.result(), nil
 }
