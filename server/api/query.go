@@ -3,8 +3,8 @@ package api
 import (
 	"errors"
 	"math"
-	"slices"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
