@@ -25,6 +25,7 @@ type queryParams struct {
 	step       time.Duration
 	limit      int
 	backward   bool
+	interval   time.Duration // log queries: Loki's interval
 }
 
 // parseQueryParams reads the parameters of a range query, or of an
@@ -68,6 +69,11 @@ func (a *API) parseQueryParams(r *http.Request, instant bool) (queryParams, erro
 		return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.limit, a.opts.MaxEntriesPerQuery)
 	}
 	if !instant {
+		if v := r.Form.Get("interval"); v != "" {
+			if p.interval, err = parseStep(v); err != nil {
+				return p, errBad("invalid interval %q: use a duration (30s, 5m) or a number of seconds", v)
+			}
+		}
 		if v := r.Form.Get("step"); v != "" {
 			if p.step, err = parseStep(v); err != nil {
 				return p, err
@@ -177,7 +183,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	res, err := eng.Query(ctx, engine.Params{
 		Tenant: tenant, Expr: expr,
 		Start: p.start.UnixNano(), End: p.end.UnixNano(), Step: p.step,
-		Instant: instant, Backward: p.backward, Limit: p.limit,
+		Instant: instant, Backward: p.backward, Limit: p.limit, Interval: p.interval,
 		Categorize: flags.categorize(), Stats: stats,
 	})
 	if err != nil {

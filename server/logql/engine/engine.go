@@ -90,6 +90,10 @@ type Params struct {
 	Instant    bool
 	Backward   bool // log queries: newest first
 	Limit      int  // log queries: entries at most
+	// Interval thins a log query's answer as Loki's interval parameter
+	// does: of the Limit entries read, one is kept, then none closer than
+	// Interval to the last kept (in the query's direction).
+	Interval time.Duration
 	// Categorize groups the entries of a log query by the labels of their
 	// stream alone, for the categorize-labels encoding: entries that differ
 	// only in structured metadata or parsed labels share one Stream.

@@ -76,8 +76,10 @@ func (e *Engine) logQuery(ctx context.Context, p Params, x *logql.LogSelectorExp
 	byHash := map[uint64]*Stream{}
 	var keys streamKeys
 	n := 0
-	for n < p.Limit && it.Next() {
-		if n&1023 == 0 && ctx.Err() != nil {
+	read := 0      // entries the pipeline kept, towards the limit
+	var last int64 // time of the last entry answered, under Interval
+	for read < p.Limit && it.Next() {
+		if read&1023 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		ls, ent := it.At()
@@ -86,6 +88,13 @@ func (e *Engine) logQuery(ctx context.Context, p Params, x *logql.LogSelectorExp
 			continue
 		}
 		kept.Add()
+		read++
+		if iv := int64(p.Interval); iv > 0 && n > 0 {
+			if p.Backward && ent.T > last-iv || !p.Backward && ent.T < last+iv {
+				continue
+			}
+		}
+		last = ent.T
 		key := r.Hash
 		if p.Categorize {
 			key = keys.of(r)

@@ -158,7 +158,7 @@ func unquoteLine(s string) string {
 
 // evalCase runs one eval directive:
 //
-//	eval logs <start> <end> [forward] [limit=N]: <query>
+//	eval logs <start> <end> [forward] [limit=N] [interval=D]: <query>
 //	eval range <start> <end> <step>: <query>
 //	eval instant <time>: <query>
 //	eval error: <query>
@@ -207,6 +207,12 @@ func evalCase(t *testing.T, where string, eng *Engine, spec string, body []scrip
 				p.Backward = false
 			case strings.HasPrefix(o, "limit="):
 				p.Limit, _ = strconv.Atoi(strings.TrimPrefix(o, "limit="))
+			case strings.HasPrefix(o, "interval="):
+				d, err := logql.ParseDuration(strings.TrimPrefix(o, "interval="))
+				if err != nil {
+					t.Fatalf("%s: %v", where, err)
+				}
+				p.Interval = d
 			}
 		}
 	case "range":
