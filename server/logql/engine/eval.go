@@ -28,7 +28,7 @@ func (e *Engine) metricQuery(ctx context.Context, p Params, x logql.SampleExpr) 
 		}
 		st = alignSteps(p.Start, p.End, int64(p.Step))
 	}
-	m, err := e.eval(ctx, p, st, x)
+	m, err := e.eval(ctx, p, st, x, true)
 	if err != nil {
 		return nil, err
 	}
@@ -101,16 +101,20 @@ func sortedBy(x logql.SampleExpr) bool {
 	return false
 }
 
-func (e *Engine) eval(ctx context.Context, p Params, st steps, x logql.SampleExpr) (*matrix, error) {
+// eval evaluates x at every step. bounded says that max_query_series
+// bounds x's series, as it does every part Loki runs as a query of its own
+// (downstream.go).
+func (e *Engine) eval(ctx context.Context, p Params, st steps, x logql.SampleExpr, bounded bool) (*matrix, error) {
 	switch x := x.(type) {
 	case *logql.RangeAggExpr:
-		return e.evalRange(ctx, p, st, x)
+		return e.evalRange(ctx, p, st, x, bounded)
 	case *logql.VectorAggExpr:
 		var m *matrix
 		var err error
+		inner := innerBounded(x)
 		if r, ok := x.Inner.(*logql.RangeAggExpr); ok && streamable(x.Op) && r.Op != "absent_over_time" {
-			m, err = e.evalRangeAgg(ctx, p, st, x, r)
-		} else if in, ierr := e.eval(ctx, p, st, x.Inner); ierr != nil {
+			m, err = e.evalRangeAgg(ctx, p, st, x, r, inner)
+		} else if in, ierr := e.eval(ctx, p, st, x.Inner, inner); ierr != nil {
 			err = ierr
 		} else {
 			m, err = vectorAgg(st, x, in)
@@ -118,18 +122,19 @@ func (e *Engine) eval(ctx context.Context, p Params, st steps, x logql.SampleExp
 		if err != nil {
 			return nil, err
 		}
-		// Loki's frontend runs each aggregation it can shard as a query of
-		// its own, whose answer max_query_series bounds too.
-		if err := e.checkSeries(len(m.series)); err != nil {
-			return nil, err
+		if bounded {
+			if err := e.checkSeries(len(m.series)); err != nil {
+				return nil, err
+			}
 		}
 		return m, nil
 	case *logql.BinaryExpr:
-		l, err := e.eval(ctx, p, st, x.L)
+		// Loki runs each operand as a part of its own.
+		l, err := e.eval(ctx, p, st, x.L, true)
 		if err != nil {
 			return nil, err
 		}
-		r, err := e.eval(ctx, p, st, x.R)
+		r, err := e.eval(ctx, p, st, x.R, true)
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +152,7 @@ func (e *Engine) eval(ctx context.Context, p Params, st steps, x logql.SampleExp
 		}
 		return &matrix{series: []*stepSeries{s}}, nil
 	case *logql.LabelReplaceExpr:
-		in, err := e.eval(ctx, p, st, x.Inner)
+		in, err := e.eval(ctx, p, st, x.Inner, true)
 		if err != nil {
 			return nil, err
 		}

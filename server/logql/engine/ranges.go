@@ -59,7 +59,7 @@ const maxInnerSeries = 1_000_000
 
 // evalRange evaluates a range aggregation on its own: every series of it
 // is part of the result.
-func (e *Engine) evalRange(ctx context.Context, p Params, st steps, x *logql.RangeAggExpr) (*matrix, error) {
+func (e *Engine) evalRange(ctx context.Context, p Params, st steps, x *logql.RangeAggExpr, bounded bool) (*matrix, error) {
 	if x.Op == "absent_over_time" {
 		return e.evalAbsent(ctx, p, st, x)
 	}
@@ -80,9 +80,10 @@ func (e *Engine) evalRange(ctx context.Context, p Params, st steps, x *logql.Ran
 	if err != nil {
 		return nil, err
 	}
-	// As an answer, or as an operand Loki runs as a query of its own.
-	if err := e.checkSeries(len(out.series)); err != nil {
-		return nil, err
+	if bounded {
+		if err := e.checkSeries(len(out.series)); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -95,7 +96,7 @@ func (e *Engine) evalRange(ctx context.Context, p Params, st steps, x *logql.Ran
 // pushed into the range aggregation, as Loki does: every entry then
 // counts towards its group directly, and memory is that of the result
 // however many label sets the parsers produce.
-func (e *Engine) evalRangeAgg(ctx context.Context, p Params, st steps, x *logql.VectorAggExpr, r *logql.RangeAggExpr) (*matrix, error) {
+func (e *Engine) evalRangeAgg(ctx context.Context, p Params, st steps, x *logql.VectorAggExpr, r *logql.RangeAggExpr, bounded bool) (*matrix, error) {
 	grouping := r.Grouping
 	if r.Grouping == nil && canFold(x.Op, r.Op) {
 		grouping = x.Grouping
@@ -108,9 +109,8 @@ func (e *Engine) evalRangeAgg(ctx context.Context, p Params, st steps, x *logql.
 		return nil, &Error{Msg: err.Error()}
 	}
 	agg := newVecAgg(st, x)
-	// Loki runs the range aggregation under stddev and stdvar, which it
-	// does not shard, as a query of its own: max_query_series bounds it.
-	inner, bounded := 0, x.Op == "stddev" || x.Op == "stdvar"
+	// bounded: Loki runs the range aggregation as a part of its own.
+	inner := 0
 	err = e.rangeSeries(ctx, p, st, r, ext, func(ls labels.Labels) labels.Labels {
 		return groupLabels(ls, x.Grouping)
 	}, maxInnerSeries, func(a *rangeAcc, vals []float64, has []bool) {
