@@ -10,11 +10,12 @@ import "github.com/loam-logs/loam/server/logql"
 // the same expressions, so that the same queries fail.
 
 // innerBounded reports whether the expression under a vector aggregation
-// is a part of its own in Loki, its series bounded: when the aggregation
-// cannot carry it into one part.
+// is a part of its own in Loki, its series bounded: when Loki can shard it
+// but the aggregation cannot carry it into its own part. What Loki cannot
+// shard runs within the query around it, bounded only as that is.
 func innerBounded(v *logql.VectorAggExpr) bool {
 	if !shardable(v.Inner) {
-		return true
+		return false
 	}
 	switch v.Op {
 	case "sum":
