@@ -97,11 +97,12 @@ func (a *API) parseQueryParams(r *http.Request, instant bool) (queryParams, erro
 	return p, nil
 }
 
-// queryLength is the time range a query reads, as Loki's limit sees it. A
-// metric range query is split at whole hours and each piece reads its
-// steps' windows too: the longest piece plus the longest range (offsets do
-// not count), plus a nanosecond. An instant query is split into hours
-// before its windows are read, so only its own range counts.
+// queryLength is the time range a query reads, as Loki's limit sees it:
+// its own, and for a metric range query, which Loki splits at whole hours,
+// also each piece with its steps' windows: the longest piece plus the
+// longest range (offsets do not count), plus a nanosecond. An instant query
+// is split into hours before its windows are read, so only its own range
+// counts.
 func queryLength(p queryParams, instant bool) time.Duration {
 	l := p.end.Sub(p.start)
 	x, ok := p.expr.(logql.SampleExpr)
@@ -117,7 +118,7 @@ func queryLength(p queryParams, instant bool) time.Duration {
 	if rng == 0 {
 		return l
 	}
-	return longestHourPiece(p.start, p.end) + rng + 1
+	return max(l, longestHourPiece(p.start, p.end)+rng+1)
 }
 
 // longestHourPiece is the longest piece of [start, end] cut at whole hours.
