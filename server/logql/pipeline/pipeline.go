@@ -7,6 +7,13 @@
 // parsers keep buffers); each stream gets its own StreamPipeline. Entries that no
 // stage changes the labels of cost no allocation: the stream's Result is
 // reused.
+//
+// The stages follow Loki's semantics, quirks included, since answers must
+// match Loki's: parsers obey Loki's parser hints (hints.go: which labels
+// they extract, label filters applied as they set labels, when they do
+// nothing, when errors are kept), label-filter regexps are tested as Loki
+// simplifies them (labelre.go), and a metric query drops the line_format
+// stages nothing reads after (sample.go).
 package pipeline
 
 import (
