@@ -367,8 +367,11 @@ func checkPushQuery(t *testing.T, l *loam, d *pushQueryData) {
 		check("path", url.Values{}, []string{`C:\dir "x" {y}, z="w"`})
 		check("app", url.Values{"query": {`{env="dev"}`}}, []string{"db", "web"})
 		check("env", url.Values{"query": {`{app=~"w.*"}`}}, []string{"dev", "prod"})
-		check("app", url.Values{"query": {`{env="prod"} |= "status"`}}, []string{"api", "db", "meta", "web"}) // Loki ignores the pipeline here
-		check("trace_id", url.Values{}, []string{})                                                           // metadata is not a label
+		// A pipeline is refused there, as Loki's ParseMatchers refuses it.
+		if code, body := l.get(t, "/loki/api/v1/label/app/values", rng(url.Values{"query": {`{env="prod"} |= "status"`}}), ""); code != http.StatusBadRequest || !strings.Contains(string(body), "only label matchers are supported") {
+			t.Errorf("label values of a query with a pipeline: %d %s, want 400 only label matchers are supported", code, body)
+		}
+		check("trace_id", url.Values{}, []string{}) // metadata is not a label
 		check("nope", url.Values{}, []string{})
 		var vals []string
 		l.getData(t, "/loki/api/v1/label/app/values", url.Values{}, "", &vals)
