@@ -32,7 +32,7 @@ test: vet
 
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l server plugin internal 2>/dev/null)" || (echo "gofmt needed:"; gofmt -l server plugin internal; exit 1)
+	@test -z "$$(gofmt -l server plugin internal e2e 2>/dev/null)" || (echo "gofmt needed:"; gofmt -l server plugin internal e2e; exit 1)
 
 # conformance: a fresh server, the corpus of e2e/testdata/conformance pushed,
 # every case compared with Grafana Loki's recorded answers by the Go runner
