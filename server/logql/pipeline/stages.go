@@ -183,16 +183,23 @@ func newRegexpStage(s *logql.RegexpStage) (stage, error) {
 // process runs even when the query needs no label, as Loki's regexp
 // parser does (it never fails a line).
 func (s regexpStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
+	return line, setEach(b, func(emit extract.Emit) { s.r.Extract(line, emit) })
+}
+
+// setEach sets what a regexp or pattern extractor emits: every capture is
+// tried, even once the needed labels are set, as in Loki; false when a
+// filter drops the line.
+func setEach(b *Builder, extract func(extract.Emit)) bool {
 	drop := false
 	emit := parsed(b, &drop)
-	s.r.Extract(line, func(name, value string) bool {
+	extract(func(name, value string) bool {
 		if b.collides(name) {
 			name += "_extracted"
 		}
 		emit(name, value)
 		return !drop
 	})
-	return line, !drop
+	return !drop
 }
 
 type patternStage struct{ p *extract.Pattern }
@@ -209,16 +216,7 @@ func (s patternStage) process(_ int64, line []byte, b *Builder) ([]byte, bool) {
 	if b.noLabels() {
 		return line, true
 	}
-	drop := false
-	emit := parsed(b, &drop)
-	s.p.Extract(line, func(name, value string) bool {
-		if b.collides(name) {
-			name += "_extracted"
-		}
-		emit(name, value)
-		return !drop
-	})
-	return line, !drop
+	return line, setEach(b, func(emit extract.Emit) { s.p.Extract(line, emit) })
 }
 
 // unpackStage is | unpack. Loki decides each label while reading but sets
