@@ -1,6 +1,10 @@
 package pipeline
 
-import "testing"
+import (
+	"regexp"
+	"testing"
+	"unicode/utf8"
+)
 
 // TestLabelRegexp pins the label-filter regexps to Loki's tests: literals
 // and alternations of literals compare whole values, concatenations look
@@ -52,4 +56,31 @@ func TestLabelRegexp(t *testing.T) {
 			t.Errorf("!~%q on %q: %v, want %v", c.re, c.value, !c.want, !c.want)
 		}
 	}
+}
+
+// FuzzLabelRegexp checks that any regexp Go compiles gives a test, that
+// the test never panics, and that !~ is the negation of =~; a value equal
+// to a plain literal regexp always passes.
+func FuzzLabelRegexp(f *testing.F) {
+	for _, c := range []string{"info|warn", "/v1.*", "5|503", "b(ar|uzz)", "(?i)b(ar|uzz)", ".+", "a.*b.*c", "(a|)b", "[a-z]+"} {
+		f.Add(c, "value")
+	}
+	f.Fuzz(func(t *testing.T, re, value string) {
+		if _, err := regexp.Compile(re); err != nil || len(re) > 256 {
+			return
+		}
+		pos, err := labelRegexp(re, false)
+		if err != nil {
+			t.Fatalf("%q: %v", re, err)
+		}
+		neg, _ := labelRegexp(re, true)
+		if pos(value) == neg(value) {
+			t.Fatalf("%q on %q: =~ and !~ agree", re, value)
+		}
+		if regexp.QuoteMeta(value) == value && value != "" && utf8.ValidString(value) {
+			if lit, err := labelRegexp(value, false); err != nil || !lit(value) {
+				t.Fatalf("literal %q does not match itself", value)
+			}
+		}
+	})
 }
