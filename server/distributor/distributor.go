@@ -72,6 +72,7 @@ const (
 	ReasonTooOld        = "greater_than_max_sample_age"
 	ReasonTooNew        = "too_far_in_future"
 	ReasonOutOfOrder    = "too_far_behind"
+	ReasonRetention     = "older_than_retention"
 )
 
 // Distributor validates pushes and appends them. Safe for concurrent use.
@@ -207,7 +208,11 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 		}
 		for _, r := range rejected {
 			verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: entry at %s refused: %s", r.Stream, fmtTime(r.T), r.Reason))
-			discard(ReasonOutOfOrder, 1)
+			if r.Expired {
+				discard(ReasonRetention, 1)
+			} else {
+				discard(ReasonOutOfOrder, 1)
+			}
 		}
 	}
 	if len(verr.Problems) > 0 {

@@ -4,15 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/loam-logs/loam/server/block"
-	"github.com/loam-logs/loam/server/labels"
 )
 
 // Compaction merges the blocks of a partition into fewer, bigger ones: a
@@ -67,7 +62,9 @@ func (s *Store) pickCompaction(now time.Time, cold bool) *compactionJob {
 			if !cold {
 				byLevel := map[int][]*blockHandle{}
 				for _, b := range p.blocks {
-					byLevel[b.level] = append(byLevel[b.level], b)
+					if !isCold(b) {
+						byLevel[b.level] = append(byLevel[b.level], b)
+					}
 				}
 				for level, bs := range byLevel {
 					if len(bs) >= s.opts.CompactionFanIn && (best == nil || level < best.level) {
@@ -76,13 +73,10 @@ func (s *Store) pickCompaction(now time.Time, cold bool) *compactionJob {
 				}
 				continue
 			}
-			if best == nil && now.Sub(p.lastAdd) >= s.opts.CompactionColdAfter &&
-				(len(p.blocks) > 1 || len(p.blocks) == 1 && p.blocks[0].level == 0) {
-				top := 0
-				for _, b := range p.blocks {
-					top = max(top, b.level)
+			if best == nil && now.Sub(p.lastAdd) >= s.opts.CompactionColdAfter {
+				if srcs, top := coldSources(p.blocks); len(srcs) > 0 {
+					best, bestPart = &compactionJob{tenant, day, top, srcs, true}, p
 				}
-				best, bestPart = &compactionJob{tenant, day, top, slices.Clone(p.blocks), true}, p
 			}
 		}
 	}
@@ -90,6 +84,34 @@ func (s *Store) pickCompaction(now time.Time, cold bool) *compactionJob {
 		bestPart.busy = true
 	}
 	return best
+}
+
+// coldSources returns what a cold merge of a partition takes: its blocks
+// not yet of the hourly form, with the hourly blocks of the hours they
+// touch, which the merge writes anew; none when every block is hourly.
+func coldSources(blocks []*blockHandle) ([]*blockHandle, int) {
+	var srcs []*blockHandle
+	top := 0
+	hours := map[int64]bool{}
+	for _, b := range blocks {
+		if isCold(b) {
+			continue
+		}
+		srcs = append(srcs, b)
+		top = max(top, b.level)
+		for h := hourOf(b.meta.MinT); h <= b.meta.MaxT; h += nsPerHour {
+			hours[h] = true
+		}
+	}
+	if len(srcs) == 0 {
+		return nil, 0
+	}
+	for _, b := range blocks {
+		if isCold(b) && hours[hourOf(b.meta.MinT)] {
+			srcs = append(srcs, b)
+		}
+	}
+	return srcs, top
 }
 
 // Compact runs the due compaction jobs, live ones first, until none is due.
@@ -131,101 +153,31 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 	start := time.Now()
 	dir := s.partDir(job.tenant, job.day)
 	// Merges of a live day keep the flush's fast compression: they happen
-	// while data streams in, and a day is merged whole, with the stronger
-	// compaction level, once it goes cold.
+	// while data streams in; a day is merged once more, with the stronger
+	// compaction level and into one block per hour, once it goes cold.
 	opts := s.opts.Block
 	if job.cold {
 		opts.Level = s.opts.CompactionLevel
 		opts.Templated = true
 	}
-	path := filepath.Join(dir, blockName(job.level+1))
-	w, err := block.Create(path, opts)
+	out := newOutputs(dir, opts, job.level+1, job.cold)
+	res, err := s.merge(ctx, job.srcs, out, nil)
 	if err != nil {
-		return err
+		out.abort()
+		return fmt.Errorf("compact: %w", err)
 	}
-	// Streams of all sources, in label order.
-	type part struct {
-		r  *block.Reader
-		sm *block.StreamMeta
-	}
-	byKey := map[string][]part{}
-	var keys []labels.Labels
-	for _, h := range job.srcs {
-		r, err := h.reader()
-		if err != nil {
-			w.Abort()
-			return fmt.Errorf("compact: %w", err)
-		}
-		streams := r.Streams()
-		for i := range streams {
-			k := streams[i].Labels.String()
-			if _, ok := byKey[k]; !ok {
-				keys = append(keys, streams[i].Labels)
-			}
-			byKey[k] = append(byKey[k], part{r, &streams[i]})
-		}
-	}
-	slices.SortFunc(keys, labels.Compare)
-	var in, out int
-	for _, ls := range keys {
-		if err := ctx.Err(); err != nil {
-			w.Abort()
-			return err
-		}
-		// A k-way merge of the stream's chunks from every source, dropping
-		// exact duplicates: memory for one open chunk per source.
-		it := &streamIter{ls: ls, dir: Forward, start: -1 << 63, end: 1<<63 - 1, stats: &Stats{}, m: s.m}
-		for _, p := range byKey[ls.String()] {
-			for ci := range p.sm.Chunks {
-				c := &p.sm.Chunks[ci]
-				in += int(c.Count)
-				it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: p.r, c: c})
-			}
-		}
-		it.sortPending()
-		sw := w.StartStream(ls)
-		for it.next() {
-			sw.Add(it.cur)
-			out++
-		}
-		if it.err != nil {
-			w.Abort()
-			return fmt.Errorf("compact: %w", it.err)
-		}
-		sw.End()
-	}
-	if err := w.Finish(); err != nil {
-		return err
-	}
-	nb, err := block.Open(path)
+	repl, err := out.finish()
 	if err != nil {
-		return err
+		return fmt.Errorf("compact: %w", err)
 	}
-	// Swap: the new block in, the sources out. Queries that hold a source
-	// keep reading it through their open file; the files are unlinked and
-	// the descriptors closed when the last reader is collected.
-	s.mu.Lock()
-	p := s.parts[job.tenant][job.day]
-	kept := p.blocks[:0]
-	for _, b := range p.blocks {
-		if !slices.Contains(job.srcs, b) {
-			kept = append(kept, b)
-		}
+	var after int64
+	for _, h := range repl {
+		after += h.meta.Size
 	}
-	p.blocks = append(kept, handleOf(nb))
-	s.mu.Unlock()
-	var freed int64
-	for _, b := range job.srcs {
-		freed += b.meta.Size
-		if err := os.Remove(b.path); err != nil {
-			s.log.Error("remove compacted block", "path", b.path, "err", err)
-		}
-	}
-	block.SyncDir(dir)
+	s.replaceBlocks(job.tenant, job.day, job.srcs, repl)
 	s.m.compactions.Inc()
-	s.updateGauges()
-	s.log.Info("compacted blocks", "tenant", job.tenant, "day", job.day, "level", job.level+1,
-		"sources", len(job.srcs), "entries", out, "duplicates_dropped", in-out,
-		"bytes_before", freed, "bytes_after", nb.Size(), "duration", time.Since(start).Round(time.Millisecond))
+	s.log.Info("compacted blocks", "tenant", job.tenant, "day", job.day, "level", job.level+1, "cold", job.cold,
+		"sources", len(job.srcs), "blocks", len(repl), "entries", res.out, "duplicates_dropped", res.in-res.out,
+		"bytes_before", res.inBytes, "bytes_after", after, "duration", time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -158,13 +158,23 @@ func (s *Store) writeHead(ctx context.Context, h *head) error {
 			}
 		}
 		var buf []block.Entry
+		now := s.now()
 		for _, ms := range streams {
 			if err := ctx.Err(); err != nil {
 				abort()
 				return err
 			}
 			snap := ms.snapshot()
-			buf = snap.appendEntries(buf[:0], -1<<63, 1<<63-1)
+			// What is already past the stream's retention (replayed from
+			// the WAL, or kept in the head while it expired) is not
+			// written: a flush never brings back a day retention removed.
+			from := int64(-1 << 63)
+			if s.opts.Retention != nil {
+				if period := s.opts.Retention.StreamRetention(tenant, ms.ls); period > 0 {
+					from = now.Add(-period).UnixNano()
+				}
+			}
+			buf = snap.appendEntries(buf[:0], from, 1<<63-1)
 			for es := buf; len(es) > 0; {
 				// Days are cut by number; the name is formatted once a run.
 				day := dayNumber(es[0].T)

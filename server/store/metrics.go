@@ -18,6 +18,8 @@ type Metrics struct {
 	compactionFailures prometheus.Counter
 	chunksRead         prometheus.Counter
 	chunksSkipped      *prometheus.CounterVec
+	purgedBytes        *prometheus.CounterVec
+	oldest             *prometheus.GaugeVec
 }
 
 // NewMetrics creates the collectors and registers them with reg, if not nil.
@@ -53,8 +55,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		chunksSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loam_query_chunks_skipped_total", Help: "Chunks skipped by queries without decoding their lines, by reason (filter: the n-gram filter proved a needle absent; text: the decompressed text lacks one)."},
 			[]string{"reason"}),
+		purgedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loam_retention_purged_bytes_total", Help: "Bytes of blocks removed from disk, by tenant and reason (age, stream, size, delete)."},
+			[]string{"tenant", "reason"}),
+		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "loam_retention_oldest_timestamp_seconds", Help: "Time of the oldest entry a tenant's blocks hold."},
+			[]string{"tenant"}),
 	}
 	if reg != nil {
+		reg.MustRegister(m.purgedBytes, m.oldest)
 		reg.MustRegister(m.flushes, m.flushFailures, m.flushDuration, m.headStreams, m.headEntries,
 			m.headBytes, m.blocks, m.blockBytes, m.appendsHeldBack, m.unreadableBlocks, m.compactions, m.compactionFailures, m.chunksRead, m.chunksSkipped)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"time"
 
+	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
 )
 
@@ -18,6 +19,9 @@ type Retention interface {
 	// MaxRetention returns the longest any stream of tenant is kept; 0
 	// when some stream is kept forever.
 	MaxRetention(tenant string) time.Duration
+	// MinRetention returns the shortest any stream of tenant is kept; 0
+	// when every stream is kept forever.
+	MinRetention(tenant string) time.Duration
 }
 
 // Tombstone hides the entries of the streams that match Matchers with
@@ -46,4 +50,67 @@ func (t *Tombstone) hides(ts int64, line []byte) bool {
 // concurrent use; the returned slice is not modified by the caller.
 type Tombstones interface {
 	Tombstones(tenant string) []Tombstone
+}
+
+// visibility is what one read may see of a tenant's streams: each stream's
+// entries since its retention cutoff, less those a tombstone hides. Not
+// safe for concurrent use; it lives for one read.
+type visibility struct {
+	tenant     string
+	start, end int64
+	now        int64
+	retention  Retention
+	tombs      []Tombstone
+	starts     map[string]int64 // stream key → first visible time
+}
+
+// visibility starts the visibility of a read of tenant over [start, end).
+func (s *Store) visibility(tenant string, start, end int64) *visibility {
+	v := &visibility{tenant: tenant, start: start, end: end, now: s.now().UnixNano(), retention: s.opts.Retention}
+	if s.opts.Tombstones != nil {
+		v.tombs = s.opts.Tombstones.Tombstones(tenant)
+	}
+	return v
+}
+
+// from returns the first time of stream ls (key: its String) the read may
+// see: the read's start, or later when older entries are past the stream's
+// retention.
+func (v *visibility) from(key string, ls labels.Labels) int64 {
+	if v.retention == nil {
+		return v.start
+	}
+	if t, ok := v.starts[key]; ok {
+		return t
+	}
+	t := v.start
+	if period := v.retention.StreamRetention(v.tenant, ls); period > 0 {
+		t = max(t, v.now-int64(period))
+	}
+	if v.starts == nil {
+		v.starts = map[string]int64{}
+	}
+	v.starts[key] = t
+	return t
+}
+
+// tombstones returns the deletions that hide entries of ls in the read.
+func (v *visibility) tombstones(ls labels.Labels) []Tombstone {
+	var out []Tombstone
+	for i := range v.tombs {
+		if v.tombs[i].covers(ls, v.start, v.end-1) {
+			out = append(out, v.tombs[i])
+		}
+	}
+	return out
+}
+
+// hidden reports whether a deletion hides the entry.
+func (it *streamIter) hidden(e block.Entry) bool {
+	for i := range it.tombs {
+		if it.tombs[i].hides(e.T, e.Line) {
+			return true
+		}
+	}
+	return false
 }

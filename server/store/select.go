@@ -83,12 +83,13 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 	p.Stats.Selects.Add(1)
 	byStream := map[string]*streamIter{}
 	lineNeedles := toNeedles(p.Needles) // shared by the streams, read only
+	vis := s.visibility(p.Tenant, p.Start, p.End)
 	get := func(ls labels.Labels) *streamIter {
 		key := ls.String()
 		it := byStream[key]
 		if it == nil {
-			it = &streamIter{ls: ls, dir: p.Direction, start: p.Start, end: p.End, stats: p.Stats, m: s.m,
-				needles: lineNeedles, noLines: p.NoLines}
+			it = &streamIter{ls: ls, dir: p.Direction, start: vis.from(key, ls), end: p.End, stats: p.Stats, m: s.m,
+				needles: lineNeedles, noLines: p.NoLines, tombs: vis.tombstones(ls)}
 			byStream[key] = it
 		}
 		return it
@@ -112,7 +113,7 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 			if snap.minT >= p.End || snap.maxT < p.Start {
 				return
 			}
-			es := snap.entries(p.Start, p.End)
+			es := snap.entries(vis.from(ms.ls.String(), ms.ls), p.End)
 			if len(es) == 0 {
 				return
 			}
@@ -142,9 +143,10 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 				continue
 			}
 			var it *streamIter
+			from := vis.from(sm.Labels.String(), sm.Labels)
 			for ci := range sm.Chunks {
 				c := &sm.Chunks[ci]
-				if !c.Overlaps(p.Start, p.End-1) {
+				if !c.Overlaps(from, p.End-1) {
 					continue
 				}
 				if it == nil {
@@ -332,6 +334,7 @@ type streamIter struct {
 	m          *Metrics
 	needles    block.Needles // as in SelectParams: chunk lines without them are skipped
 	noLines    bool          // as in SelectParams
+	tombs      []Tombstone   // deletions covering the stream: their entries are skipped
 	started    bool          // next was called: cur is the stream's place in a merge
 	hasCur     bool          // that call found an entry
 	times      []int64       // timestamps-only decode buffer
@@ -609,6 +612,9 @@ func (it *streamIter) next() bool {
 			it.lastLines = it.lastLines[:0]
 		}
 		it.lastLines = append(it.lastLines, e.Line)
+		if it.hidden(e) {
+			continue
+		}
 		it.cur, it.curHead = e, c.head
 		if c.head {
 			it.headSent++

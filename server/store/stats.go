@@ -67,6 +67,17 @@ func (s *Store) Stats(ctx context.Context, p StatsParams, fn func(ls labels.Labe
 		return sort.Search(n, func(i int) bool { return p.Bounds[i+1] > t })
 	}
 	figs := make([]Figures, n)
+	// Entries past their stream's retention are not counted.
+	vis := s.visibility(p.Tenant, lo, hi)
+	visible := func(ls labels.Labels) func(int64) int {
+		from := vis.from(ls.String(), ls)
+		return func(t int64) int {
+			if t < from {
+				return -1
+			}
+			return bucket(t)
+		}
+	}
 
 	heads, parts := s.sources(p.Tenant, lo, hi)
 	for _, h := range heads {
@@ -78,6 +89,7 @@ func (s *Store) Stats(ctx context.Context, p StatsParams, fn func(ls labels.Labe
 			if len(snap.ts) == 0 || snap.minT >= hi || snap.maxT < lo {
 				return
 			}
+			bucket := visible(ms.ls)
 			clear(figs)
 			found := false
 			for i, t := range snap.ts {
@@ -106,6 +118,7 @@ func (s *Store) Stats(ctx context.Context, p StatsParams, fn func(ls labels.Labe
 		streams := r.Streams()
 		for _, si := range r.Select(p.Matchers) {
 			sm := &streams[si]
+			bucket := visible(sm.Labels)
 			clear(figs)
 			found := false
 			for ci := range sm.Chunks {

@@ -48,6 +48,18 @@ type Options struct {
 	CompactionLevel     block.Level
 	CompactionColdAfter time.Duration
 
+	// Retention says how long each stream is kept (nil: forever), and
+	// Tombstones what deletions hide (nil: none); see policy.go and
+	// retention.go.
+	Retention  Retention
+	Tombstones Tombstones
+
+	// RetentionOptions configure the removal of old data (retention.go).
+	RetentionOptions RetentionOptions
+
+	// Now is the clock of retention (time.Now when nil), for tests.
+	Now func() time.Time
+
 	Logger  *slog.Logger
 	Metrics *Metrics
 }
@@ -89,7 +101,9 @@ type Store struct {
 	newest        map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
 	kick          chan struct{}    // wakes the flusher early: the head is full
 	compactKick   chan struct{}
-	compactDone   chan struct{}
+	compactDone   chan struct{} // one token from each background loop when it ends
+	retentionKick chan struct{}
+	retentionMu   sync.Mutex      // one retention pass at a time
 	stopCtx       context.Context // cancelled by Close, to end a running compaction
 	stopCancel    context.CancelFunc
 	flushedMu     sync.Mutex
@@ -144,7 +158,8 @@ func Open(opts Options) (*Store, error) {
 		opts.Metrics = NewMetrics(nil)
 	}
 	s := &Store{opts: opts, log: opts.Logger, m: opts.Metrics, head: newHead(),
-		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), compactKick: make(chan struct{}, 1), compactDone: make(chan struct{}, 2), stop: make(chan struct{}), loopDone: make(chan struct{})}
+		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), compactKick: make(chan struct{}, 1), compactDone: make(chan struct{}, 3),
+		retentionKick: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{})}
 	s.recBuf.New = func() any { return new(recBuffers) }
 	s.flushed = sync.NewCond(&s.flushedMu)
 	s.stopCtx, s.stopCancel = context.WithCancel(context.Background())
@@ -174,10 +189,19 @@ func Open(opts Options) (*Store, error) {
 	coldTick := min(10*time.Second, max(opts.CompactionColdAfter/4, 100*time.Millisecond))
 	go s.compactLoop(false, time.Hour)
 	go s.compactLoop(true, coldTick)
+	go s.retentionLoop()
 	return s, nil
 }
 
 func (s *Store) blocksDir() string { return filepath.Join(s.opts.Dir, "blocks") }
+
+// now is the store's clock.
+func (s *Store) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
 
 func (s *Store) replayRecord(b []byte) error {
 	tenant, streams, err := decodeRecord(b)
@@ -238,6 +262,9 @@ type Rejected struct {
 	Stream labels.Labels
 	T      int64
 	Reason string
+	// Expired says the entry is past its stream's retention; otherwise it
+	// is too far behind the stream's newest entry.
+	Expired bool
 }
 
 // Append makes the streams durable in the WAL and then visible in the head.
@@ -302,10 +329,32 @@ func (s *Store) noteNewest(tenant string, streams []Stream) {
 func (s *Store) checkOrder(tenant string, streams []Stream) []Rejected {
 	var rejected []Rejected
 	window := int64(s.opts.OutOfOrderWindow)
+	now := s.now()
 	s.newestMu.Lock()
 	defer s.newestMu.Unlock()
 	for i := range streams {
 		st := &streams[i]
+		// An entry already past its stream's retention would be hidden at
+		// once and could recreate a day retention removed: refused.
+		if s.opts.Retention != nil {
+			if period := s.opts.Retention.StreamRetention(tenant, st.Labels); period > 0 {
+				cut := now.Add(-period).UnixNano()
+				kept := st.Entries[:0]
+				for _, e := range st.Entries {
+					if e.T < cut {
+						rejected = append(rejected, Rejected{Stream: st.Labels, T: e.T, Expired: true,
+							Reason: fmt.Sprintf("entry too old: the stream's retention is %s, so entries before %s are refused",
+								period, time.Unix(0, cut).UTC().Format(time.RFC3339))})
+						continue
+					}
+					kept = append(kept, e)
+				}
+				st.Entries = kept
+				if len(kept) == 0 {
+					continue
+				}
+			}
+		}
 		key := newestKey(tenant, st.Labels)
 		newest, seen := s.newest[key]
 		maxT := newest
@@ -369,6 +418,7 @@ func (s *Store) Close() error {
 	close(s.stop)
 	s.stopCancel()
 	<-s.loopDone
+	<-s.compactDone
 	<-s.compactDone
 	<-s.compactDone
 	err := s.Flush(context.Background())

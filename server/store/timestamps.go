@@ -149,7 +149,7 @@ func (si *streamIter) plainTimestamps(p SelectParams, keep func([]byte) bool, ne
 		if lines < 0 {
 			lines = int64(len(b.ts))
 		}
-		lo, _ := slices.BinarySearch(b.ts, p.Start)
+		lo, _ := slices.BinarySearch(b.ts, si.start)
 		hi, _ := slices.BinarySearch(b.ts, p.End)
 		st.Lines.Add(lines)
 		st.Bytes.Add(bytes)
@@ -163,8 +163,12 @@ func (si *streamIter) plainTimestamps(p SelectParams, keep func([]byte) bool, ne
 }
 
 // plain reports whether the stream's sources are disjoint in time and carry
-// no structured metadata, so that their timestamps can be taken as they are.
+// no structured metadata, and no deletion covers the stream, so that their
+// timestamps can be taken as they are.
 func (it *streamIter) plain() bool {
+	if len(it.tombs) > 0 {
+		return false
+	}
 	var prevMax int64
 	for i, src := range it.pending {
 		if i > 0 && src.minT <= prevMax {
