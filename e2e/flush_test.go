@@ -11,7 +11,7 @@ import (
 
 // TestFlushAndCompaction drives the storage life cycle through HTTP: /flush
 // writes the head into a level-0 block, the cold day is then merged into a
-// compacted block, and every answer stays the same throughout.
+// compacted block per hour, and every answer stays the same throughout.
 func TestFlushAndCompaction(t *testing.T) {
 	dir := t.TempDir()
 	l := startLoam(t, dir, "-compaction.cold-after", "1s")
@@ -46,9 +46,11 @@ func TestFlushAndCompaction(t *testing.T) {
 		v, _ := l.metrics(t).value("loam_compactions_total")
 		return v >= 1
 	})
-	l1, _ := filepath.Glob(filepath.Join(dir, "blocks", "*", "*", "L1-*.blk"))
-	if len(l1) != 1 {
-		t.Fatalf("compacted blocks: %v", l1)
+	// A cold day is kept as one block per hour of data (H…).
+	cold, _ := filepath.Glob(filepath.Join(dir, "blocks", "*", "*", "H*.blk"))
+	all, _ := filepath.Glob(filepath.Join(dir, "blocks", "*", "*", "*.blk"))
+	if len(cold) != 1 || len(all) != 1 {
+		t.Fatalf("compacted blocks: %v of %v", cold, all)
 	}
 	check("compacted block")
 	// The filter of the compacted block skips it for an absent request id.
