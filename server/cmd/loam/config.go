@@ -13,6 +13,7 @@ import (
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/distributor"
+	"github.com/loam-logs/loam/server/store"
 	"github.com/loam-logs/loam/server/wal"
 )
 
@@ -46,6 +47,13 @@ type config struct {
 		Compression string        `yaml:"compression"`
 		ColdAfter   time.Duration `yaml:"cold_after"`
 	} `yaml:"compaction"`
+
+	Retention struct {
+		MaxDiskUsage float64       `yaml:"max_disk_usage"`
+		MaxBytes     int64         `yaml:"max_bytes"`
+		MinAge       time.Duration `yaml:"min_age"`
+		Interval     time.Duration `yaml:"interval"`
+	} `yaml:"retention"`
 
 	Limits distributor.Limits `yaml:"limits"`
 
@@ -87,6 +95,12 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.IntVar(&c.Compaction.FanIn, "compaction.fan-in", 16, "merge this many blocks of one level of a day into one block of the next level")
 	fs.StringVar(&c.Compaction.Compression, "compaction.compression", "best", "zstd effort for chunk lines when a day that stopped receiving data (-compaction.cold-after) is merged whole: fastest, default, better, best. Merges of a live day use -block.compression")
 	fs.DurationVar(&c.Compaction.ColdAfter, "compaction.cold-after", 10*time.Minute, "merge all blocks of a day that got no new block for this long")
+
+	r := store.DefaultRetentionOptions
+	fs.Float64Var(&c.Retention.MaxDiskUsage, "retention.max-disk-usage", r.MaxDiskUsage, "percentage of the filesystem holding -data.dir past which the oldest data of all tenants is purged, an hour or 5% of the budget at a time (0 = no such budget)")
+	fs.Int64Var(&c.Retention.MaxBytes, "retention.max-bytes", 0, "byte budget for blocks and WAL past which the oldest data of all tenants is purged (0 = none)")
+	fs.DurationVar(&c.Retention.MinAge, "retention.min-age", r.MinAge, "a size purge never removes data younger than this")
+	fs.DurationVar(&c.Retention.Interval, "retention.interval", r.Interval, "how often expired data and the size budgets are checked")
 
 	d := distributor.DefaultLimits
 	fs.IntVar(&c.Limits.MaxLabelNamesPerSeries, "limits.max-label-names-per-series", d.MaxLabelNamesPerSeries, "most labels a stream may have")
@@ -152,6 +166,12 @@ func (c *config) validate() error {
 	}
 	if c.Head.MaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("-head.max-bytes must be positive"))
+	}
+	if c.Retention.MaxDiskUsage < 0 || c.Retention.MaxDiskUsage > 100 {
+		errs = append(errs, fmt.Errorf("-retention.max-disk-usage must be a percentage between 0 and 100"))
+	}
+	if c.Retention.MaxBytes < 0 || c.Retention.MinAge < 0 || c.Retention.Interval <= 0 {
+		errs = append(errs, fmt.Errorf("-retention.max-bytes and -retention.min-age must not be negative, -retention.interval must be positive"))
 	}
 	if c.Block.ChunkTargetSize <= 0 {
 		errs = append(errs, fmt.Errorf("-block.chunk-target-size must be positive"))

@@ -91,8 +91,10 @@ func run(cfg *config) error {
 		CompactionFanIn:     cfg.Compaction.FanIn,
 		CompactionLevel:     clvl,
 		CompactionColdAfter: cfg.Compaction.ColdAfter,
-		Logger:              log,
-		Metrics:             store.NewMetrics(reg),
+		RetentionOptions: store.RetentionOptions{Interval: cfg.Retention.Interval, MinAge: cfg.Retention.MinAge,
+			MaxDiskUsage: cfg.Retention.MaxDiskUsage, MaxBytes: cfg.Retention.MaxBytes},
+		Logger:  log,
+		Metrics: store.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
