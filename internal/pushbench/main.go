@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,7 @@ type config struct {
 	unique    bool
 	total     int64
 	span      time.Duration
+	ago       time.Duration
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -52,6 +54,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.unique, "unique", false, "generate every line afresh (unique request ids, for needle queries); costs client CPU")
 	fs.Int64Var(&c.total, "total", 0, "stop after this many lines (0: run for -duration)")
 	fs.DurationVar(&c.span, "span", 0, "with -total: spread the timestamps evenly over this much of the past")
+	fs.DurationVar(&c.ago, "ago", 0, "with -span: the span ends this long before now")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -62,8 +65,8 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-streams, -workers and -duration must be positive")
 	case c.perStream < 1 || c.batch < c.perStream:
 		return nil, errors.New("-per-stream must be at least 1 and at most -batch")
-	case c.rate < 0 || c.total < 0 || c.span < 0:
-		return nil, errors.New("-rate, -total and -span must not be negative")
+	case c.rate < 0 || c.total < 0 || c.span < 0 || c.ago < 0:
+		return nil, errors.New("-rate, -total, -span and -ago must not be negative")
 	}
 	return c, nil
 }
@@ -100,7 +103,7 @@ func run(c *config, out io.Writer) error {
 	start := time.Now().Add(-2 * time.Minute).UnixNano()
 	if c.span > 0 {
 		sh.total, sh.span = c.total, int64(c.span)
-		sh.spanStart = time.Now().Add(-c.span - time.Minute).UnixNano()
+		sh.spanStart = time.Now().Add(-c.ago - c.span - time.Minute).UnixNano()
 		start = sh.spanStart
 	}
 	var before procStats
@@ -116,6 +119,7 @@ func run(c *config, out io.Writer) error {
 	t0 := time.Now()
 	deadline := t0.Add(c.duration)
 	var wg sync.WaitGroup
+	lat := make([][]time.Duration, c.workers) // each worker's push latencies
 	for w := range c.workers {
 		wg.Add(1)
 		go func() {
@@ -137,7 +141,10 @@ func run(c *config, out io.Writer) error {
 				next = (next + nStreams*c.workers) % c.streams
 				sent += int64(perPush)
 				n.pushes.Add(1)
-				if err := pushOnce(client, c, body); err != nil {
+				p0 := time.Now()
+				err := pushOnce(client, c, body)
+				lat[w] = append(lat[w], time.Since(p0))
+				if err != nil {
 					n.fails.Add(1)
 					n.firstErr.CompareAndSwap(nil, err.Error())
 					continue
@@ -152,6 +159,12 @@ func run(c *config, out io.Writer) error {
 	l, b := float64(n.lines.Load()), float64(n.lineBytes.Load())
 	fmt.Fprintf(out, "accepted %.0f lines in %s: %.0f lines/s, %.1f MB/s raw (avg line %.0f B), %d/%d pushes failed\n",
 		l, el.Round(time.Millisecond), l/el.Seconds(), b/el.Seconds()/1e6, b/max(l, 1), n.fails.Load(), n.pushes.Load())
+	if all := slices.Concat(lat...); len(all) > 0 {
+		slices.Sort(all)
+		q := func(f float64) time.Duration { return all[min(len(all)-1, int(f*float64(len(all))))] }
+		fmt.Fprintf(out, "push latency: p50 %s, p99 %s, max %s\n", q(0.5).Round(time.Microsecond*10),
+			q(0.99).Round(time.Microsecond*10), all[len(all)-1].Round(time.Microsecond*10))
+	}
 	if id, ok := sh.needle.Load().(string); ok {
 		fmt.Fprintf(out, "needle: %s\n", id)
 	}

@@ -67,6 +67,7 @@ func TestRun(t *testing.T) {
 	report := out.String()
 	for _, re := range []string{
 		`(?m)^accepted 2000 lines in [^:]+: \d+ lines/s, [\d.]+ MB/s raw \(avg line 1\d\d B\), 0/20 pushes failed$`,
+		`(?m)^push latency: p50 [\dµmns.]+, p99 [\dµmns.]+, max [\dµmns.]+$`,
 		`(?m)^needle: [0-9a-f]{32}$`,
 		`(?m)^server: [\d.]+ CPU-s \([\d.]+ cores\), (\d+|\+Inf) lines per CPU-s, RSS \d+ MiB, peak RSS \d+ MiB$`,
 	} {
@@ -88,7 +89,7 @@ func TestRun(t *testing.T) {
 	if err := run(c, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`accepted 0 lines .* (\d+)/(\d+) pushes failed\n(needle: \w+\n)?first failure: HTTP 429: rate limited\n$`).MatchString(out.String()) {
+	if !regexp.MustCompile(`accepted 0 lines .* (\d+)/(\d+) pushes failed\npush latency: [^\n]+\n(needle: \w+\n)?first failure: HTTP 429: rate limited\n$`).MatchString(out.String()) {
 		t.Errorf("report of a refusing server:\n%s", out.String())
 	}
 }
