@@ -48,6 +48,9 @@ type Options struct {
 	CompactionLevel     block.Level
 	CompactionColdAfter time.Duration
 
+	// Tombstones are the delete requests every read applies; nil: none.
+	Tombstones Tombstones
+
 	Logger  *slog.Logger
 	Metrics *Metrics
 }

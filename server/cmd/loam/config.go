@@ -47,6 +47,10 @@ type config struct {
 		ColdAfter   time.Duration `yaml:"cold_after"`
 	} `yaml:"compaction"`
 
+	Retention struct {
+		DeleteDelay time.Duration `yaml:"delete_delay"`
+	} `yaml:"retention"`
+
 	Limits distributor.Limits `yaml:"limits"`
 
 	Push struct {
@@ -87,6 +91,8 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.IntVar(&c.Compaction.FanIn, "compaction.fan-in", 16, "merge this many blocks of one level of a day into one block of the next level")
 	fs.StringVar(&c.Compaction.Compression, "compaction.compression", "best", "zstd effort for chunk lines when a day that stopped receiving data (-compaction.cold-after) is merged whole: fastest, default, better, best. Merges of a live day use -block.compression")
 	fs.DurationVar(&c.Compaction.ColdAfter, "compaction.cold-after", 10*time.Minute, "merge all blocks of a day that got no new block for this long")
+
+	fs.DurationVar(&c.Retention.DeleteDelay, "retention.delete-delay", time.Hour, "how old a delete request (/loki/api/v1/delete) is before its lines are removed from the disk by rewriting the blocks that hold them; until then it can be cancelled (Loki's delete_request_cancel_period). Queries stop returning the lines at once either way. 0 removes them at once")
 
 	d := distributor.DefaultLimits
 	fs.IntVar(&c.Limits.MaxLabelNamesPerSeries, "limits.max-label-names-per-series", d.MaxLabelNamesPerSeries, "most labels a stream may have")
@@ -149,6 +155,9 @@ func (c *config) validate() error {
 	}
 	if c.Compaction.FanIn < 2 {
 		errs = append(errs, fmt.Errorf("-compaction.fan-in must be at least 2"))
+	}
+	if c.Retention.DeleteDelay < 0 {
+		errs = append(errs, fmt.Errorf("-retention.delete-delay must not be negative"))
 	}
 	if c.Head.MaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("-head.max-bytes must be positive"))
