@@ -33,7 +33,8 @@ type Options struct {
 	// without force.
 	Delay time.Duration
 	// MaxInterval is Loki's delete_max_interval: a request with line
-	// filters is purged in parts of at most this long (0: in one part).
+	// filters is purged in parts of at most this long, and max_interval may
+	// not exceed it (negative: one part, no bound).
 	MaxInterval time.Duration
 	// RetryInterval is how long after a failed purge it is tried again.
 	RetryInterval time.Duration
@@ -97,8 +98,11 @@ func (r *request) tombstone(start, end int64) store.Tombstone {
 // Open reads the requests kept in opts.Dir (creating it if needed). A file
 // that cannot be read back is an error that says how to recover.
 func Open(opts Options) (*Manager, error) {
-	if opts.MaxInterval == 0 {
+	switch {
+	case opts.MaxInterval == 0:
 		opts.MaxInterval = DefaultOptions.MaxInterval
+	case opts.MaxInterval < 0:
+		opts.MaxInterval = 0
 	}
 	if opts.RetryInterval <= 0 {
 		opts.RetryInterval = DefaultOptions.RetryInterval
