@@ -56,6 +56,8 @@ type API struct {
 
 	// querySlots bounds the queries evaluated at once.
 	querySlots chan struct{}
+
+	deletes Deletes // set by ServeDeletes before Handler; nil: no delete endpoints
 }
 
 // backend is what the handlers serve from, set once the store is open.
@@ -154,6 +156,7 @@ func (a *API) Handler() http.Handler {
 	r.HandleFunc("/loki/api/v1/drilldown-limits", a.handleDrilldownLimits).Methods("GET")
 	r.HandleFunc("/loki/api/v1/format_query", a.handleFormatQuery).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/status/buildinfo", a.handleBuildInfo).Methods("GET")
+	a.deleteRoutes(r)
 	r.NotFoundHandler = a.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("404 page not found: %s is not an endpoint of this server", r.URL.Path))
 	}))

@@ -53,6 +53,7 @@ type config struct {
 		MaxBytes     int64         `yaml:"max_bytes"`
 		MinAge       time.Duration `yaml:"min_age"`
 		Interval     time.Duration `yaml:"interval"`
+		DeleteDelay  time.Duration `yaml:"delete_delay"`
 	} `yaml:"retention"`
 
 	Limits distributor.Limits `yaml:"limits"`
@@ -101,6 +102,7 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.Int64Var(&c.Retention.MaxBytes, "retention.max-bytes", 0, "byte budget for blocks and WAL past which the oldest data of all tenants is purged (0 = none)")
 	fs.DurationVar(&c.Retention.MinAge, "retention.min-age", r.MinAge, "a size purge never removes data younger than this")
 	fs.DurationVar(&c.Retention.Interval, "retention.interval", r.Interval, "how often expired data and the size budgets are checked")
+	fs.DurationVar(&c.Retention.DeleteDelay, "retention.delete-delay", time.Hour, "how old a delete request (/loki/api/v1/delete) is before its lines are removed from the disk by rewriting the blocks that hold them; until then it can be cancelled (Loki's delete_request_cancel_period). Queries stop returning the lines at once either way. 0 removes them at once")
 
 	d := distributor.DefaultLimits
 	fs.IntVar(&c.Limits.MaxLabelNamesPerSeries, "limits.max-label-names-per-series", d.MaxLabelNamesPerSeries, "most labels a stream may have")
@@ -163,6 +165,9 @@ func (c *config) validate() error {
 	}
 	if c.Compaction.FanIn < 2 {
 		errs = append(errs, fmt.Errorf("-compaction.fan-in must be at least 2"))
+	}
+	if c.Retention.DeleteDelay < 0 {
+		errs = append(errs, fmt.Errorf("-retention.delete-delay must not be negative"))
 	}
 	if c.Head.MaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("-head.max-bytes must be positive"))

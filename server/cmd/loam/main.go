@@ -21,6 +21,7 @@ import (
 
 	"github.com/loam-logs/loam/server/api"
 	"github.com/loam-logs/loam/server/block"
+	"github.com/loam-logs/loam/server/deletes"
 	"github.com/loam-logs/loam/server/distributor"
 	"github.com/loam-logs/loam/server/store"
 	"github.com/loam-logs/loam/server/wal"
@@ -66,6 +67,14 @@ func run(cfg *config) error {
 		DefaultTenant:            cfg.DefaultTenant,
 	}, log, reg, reg)
 
+	// The delete requests are read before the store opens: its reads hide
+	// their lines from the start.
+	dels, err := deletes.Open(deletes.Options{Dir: cfg.DataDir, Delay: cfg.Retention.DeleteDelay, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	a.ServeDeletes(dels)
+
 	// Listen first, so that /ready answers "not ready" during WAL replay.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -93,13 +102,15 @@ func run(cfg *config) error {
 		CompactionColdAfter: cfg.Compaction.ColdAfter,
 		RetentionOptions: store.RetentionOptions{Interval: cfg.Retention.Interval, MinAge: cfg.Retention.MinAge,
 			MaxDiskUsage: cfg.Retention.MaxDiskUsage, MaxBytes: cfg.Retention.MaxBytes},
-		Logger:  log,
-		Metrics: store.NewMetrics(reg),
+		Tombstones: dels,
+		Logger:     log,
+		Metrics:    store.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
 	}
 	a.Serve(distributor.New(cfg.Limits, st, reg), st)
+	dels.Start(st)
 	log.Info("ready")
 
 	sig := make(chan os.Signal, 1)
@@ -114,6 +125,7 @@ func run(cfg *config) error {
 	defer cancel()
 	srv.Shutdown(ctx)
 	a.Stop()
+	dels.Stop()
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
