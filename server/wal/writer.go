@@ -390,6 +390,27 @@ func (w *WAL) Segments() (first, last int, err error) {
 	return first, last, nil
 }
 
+// DiskBytes returns the bytes of the segment files in the directory, as
+// their sizes say (a file system may allocate a little more).
+func (w *WAL) DiskBytes() (int64, error) {
+	seqs, err := listSegments(w.dir)
+	if err != nil {
+		return 0, fmt.Errorf("wal: list segments: %w", err)
+	}
+	var n int64
+	for _, seq := range seqs {
+		fi, err := os.Stat(filepath.Join(w.dir, segmentName(seq)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed by a concurrent Truncate
+		}
+		if err != nil {
+			return n, fmt.Errorf("wal: stat segment %d: %w", seq, err)
+		}
+		n += fi.Size()
+	}
+	return n, nil
+}
+
 // Truncate deletes the segments numbered below before. It is meant to be
 // called with a number returned by Cut once everything appended before that
 // Cut is safely stored elsewhere. before may not exceed the current segment.

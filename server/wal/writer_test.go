@@ -205,6 +205,10 @@ func TestCutTruncate(t *testing.T) {
 	if err := w.Truncate(n3); err != nil {
 		t.Fatal(err)
 	}
+	// Segment 3 alone is left, holding "d".
+	if b, err := w.DiskBytes(); err != nil || b != HeaderSize+RecordHeaderSize+1 {
+		t.Fatalf("DiskBytes() = %d, %v; want %d", b, err, HeaderSize+RecordHeaderSize+1)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
