@@ -193,12 +193,17 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 			return fmt.Errorf("compact: %w", it.err)
 		}
 		sw.End()
+		if err := w.Err(); err != nil { // a full disk: stop early, keep the sources
+			w.Abort()
+			return err
+		}
 	}
 	if err := w.Finish(); err != nil {
 		return err
 	}
 	nb, err := block.Open(path)
 	if err != nil {
+		os.Remove(path) // the sources stay; a second copy must not load at restart
 		return err
 	}
 	// Swap: the new block in, the sources out. Queries that hold a source

@@ -18,6 +18,7 @@ type Metrics struct {
 	compactionFailures prometheus.Counter
 	chunksRead         prometheus.Counter
 	chunksSkipped      *prometheus.CounterVec
+	disk               *diskMetrics // disk.go
 }
 
 // NewMetrics creates the collectors and registers them with reg, if not nil.
@@ -54,6 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "loam_query_chunks_skipped_total", Help: "Chunks skipped by queries without decoding their lines, by reason (filter: the n-gram filter proved a needle absent; text: the decompressed text lacks one)."},
 			[]string{"reason"}),
 	}
+	m.disk = newDiskMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.flushes, m.flushFailures, m.flushDuration, m.headStreams, m.headEntries,
 			m.headBytes, m.blocks, m.blockBytes, m.appendsHeldBack, m.unreadableBlocks, m.compactions, m.compactionFailures, m.chunksRead, m.chunksSkipped)

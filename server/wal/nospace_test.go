@@ -81,9 +81,9 @@ func TestNoSpace(t *testing.T) {
 		},
 		{
 			name: "fsync fails with EIO", policy: SyncAlways,
-			brk:    func(d *faultDisk) { d.failSync = syscall.EIO },
-			step:   appendOne(10),
-			wantIs: syscall.EIO,
+			brk:            func(d *faultDisk) { d.failSync = syscall.EIO },
+			step:           appendOne(10),
+			wantIs:         syscall.EIO,
 			failedReplayed: true, newSegment: true,
 		},
 		{
