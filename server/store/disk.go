@@ -36,7 +36,7 @@ func noSpace(what string, err error) error {
 const noSpaceBackoff = 10 * time.Second
 
 // diskRefreshEvery is how often the flush loop refreshes the disk gauges
-// (flushes refresh them too).
+// (flushes and compactions refresh them too, through updateGauges).
 const diskRefreshEvery = 10 * time.Second
 
 // diskState says whether writes fail for lack of space. walFull and

@@ -171,7 +171,6 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 	s.updateGauges()
 	s.noteFlush(nil)
-	s.refreshDisk()
 	return nil
 }
 

@@ -63,8 +63,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// updateGauges refreshes the gauges of blocks on disk.
+// updateGauges refreshes the gauges of blocks on disk, and those of disk
+// space (disk.go).
 func (s *Store) updateGauges() {
+	defer s.refreshDisk() // runs after the unlock below
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var n int

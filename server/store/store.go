@@ -175,7 +175,6 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open WAL: %w", err)
 	}
 	s.updateGauges()
-	s.refreshDisk()
 	go s.flushLoop()
 	// Cold jobs are looked for a few times per ColdAfter, at most every 10s.
 	coldTick := min(10*time.Second, max(opts.CompactionColdAfter/4, 100*time.Millisecond))
