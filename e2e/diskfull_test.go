@@ -159,8 +159,8 @@ func (p *diskPusher) verify(t *testing.T, l *loam, from time.Time, when string) 
 // TestDiskFull runs loam on a 64 MiB tmpfs that a filler file leaves about
 // 8 MiB of: concurrent pushes fill it until they are refused with a
 // retryable 503 that says the disk is full, /metrics shows loam_disk_full 1,
-// and queries still answer. Removing the filler lets pushes succeed again
-// without a restart, and loam_disk_full returns to 0. After a SIGKILL and
+// and queries still answer, also after a restart on the full disk.
+// Removing the filler lets pushes succeed again without a restart, and loam_disk_full returns to 0. After a SIGKILL and
 // restart, and after a clean restart, every acknowledged line is readable
 // exactly once, and no refused push is half visible.
 func TestDiskFull(t *testing.T) {
@@ -235,6 +235,20 @@ func TestDiskFull(t *testing.T) {
 	}
 	for _, p := range pushers {
 		p.verify(t, l, from, "while the disk is full")
+	}
+
+	// A restart on the full disk: loam comes up, replays its WAL, answers
+	// queries and refuses pushes as before.
+	l.kill9()
+	l = startLoam(t, dataDir, args...)
+	for _, p := range pushers {
+		p.verify(t, l, from, "restarted on the full disk")
+	}
+	waitFor(t, 10*time.Second, "a push refused on the restarted full disk", func() bool {
+		return pushers[0].push(c, l.base) == http.StatusServiceUnavailable
+	})
+	if v, _ := l.metrics(t).value("loam_disk_full"); v != 1 {
+		t.Errorf("loam_disk_full = %g after a restart on the full disk, want 1", v)
 	}
 
 	// Space comes back: the next pushes succeed, without a restart, once

@@ -87,7 +87,7 @@ func (s *Store) flushReason(now time.Time) string {
 	s.mu.RLock()
 	h, retry := s.head, len(s.frozen) > 0
 	s.mu.RUnlock()
-	if retry {
+	if retry || s.disk.flushFull.Load() { // the last flush found no room
 		return "retry"
 	}
 	if h.entries.Load() == 0 {
