@@ -160,6 +160,15 @@ func TestMetrics(t *testing.T) {
 	expect("loam_head_bytes", 0)
 	atLeast("loam_query_chunks_read_total", 1)
 	atLeast("loam_query_chunks_skipped_total", 1, "reason", "filter")
+	// Disk space of the data directory's file system, refreshed by flushes.
+	expect("loam_disk_full", 0)
+	atLeast("loam_disk_usage_bytes", 1)
+	atLeast("loam_disk_capacity_bytes", 1)
+	atLeast("loam_data_bytes", 1, "kind", "blocks")
+	atLeast("loam_data_bytes", 8, "kind", "wal") // a segment header at least
+	if b, _ := m.value("loam_data_bytes", "kind", "blocks"); b != func() float64 { v, _ := m.value("loam_block_bytes"); return v }() {
+		t.Errorf("loam_data_bytes{kind=blocks} = %v differs from loam_block_bytes", b)
+	}
 
 	t.Run("404 and 405 counted", func(t *testing.T) {
 		l.do(t, "DELETE", "/loki/api/v1/push", nil, nil)

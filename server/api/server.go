@@ -295,6 +295,12 @@ func (a *API) handlePush(w http.ResponseWriter, r *http.Request, be *backend) {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		if errors.Is(err, store.ErrDiskFull) {
+			// The store logs when the disk fills up and when it has room
+			// again; a line per refused push would flood the log.
+			writeDiskFull(w)
+			return
+		}
 		a.log.Error("push failed", "tenant", tenant, "err", err)
 		writeError(w, http.StatusInternalServerError, "could not store the push, retry: "+err.Error())
 		return
@@ -302,10 +308,30 @@ func (a *API) handlePush(w http.ResponseWriter, r *http.Request, be *backend) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// diskFullRetryAfter is the Retry-After of a push refused for a full disk,
+// in seconds: long enough not to hammer a server that waits for retention,
+// short enough that ingestion resumes soon after space is freed.
+const diskFullRetryAfter = "10"
+
+// writeDiskFull answers a push the store refused for lack of disk space.
+// 503, not 429: the server, not the client, is out of capacity; Loki
+// answers 429 for a tenant's rate limits only, and clients treat it so:
+// Promtail with drop_rate_limited_batches drops a 429 batch at once, while
+// it, like Fluent Bit and Loam's plugin, retries every 5xx.
+func writeDiskFull(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", diskFullRetryAfter)
+	writeError(w, http.StatusServiceUnavailable,
+		"disk full: Loam cannot store more data until space is freed (retention frees the oldest data; see loam_disk_full)")
+}
+
 // handleFlush writes the head into blocks now, as Loki's ingester /flush
 // does (before a planned shutdown or to measure what is on disk).
 func (a *API) handleFlush(w http.ResponseWriter, r *http.Request, be *backend) {
 	if err := be.store.Flush(r.Context()); err != nil {
+		if errors.Is(err, store.ErrDiskFull) {
+			writeDiskFull(w)
+			return
+		}
 		a.log.Error("flush requested over HTTP failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "flush failed: "+err.Error())
 		return

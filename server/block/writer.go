@@ -63,13 +63,39 @@ type Options struct {
 // DefaultOptions are the options used when a field is zero.
 var DefaultOptions = Options{ChunkTargetSize: 1 << 20, Level: LevelBetter}
 
+// blockFile is the part of *os.File a Writer uses. Tests substitute files
+// that fail like a full disk.
+type blockFile interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Close() error
+}
+
+// createTemp creates (or truncates) the temp file of a block; syncDir makes
+// a rename durable. Tests replace them to inject failures.
+var (
+	createTemp = func(path string) (blockFile, error) {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
+	syncDir = SyncDir
+)
+
 // Writer writes one block file. It is not goroutine-safe.
+//
+// The block is written to path+".tmp", fsynced, and renamed to path by
+// Finish: a block that fails at any point (a full disk included) never
+// becomes visible at path, and Finish or Abort removes the temp file.
 type Writer struct {
 	opts      Options
 	path, tmp string
-	f         *os.File
+	f         blockFile
 	bw        *bufio.Writer
 	off       uint64
+	werr      error // first write error; Finish reports it
 
 	streams []StreamMeta
 	ts      []byte // timestamp columns, written after the lines
@@ -99,7 +125,7 @@ func Create(path string, opts Options) (*Writer, error) {
 		opts.Level = DefaultOptions.Level
 	}
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := createTemp(tmp)
 	if err != nil {
 		return nil, fmt.Errorf("create block: %w", err)
 	}
@@ -114,13 +140,30 @@ func Create(path string, opts Options) (*Writer, error) {
 
 func (w *Writer) write(b []byte) {
 	// bufio remembers the first error; Finish reports it.
-	n, _ := w.bw.Write(b)
+	n, err := w.bw.Write(b)
 	w.off += uint64(n)
+	if err != nil && w.werr == nil {
+		w.werr = err
+	}
+}
+
+// Err returns the first error writing the block, such as a full disk. A
+// writer that has failed still accepts streams, but Finish will fail: the
+// caller may stop early.
+func (w *Writer) Err() error {
+	if w.werr != nil {
+		return fmt.Errorf("write block: %w", w.werr)
+	}
+	return nil
 }
 
 // AddStream writes the entries of one stream, sorted by time. Each stream
-// may be added once.
+// may be added once. It returns the first write error of the block, if
+// any (see Err).
 func (w *Writer) AddStream(ls labels.Labels, es []Entry) error {
+	if err := w.Err(); err != nil {
+		return err
+	}
 	if len(es) == 0 {
 		return nil
 	}
@@ -135,7 +178,7 @@ func (w *Writer) AddStream(ls labels.Labels, es []Entry) error {
 		es = es[n:]
 	}
 	w.streams = append(w.streams, sm)
-	return nil
+	return w.Err()
 }
 
 // StreamWriter adds one stream's entries one at a time, cutting chunks as
@@ -290,7 +333,8 @@ func (w *Writer) writeFrame(es []Entry, flags byte) int {
 }
 
 // Finish writes the columns, the index and the footer, syncs, and moves the
-// block into place. The Writer is unusable afterwards.
+// block into place. On error nothing is left at Path and the temp file is
+// removed. The Writer is unusable afterwards.
 func (w *Writer) Finish() (err error) {
 	defer func() {
 		if err != nil {
@@ -345,7 +389,14 @@ func (w *Writer) Finish() (err error) {
 	if err := os.Rename(w.tmp, w.path); err != nil {
 		return fmt.Errorf("publish block: %w", err)
 	}
-	return SyncDir(filepath.Dir(w.path))
+	if err := syncDir(filepath.Dir(w.path)); err != nil {
+		// The rename may not survive a crash: take it back, so the
+		// caller's retry (or the WAL) is the only copy, not a block that
+		// may or may not exist after a power loss.
+		os.Remove(w.path)
+		return err
+	}
+	return nil
 }
 
 // Abort drops a block that will not be finished.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,13 +12,18 @@ import (
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/wal"
 )
 
-// compactLoop is a compaction worker, of live or of cold jobs.
+// compactLoop is a compaction worker, of live or of cold jobs. A merge that
+// found no room for its output is not tried again for noSpaceBackoff: each
+// try fills the disk with a temp file until it fails, and meanwhile the WAL
+// and flushes would find no room either.
 func (s *Store) compactLoop(cold bool, every time.Duration) {
 	defer func() { s.compactDone <- struct{}{} }()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	var pauseUntil time.Time
 	for {
 		if cold {
 			select {
@@ -32,8 +38,16 @@ func (s *Store) compactLoop(cold bool, every time.Duration) {
 			case <-s.compactKick:
 			}
 		}
+		if time.Now().Before(pauseUntil) {
+			continue
+		}
 		if err := s.compactKind(s.stopCtx, cold); err != nil && s.stopCtx.Err() == nil {
-			s.log.Error("compaction failed; will retry", "cold", cold, "err", err)
+			if wal.IsNoSpace(err) {
+				pauseUntil = time.Now().Add(noSpaceBackoff)
+				s.log.Warn("compaction found no room for its output; sources kept, will retry", "cold", cold, "retry_in", noSpaceBackoff, "err", err)
+			} else {
+				s.log.Error("compaction failed; will retry", "cold", cold, "err", err)
+			}
 			s.m.compactionFailures.Inc()
 		}
 	}
@@ -50,8 +64,12 @@ func (s *Store) flushLoop() {
 		case <-tick.C:
 		case <-s.kick:
 		}
+		s.refreshDiskEvery(time.Now())
 		if reason := s.flushReason(time.Now()); reason != "" {
-			if err := s.Flush(context.Background()); err != nil {
+			if err := s.Flush(context.Background()); errors.Is(err, ErrDiskFull) {
+				// Logged once when the disk fills up, not at each retry.
+				s.log.Debug("flush found no room; the head stays in memory and in the WAL, will retry", "reason", reason, "err", err)
+			} else if err != nil {
 				s.log.Error("flush failed; the head stays in memory and in the WAL, will retry", "reason", reason, "err", err)
 			}
 		}
@@ -69,7 +87,7 @@ func (s *Store) flushReason(now time.Time) string {
 	s.mu.RLock()
 	h, retry := s.head, len(s.frozen) > 0
 	s.mu.RUnlock()
-	if retry {
+	if retry || s.disk.flushFull.Load() { // the last flush found no room
 		return "retry"
 	}
 	if h.entries.Load() == 0 {
@@ -100,6 +118,10 @@ func (s *Store) Flush(ctx context.Context) error {
 		seg, err := s.wal.Cut()
 		if err != nil {
 			s.cutMu.Unlock()
+			s.noteFlush(err)
+			if wal.IsNoSpace(err) {
+				return noSpace("cut WAL", err)
+			}
 			return fmt.Errorf("cut WAL: %w", err)
 		}
 		s.mu.Lock()
@@ -118,8 +140,16 @@ func (s *Store) Flush(ctx context.Context) error {
 		fh := s.frozen[0]
 		s.mu.RUnlock()
 		start := time.Now()
-		if err := s.writeHead(ctx, fh.h); err != nil {
+		if fh.written == nil {
+			fh.written = map[string]bool{}
+		}
+		if err := s.writeHead(ctx, fh.h, fh.written); err != nil {
 			s.m.flushFailures.Inc()
+			s.noteFlush(err)
+			if wal.IsNoSpace(err) {
+				s.refreshDisk()
+				return noSpace("flush", err)
+			}
 			return err
 		}
 		s.mu.Lock()
@@ -140,13 +170,16 @@ func (s *Store) Flush(ctx context.Context) error {
 			"streams", fh.h.streams.Load(), "duration", time.Since(start).Round(time.Millisecond))
 	}
 	s.updateGauges()
+	s.noteFlush(nil)
 	return nil
 }
 
 // writeHead writes one block per tenant and day of h and loads them.
 // Streams are written one at a time, so the flush needs memory for one
-// stream's entries beyond the head itself.
-func (s *Store) writeHead(ctx context.Context, h *head) error {
+// stream's entries beyond the head itself. The blocks named in written
+// ("tenant/day") are skipped; each block written is added to it, so that
+// a failed flush can be retried without writing lines twice.
+func (s *Store) writeHead(ctx context.Context, h *head, written map[string]bool) error {
 	for _, tenant := range h.tenantNames() {
 		var streams []*memStream
 		h.forEachStream(tenant, func(ms *memStream) { streams = append(streams, ms) })
@@ -183,6 +216,10 @@ func (s *Store) writeHead(ctx context.Context, h *head) error {
 					n++
 				}
 				d := dayOf(es[0].T)
+				if written[tenant+"/"+d] {
+					es = es[n:]
+					continue
+				}
 				w := writers[d]
 				if w == nil {
 					var err error
@@ -211,6 +248,7 @@ func (s *Store) writeHead(ctx context.Context, h *head) error {
 				return err
 			}
 			s.addBlock(tenant, day, handleOf(r))
+			written[tenant+"/"+day] = true
 		}
 	}
 	return nil

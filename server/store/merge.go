@@ -78,6 +78,16 @@ func (o *outputs) writer(t int64) (*block.Writer, error) {
 	return w, nil
 }
 
+// err returns the first write error of any block being written.
+func (o *outputs) err() error {
+	for _, w := range o.ws {
+		if err := w.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (o *outputs) abort() {
 	for _, w := range o.ws {
 		w.Abort()
@@ -100,6 +110,15 @@ func (o *outputs) finish() ([]*blockHandle, error) {
 		}
 		r, err := block.Open(w.Path())
 		if err != nil {
+			// Never leave a block that cannot be opened beside its sources.
+			os.Remove(w.Path())
+			for _, w := range o.ws[i+1:] {
+				w.Abort()
+			}
+			for _, h := range out {
+				h.close()
+				os.Remove(h.path)
+			}
 			return nil, err
 		}
 		out = append(out, handleOf(r))
@@ -186,6 +205,10 @@ func (s *Store) merge(ctx context.Context, srcs []*blockHandle, out *outputs, dr
 		}
 		if sw != nil {
 			sw.End()
+		}
+		// A full disk: stop early; the caller aborts and keeps the sources.
+		if err := out.err(); err != nil {
+			return res, err
 		}
 	}
 	return res, nil

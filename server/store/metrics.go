@@ -20,6 +20,7 @@ type Metrics struct {
 	chunksSkipped      *prometheus.CounterVec
 	purgedBytes        *prometheus.CounterVec
 	oldest             *prometheus.GaugeVec
+	disk               *diskMetrics // disk.go
 }
 
 // NewMetrics creates the collectors and registers them with reg, if not nil.
@@ -62,6 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "loam_retention_oldest_timestamp_seconds", Help: "Time of the oldest entry a tenant's blocks hold."},
 			[]string{"tenant"}),
 	}
+	m.disk = newDiskMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.purgedBytes, m.oldest)
 		reg.MustRegister(m.flushes, m.flushFailures, m.flushDuration, m.headStreams, m.headEntries,
@@ -70,8 +72,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// updateGauges refreshes the gauges of blocks on disk.
+// updateGauges refreshes the gauges of blocks on disk, and those of disk
+// space (disk.go).
 func (s *Store) updateGauges() {
+	defer s.refreshDisk() // runs after the unlock below
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var n int

@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -95,11 +93,11 @@ func (s *Store) ApplyRetention(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := s.purgeBySize(ctx, now); err != nil {
-		return err
-	}
+	err := s.purgeBySize(ctx, now)
 	s.updateOldest()
-	return nil
+	// Whatever was freed may end a full disk: let a held-back flush retry.
+	s.recheckDisk()
+	return err
 }
 
 // partRef names a partition of a tenant.
@@ -400,7 +398,7 @@ func (s *Store) overBudget() (over, budget int64) {
 		over, budget = blocks+wal-o.MaxBytes, o.MaxBytes
 	}
 	if o.MaxDiskUsage > 0 {
-		used, capacity, err := diskUsage(s.opts.Dir)
+		used, capacity, err := s.DiskUsage()
 		if err == nil && capacity > 0 {
 			limit := int64(float64(capacity) * o.MaxDiskUsage / 100)
 			if d := used - limit; d > over {
@@ -464,26 +462,6 @@ func (s *Store) purgeOldest(now time.Time, want int64) bool {
 		any = true
 	}
 	return any
-}
-
-// DataBytes returns the bytes of blocks and of WAL segments Loam holds.
-func (s *Store) DataBytes() (blocks, wal int64) {
-	s.mu.RLock()
-	for _, ps := range s.parts {
-		for _, p := range ps {
-			for _, b := range p.blocks {
-				blocks += b.meta.Size
-			}
-		}
-	}
-	s.mu.RUnlock()
-	entries, _ := os.ReadDir(filepath.Join(s.opts.Dir, "wal"))
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && !info.IsDir() {
-			wal += info.Size()
-		}
-	}
-	return blocks, wal
 }
 
 // updateOldest sets each tenant's oldest-timestamp gauge.

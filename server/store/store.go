@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -111,12 +112,17 @@ type Store struct {
 	stop          chan struct{}
 	loopDone      chan struct{}
 	tails         tailHub // live-tail subscriptions (tail.go)
+	disk          diskState
 }
 
 // frozenHead is a head being flushed, with the WAL segment that follows it.
 type frozenHead struct {
 	h        *head
 	walUntil int // segments before this one hold only this head's data (or older)
+	// written holds the tenant/day blocks already written and loaded by a
+	// flush of this head that failed later (a full disk): its retry skips
+	// them rather than write the same lines twice. Guarded by flushMu.
+	written map[string]bool
 }
 
 // partition is one tenant's blocks of one UTC day.
@@ -218,8 +224,10 @@ func (s *Store) replayRecord(b []byte) error {
 }
 
 // waitForRoom holds an appender back while the flusher lags far behind:
-// memory stays bounded and the client sees latency, not an error.
-func (s *Store) waitForRoom() {
+// memory stays bounded and the client sees latency, not an error. While
+// flushes fail for lack of space, waiting would be endless: it returns an
+// ErrDiskFull error at once instead.
+func (s *Store) waitForRoom() error {
 	limit := 4 * s.opts.MaxHeadBytes
 	full := func() bool {
 		s.mu.RLock()
@@ -231,7 +239,11 @@ func (s *Store) waitForRoom() {
 		return n >= limit
 	}
 	if !full() {
-		return
+		return nil
+	}
+	errFull := noSpace("the head holds the most it may and cannot be flushed into blocks", syscall.ENOSPC)
+	if s.disk.flushFull.Load() {
+		return errFull
 	}
 	s.m.appendsHeldBack.Inc()
 	s.flushedMu.Lock()
@@ -239,8 +251,13 @@ func (s *Store) waitForRoom() {
 		select {
 		case <-s.stop:
 			s.flushedMu.Unlock()
-			return
+			return nil
 		default:
+		}
+		// noteFlush sets flushFull before it broadcasts under flushedMu.
+		if s.disk.flushFull.Load() {
+			s.flushedMu.Unlock()
+			return errFull
 		}
 		select {
 		case s.kick <- struct{}{}:
@@ -249,6 +266,7 @@ func (s *Store) waitForRoom() {
 		s.flushed.Wait()
 	}
 	s.flushedMu.Unlock()
+	return nil
 }
 
 // recBuffers are the scratch buffers of one Append.
@@ -283,12 +301,14 @@ func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
 		return rejected, nil
 	}
 	streams = live
-	s.waitForRoom()
+	if err := s.waitForRoom(); err != nil {
+		return nil, err
+	}
 	bufs := s.recBuf.Get().(*recBuffers)
 	bufs.raw = appendRecord(bufs.raw[:0], tenant, streams)
 	bufs.packed = compressRecord(bufs.packed, bufs.raw)
 	s.cutMu.RLock()
-	err := s.wal.Append(bufs.packed)
+	err := s.noteAppend(s.wal.Append(bufs.packed))
 	if err == nil {
 		s.appendHead(tenant, streams)
 		s.tails.publish(tenant, streams)
@@ -298,7 +318,7 @@ func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
 		s.recBuf.Put(bufs)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("write WAL: %w", err)
+		return nil, err
 	}
 	return rejected, nil
 }

@@ -17,8 +17,20 @@
 // returns, shared by concurrent appenders: group commit), up to
 // Options.SyncInterval of acknowledged records under SyncInterval, and
 // whatever the kernel had not written back under SyncNever. Segment creation
-// and removal fsync the directory. After a failed fsync the WAL refuses
-// further appends, since the kernel may have discarded the unsynced data.
+// and removal fsync the directory.
+//
+// # Errors and a full disk
+//
+// A write that fails (ENOSPC, EDQUOT, EIO, a short write) is cut off its
+// segment with ftruncate, so the next record follows the last good one.
+// After a failed fsync the kernel may have discarded the unsynced data, so
+// the records written since the last good fsync are refused and that
+// segment is never fsynced again. In both cases, if the segment cannot be
+// trusted to end at a record boundary, it is retired and the next append
+// starts a new segment: Replay ends a segment at its first torn record, and
+// no acknowledged record may sit behind one. The WAL never stops for good:
+// as soon as the file system has room again, appends succeed. IsNoSpace
+// tells a full file system from other failures.
 //
 // # Life cycle
 //

@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 var (
@@ -39,3 +40,10 @@ func (e *CorruptionError) Error() string {
 }
 
 func (e *CorruptionError) Unwrap() error { return e.Err }
+
+// IsNoSpace reports whether err comes from a file system that is out of
+// space (ENOSPC) or out of the owner's quota (EDQUOT): a condition that
+// freeing space ends, unlike a broken disk.
+func IsNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}

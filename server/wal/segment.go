@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -117,20 +118,53 @@ func syncDir(dir string) error {
 	return err
 }
 
+// segmentFile is the part of *os.File a segment uses. Tests substitute
+// files that fail like a full or broken disk.
+type segmentFile interface {
+	WriteAt(p []byte, off int64) (int, error)
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
+// createFile creates a new segment file; it must not exist yet. Tests
+// replace it to inject failures.
+var createFile = func(path string) (segmentFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 // segment is an open segment file being appended to.
 //
 // size is guarded by the WAL's mutex (only appenders touch it). mu guards
-// closed and err and serializes fsync against close, so a group-commit fsync
-// running outside the WAL's mutex never races with rotation closing the file.
+// closed, err and syncErr and serializes fsync against close, so a
+// group-commit fsync running outside the WAL's mutex never races with
+// rotation closing the file. failErr and failedAfter are guarded by the
+// WAL's smu.
 type segment struct {
 	seq    int
-	f      *os.File
+	f      segmentFile
 	size   int64
 	onSync func(time.Duration) // records fsync latency; never nil
 
-	mu     sync.Mutex
-	closed bool
-	err    error // result of the final fsync/close
+	// retired is set when the segment must take no more records: a failed
+	// write could not be cut off, or an fsync failed. The next append
+	// starts a new segment, so no acknowledged record ever follows a torn
+	// or unsynced one in the same file.
+	retired atomic.Bool
+
+	mu      sync.Mutex
+	closed  bool
+	err     error // result of the final fsync/close
+	syncErr error // first failed fsync: the file is never fsynced again
+
+	// failErr is the fsync failure that made the records of this segment
+	// after ticket failedAfter non-durable (set once, see WAL.failSegment).
+	failErr     error
+	failedAfter uint64
 }
 
 // createSegment creates segment seq in dir, writes its header, and makes the
@@ -140,7 +174,7 @@ func createSegment(dir string, seq int, onSync func(time.Duration)) (*segment, e
 		return nil, fmt.Errorf("segment number %d exceeds %d", seq, maxSegmentNumber)
 	}
 	path := filepath.Join(dir, segmentName(seq))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := createFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -164,42 +198,55 @@ func createSegment(dir string, seq int, onSync func(time.Duration)) (*segment, e
 	return s, nil
 }
 
-// fileSync is (*os.File).Sync; tests replace it to inject fsync failures.
-var fileSync = (*os.File).Sync
-
 func (s *segment) fsync() error {
 	start := time.Now()
-	err := fileSync(s.f)
+	err := s.f.Sync()
 	s.onSync(time.Since(start))
 	return err
 }
 
 // sync makes everything written to the segment durable. On a closed segment
-// it returns the result of the fsync done when it was closed.
+// it returns the result of the fsync done when it was closed. After a
+// failed fsync it returns that error without trying again: the kernel may
+// have dropped the dirty pages and marked them clean, so a second fsync
+// could succeed without the data being on disk.
 func (s *segment) sync() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return s.err
 	}
-	return s.fsync()
+	if s.syncErr != nil {
+		return s.syncErr
+	}
+	if err := s.fsync(); err != nil {
+		s.syncErr = err
+		s.retired.Store(true)
+		return err
+	}
+	return nil
 }
 
-// close closes the file, fsyncing it first if doSync. It is idempotent.
+// close closes the file, fsyncing it first if doSync. A segment whose fsync
+// failed earlier is not fsynced again and returns that failure. It is
+// idempotent.
 func (s *segment) close(doSync bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return s.err
 	}
-	var err error
-	if doSync {
-		err = s.fsync()
+	err := s.syncErr
+	if err == nil && doSync {
+		if err = s.fsync(); err != nil {
+			s.syncErr = err
+		}
 	}
 	if cerr := s.f.Close(); err == nil && cerr != nil && !errors.Is(cerr, os.ErrClosed) {
 		err = cerr
 	}
 	s.closed = true
+	s.retired.Store(true)
 	s.err = err
 	return err
 }

@@ -29,19 +29,19 @@ type WAL struct {
 	fsyncNanos atomic.Int64
 
 	mu      sync.Mutex
-	seg     *segment // current segment; nil after a failed rotation
+	seg     *segment // current segment; nil until one could be created
 	lastSeq int      // number of the newest segment created
 	written uint64   // records written so far: the ticket of the last record
 	buf     []byte   // encode buffer
 	closed  bool
-	err     error // sticky: set when durability can no longer be promised
 
 	// Group commit. Lock order: mu before smu; neither is held during fsync.
+	// A record's ticket is durable when ticket <= synced, unless its
+	// segment failed after it (segment.failErr, ticket > failedAfter).
 	smu     sync.Mutex
 	scond   *sync.Cond
-	synced  uint64 // every ticket <= synced is durable
-	syncing bool   // an appender is running an fsync for the group
-	serr    error  // first fsync error
+	synced  uint64
+	syncing bool // an appender is running an fsync for the group
 
 	truncMu sync.Mutex // serializes Truncate
 
@@ -70,13 +70,19 @@ func Open(dir string, opts Options) (*WAL, error) {
 	if len(seqs) > 0 {
 		w.lastSeq = seqs[len(seqs)-1]
 	}
+	w.m.setSegments(len(seqs))
 	w.mu.Lock()
 	err = w.openNextLocked()
 	w.mu.Unlock()
-	if err != nil {
+	if err != nil && !IsNoSpace(err) {
 		return nil, err
 	}
-	w.m.setSegments(len(seqs) + 1)
+	if err != nil {
+		// The records of earlier processes are safe in their segments;
+		// only new appends need room. They fail until there is some, and
+		// the first that finds room creates the segment.
+		w.log.Error("wal: no space for a new segment; appends fail until space is freed", "dir", dir, "err", err)
+	}
 	if opts.SyncPolicy == SyncInterval {
 		w.stop = make(chan struct{})
 		w.done = make(chan struct{})
@@ -117,6 +123,14 @@ func (w *WAL) Append(payload []byte) error {
 // AppendBatch writes several records with one write and, under SyncAlways,
 // one fsync. The records are contiguous and in order in one segment. An
 // error means none of them is acknowledged (a prefix may still be replayed).
+//
+// A failed write is cut off the segment (ftruncate to where it began), so
+// the next record follows the last good one; if it cannot be cut off, or an
+// fsync failed, the segment is retired and the next append starts a new
+// one. Either way no acknowledged record is ever written after a torn one,
+// where Replay, which ends a segment at its first bad record, would drop
+// it. Errors from a full file system satisfy IsNoSpace; appends succeed
+// again as soon as there is room.
 func (w *WAL) AppendBatch(payloads ...[]byte) error {
 	if len(payloads) == 0 {
 		return nil
@@ -134,12 +148,7 @@ func (w *WAL) AppendBatch(payloads ...[]byte) error {
 		w.mu.Unlock()
 		return ErrClosed
 	}
-	if w.err != nil {
-		err := w.err
-		w.mu.Unlock()
-		return fmt.Errorf("wal: append: %w", err)
-	}
-	if w.seg != nil && w.seg.size > HeaderSize && w.seg.size+total > w.opts.SegmentSize {
+	if w.seg != nil && (w.seg.retired.Load() || w.seg.size > HeaderSize && w.seg.size+total > w.opts.SegmentSize) {
 		if err := w.rotateLocked(); err != nil {
 			w.mu.Unlock()
 			return err
@@ -163,13 +172,15 @@ func (w *WAL) AppendBatch(payloads ...[]byte) error {
 		w.buf = nil
 	}
 	if err != nil {
-		// Cut off whatever part of the write landed, so the next record
-		// follows the last good one. If that fails, a torn record could
-		// end up between acknowledged ones: stop accepting writes.
-		if n > 0 {
-			if terr := seg.f.Truncate(seg.size); terr != nil {
-				w.err = fmt.Errorf("segment %d: truncate after failed write: %w", seg.seq, terr)
-			}
+		// Cut off whatever part of the write landed (a short write reports
+		// how much; the file system may have allocated more), so the next
+		// record follows the last good one. Shrinking a file needs no free
+		// space. If it fails all the same, the torn bytes stay at the end
+		// of a segment that takes no more records.
+		if terr := seg.f.Truncate(seg.size); terr != nil {
+			seg.retired.Store(true)
+			w.log.Error("wal: cannot cut a failed write off its segment; starting a new segment",
+				"segment", seg.seq, "offset", seg.size, "err", terr)
 		}
 		w.mu.Unlock()
 		return fmt.Errorf("wal: write segment %d: %w", seg.seq, err)
@@ -181,21 +192,26 @@ func (w *WAL) AppendBatch(payloads ...[]byte) error {
 
 	w.m.addWritten(n, len(payloads))
 	if w.opts.SyncPolicy == SyncAlways {
-		return w.waitDurable(ticket)
+		return w.waitDurable(seg, ticket)
 	}
 	return nil
 }
 
-// waitDurable returns once every record with a ticket <= ticket is fsynced.
-// If no fsync is running, the caller runs one for everybody written so far;
-// otherwise it waits for the running one and, if that did not cover it,
-// the next.
-func (w *WAL) waitDurable(ticket uint64) error {
+// waitDurable returns once the record with the given ticket, written to seg,
+// is fsynced, or with an error once it cannot be: an fsync of seg failed
+// after it was written. If no fsync is running, the caller runs one for
+// everybody written so far; otherwise it waits for the running one and, if
+// that did not cover it, the next. With seg nil (the background fsync) it
+// returns the error of the fsync it ran.
+func (w *WAL) waitDurable(seg *segment, ticket uint64) error {
 	w.smu.Lock()
 	defer w.smu.Unlock()
-	for w.synced < ticket {
-		if w.serr != nil {
-			return fmt.Errorf("wal: sync: %w", w.serr)
+	for {
+		if seg != nil && seg.failErr != nil && ticket > seg.failedAfter {
+			return fmt.Errorf("wal: sync segment %d: %w", seg.seq, seg.failErr)
+		}
+		if w.synced >= ticket {
+			return nil
 		}
 		if w.syncing {
 			w.scond.Wait()
@@ -203,43 +219,62 @@ func (w *WAL) waitDurable(ticket uint64) error {
 		}
 		w.syncing = true
 		w.smu.Unlock()
-		target, err := w.syncCurrent()
+		target, sseg, err := w.syncCurrent()
 		w.smu.Lock()
 		w.syncing = false
 		if err != nil {
-			if w.serr == nil {
-				w.serr = err
-			}
+			w.failSegmentSLocked(sseg, err)
 		} else if target > w.synced {
 			w.synced = target
 		}
 		w.scond.Broadcast()
+		if err != nil && seg == nil {
+			return fmt.Errorf("wal: sync segment %d: %w", sseg.seq, err)
+		}
 	}
-	return nil
 }
 
 // syncCurrent fsyncs the current segment and returns the ticket it covers:
 // every record written before it looked. Records in earlier segments were
-// fsynced when those segments were closed.
-func (w *WAL) syncCurrent() (uint64, error) {
+// fsynced when those segments were closed (or their waiters were told that
+// failed). On failure it returns the segment that failed.
+func (w *WAL) syncCurrent() (uint64, *segment, error) {
 	w.mu.Lock()
 	seg, target := w.seg, w.written
 	w.mu.Unlock()
 	if seg == nil {
-		return target, nil
+		return target, nil, nil
 	}
 	if err := seg.sync(); err != nil {
-		// After a failed fsync the kernel may have dropped the dirty
-		// pages: nothing written so far can be promised durable.
-		err = fmt.Errorf("segment %d: %w", seg.seq, err)
-		w.mu.Lock()
-		if w.err == nil {
-			w.err = err
-		}
-		w.mu.Unlock()
-		return 0, err
+		return 0, seg, err
 	}
-	return target, nil
+	return target, seg, nil
+}
+
+// failSegmentSLocked records that an fsync of seg failed: its records not
+// known durable by now (tickets above synced) never will be, and their
+// appends fail. The segment takes no more records; the WAL goes on in a
+// new one. Only the first failure counts. Called with w.smu held.
+//
+// Tickets up to synced are safe: synced only moves past the tickets of
+// a segment through a successful fsync of it, or through fsyncs of later
+// segments, which exist only once rotation recorded this failure.
+func (w *WAL) failSegmentSLocked(seg *segment, err error) {
+	seg.retired.Store(true)
+	if seg.failErr != nil {
+		return
+	}
+	seg.failErr, seg.failedAfter = err, w.synced
+	w.log.Error("wal: fsync failed; the records written since the last fsync are refused and the next append starts a new segment",
+		"segment", seg.seq, "err", err)
+}
+
+// failSegmentLocked is failSegmentSLocked for a caller holding w.mu only.
+func (w *WAL) failSegmentLocked(seg *segment, err error) {
+	w.smu.Lock()
+	w.failSegmentSLocked(seg, err)
+	w.scond.Broadcast()
+	w.smu.Unlock()
 }
 
 // advanceSyncedLocked records that every ticket <= t is durable. Called with
@@ -257,7 +292,6 @@ func (w *WAL) syncLoop(interval time.Duration) {
 	defer close(w.done)
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	logged := false
 	for {
 		select {
 		case <-w.stop:
@@ -273,24 +307,23 @@ func (w *WAL) syncLoop(interval time.Duration) {
 		if !need {
 			continue
 		}
-		if err := w.waitDurable(target); err != nil && !logged {
-			w.log.Error("wal background fsync failed; appends will fail from now on", "err", err)
-			logged = true
-		}
+		// A failure retires the segment (and is logged there); the next
+		// append starts a new one.
+		w.waitDurable(nil, target)
 	}
 }
 
 // rotateLocked closes the current segment (fsyncing it unless SyncNever) and
-// starts the next one. Called with w.mu held.
+// starts the next one. If the close fails, the records of the old segment
+// that were not yet durable are refused (their waiters get the error); the
+// next segment is started all the same. Called with w.mu held.
 func (w *WAL) rotateLocked() error {
 	if old := w.seg; old != nil {
 		w.seg = nil
 		doSync := w.opts.SyncPolicy != SyncNever
 		if err := old.close(doSync); err != nil {
-			w.err = fmt.Errorf("close segment %d: %w", old.seq, err)
-			return fmt.Errorf("wal: %w", w.err)
-		}
-		if doSync {
+			w.failSegmentLocked(old, fmt.Errorf("close: %w", err))
+		} else if doSync {
 			w.advanceSyncedLocked(w.written)
 		}
 	}
@@ -304,6 +337,11 @@ func (w *WAL) openNextLocked() error {
 	seq := w.lastSeq + 1
 	seg, err := createSegment(w.dir, seq, w.observeFsync)
 	if err != nil {
+		if _, serr := os.Lstat(filepath.Join(w.dir, segmentName(seq))); serr == nil {
+			// The failed file could not be removed: the next try takes
+			// the next number (Replay tolerates the torn header).
+			w.lastSeq = seq
+		}
 		return fmt.Errorf("wal: create segment %d: %w", seq, err)
 	}
 	w.seg = seg
@@ -323,10 +361,7 @@ func (w *WAL) Cut() (int, error) {
 	if w.closed {
 		return 0, ErrClosed
 	}
-	if w.err != nil {
-		return 0, fmt.Errorf("wal: cut: %w", w.err)
-	}
-	if w.seg != nil && w.seg.size == HeaderSize {
+	if w.seg != nil && w.seg.size == HeaderSize && !w.seg.retired.Load() {
 		return w.seg.seq, nil
 	}
 	if err := w.rotateLocked(); err != nil {
@@ -353,6 +388,27 @@ func (w *WAL) Segments() (first, last int, err error) {
 		first = seqs[0]
 	}
 	return first, last, nil
+}
+
+// DiskBytes returns the bytes of the segment files in the directory, as
+// their sizes say (a file system may allocate a little more).
+func (w *WAL) DiskBytes() (int64, error) {
+	seqs, err := listSegments(w.dir)
+	if err != nil {
+		return 0, fmt.Errorf("wal: list segments: %w", err)
+	}
+	var n int64
+	for _, seq := range seqs {
+		fi, err := os.Stat(filepath.Join(w.dir, segmentName(seq)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed by a concurrent Truncate
+		}
+		if err != nil {
+			return n, fmt.Errorf("wal: stat segment %d: %w", seq, err)
+		}
+		n += fi.Size()
+	}
+	return n, nil
 }
 
 // Truncate deletes the segments numbered below before. It is meant to be
@@ -419,9 +475,10 @@ func (w *WAL) Close() error {
 	if w.seg != nil {
 		if cerr := w.seg.close(true); cerr != nil {
 			err = fmt.Errorf("wal: close segment %d: %w", w.seg.seq, cerr)
+			w.failSegmentLocked(w.seg, cerr)
 		}
 	}
-	if err == nil && w.err == nil {
+	if err == nil {
 		w.advanceSyncedLocked(w.written)
 	}
 	w.log.Info("wal closed", "dir", w.dir, "segment", w.lastSeq)
