@@ -65,16 +65,16 @@ func (l *Limits) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxLabelNamesPerSeries, "limits.max-label-names-per-series", l.MaxLabelNamesPerSeries, "most labels a stream may have")
 	fs.IntVar(&l.MaxLabelNameLength, "limits.max-label-name-length", l.MaxLabelNameLength, "longest label name, in bytes")
 	fs.IntVar(&l.MaxLabelValueLength, "limits.max-label-value-length", l.MaxLabelValueLength, "longest label value, in bytes")
-	fs.Var(&l.MaxLineSize, "limits.max-line-size", "longest log line: bytes, or a size such as 256KB (0: no limit)")
-	fs.Var(&l.RejectOldSamplesMaxAge, "limits.reject-old-samples-max-age", "refuse entries older than this (0: accept any age)")
-	fs.Var(&l.CreationGracePeriod, "limits.creation-grace-period", "refuse entries more than this far in the future")
+	fs.Var(&l.MaxLineSize, "limits.max-line-size", "longest log line: a `size` in bytes, or with a unit as 256KB (0: no limit)")
+	fs.Var(&l.RejectOldSamplesMaxAge, "limits.reject-old-samples-max-age", "refuse entries older than this `duration` (0: accept any age)")
+	fs.Var(&l.CreationGracePeriod, "limits.creation-grace-period", "refuse entries more than this `duration` in the future")
 
 	fs.IntVar(&l.MaxEntriesLimitPerQuery, "query.max-entries-limit-per-query", l.MaxEntriesLimitPerQuery, "largest limit a log query may ask for (0: no limit)")
 	fs.IntVar(&l.MaxQuerySeries, "query.max-query-series", l.MaxQuerySeries, "most series a metric query may return")
-	fs.Var(&l.MaxQueryLength, "query.max-query-length", "longest time range a query may cover (0: no limit)")
-	fs.Var(&l.QueryTimeout, "query.timeout", "longest a query may run")
+	fs.Var(&l.MaxQueryLength, "query.max-query-length", "longest time range a query may cover: a `duration` (0: no limit)")
+	fs.Var(&l.QueryTimeout, "query.timeout", "longest a query may run: a `duration`")
 
-	fs.Var(&l.RetentionPeriod, "retention.period", "delete logs older than this (72h, 14d, 2w; 0: keep forever); per tenant and per stream in the runtime configuration file")
+	fs.Var(&l.RetentionPeriod, "retention.period", "delete logs older than this `duration` (72h, 14d, 2w; 0: keep forever); per tenant and per stream in the -runtime-config.file")
 }
 
 // clone returns a copy of l that shares no slice with it: Validate writes

@@ -22,6 +22,7 @@ import (
 	"github.com/loam-logs/loam/server/api"
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/distributor"
+	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/store"
 	"github.com/loam-logs/loam/server/wal"
 )
@@ -55,15 +56,25 @@ func run(cfg *config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// A runtime configuration file that does not parse stops the start, as
+	// in Loki; later, a bad version only keeps the last good one.
+	limits, err := overrides.New(cfg.Limits, overrides.Config{File: cfg.RuntimeConfig.File, ReloadPeriod: cfg.RuntimeConfig.Period,
+		Logger: log, Metrics: overrides.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
+	reloadCtx, stopReload := context.WithCancel(context.Background())
+	defer stopReload()
+	go limits.Run(reloadCtx)
+
 	a := api.New(api.Options{
 		MaxPushBodyBytes:         cfg.Push.MaxBodyBytes,
 		MaxPushDecompressedBytes: cfg.Push.MaxDecompressedBytes,
-		MaxEntriesPerQuery:       cfg.Query.MaxEntries,
-		MaxQuerySeries:           cfg.Query.MaxSeries,
-		MaxQueryLength:           cfg.Query.MaxLength,
 		MaxConcurrentQueries:     cfg.Query.MaxConcurrent,
-		QueryTimeout:             cfg.Query.Timeout,
 		DefaultTenant:            cfg.DefaultTenant,
+		Limits:                   limits,
+		Config:                   cfg,
+		DefaultConfig:            defaultConfig(),
 	}, log, reg, reg)
 
 	// Listen first, so that /ready answers "not ready" during WAL replay.
@@ -97,7 +108,7 @@ func run(cfg *config) error {
 	if err != nil {
 		return err
 	}
-	a.Serve(distributor.New(cfg.Limits, st, reg), st)
+	a.Serve(distributor.New(limits, st, reg), st)
 	log.Info("ready")
 
 	sig := make(chan os.Signal, 1)
