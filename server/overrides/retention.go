@@ -82,3 +82,16 @@ func (l *Limits) MaxRetention() time.Duration {
 	}
 	return time.Duration(longest)
 }
+
+// MinRetention returns the shortest time any stream of the tenant keeps its
+// logs, 0 if every stream keeps them forever: nothing younger than that
+// expires. Like MaxRetention it is a bound over all rules.
+func (l *Limits) MinRetention() time.Duration {
+	shortest := l.RetentionPeriod
+	for _, r := range l.RetentionStream {
+		if r.Period > 0 && (shortest == 0 || r.Period < shortest) {
+			shortest = r.Period
+		}
+	}
+	return time.Duration(shortest)
+}

@@ -66,28 +66,31 @@ func TestRetentionForFirstOfEqualRules(t *testing.T) {
 	}
 }
 
-func TestMaxRetention(t *testing.T) {
+func TestMaxMinRetention(t *testing.T) {
 	tests := []struct {
-		name   string
-		period Duration
-		rules  []StreamRetention
-		want   time.Duration
+		name     string
+		period   Duration
+		rules    []StreamRetention
+		max, min time.Duration
 	}{
-		{"retention_period alone", Duration(14 * day), nil, 14 * day},
-		{"forever", 0, nil, 0},
-		{"forever by default, rules or not", 0, []StreamRetention{{Selector: `{a="b"}`, Period: Duration(day)}}, 0},
-		{"shorter rules: retention_period", Duration(14 * day), []StreamRetention{{Selector: `{a="b"}`, Period: Duration(day)}}, 14 * day},
+		{"retention_period alone", Duration(14 * day), nil, 14 * day, 14 * day},
+		{"forever", 0, nil, 0, 0},
+		{"forever by default, rules or not", 0, []StreamRetention{{Selector: `{a="b"}`, Period: Duration(day)}}, 0, day},
+		{"shorter rules: retention_period", Duration(14 * day), []StreamRetention{{Selector: `{a="b"}`, Period: Duration(day)}}, 14 * day, day},
 		{"a longer rule", Duration(14 * day), []StreamRetention{
-			{Selector: `{a="b"}`, Period: Duration(day)},
+			{Selector: `{a="b"}`, Period: Duration(2 * day)},
 			{Selector: `{a="c"}`, Priority: -1, Period: Duration(90 * day)},
-		}, 90 * day},
+		}, 90 * day, 2 * day},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := rules(t, tt.rules...)
 			l.RetentionPeriod = tt.period
-			if got := l.MaxRetention(); got != tt.want {
-				t.Fatalf("MaxRetention() = %v, want %v", got, tt.want)
+			if got := l.MaxRetention(); got != tt.max {
+				t.Errorf("MaxRetention() = %v, want %v", got, tt.max)
+			}
+			if got := l.MinRetention(); got != tt.min {
+				t.Errorf("MinRetention() = %v, want %v", got, tt.min)
 			}
 		})
 	}
