@@ -115,8 +115,8 @@ func (a *API) parseDetectedParams(r *http.Request) (detectedParams, error) {
 	if p.lineLimit, err = positiveParam(r, "line_limit", p.lineLimit); err != nil {
 		return p, err
 	}
-	if max := a.limits(r).MaxEntriesLimitPerQuery; max > 0 && p.lineLimit > max {
-		return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.lineLimit, max)
+	if most := a.limits(r).MaxEntriesLimitPerQuery; most > 0 && p.lineLimit > most {
+		return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.lineLimit, most)
 	}
 	name := "limit"
 	if r.Form.Get(name) == "" && r.Form.Get("field_limit") != "" {

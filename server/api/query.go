@@ -65,9 +65,9 @@ func (a *API) parseQueryParams(r *http.Request, instant bool) (queryParams, erro
 		return p, queryError(err)
 	}
 	// Grafana sends a limit with metric queries too; it bounds log queries.
-	if max := a.limits(r).MaxEntriesLimitPerQuery; max > 0 && p.limit > max {
+	if most := a.limits(r).MaxEntriesLimitPerQuery; most > 0 && p.limit > most {
 		if _, ok := p.expr.(*logql.LogSelectorExpr); ok {
-			return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.limit, max)
+			return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.limit, most)
 		}
 	}
 	if !instant {
@@ -167,8 +167,8 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	}
 	expr := p.expr
 	lim := a.opts.Limits.For(tenant)
-	if max, l := time.Duration(lim.MaxQueryLength), queryLength(p, instant); max > 0 && l > max {
-		a.answerError(w, r, errBad("the query time range exceeds the limit (query length: %s, limit: %s)", l, logql.FormatDuration(max)))
+	if most, l := time.Duration(lim.MaxQueryLength), queryLength(p, instant); most > 0 && l > most {
+		a.answerError(w, r, errBad("the query time range exceeds the limit (query length: %s, limit: %s)", l, logql.FormatDuration(most)))
 		return
 	}
 	ctx, cancel := a.queryContext(r)

@@ -136,8 +136,8 @@ func (a *API) parseTailParams(r *http.Request) (tailParams, error) {
 	}
 	// Loki does not bound the history of a tail by max_entries_limit_per_query;
 	// rather than refuse such a client, send it that many at most.
-	if max := a.limits(r).MaxEntriesLimitPerQuery; max > 0 {
-		p.limit = min(p.limit, max)
+	if most := a.limits(r).MaxEntriesLimitPerQuery; most > 0 {
+		p.limit = min(p.limit, most)
 	}
 	if v := r.Form.Get("delay_for"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/loam-logs/loam/server/labels"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -301,6 +303,37 @@ func BenchmarkFor(b *testing.B) {
 	for b.Loop() {
 		if o.For("tenant-500") == nil || o.For("other") == nil {
 			b.Fatal("nil")
+		}
+	}
+}
+
+// The retention of each tenant, as the store asks it.
+func TestOverridesRetention(t *testing.T) {
+	file := "overrides:\n  a:\n    retention_period: 3d\n    retention_stream: [{selector: '{env=\"dev\"}', period: 1d}, {selector: '{env=\"audit\"}', period: 1y}]\n  forever: {retention_period: 0}\n"
+	h, err := newHarness(t, &file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := labels.FromMap(map[string]string{"env": "dev"})
+	tests := []struct {
+		tenant        string
+		stream        labels.Labels
+		want, max, mn time.Duration
+	}{
+		{"a", dev, 24 * time.Hour, 365 * 24 * time.Hour, 24 * time.Hour},
+		{"a", nil, 72 * time.Hour, 365 * 24 * time.Hour, 24 * time.Hour},
+		{"other", dev, 336 * time.Hour, 336 * time.Hour, 336 * time.Hour},
+		{"forever", dev, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		if got := h.o.StreamRetention(tt.tenant, tt.stream); got != tt.want {
+			t.Errorf("StreamRetention(%s, %v) = %v, want %v", tt.tenant, tt.stream, got, tt.want)
+		}
+		if got := h.o.MaxRetention(tt.tenant); got != tt.max {
+			t.Errorf("MaxRetention(%s) = %v, want %v", tt.tenant, got, tt.max)
+		}
+		if got := h.o.MinRetention(tt.tenant); got != tt.mn {
+			t.Errorf("MinRetention(%s) = %v, want %v", tt.tenant, got, tt.mn)
 		}
 	}
 }

@@ -95,3 +95,16 @@ func (l *Limits) MinRetention() time.Duration {
 	}
 	return time.Duration(shortest)
 }
+
+// StreamRetention is For(tenant).RetentionFor(ls); with MaxRetention and
+// MinRetention it lets *Overrides serve as the store's retention policy
+// without glue.
+func (o *Overrides) StreamRetention(tenant string, ls labels.Labels) time.Duration {
+	return o.For(tenant).RetentionFor(ls)
+}
+
+// MaxRetention is For(tenant).MaxRetention().
+func (o *Overrides) MaxRetention(tenant string) time.Duration { return o.For(tenant).MaxRetention() }
+
+// MinRetention is For(tenant).MinRetention().
+func (o *Overrides) MinRetention(tenant string) time.Duration { return o.For(tenant).MinRetention() }
