@@ -186,7 +186,7 @@ func TestDrilldownEndpoints(t *testing.T) {
 			Version                string         `json:"version"`
 		}
 		l.getJSON(t, "/loki/api/v1/drilldown-limits", nil, "", &got)
-		if got.Limits["max_entries_limit_per_query"] != 5000.0 || got.Limits["retention_period"] != "0s" ||
+		if got.Limits["max_entries_limit_per_query"] != 5000.0 || got.Limits["retention_period"] != "2w" ||
 			!got.PatternIngesterEnabled || !strings.HasPrefix(got.Version, "3.") {
 			t.Fatalf("%+v", got)
 		}

@@ -75,6 +75,10 @@ func TestHelpAndDefaults(t *testing.T) {
 				"data.dir":    `(default "./data")`,
 				"config.file": "",
 				"wal.fsync":   `(default "interval")`,
+				// Per-tenant settings (the Kubernetes kit mounts the file).
+				"runtime-config.file":          "",
+				"runtime-config.reload-period": "(default 10s)",
+				"retention.period":             "(default 2w)",
 			} {
 				doc := flagDoc(out, name)
 				if doc == "" {
@@ -99,6 +103,10 @@ func TestHelpAndDefaults(t *testing.T) {
 			{[]string{"-head.max-bytes", "0"}, "-head.max-bytes must be positive"},
 			{[]string{"-head.max-age", "soon"}, "-head.max-age"},
 			{[]string{"-config.file", filepath.Join(t.TempDir(), "missing.yaml")}, "read config file"},
+			{[]string{"-retention.period", "forever"}, `invalid value "forever" for flag -retention.period`},
+			{[]string{"-retention.period", "-1h"}, "retention_period must not be negative"},
+			{[]string{"-limits.max-label-names-per-series", "0"}, "max_label_names_per_series must be positive"},
+			{[]string{"-runtime-config.reload-period", "0s"}, "-runtime-config.reload-period must be positive"},
 		}
 		for _, c := range cases {
 			out, code := runLoam(t, c.args...)

@@ -44,13 +44,13 @@ type detectedLabelsAnswer struct {
 func (a *API) handleDetectedLabels(w http.ResponseWriter, r *http.Request, be *backend) {
 	tenant, start, end, err := a.seriesParams(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	var ms []*labels.Matcher
 	if q := r.Form.Get("query"); q != "" {
 		if ms, err = selectorParam(q); err != nil {
-			a.answerError(w, err)
+			a.answerError(w, r, err)
 			return
 		}
 	}
@@ -72,7 +72,7 @@ func (a *API) handleDetectedLabels(w http.ResponseWriter, r *http.Request, be *b
 		}
 	})
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	var out detectedLabelsAnswer
@@ -115,8 +115,8 @@ func (a *API) parseDetectedParams(r *http.Request) (detectedParams, error) {
 	if p.lineLimit, err = positiveParam(r, "line_limit", p.lineLimit); err != nil {
 		return p, err
 	}
-	if p.lineLimit > a.opts.MaxEntriesPerQuery {
-		return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.lineLimit, a.opts.MaxEntriesPerQuery)
+	if most := a.limits(r).MaxEntriesLimitPerQuery; most > 0 && p.lineLimit > most {
+		return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.lineLimit, most)
 	}
 	name := "limit"
 	if r.Form.Get(name) == "" && r.Form.Get("field_limit") != "" {
@@ -164,7 +164,7 @@ func (a *API) detectedLines(r *http.Request, be *backend, p detectedParams, fn f
 	}
 	ctx, cancel := a.queryContext(r)
 	defer cancel()
-	eng := engine.New(be.store, engine.Limits{MaxSeries: a.opts.MaxQuerySeries})
+	eng := engine.New(be.store, engine.Limits{MaxSeries: a.opts.Limits.For(tenant).MaxQuerySeries})
 	res, err := eng.Query(ctx, engine.Params{Tenant: tenant, Expr: p.expr,
 		Start: p.start.UnixNano(), End: p.end.UnixNano(), Backward: true, Limit: p.lineLimit, Stats: &store.Stats{}})
 	if err != nil {
@@ -203,7 +203,7 @@ type detectedFieldsAnswer struct {
 func (a *API) handleDetectedFields(w http.ResponseWriter, r *http.Request, be *backend) {
 	p, err := a.parseDetectedParams(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	fields := detected.NewFields(p.limit)
@@ -212,7 +212,7 @@ func (a *API) handleDetectedFields(w http.ResponseWriter, r *http.Request, be *b
 		return true
 	})
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	var out detectedFieldsAnswer
@@ -233,7 +233,7 @@ func (a *API) handleDetectedFields(w http.ResponseWriter, r *http.Request, be *b
 func (a *API) handleDetectedFieldValues(w http.ResponseWriter, r *http.Request, be *backend) {
 	p, err := a.parseDetectedParams(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	values := detected.NewValues(mux.Vars(r)["name"], p.limit)
@@ -242,7 +242,7 @@ func (a *API) handleDetectedFieldValues(w http.ResponseWriter, r *http.Request, 
 		return !values.Full()
 	})
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	out := detectedFieldsAnswer{Values: values.List()}

@@ -40,7 +40,7 @@ func TestPushStorageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, h, _ := newTestServer(t)
-			a.Serve(distributor.New(distributor.Limits{}, failingAppender{tt.err}, nil), nil)
+			a.Serve(distributor.New(a.opts.Limits, failingAppender{tt.err}, nil), nil)
 			body := fmt.Sprintf(`{"streams":[{"stream":{"app":"a"},"values":[["%d","line"]]}]}`, time.Now().UnixNano())
 			r := httptest.NewRequest("POST", "/loki/api/v1/push", strings.NewReader(body))
 			r.Header.Set("Content-Type", "application/json")

@@ -2,6 +2,7 @@
 // tail websocket and patterns; the index endpoints (stats, volume), the
 // detected labels and fields Grafana's Logs Drilldown lists, and the
 // metadata endpoints (buildinfo, drilldown-limits, format_query); the
-// readiness probe and metrics. It parses HTTP parameters the way Loki does
+// configuration in effect (/config, /runtime_config); the readiness probe
+// and metrics. Every limit of a query is the asking tenant's (Options.Limits). It parses HTTP parameters the way Loki does
 // and writes Loki's JSON, and holds no storage or query logic of its own.
 package api

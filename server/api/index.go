@@ -61,12 +61,12 @@ type indexStats struct {
 func (a *API) handleIndexStats(w http.ResponseWriter, r *http.Request, be *backend) {
 	tenant, start, end, err := a.seriesParams(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	ms, err := selectorParam(r.Form.Get("query"))
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	ctx, cancel := a.queryContext(r)
@@ -81,7 +81,7 @@ func (a *API) handleIndexStats(w http.ResponseWriter, r *http.Request, be *backe
 		out.Entries += figs[0].Entries
 	})
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	out.Streams = int64(len(streams))
@@ -245,12 +245,12 @@ func (a *API) volume(w http.ResponseWriter, r *http.Request, be *backend, ranged
 	begin := time.Now()
 	tenant, err := a.tenantForm(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	p, err := a.parseVolumeParams(r, ranged)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	bounds, stamps := volumeBuckets(p.start, p.end, p.step)
@@ -309,12 +309,12 @@ func (a *API) volume(w http.ResponseWriter, r *http.Request, be *backend, ranged
 				}
 			})
 		if err != nil {
-			a.answerError(w, err)
+			a.answerError(w, r, err)
 			return
 		}
 	}
 	if over {
-		a.answerError(w, errBad("the query hit the max number of series limit (limit: %d series): narrow the selector or use targetLabels", volumeMaxSeries))
+		a.answerError(w, r, errBad("the query hit the max number of series limit (limit: %d series): narrow the selector or use targetLabels", volumeMaxSeries))
 		return
 	}
 	// Keep each bucket's largest names, as Loki limits every sub-query.

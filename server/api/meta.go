@@ -93,10 +93,10 @@ func (a *API) handleFormatQuery(w http.ResponseWriter, r *http.Request) {
 
 // drilldownLimits are the tenant limits Loki publishes to Logs Drilldown
 // (its default tenant_limits_allow_publish), with Loam's values: the
-// limits it enforces, and the "off" value of Loki (0, "0s", false) for
-// the features Loam does not have. Drilldown reads
-// max_entries_limit_per_query (line limit) and retention_period (time
-// picker) from it.
+// settings of the asking tenant for the limits it enforces, and the "off"
+// value of Loki (0, "0s", false) for the features Loam does not have.
+// Drilldown reads max_entries_limit_per_query (line limit) and
+// retention_period (time picker) from it.
 type drilldownLimits struct {
 	DiscoverLogLevels         bool     `json:"discover_log_levels"`   // Loam does not add a level at ingestion
 	DiscoverServiceName       []string `json:"discover_service_name"` // nor service_name
@@ -112,7 +112,7 @@ type drilldownLimits struct {
 	OTLPConfig                any      `json:"otlp_config"` // null: no OTLP ingestion
 	PatternPersistenceEnabled bool     `json:"pattern_persistence_enabled"`
 	QueryTimeout              string   `json:"query_timeout"`
-	RetentionPeriod           string   `json:"retention_period"` // "0s": nothing expires yet
+	RetentionPeriod           string   `json:"retention_period"` // "0s": kept forever
 	VolumeEnabled             bool     `json:"volume_enabled"`
 	VolumeMaxSeries           int      `json:"volume_max_series"`
 }
@@ -130,24 +130,27 @@ var levelFields = []string{"level", "LEVEL", "Level", "log.level", "severity", "
 	"SeverityText", "lvl", "LVL", "Lvl", "severity_text", "Severity_Text", "SEVERITY_TEXT"}
 
 // handleDrilldownLimits answers /loki/api/v1/drilldown-limits, which Logs
-// Drilldown reads once a day per data source.
+// Drilldown reads once a day per data source, with the settings of the
+// asking tenant.
 func (a *API) handleDrilldownLimits(w http.ResponseWriter, r *http.Request) {
-	if _, err := a.tenant(r); err != nil {
-		a.answerError(w, err)
+	tenant, err := a.tenant(r)
+	if err != nil {
+		a.answerError(w, r, err)
 		return
 	}
+	lim := a.opts.Limits.For(tenant)
 	writeJSON(w, drilldownConfig{
 		Limits: drilldownLimits{
 			DiscoverServiceName:     []string{},
 			LogLevelFields:          levelFields,
-			MaxEntriesLimitPerQuery: a.opts.MaxEntriesPerQuery,
+			MaxEntriesLimitPerQuery: lim.MaxEntriesLimitPerQuery,
 			MaxQueryBytesRead:       "0B",
-			MaxQueryLength:          "0s",
+			MaxQueryLength:          promDuration(time.Duration(lim.MaxQueryLength)),
 			MaxQueryLookback:        "0s",
 			MaxQueryRange:           "0s",
-			MaxQuerySeries:          a.opts.MaxQuerySeries,
-			QueryTimeout:            promDuration(a.opts.QueryTimeout),
-			RetentionPeriod:         "0s",
+			MaxQuerySeries:          lim.MaxQuerySeries,
+			QueryTimeout:            promDuration(time.Duration(lim.QueryTimeout)),
+			RetentionPeriod:         promDuration(time.Duration(lim.RetentionPeriod)),
 			VolumeEnabled:           true,
 			VolumeMaxSeries:         volumeMaxSeries,
 		},

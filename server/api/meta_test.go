@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loam-logs/loam/server/overrides"
 )
 
 func TestFormatQuery(t *testing.T) {
@@ -73,32 +76,46 @@ func TestBuildInfo(t *testing.T) {
 
 func TestDrilldownLimits(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	a := New(Options{MaxEntriesPerQuery: 2000, MaxQuerySeries: 300, QueryTimeout: 90 * time.Second},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), reg, reg)
+	limits := testLimits(t, func(l *overrides.Limits) {
+		l.MaxEntriesLimitPerQuery, l.MaxQuerySeries, l.QueryTimeout = 2000, 300, overrides.Duration(90*time.Second)
+	}, "overrides:\n  a: {retention_period: 3d, max_query_length: 0, max_query_series: 7}\n  forever: {retention_period: 0}\n")
+	a := New(Options{Limits: limits}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, reg)
 	h := a.Handler()
-	w := getAs(h, "", "/loki/api/v1/drilldown-limits", nil)
-	var got struct {
-		Limits                 map[string]any `json:"limits"`
-		PatternIngesterEnabled bool           `json:"pattern_ingester_enabled"`
-		Version                string         `json:"version"`
-	}
-	decodeStrict(t, w, &got)
-	if !got.PatternIngesterEnabled || got.Version != LokiVersion {
-		t.Fatalf("%s", w.Body)
-	}
-	want := map[string]any{
+	base := map[string]any{
 		"max_entries_limit_per_query": 2000.0, "max_query_series": 300.0, "query_timeout": "1m30s",
-		"retention_period": "0s", "volume_enabled": true, "volume_max_series": 1000.0, "max_query_length": "0s",
+		"retention_period": "2w", "volume_enabled": true, "volume_max_series": 1000.0, "max_query_length": "30d1h",
 		"discover_log_levels": false, "otlp_config": nil, "max_query_bytes_read": "0B",
 	}
-	for k, v := range want {
-		if got.Limits[k] != v {
-			t.Errorf("%s = %v, want %v", k, got.Limits[k], v)
+	for _, tt := range []struct {
+		tenant string
+		want   map[string]any // over base
+	}{
+		{"", nil},
+		{"other", nil},
+		{"a", map[string]any{"retention_period": "3d", "max_query_length": "0s", "max_query_series": 7.0}},
+		{"forever", map[string]any{"retention_period": "0s"}},
+	} {
+		w := getAs(h, tt.tenant, "/loki/api/v1/drilldown-limits", nil)
+		var got struct {
+			Limits                 map[string]any `json:"limits"`
+			PatternIngesterEnabled bool           `json:"pattern_ingester_enabled"`
+			Version                string         `json:"version"`
 		}
-	}
-	// Loki's published fields (tenant_limits_allow_publish), no others.
-	if len(got.Limits) != 17 {
-		t.Errorf("%d limits: %s", len(got.Limits), w.Body)
+		decodeStrict(t, w, &got)
+		if !got.PatternIngesterEnabled || got.Version != LokiVersion {
+			t.Fatalf("%s", w.Body)
+		}
+		want := maps.Clone(base)
+		maps.Copy(want, tt.want)
+		for k, v := range want {
+			if got.Limits[k] != v {
+				t.Errorf("tenant %q: %s = %v, want %v", tt.tenant, k, got.Limits[k], v)
+			}
+		}
+		// Loki's published fields (tenant_limits_allow_publish), no others.
+		if len(got.Limits) != 17 {
+			t.Errorf("%d limits: %s", len(got.Limits), w.Body)
+		}
 	}
 	if w := getAs(h, "a/b", "/loki/api/v1/drilldown-limits", nil); w.Code != http.StatusBadRequest {
 		t.Fatalf("bad tenant: %d", w.Code)

@@ -8,9 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loam-logs/loam/server/overrides"
 )
 
 // now is the fixed clock of the tests.
@@ -196,8 +199,9 @@ func TestParseLogParams(t *testing.T) {
 		{"limit at the maximum", Options{}, q + "&limit=5000", 5000, true, ""},
 		{"limit over the maximum", Options{}, q + "&limit=5001", 0, false,
 			"max entries limit per query exceeded, limit > max_entries_limit_per_query (5001 > 5000)"},
-		{"configured maximum", Options{MaxEntriesPerQuery: 20}, q + "&limit=21", 0, false, "(21 > 20)"},
-		{"configured maximum above the default", Options{MaxEntriesPerQuery: 10000}, q + "&limit=10000", 10000, true, ""},
+		{"configured maximum", Options{Limits: fixedLimits(func(l *overrides.Limits) { l.MaxEntriesLimitPerQuery = 20 })}, q + "&limit=21", 0, false, "(21 > 20)"},
+		{"configured maximum above the default", Options{Limits: fixedLimits(func(l *overrides.Limits) { l.MaxEntriesLimitPerQuery = 10000 })}, q + "&limit=10000", 10000, true, ""},
+		{"no maximum", Options{Limits: fixedLimits(func(l *overrides.Limits) { l.MaxEntriesLimitPerQuery = 0 })}, q + "&limit=1000000", 1000000, true, ""},
 		{"zero limit", Options{}, q + "&limit=0", 0, false, `invalid limit "0": must be a positive integer`},
 		{"negative limit", Options{}, q + "&limit=-5", 0, false, `invalid limit "-5"`},
 		{"non-numeric limit", Options{}, q + "&limit=ten", 0, false, `invalid limit "ten"`},
@@ -253,15 +257,21 @@ func TestParseLogParamsPostForm(t *testing.T) {
 }
 
 func TestOptionsDefaults(t *testing.T) {
-	if got := newTestAPI(Options{}).opts; got != DefaultOptions {
+	got := newTestAPI(Options{}).opts
+	if l := got.Limits.For("anyone"); !reflect.DeepEqual(*l, overrides.DefaultLimits()) || got.Limits.Defaults() != l || got.Limits.Tenants() != nil {
+		t.Fatalf("limits without Options.Limits: %+v", l)
+	}
+	got.Limits = nil
+	if got != DefaultOptions {
 		t.Fatalf("opts = %+v, want %+v", got, DefaultOptions)
 	}
-	set := Options{MaxPushBodyBytes: 1, MaxPushDecompressedBytes: 2, MaxEntriesPerQuery: 3, MaxQuerySeries: 5, MaxQueryLength: 6, MaxConcurrentQueries: 7, QueryTimeout: 4, DefaultTenant: "t"}
+	set := Options{MaxPushBodyBytes: 1, MaxPushDecompressedBytes: 2, MaxConcurrentQueries: 7, DefaultTenant: "t",
+		Limits: fixedLimits(nil), Config: "c", DefaultConfig: "d"}
 	if got := newTestAPI(set).opts; got != set {
 		t.Fatalf("opts = %+v, want %+v", got, set)
 	}
 	// Loki's defaults, which clients and Grafana are tuned for.
-	if DefaultOptions.MaxEntriesPerQuery != 5000 || DefaultOptions.DefaultTenant != "fake" {
+	if overrides.DefaultLimits().MaxEntriesLimitPerQuery != 5000 || DefaultOptions.DefaultTenant != "fake" {
 		t.Fatalf("DefaultOptions = %+v", DefaultOptions)
 	}
 }

@@ -68,31 +68,31 @@ type patternSeries struct {
 func (a *API) handlePatterns(w http.ResponseWriter, r *http.Request, be *backend) {
 	p, err := a.parsePatternParams(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	tenant, err := a.tenant(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	expr, err := logql.ParseLogSelector(p.query)
 	if err != nil {
-		a.answerError(w, queryError(err))
+		a.answerError(w, r, queryError(err))
 		return
 	}
 	var filters []*logql.LineFilter
 	for _, s := range expr.Pipeline {
 		f, ok := s.(*logql.LineFilter)
 		if !ok {
-			a.answerError(w, errBad("patterns are mined from a stream selector with optional line filters: %s is not allowed here", s))
+			a.answerError(w, r, errBad("patterns are mined from a stream selector with optional line filters: %s is not allowed here", s))
 			return
 		}
 		filters = append(filters, f)
 	}
 	match, err := logql.CompileFilters(filters)
 	if err != nil {
-		a.answerError(w, queryError(err))
+		a.answerError(w, r, queryError(err))
 		return
 	}
 	ctx, cancel := a.queryContext(r)
@@ -103,7 +103,7 @@ func (a *API) handlePatterns(w http.ResponseWriter, r *http.Request, be *backend
 		Direction: store.Backward, Needles: expr.Needles(),
 	})
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	defer it.Close()
@@ -125,11 +125,11 @@ func (a *API) handlePatterns(w http.ResponseWriter, r *http.Request, be *backend
 		}
 	}
 	if err := it.Err(); err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	if err := ctx.Err(); err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	found := m.Patterns(patterns.MinCount, patterns.MaxPatterns)

@@ -24,7 +24,10 @@ import (
 
 // newStoreServer starts the API on a store in a temporary directory, with
 // the real clock: the distributor refuses lines far from now.
-func newStoreServer(t *testing.T) http.Handler {
+func newStoreServer(t *testing.T) http.Handler { return newStoreServerWith(t, Options{}) }
+
+// newStoreServerWith is newStoreServer with opts.
+func newStoreServerWith(t *testing.T, opts Options) http.Handler {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := store.Open(store.Options{Dir: t.TempDir(), WAL: wal.Options{SyncPolicy: wal.SyncNever},
@@ -34,8 +37,8 @@ func newStoreServer(t *testing.T) http.Handler {
 	}
 	t.Cleanup(func() { st.Close() })
 	reg := prometheus.NewRegistry()
-	a := New(Options{}, logger, reg, reg)
-	a.Serve(distributor.New(distributor.Limits{}, st, nil), st)
+	a := New(opts, logger, reg, reg)
+	a.Serve(distributor.New(a.opts.Limits, st, nil), st)
 	return a.Handler()
 }
 

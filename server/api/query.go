@@ -65,8 +65,10 @@ func (a *API) parseQueryParams(r *http.Request, instant bool) (queryParams, erro
 		return p, queryError(err)
 	}
 	// Grafana sends a limit with metric queries too; it bounds log queries.
-	if _, ok := p.expr.(*logql.LogSelectorExpr); ok && p.limit > a.opts.MaxEntriesPerQuery {
-		return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.limit, a.opts.MaxEntriesPerQuery)
+	if most := a.limits(r).MaxEntriesLimitPerQuery; most > 0 && p.limit > most {
+		if _, ok := p.expr.(*logql.LogSelectorExpr); ok {
+			return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.limit, most)
+		}
 	}
 	if !instant {
 		if v := r.Form.Get("interval"); v != "" {
@@ -155,17 +157,18 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	begin := time.Now()
 	p, err := a.parseQueryParams(r, instant)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	tenant, err := a.tenant(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	expr := p.expr
-	if l := queryLength(p, instant); l > a.opts.MaxQueryLength {
-		a.answerError(w, errBad("the query time range exceeds the limit (query length: %s, limit: %s)", l, logql.FormatDuration(a.opts.MaxQueryLength)))
+	lim := a.opts.Limits.For(tenant)
+	if most, l := time.Duration(lim.MaxQueryLength), queryLength(p, instant); most > 0 && l > most {
+		a.answerError(w, r, errBad("the query time range exceeds the limit (query length: %s, limit: %s)", l, logql.FormatDuration(most)))
 		return
 	}
 	ctx, cancel := a.queryContext(r)
@@ -173,14 +176,14 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	queued := time.Now()
 	release, err := a.acquireQuery(ctx)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	defer release()
 	started := time.Now()
 	flags := requestEncodingFlags(r)
 	stats := &store.Stats{}
-	eng := engine.New(be.store, engine.Limits{MaxSeries: a.opts.MaxQuerySeries})
+	eng := engine.New(be.store, engine.Limits{MaxSeries: lim.MaxQuerySeries})
 	res, err := eng.Query(ctx, engine.Params{
 		Tenant: tenant, Expr: expr,
 		Start: p.start.UnixNano(), End: p.end.UnixNano(), Step: p.step,
@@ -191,7 +194,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 		if engine.IsClientError(err) {
 			err = errBad("%v", err)
 		}
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	t := queryTimes{exec: time.Since(begin), queue: started.Sub(queued), engine: time.Since(started)}
@@ -212,19 +215,19 @@ func (a *API) seriesParams(r *http.Request) (tenant string, start, end time.Time
 func (a *API) handleLabels(w http.ResponseWriter, r *http.Request, be *backend) {
 	tenant, start, end, err := a.seriesParams(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	ms, err := optionalMatchers(r.Form.Get("query"))
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	ctx, cancel := a.queryContext(r)
 	defer cancel()
 	names, err := be.store.LabelNames(ctx, tenant, ms, start.UnixNano(), end.UnixNano())
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	writeJSON(w, response{Status: "success", Data: names})
@@ -233,19 +236,19 @@ func (a *API) handleLabels(w http.ResponseWriter, r *http.Request, be *backend) 
 func (a *API) handleLabelValues(w http.ResponseWriter, r *http.Request, be *backend) {
 	tenant, start, end, err := a.seriesParams(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	ms, err := optionalMatchers(r.Form.Get("query"))
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	ctx, cancel := a.queryContext(r)
 	defer cancel()
 	values, err := be.store.LabelValues(ctx, tenant, mux.Vars(r)["name"], ms, start.UnixNano(), end.UnixNano())
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	writeJSON(w, response{Status: "success", Data: values})
@@ -254,7 +257,7 @@ func (a *API) handleLabelValues(w http.ResponseWriter, r *http.Request, be *back
 func (a *API) handleSeries(w http.ResponseWriter, r *http.Request, be *backend) {
 	tenant, start, end, err := a.seriesParams(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	raw := append(r.Form["match[]"], r.Form["match"]...)
@@ -269,7 +272,7 @@ func (a *API) handleSeries(w http.ResponseWriter, r *http.Request, be *backend) 
 	for _, m := range raw {
 		ms, err := selectorOnly(m)
 		if err != nil {
-			a.answerError(w, errBad("invalid match[] %q: %v", m, err))
+			a.answerError(w, r, errBad("invalid match[] %q: %v", m, err))
 			return
 		}
 		sets = append(sets, ms)
@@ -281,7 +284,7 @@ func (a *API) handleSeries(w http.ResponseWriter, r *http.Request, be *backend) 
 		out = append(out, ls.Map())
 	})
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	writeJSON(w, response{Status: "success", Data: out})

@@ -16,31 +16,51 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/loam-logs/loam/server/distributor"
+	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/push"
 	"github.com/loam-logs/loam/server/store"
 )
 
 // Options configure the API.
 type Options struct {
-	MaxPushBodyBytes         int64         // compressed body size limit
-	MaxPushDecompressedBytes int64         // decompressed body size limit
-	MaxEntriesPerQuery       int           // Loki's max_entries_limit_per_query
-	MaxQuerySeries           int           // Loki's max_query_series
-	MaxQueryLength           time.Duration // Loki's max_query_length
-	MaxConcurrentQueries     int           // queries evaluated at once
-	QueryTimeout             time.Duration // per query
-	DefaultTenant            string        // tenant when X-Scope-OrgID is absent
+	MaxPushBodyBytes         int64  // compressed body size limit
+	MaxPushDecompressedBytes int64  // decompressed body size limit
+	MaxConcurrentQueries     int    // queries evaluated at once
+	DefaultTenant            string // tenant when X-Scope-OrgID is absent
+
+	// Limits are the settings of each tenant: its query limits
+	// (max_entries_limit_per_query, max_query_series, max_query_length,
+	// query_timeout) and what /drilldown-limits and /runtime_config
+	// report. Nil: every tenant has overrides.DefaultLimits.
+	Limits TenantLimits
+
+	// Config and DefaultConfig are what /config shows: the configuration
+	// in effect and the one of no flag and no file, both printable as YAML.
+	// Nil Config: /config answers 404.
+	Config, DefaultConfig any
 }
+
+// TenantLimits answers the settings of a tenant (see package overrides).
+// Its methods are called for every query, from many goroutines at once;
+// what they return must not be modified.
+type TenantLimits interface {
+	For(tenant string) *overrides.Limits
+	Defaults() *overrides.Limits // of tenants the runtime configuration does not name
+	Tenants() []string           // the tenants it names
+}
+
+// defaultLimits gives every tenant overrides.DefaultLimits.
+type defaultLimits struct{ l *overrides.Limits }
+
+func (d defaultLimits) For(string) *overrides.Limits { return d.l }
+func (d defaultLimits) Defaults() *overrides.Limits  { return d.l }
+func (d defaultLimits) Tenants() []string            { return nil }
 
 // DefaultOptions are applied to zero fields.
 var DefaultOptions = Options{
 	MaxPushBodyBytes:         16 << 20,
 	MaxPushDecompressedBytes: 64 << 20,
-	MaxEntriesPerQuery:       5000,
-	MaxQuerySeries:           500,
-	MaxQueryLength:           721 * time.Hour,
 	MaxConcurrentQueries:     4,
-	QueryTimeout:             time.Minute,
 	DefaultTenant:            "fake",
 }
 
@@ -77,23 +97,15 @@ func New(opts Options, log *slog.Logger, reg prometheus.Registerer, g prometheus
 	if opts.MaxPushDecompressedBytes == 0 {
 		opts.MaxPushDecompressedBytes = def.MaxPushDecompressedBytes
 	}
-	if opts.MaxEntriesPerQuery == 0 {
-		opts.MaxEntriesPerQuery = def.MaxEntriesPerQuery
-	}
-	if opts.MaxQuerySeries == 0 {
-		opts.MaxQuerySeries = def.MaxQuerySeries
-	}
-	if opts.MaxQueryLength == 0 {
-		opts.MaxQueryLength = def.MaxQueryLength
-	}
 	if opts.MaxConcurrentQueries == 0 {
 		opts.MaxConcurrentQueries = def.MaxConcurrentQueries
 	}
-	if opts.QueryTimeout == 0 {
-		opts.QueryTimeout = def.QueryTimeout
-	}
 	if opts.DefaultTenant == "" {
 		opts.DefaultTenant = def.DefaultTenant
+	}
+	if opts.Limits == nil {
+		l := overrides.DefaultLimits() // valid as it is: no selector to compile
+		opts.Limits = defaultLimits{&l}
 	}
 	a := &API{opts: opts, log: log, now: time.Now, gatherer: g,
 		querySlots: make(chan struct{}, opts.MaxConcurrentQueries),
@@ -157,6 +169,8 @@ func (a *API) Handler() http.Handler {
 	r.HandleFunc("/loki/api/v1/format_query", a.handleFormatQuery).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/status/buildinfo", a.handleBuildInfo).Methods("GET")
 	a.deleteRoutes(r)
+	r.HandleFunc("/config", a.handleConfig).Methods("GET")
+	r.HandleFunc("/runtime_config", a.handleRuntimeConfig).Methods("GET")
 	r.NotFoundHandler = a.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("404 page not found: %s is not an endpoint of this server", r.URL.Path))
 	}))
@@ -232,6 +246,16 @@ func (a *API) tenant(r *http.Request) (string, error) {
 		return "", err
 	}
 	return t, nil
+}
+
+// limits returns the settings of the request's tenant; the defaults when
+// its tenant header is invalid (the handler refuses the request anyway).
+func (a *API) limits(r *http.Request) *overrides.Limits {
+	t, err := a.tenant(r)
+	if err != nil {
+		return a.opts.Limits.Defaults()
+	}
+	return a.opts.Limits.For(t)
 }
 
 // ValidTenant applies Loki's rules for tenant IDs: at most 150 characters
@@ -339,10 +363,10 @@ func (a *API) handleFlush(w http.ResponseWriter, r *http.Request, be *backend) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// queryContext bounds a query by the timeout; the request's context already
-// ends when the client goes away.
+// queryContext bounds a query by the query_timeout of its tenant; the
+// request's context already ends when the client goes away.
 func (a *API) queryContext(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), a.opts.QueryTimeout)
+	return context.WithTimeout(r.Context(), time.Duration(a.limits(r).QueryTimeout))
 }
 
 // acquireQuery waits for one of the -query.max-concurrent slots; the time
@@ -357,14 +381,14 @@ func (a *API) acquireQuery(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// answerError maps an error to its status and writes it.
-func (a *API) answerError(w http.ResponseWriter, err error) {
+// answerError maps an error of the request r to its status and writes it.
+func (a *API) answerError(w http.ResponseWriter, r *http.Request, err error) {
 	var br *badRequest
 	switch {
 	case errors.As(err, &br):
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusGatewayTimeout, "query timed out after "+a.opts.QueryTimeout.String()+": narrow the time range or the selector")
+		writeError(w, http.StatusGatewayTimeout, "query timed out after "+time.Duration(a.limits(r).QueryTimeout).String()+": narrow the time range or the selector")
 	case errors.Is(err, context.Canceled):
 		writeError(w, 499, "query cancelled: the client went away")
 	default:

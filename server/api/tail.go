@@ -136,7 +136,9 @@ func (a *API) parseTailParams(r *http.Request) (tailParams, error) {
 	}
 	// Loki does not bound the history of a tail by max_entries_limit_per_query;
 	// rather than refuse such a client, send it that many at most.
-	p.limit = min(p.limit, a.opts.MaxEntriesPerQuery)
+	if most := a.limits(r).MaxEntriesLimitPerQuery; most > 0 {
+		p.limit = min(p.limit, most)
+	}
 	if v := r.Form.Get("delay_for"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
@@ -157,16 +159,16 @@ var tailUpgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { re
 func (a *API) handleTail(w http.ResponseWriter, r *http.Request, be *backend) {
 	p, err := a.parseTailParams(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	tenant, err := a.tenant(r)
 	if err != nil {
-		a.answerError(w, err)
+		a.answerError(w, r, err)
 		return
 	}
 	if n := be.store.Subscribers(tenant); n >= tailMaxPerTenant {
-		a.answerError(w, errBad("max concurrent tail requests limit exceeded, count > limit (%d > %d)", n+1, tailMaxPerTenant))
+		a.answerError(w, r, errBad("max concurrent tail requests limit exceeded, count > limit (%d > %d)", n+1, tailMaxPerTenant))
 		return
 	}
 	conn, err := tailUpgrader.Upgrade(hijacker{w}, r, nil)
@@ -285,7 +287,7 @@ func (t *tailer) serve(ctx context.Context, readDone <-chan struct{}, a *API, be
 		default:
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return websocket.CloseInternalServerErr, "query timed out after " + a.opts.QueryTimeout.String() + ": use a later start or a narrower selector"
+			return websocket.CloseInternalServerErr, "query timed out after " + time.Duration(a.opts.Limits.For(tenant).QueryTimeout).String() + ": use a later start or a narrower selector"
 		}
 		return websocket.CloseInternalServerErr, err.Error()
 	}
@@ -328,7 +330,7 @@ func (t *tailer) serve(ctx context.Context, readDone <-chan struct{}, a *API, be
 // history queues the newest p.limit matching entries from p.start until now.
 // It gives up when readDone is closed: the client left.
 func (t *tailer) history(ctx context.Context, readDone <-chan struct{}, a *API, be *backend, tenant string, p tailParams) error {
-	ctx, cancel := context.WithTimeout(ctx, a.opts.QueryTimeout)
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.opts.Limits.For(tenant).QueryTimeout))
 	defer cancel()
 	go func() {
 		select {

@@ -45,7 +45,7 @@ func newTailEnv(t *testing.T) *tailEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := distributor.New(distributor.Limits{}, st, nil)
+	d := distributor.New(fixedLimits(nil), st, nil)
 	a := New(Options{}, discard, nil, prometheus.NewRegistry())
 	a.Serve(d, st)
 	srv := httptest.NewServer(a.Handler())

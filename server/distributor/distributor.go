@@ -3,6 +3,7 @@ package distributor
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -12,51 +13,16 @@ import (
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/push"
 	"github.com/loam-logs/loam/server/store"
 )
 
-// Limits bound what a push may hold. Zero fields take DefaultLimits.
-type Limits struct {
-	MaxLabelNamesPerSeries int           `yaml:"max_label_names_per_series"`
-	MaxLabelNameLength     int           `yaml:"max_label_name_length"`
-	MaxLabelValueLength    int           `yaml:"max_label_value_length"`
-	MaxLineSize            int           `yaml:"max_line_size"`
-	RejectOldSamplesMaxAge time.Duration `yaml:"reject_old_samples_max_age"`
-	CreationGracePeriod    time.Duration `yaml:"creation_grace_period"`
-}
-
-// DefaultLimits are Loki's defaults.
-var DefaultLimits = Limits{
-	MaxLabelNamesPerSeries: 15,
-	MaxLabelNameLength:     1024,
-	MaxLabelValueLength:    2048,
-	MaxLineSize:            256 << 10,
-	RejectOldSamplesMaxAge: 7 * 24 * time.Hour,
-	CreationGracePeriod:    10 * time.Minute,
-}
-
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxLabelNamesPerSeries == 0 {
-		l.MaxLabelNamesPerSeries = d.MaxLabelNamesPerSeries
-	}
-	if l.MaxLabelNameLength == 0 {
-		l.MaxLabelNameLength = d.MaxLabelNameLength
-	}
-	if l.MaxLabelValueLength == 0 {
-		l.MaxLabelValueLength = d.MaxLabelValueLength
-	}
-	if l.MaxLineSize == 0 {
-		l.MaxLineSize = d.MaxLineSize
-	}
-	if l.RejectOldSamplesMaxAge == 0 {
-		l.RejectOldSamplesMaxAge = d.RejectOldSamplesMaxAge
-	}
-	if l.CreationGracePeriod == 0 {
-		l.CreationGracePeriod = d.CreationGracePeriod
-	}
-	return l
+// TenantLimits answers the settings of a tenant (see package overrides):
+// For is called once per push, from many goroutines at once; it must be
+// cheap, and what it returns must not change afterwards.
+type TenantLimits interface {
+	For(tenant string) *overrides.Limits
 }
 
 // Appender is the storage a Distributor writes to.
@@ -77,7 +43,7 @@ const (
 
 // Distributor validates pushes and appends them. Safe for concurrent use.
 type Distributor struct {
-	limits Limits
+	limits TenantLimits
 	store  Appender
 	now    func() time.Time
 
@@ -86,7 +52,7 @@ type Distributor struct {
 	discarded     *prometheus.CounterVec
 
 	cacheMu sync.RWMutex
-	cache   map[string]cachedLabels // label text → parsed set
+	cache   map[string]cachedLabels // label text → parsed set, checked but for the tenant's limits
 }
 
 type cachedLabels struct {
@@ -94,9 +60,10 @@ type cachedLabels struct {
 	err error
 }
 
-// New returns a Distributor writing to st; reg may be nil.
-func New(limits Limits, st Appender, reg prometheus.Registerer) *Distributor {
-	d := &Distributor{limits: limits.withDefaults(), store: st, now: time.Now, cache: map[string]cachedLabels{},
+// New returns a Distributor that checks each push against the limits of
+// its tenant and writes to st; reg may be nil.
+func New(limits TenantLimits, st Appender, reg prometheus.Registerer) *Distributor {
+	d := &Distributor{limits: limits, store: st, now: time.Now, cache: map[string]cachedLabels{},
 		linesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loam_distributor_lines_received_total", Help: "Log lines received, by tenant."}, []string{"tenant"}),
 		bytesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -139,9 +106,17 @@ func IsValidation(err error) bool {
 // *ValidationError when anything was refused, or a storage error (nothing
 // acknowledged; the client should retry).
 func (d *Distributor) Push(tenant string, req *push.Request) error {
+	lim := d.limits.For(tenant)
 	now := d.now()
-	oldest := now.Add(-d.limits.RejectOldSamplesMaxAge).UnixNano()
-	newest := now.Add(d.limits.CreationGracePeriod).UnixNano()
+	oldest := int64(math.MinInt64) // reject_old_samples_max_age 0: any age
+	if age := time.Duration(lim.RejectOldSamplesMaxAge); age > 0 {
+		oldest = now.Add(-age).UnixNano()
+	}
+	newest := now.Add(time.Duration(lim.CreationGracePeriod)).UnixNano()
+	maxLine := math.MaxInt // max_line_size 0: no limit
+	if lim.MaxLineSize > 0 && lim.MaxLineSize < math.MaxInt {
+		maxLine = int(lim.MaxLineSize)
+	}
 	verr := &ValidationError{}
 	discard := func(reason string, n int) {
 		d.discarded.WithLabelValues(tenant, reason).Add(float64(n))
@@ -156,6 +131,9 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 			bytes += len(ps.Entries[i].Line)
 		}
 		ls, err := d.parseLabels(ps.Labels)
+		if err == nil {
+			err = checkLabelLimits(ls, lim)
+		}
 		if err != nil {
 			verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: %v", clip(ps.Labels), err))
 			reason := ReasonInvalidLabels
@@ -169,19 +147,19 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 		for i := range ps.Entries {
 			e := &ps.Entries[i]
 			switch {
-			case len(e.Line) > d.limits.MaxLineSize:
+			case len(e.Line) > maxLine:
 				verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: line of %d bytes at %s is longer than the limit of %d bytes (max_line_size)",
-					ls, len(e.Line), fmtTime(e.Timestamp), d.limits.MaxLineSize))
+					ls, len(e.Line), fmtTime(e.Timestamp), maxLine))
 				discard(ReasonLineTooLong, 1)
 				continue
 			case e.Timestamp < oldest:
 				verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: entry at %s is older than the accepted age of %s (reject_old_samples_max_age)",
-					ls, fmtTime(e.Timestamp), d.limits.RejectOldSamplesMaxAge))
+					ls, fmtTime(e.Timestamp), time.Duration(lim.RejectOldSamplesMaxAge)))
 				discard(ReasonTooOld, 1)
 				continue
 			case e.Timestamp > newest:
 				verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: entry at %s is more than %s in the future (creation_grace_period)",
-					ls, fmtTime(e.Timestamp), d.limits.CreationGracePeriod))
+					ls, fmtTime(e.Timestamp), time.Duration(lim.CreationGracePeriod)))
 				discard(ReasonTooNew, 1)
 				continue
 			}
@@ -222,7 +200,9 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 }
 
 // parseLabels parses and validates a stream's label text, with a cache:
-// clients send the same few thousand label sets again and again.
+// clients send the same few thousand label sets again and again. The
+// tenant's limits are checked apart (checkLabelLimits), since a label set
+// may be pushed by several tenants, and their limits change.
 func (d *Distributor) parseLabels(text string) (labels.Labels, error) {
 	d.cacheMu.RLock()
 	c, ok := d.cache[text]
@@ -254,18 +234,23 @@ func (d *Distributor) validateLabels(text string) (labels.Labels, error) {
 	if err := ls.Validate(); err != nil {
 		return nil, err
 	}
-	if len(ls) > d.limits.MaxLabelNamesPerSeries {
-		return nil, fmt.Errorf("%d labels, more than the limit of %d (max_label_names_per_series): %w", len(ls), d.limits.MaxLabelNamesPerSeries, errTooManyLabels)
+	return ls, nil
+}
+
+// checkLabelLimits applies the tenant's limits on labels to a parsed set.
+func checkLabelLimits(ls labels.Labels, lim *overrides.Limits) error {
+	if len(ls) > lim.MaxLabelNamesPerSeries {
+		return fmt.Errorf("%d labels, more than the limit of %d (max_label_names_per_series): %w", len(ls), lim.MaxLabelNamesPerSeries, errTooManyLabels)
 	}
 	for _, l := range ls {
-		if len(l.Name) > d.limits.MaxLabelNameLength {
-			return nil, fmt.Errorf("label name %q is %d bytes long, more than the limit of %d (max_label_name_length)", clip(l.Name), len(l.Name), d.limits.MaxLabelNameLength)
+		if len(l.Name) > lim.MaxLabelNameLength {
+			return fmt.Errorf("label name %q is %d bytes long, more than the limit of %d (max_label_name_length)", clip(l.Name), len(l.Name), lim.MaxLabelNameLength)
 		}
-		if len(l.Value) > d.limits.MaxLabelValueLength {
-			return nil, fmt.Errorf("value of label %q is %d bytes long, more than the limit of %d (max_label_value_length)", l.Name, len(l.Value), d.limits.MaxLabelValueLength)
+		if len(l.Value) > lim.MaxLabelValueLength {
+			return fmt.Errorf("value of label %q is %d bytes long, more than the limit of %d (max_label_value_length)", l.Name, len(l.Value), lim.MaxLabelValueLength)
 		}
 	}
-	return ls, nil
+	return nil
 }
 
 func fmtTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }

@@ -3,6 +3,10 @@ package distributor
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +18,7 @@ import (
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/push"
 	"github.com/loam-logs/loam/server/store"
 )
@@ -60,7 +65,21 @@ func (f *fakeAppender) appended() []string {
 	return out
 }
 
-func newTest(t testing.TB, limits Limits, app *fakeAppender) (*Distributor, *prometheus.Registry) {
+// fixed gives every tenant the same limits.
+type fixed overrides.Limits
+
+func (f *fixed) For(string) *overrides.Limits { return (*overrides.Limits)(f) }
+
+// withLimits returns Loki's defaults changed by set, for every tenant.
+func withLimits(set func(*overrides.Limits)) *fixed {
+	l := overrides.DefaultLimits()
+	if set != nil {
+		set(&l)
+	}
+	return (*fixed)(&l)
+}
+
+func newTest(t testing.TB, limits TenantLimits, app *fakeAppender) (*Distributor, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	d := New(limits, app, reg)
@@ -77,8 +96,10 @@ func at(offset time.Duration, line string) push.Entry {
 var okStream = push.Stream{Labels: `{app="ok"}`, Entries: []push.Entry{at(0, "fine")}}
 
 func TestPushValidation(t *testing.T) {
-	small := Limits{MaxLabelNamesPerSeries: 2, MaxLabelNameLength: 8, MaxLabelValueLength: 8, MaxLineSize: 10,
-		RejectOldSamplesMaxAge: time.Hour, CreationGracePeriod: time.Minute}
+	small := withLimits(func(l *overrides.Limits) {
+		l.MaxLabelNamesPerSeries, l.MaxLabelNameLength, l.MaxLabelValueLength, l.MaxLineSize = 2, 8, 8, 10
+		l.RejectOldSamplesMaxAge, l.CreationGracePeriod = overrides.Duration(time.Hour), overrides.Duration(time.Minute)
+	})
 	tests := []struct {
 		name     string
 		bad      push.Stream
@@ -234,7 +255,7 @@ func TestPushValidation(t *testing.T) {
 // When nothing in a push is valid, storage is not called at all.
 func TestPushNothingValid(t *testing.T) {
 	app := &fakeAppender{}
-	d, _ := newTest(t, Limits{}, app)
+	d, _ := newTest(t, withLimits(nil), app)
 	err := d.Push("t", &push.Request{Streams: []push.Stream{
 		{Labels: `{}`, Entries: []push.Entry{at(0, "a")}},
 		{Labels: `{app="x"}`, Entries: []push.Entry{at(-30*24*time.Hour, "old")}},
@@ -262,7 +283,7 @@ func TestPushEmpty(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			app := &fakeAppender{}
-			d, _ := newTest(t, Limits{}, app)
+			d, _ := newTest(t, withLimits(nil), app)
 			if err := d.Push("t", tt.req); err != nil {
 				t.Fatalf("Push: %v", err)
 			}
@@ -275,7 +296,7 @@ func TestPushEmpty(t *testing.T) {
 
 func TestPushAppendsEverything(t *testing.T) {
 	app := &fakeAppender{}
-	d, _ := newTest(t, Limits{}, app)
+	d, _ := newTest(t, withLimits(nil), app)
 	req := &push.Request{Streams: []push.Stream{
 		{Labels: `{env="prod", app="api"}`, Entries: []push.Entry{at(-time.Second, "one"), at(0, "two")}},
 		{Labels: `{app="web", empty=""}`, Entries: []push.Entry{{Timestamp: now.UnixNano(), Line: "three",
@@ -311,7 +332,7 @@ func TestPushAppendsEverything(t *testing.T) {
 func TestPushStorageError(t *testing.T) {
 	diskFull := errors.New("write WAL: no space left on device")
 	app := &fakeAppender{err: diskFull}
-	d, _ := newTest(t, Limits{}, app)
+	d, _ := newTest(t, withLimits(nil), app)
 	// Even with invalid streams in the push, a storage failure wins: nothing
 	// was acknowledged and the client must retry.
 	err := d.Push("t", &push.Request{Streams: []push.Stream{okStream, {Labels: `{}`, Entries: []push.Entry{at(0, "x")}}}})
@@ -330,7 +351,7 @@ func TestPushRejected(t *testing.T) {
 		{Stream: ls, T: old, Reason: "entry too far behind"},
 		{Stream: ls, T: old + 1, Reason: "entry too far behind"},
 	}}
-	d, reg := newTest(t, Limits{}, app)
+	d, reg := newTest(t, withLimits(nil), app)
 	err := d.Push("t", &push.Request{Streams: []push.Stream{okStream}})
 	var verr *ValidationError
 	if !errors.As(err, &verr) {
@@ -351,7 +372,7 @@ func TestPushRejected(t *testing.T) {
 
 func TestPushMetrics(t *testing.T) {
 	app := &fakeAppender{}
-	d, reg := newTest(t, Limits{MaxLineSize: 5}, app)
+	d, reg := newTest(t, withLimits(func(l *overrides.Limits) { l.MaxLineSize = 5 }), app)
 	// Lines and bytes received count everything that arrived, valid or
 	// not; discards are by tenant and reason.
 	_ = d.Push("a", &push.Request{Streams: []push.Stream{
@@ -404,43 +425,64 @@ func series(t testing.TB, g prometheus.Gatherer, prefix string) []string {
 
 // A nil registerer is allowed (tools and tests); the metrics still work.
 func TestNewNilRegisterer(t *testing.T) {
-	d := New(Limits{}, &fakeAppender{}, nil)
+	d := New(withLimits(nil), &fakeAppender{}, nil)
 	if err := d.Push("t", &push.Request{Streams: []push.Stream{{Labels: `{a="1"}`, Entries: []push.Entry{{Timestamp: time.Now().UnixNano(), Line: "x"}}}}}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestLimitsDefaults(t *testing.T) {
-	tests := []struct {
-		name string
-		in   Limits
-		want Limits
+// Each push is checked against the limits of its tenant, asked anew for
+// every push (the runtime configuration changes them), and the label cache
+// shared by the tenants does not carry one tenant's verdict to another.
+func TestLimitsPerTenant(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "runtime.yaml")
+	write := func(content string) {
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("overrides:\n  a: {max_line_size: 5, max_label_names_per_series: 1}\n  free: {max_line_size: 0, reject_old_samples_max_age: 0}\n")
+	ov, err := overrides.New(overrides.DefaultLimits(), overrides.Config{File: file, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &fakeAppender{}
+	d, _ := newTest(t, ov, app)
+	long := strings.Repeat("x", 300<<10) // over Loki's default 256KB
+	cases := []struct {
+		tenant string
+		stream push.Stream
+		want   string // "" for accepted
 	}{
-		{"zero takes all defaults", Limits{}, DefaultLimits},
-		{"set fields are kept", Limits{MaxLineSize: 10, CreationGracePeriod: time.Hour},
-			func() Limits { l := DefaultLimits; l.MaxLineSize = 10; l.CreationGracePeriod = time.Hour; return l }()},
-		{"all set", Limits{1, 2, 3, 4, 5, 6}, Limits{1, 2, 3, 4, 5, 6}},
+		{"a", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, "123456")}}, "limit of 5 bytes (max_line_size)"},
+		{"b", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, "123456")}}, ""},
+		{"a", push.Stream{Labels: `{app="x", env="y"}`, Entries: []push.Entry{at(0, "1")}}, "2 labels, more than the limit of 1"},
+		{"b", push.Stream{Labels: `{app="x", env="y"}`, Entries: []push.Entry{at(0, "1")}}, ""},
+		{"a", push.Stream{Labels: `{app="x", env="y"}`, Entries: []push.Entry{at(0, "1")}}, "2 labels, more than the limit of 1"},
+		{"b", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, long)}}, "longer than the limit of 262144 bytes"},
+		{"free", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, long)}}, ""},
+		{"b", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(-365*24*time.Hour, "old")}}, "reject_old_samples_max_age"},
+		{"free", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(-365*24*time.Hour, "old")}}, ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.in.withDefaults(); got != tt.want {
-				t.Fatalf("withDefaults() = %+v, want %+v", got, tt.want)
-			}
-			if got := New(tt.in, &fakeAppender{}, nil).limits; got != tt.want {
-				t.Fatalf("New(...).limits = %+v, want %+v", got, tt.want)
-			}
-		})
+	for i, c := range cases {
+		err := d.Push(c.tenant, &push.Request{Streams: []push.Stream{c.stream}})
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("case %d: tenant %s: Push = %v, want %q", i, c.tenant, err, c.want)
+		}
 	}
-	// Loki's defaults: clients tuned for Loki must not see new refusals.
-	want := Limits{MaxLabelNamesPerSeries: 15, MaxLabelNameLength: 1024, MaxLabelValueLength: 2048,
-		MaxLineSize: 256 * 1024, RejectOldSamplesMaxAge: 168 * time.Hour, CreationGracePeriod: 10 * time.Minute}
-	if DefaultLimits != want {
-		t.Fatalf("DefaultLimits = %+v, want Loki's %+v", DefaultLimits, want)
+	// A new runtime configuration applies to the next push.
+	write("overrides:\n  a: {max_line_size: 100}\n")
+	if err := ov.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Push("a", &push.Request{Streams: []push.Stream{{Labels: `{app="x"}`, Entries: []push.Entry{at(0, "123456")}}}}); err != nil {
+		t.Errorf("after the reload: %v", err)
 	}
 }
 
 func TestLabelCache(t *testing.T) {
-	d, _ := newTest(t, Limits{}, &fakeAppender{})
+	d, _ := newTest(t, withLimits(nil), &fakeAppender{})
 	tests := []struct {
 		text string
 		want string // canonical form, or error substring prefixed with "error: "
@@ -477,7 +519,7 @@ func TestLabelCache(t *testing.T) {
 // next request: neither the cache key nor the labels may keep pointing at it.
 func TestLabelCacheDoesNotAliasRequest(t *testing.T) {
 	app := &fakeAppender{}
-	d, _ := newTest(t, Limits{}, app)
+	d, _ := newTest(t, withLimits(nil), app)
 	body := []byte(`{app="api"}`)
 	text := unsafe.String(unsafe.SliceData(body), len(body))
 	if err := d.Push("t", &push.Request{Streams: []push.Stream{{Labels: text, Entries: []push.Entry{at(0, "x")}}}}); err != nil {
@@ -501,7 +543,7 @@ func TestLabelCacheDoesNotAliasRequest(t *testing.T) {
 // Concurrent pushes of the same streams share the cache; run with -race.
 func TestPushConcurrent(t *testing.T) {
 	app := &fakeAppender{}
-	d, _ := newTest(t, Limits{}, app)
+	d, _ := newTest(t, withLimits(nil), app)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -557,7 +599,7 @@ func TestValidationErrorMessage(t *testing.T) {
 
 // Long label texts are clipped in the message.
 func TestPushClipsLabelText(t *testing.T) {
-	d, _ := newTest(t, Limits{}, &fakeAppender{})
+	d, _ := newTest(t, withLimits(nil), &fakeAppender{})
 	text := `{a="` + strings.Repeat("x", 5000) + `"` // unterminated set
 	err := d.Push("t", &push.Request{Streams: []push.Stream{{Labels: text, Entries: []push.Entry{at(0, "x")}}}})
 	if !IsValidation(err) {
@@ -584,7 +626,7 @@ func BenchmarkPush(b *testing.B) {
 		}
 		req.Streams = append(req.Streams, ps)
 	}
-	d := New(Limits{}, nopAppender{}, prometheus.NewRegistry())
+	d := New(withLimits(nil), nopAppender{}, prometheus.NewRegistry())
 	d.now = func() time.Time { return now }
 	b.ReportAllocs()
 	for b.Loop() {

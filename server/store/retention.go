@@ -262,8 +262,9 @@ type removed struct {
 	from, to     int64
 }
 
-// removeAndCount removes whole blocks of a partition and reports it.
-func (s *Store) removeAndCount(r partRef, bs []*blockHandle, reason string) {
+// removeAndCount removes whole blocks of a partition, reports it and
+// returns the bytes removed.
+func (s *Store) removeAndCount(r partRef, bs []*blockHandle, reason string) int64 {
 	var rm removed
 	rm.from, rm.to = 1<<63-1, -1<<63
 	for _, b := range bs {
@@ -279,6 +280,7 @@ func (s *Store) removeAndCount(r partRef, bs []*blockHandle, reason string) {
 	}
 	s.replaceBlocks(r.tenant, r.day, bs, nil)
 	s.reportPurge(r.tenant, reason, rm)
+	return rm.bytes
 }
 
 // rewrite writes block b of a partition anew without the entries drop
@@ -371,19 +373,19 @@ func (s *Store) PurgeDeleted(ctx context.Context, tenant string, t Tombstone) (P
 }
 
 // purgeBySize removes the oldest blocks while Loam holds more than its
-// budgets allow.
+// budgets allow. The excess is measured once: a removed block's space
+// comes back only when the last query reading it closes it, so measuring
+// again right away would purge more than needed.
 func (s *Store) purgeBySize(ctx context.Context, now time.Time) error {
-	for ctx.Err() == nil {
-		over, budget := s.overBudget()
-		if over <= 0 {
-			return nil
-		}
-		step := max(over, budget/20)
-		if !s.purgeOldest(now, step) {
+	over, budget := s.overBudget()
+	for over > 0 && ctx.Err() == nil {
+		freed := s.purgeOldest(now, max(over, budget/20))
+		if freed == 0 {
 			s.log.Warn("over the size budget, but nothing is old enough to purge", "over_bytes", over,
 				"min_age", s.opts.RetentionOptions.MinAge)
 			return nil
 		}
+		over -= freed
 	}
 	return ctx.Err()
 }
@@ -411,8 +413,8 @@ func (s *Store) overBudget() (over, budget int64) {
 
 // purgeOldest removes the oldest blocks of all tenants, at least an hour of
 // data and about want bytes, never a block holding an entry younger than
-// MinAge. It reports whether it removed anything.
-func (s *Store) purgeOldest(now time.Time, want int64) bool {
+// MinAge. It returns the bytes it removed.
+func (s *Store) purgeOldest(now time.Time, want int64) int64 {
 	minAge := s.opts.RetentionOptions.MinAge
 	type cand struct {
 		r partRef
@@ -427,7 +429,7 @@ func (s *Store) purgeOldest(now time.Time, want int64) bool {
 		}
 	}
 	if len(cands) == 0 {
-		return false
+		return 0
 	}
 	slices.SortFunc(cands, func(a, b cand) int {
 		switch {
@@ -452,16 +454,15 @@ func (s *Store) purgeOldest(now time.Time, want int64) bool {
 		byPart[c.r] = append(byPart[c.r], c.b)
 		freed += c.b.meta.Size
 	}
-	any := false
+	var removed int64
 	for _, r := range order {
 		if !s.claim(r) {
 			continue
 		}
-		s.removeAndCount(r, byPart[r], ReasonSize)
+		removed += s.removeAndCount(r, byPart[r], ReasonSize)
 		s.unclaim(r)
-		any = true
 	}
-	return any
+	return removed
 }
 
 // updateOldest sets each tenant's oldest-timestamp gauge.

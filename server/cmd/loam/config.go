@@ -12,8 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/loam-logs/loam/server/block"
-	"github.com/loam-logs/loam/server/distributor"
 	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/wal"
 )
 
@@ -56,7 +56,14 @@ type config struct {
 		DeleteDelay  time.Duration `yaml:"delete_delay"`
 	} `yaml:"retention"`
 
-	Limits distributor.Limits `yaml:"limits"`
+	// Limits are the settings of every tenant the runtime configuration
+	// file does not override (Loki's limits_config).
+	Limits overrides.Limits `yaml:"limits"`
+
+	RuntimeConfig struct {
+		File   string        `yaml:"file"`
+		Period time.Duration `yaml:"period"`
+	} `yaml:"runtime_config"`
 
 	Push struct {
 		MaxBodyBytes         int64 `yaml:"max_body_bytes"`
@@ -64,11 +71,7 @@ type config struct {
 	} `yaml:"push"`
 
 	Query struct {
-		MaxEntries    int           `yaml:"max_entries_limit_per_query"`
-		MaxSeries     int           `yaml:"max_query_series"`
-		MaxLength     time.Duration `yaml:"max_query_length"`
-		MaxConcurrent int           `yaml:"max_concurrent"`
-		Timeout       time.Duration `yaml:"timeout"`
+		MaxConcurrent int `yaml:"max_concurrent"`
 	} `yaml:"query"`
 
 	DefaultTenant string `yaml:"default_tenant"`
@@ -104,26 +107,26 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.DurationVar(&c.Retention.Interval, "retention.interval", r.Interval, "how often expired data and the size budgets are checked")
 	fs.DurationVar(&c.Retention.DeleteDelay, "retention.delete-delay", time.Hour, "how old a delete request (/loki/api/v1/delete) is before its lines are removed from the disk by rewriting the blocks that hold them; until then it can be cancelled (Loki's delete_request_cancel_period). Queries stop returning the lines at once either way. 0 removes them at once")
 
-	d := distributor.DefaultLimits
-	fs.IntVar(&c.Limits.MaxLabelNamesPerSeries, "limits.max-label-names-per-series", d.MaxLabelNamesPerSeries, "most labels a stream may have")
-	fs.IntVar(&c.Limits.MaxLabelNameLength, "limits.max-label-name-length", d.MaxLabelNameLength, "longest label name, in bytes")
-	fs.IntVar(&c.Limits.MaxLabelValueLength, "limits.max-label-value-length", d.MaxLabelValueLength, "longest label value, in bytes")
-	fs.IntVar(&c.Limits.MaxLineSize, "limits.max-line-size", d.MaxLineSize, "longest log line, in bytes")
-	fs.DurationVar(&c.Limits.RejectOldSamplesMaxAge, "limits.reject-old-samples-max-age", d.RejectOldSamplesMaxAge, "refuse entries older than this")
-	fs.DurationVar(&c.Limits.CreationGracePeriod, "limits.creation-grace-period", d.CreationGracePeriod, "refuse entries more than this far in the future")
+	// The defaults of every tenant: -limits.*, -query.* limits, -retention.period.
+	c.Limits.RegisterFlags(fs)
+	fs.StringVar(&c.RuntimeConfig.File, "runtime-config.file", "", "YAML file of per-tenant overrides of the limits and the retention, in Loki's shape (overrides: {<tenant>: {retention_period: 72h, ...}}), read again every -runtime-config.reload-period without a restart; a bad file keeps the last good settings")
+	fs.DurationVar(&c.RuntimeConfig.Period, "runtime-config.reload-period", overrides.DefaultReloadPeriod, "how often the -runtime-config.file is read again")
 
 	fs.Int64Var(&c.Push.MaxBodyBytes, "push.max-body-bytes", 16<<20, "largest push body as sent (compressed)")
 	fs.Int64Var(&c.Push.MaxDecompressedBytes, "push.max-decompressed-bytes", 64<<20, "largest push body after decompression")
 
-	fs.IntVar(&c.Query.MaxEntries, "query.max-entries-limit-per-query", 5000, "largest limit a log query may ask for")
-	fs.DurationVar(&c.Query.Timeout, "query.timeout", time.Minute, "longest a query may run")
-	fs.IntVar(&c.Query.MaxSeries, "query.max-query-series", 500, "most series a metric query may return")
-	fs.DurationVar(&c.Query.MaxLength, "query.max-query-length", 721*time.Hour, "longest time range a query may cover")
 	fs.IntVar(&c.Query.MaxConcurrent, "query.max-concurrent", 4, "queries evaluated at once; more wait their turn (within -query.timeout), so that queries cannot starve ingestion")
 
 	fs.StringVar(&c.DefaultTenant, "auth.default-tenant", "fake", "tenant of requests without an X-Scope-OrgID header")
 	fs.IntVar(&c.GCPercent, "runtime.gc-percent", 50, "Go GC target (GOGC): heap growth allowed over live data before a collection. The head's lines are pointer-free, so a low value costs little CPU and keeps RSS near the live data; the GOGC environment variable, when set, wins")
 	return file
+}
+
+// defaultConfig is the configuration of no flag and no file.
+func defaultConfig() *config {
+	c := &config{}
+	c.register(flag.NewFlagSet("loam", flag.ContinueOnError))
+	return c
 }
 
 // parseConfig reads flags, then the YAML file if one is named, then the
@@ -180,6 +183,12 @@ func (c *config) validate() error {
 	}
 	if c.Block.ChunkTargetSize <= 0 {
 		errs = append(errs, fmt.Errorf("-block.chunk-target-size must be positive"))
+	}
+	if c.RuntimeConfig.Period <= 0 {
+		errs = append(errs, fmt.Errorf("-runtime-config.reload-period must be positive"))
+	}
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("limits (-limits.*, -query.*, -retention.period or the limits: of -config.file): %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/deletes"
 	"github.com/loam-logs/loam/server/distributor"
+	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/store"
 	"github.com/loam-logs/loam/server/wal"
 )
@@ -56,15 +57,25 @@ func run(cfg *config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// A runtime configuration file that does not parse stops the start, as
+	// in Loki; later, a bad version only keeps the last good one.
+	limits, err := overrides.New(cfg.Limits, overrides.Config{File: cfg.RuntimeConfig.File, ReloadPeriod: cfg.RuntimeConfig.Period,
+		Logger: log, Metrics: overrides.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
+	reloadCtx, stopReload := context.WithCancel(context.Background())
+	defer stopReload()
+	go limits.Run(reloadCtx)
+
 	a := api.New(api.Options{
 		MaxPushBodyBytes:         cfg.Push.MaxBodyBytes,
 		MaxPushDecompressedBytes: cfg.Push.MaxDecompressedBytes,
-		MaxEntriesPerQuery:       cfg.Query.MaxEntries,
-		MaxQuerySeries:           cfg.Query.MaxSeries,
-		MaxQueryLength:           cfg.Query.MaxLength,
 		MaxConcurrentQueries:     cfg.Query.MaxConcurrent,
-		QueryTimeout:             cfg.Query.Timeout,
 		DefaultTenant:            cfg.DefaultTenant,
+		Limits:                   limits,
+		Config:                   cfg,
+		DefaultConfig:            defaultConfig(),
 	}, log, reg, reg)
 
 	// The delete requests are read before the store opens: its reads hide
@@ -102,6 +113,7 @@ func run(cfg *config) error {
 		CompactionColdAfter: cfg.Compaction.ColdAfter,
 		RetentionOptions: store.RetentionOptions{Interval: cfg.Retention.Interval, MinAge: cfg.Retention.MinAge,
 			MaxDiskUsage: cfg.Retention.MaxDiskUsage, MaxBytes: cfg.Retention.MaxBytes},
+		Retention:  limits,
 		Tombstones: dels,
 		Logger:     log,
 		Metrics:    store.NewMetrics(reg),
@@ -109,7 +121,7 @@ func run(cfg *config) error {
 	if err != nil {
 		return err
 	}
-	a.Serve(distributor.New(cfg.Limits, st, reg), st)
+	a.Serve(distributor.New(limits, st, reg), st)
 	dels.Start(st)
 	log.Info("ready")
 
