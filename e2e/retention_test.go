@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -237,4 +238,183 @@ func TestRetentionByDiskUsage(t *testing.T) {
 		kept = append(kept, i)
 	}
 	d.expect(t, l, kept, "after the size purge")
+}
+
+// TestRetentionByAge: with per-tenant and per-stream retention from the
+// runtime configuration file, lines pushed just inside their retention
+// vanish from queries the moment they pass it and then from the disk: a
+// tenant's expired hour is removed, a stream rule rewrites the hour
+// without that stream, a head flushed after its lines expired writes
+// none of them. A push already past its stream's retention is refused
+// with a 400 naming the stream. A tenant's retention changed in the file
+// is applied without a restart.
+func TestRetentionByAge(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "runtime.yaml")
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(file+".tmp", []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".tmp", file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`overrides:
+  team-a:
+    retention_period: 48h
+    retention_stream:
+      - selector: '{env="dev"}'
+        priority: 1
+        period: 24h
+`)
+	dataDir := filepath.Join(dir, "data")
+	l := startLoam(t, dataDir, "-runtime-config.file", file, "-runtime-config.reload-period", "200ms",
+		"-retention.period", "72h", "-retention.interval", "1s", "-compaction.cold-after", "1s")
+
+	// Lines that expire margin from now, and lines that stay.
+	const margin = 6 * time.Second
+	now := time.Now()
+	expiry := now.Add(margin)
+	at := func(d time.Duration) int64 { return now.Add(margin - d).UnixNano() }
+	type line struct {
+		tenant, env, text string
+		t                 int64
+		expires           bool
+	}
+	flushed := []line{
+		{"team-a", "prod", "a-prod-old", at(48 * time.Hour), true},    // the tenant's 48h
+		{"team-a", "prod", "a-prod-keep", at(46 * time.Hour), false},  // another hour
+		{"team-a", "dev", "a-dev-old", at(24 * time.Hour), true},      // the stream rule's 24h
+		{"team-a", "prod", "a-prod-mid", at(24*time.Hour) + 1, false}, // beside it in its hour
+		{"team-a", "dev", "a-dev-keep", at(22 * time.Hour), false},    // another hour
+		{"team-b", "dev", "b-dev", at(24 * time.Hour), false},         // no rule for team-b
+		{"team-b", "prod", "b-old", at(72 * time.Hour), true},         // the default 72h
+		{"team-b", "prod", "b-keep", at(70 * time.Hour), false},       // another hour
+	}
+	// Oldest first: a stream refuses entries an hour behind its newest.
+	push := func(ls []line, phase string) {
+		t.Helper()
+		ls = slices.Clone(ls)
+		slices.SortFunc(ls, func(a, b line) int { return cmp.Compare(a.t, b.t) })
+		for _, x := range ls {
+			l.mustPush(t, x.tenant, "application/json", "", jsonBody([]entry{
+				{Labels: map[string]string{"app": "age", "env": x.env, "phase": phase}, T: x.t, Line: x.text}}))
+		}
+	}
+	push(flushed, "flushed")
+	if code, _, body := l.do(t, "POST", "/flush", nil, nil); code != 204 {
+		t.Fatalf("POST /flush: %d %s", code, body)
+	}
+	// Still in the head when they expire: the flush must not write them.
+	inHead := []line{
+		{"team-a", "dev", "a-dev-head-old", at(24*time.Hour) + 2, true},
+		{"team-b", "prod", "b-head-old", at(72*time.Hour) + 2, true},
+		{"team-b", "prod", "b-head-keep", at(70*time.Hour) + 2, false},
+	}
+	push(inHead, "head")
+	all := append(slices.Clone(flushed), inHead...)
+
+	answered := func(tenant string) []string {
+		t.Helper()
+		q := url.Values{"query": {`{app="age"}`}, "limit": {"100"}, "direction": {"forward"},
+			"start": {ns(now.Add(-73 * time.Hour))}, "end": {ns(time.Now())}}
+		var got []string
+		for _, s := range l.queryRange(t, tenant, q) {
+			for _, v := range s {
+				got = append(got, v[1])
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	want := func(tenant string, expired bool) []string {
+		var w []string
+		for _, x := range all {
+			if x.tenant == tenant && (expired || !x.expires) {
+				w = append(w, x.text)
+			}
+		}
+		slices.Sort(w)
+		return w
+	}
+	for _, tenant := range []string{"team-a", "team-b"} {
+		if got := answered(tenant); !slices.Equal(got, want(tenant, true)) {
+			t.Fatalf("%s before the expiry: %v, want %v", tenant, got, want(tenant, true))
+		}
+	}
+	if time.Now().After(expiry) {
+		t.Fatalf("pushing took longer than %s: the test cannot see the lines before they expire", margin)
+	}
+	time.Sleep(time.Until(expiry) + 100*time.Millisecond)
+	// From the moment they expire, queries do not return them.
+	for _, tenant := range []string{"team-a", "team-b"} {
+		if got := answered(tenant); !slices.Equal(got, want(tenant, false)) {
+			t.Errorf("%s after the expiry: %v, want %v", tenant, got, want(tenant, false))
+		}
+	}
+	if code, _, body := l.do(t, "POST", "/flush", nil, nil); code != 204 {
+		t.Fatalf("POST /flush: %d %s", code, body)
+	}
+
+	// Then they leave the disk: removed or rewritten hours, by reason.
+	purged := func(tenant, reason string) float64 {
+		v, _ := l.metrics(t).value("loam_retention_purged_bytes_total", "tenant", tenant, "reason", reason)
+		return v
+	}
+	waitFor(t, 20*time.Second, "the expired lines to be purged", func() bool {
+		return purged("team-a", "age") > 0 && purged("team-a", "stream") > 0 && purged("team-b", "age") > 0
+	})
+	onDisk := map[string]bool{}
+	for _, ls := range blockLines(t, dataDir) {
+		for _, x := range ls {
+			onDisk[x] = true
+		}
+	}
+	for _, x := range all {
+		if onDisk[x.text] == x.expires {
+			t.Errorf("line %q (tenant %s, expires %v) on disk: %v", x.text, x.tenant, x.expires, onDisk[x.text])
+		}
+	}
+	for _, tenant := range []string{"team-a", "team-b"} {
+		if got := answered(tenant); !slices.Equal(got, want(tenant, false)) {
+			t.Errorf("%s after the purge: %v, want %v", tenant, got, want(tenant, false))
+		}
+	}
+	out := l.out.String()
+	for _, s := range []string{`msg="purged data" tenant=team-a reason=age`, `msg="purged data" tenant=team-a reason=stream`} {
+		if !strings.Contains(out, s) {
+			t.Errorf("no log line %s", s)
+		}
+	}
+
+	// Past its stream's retention, a push is refused and named.
+	code, msg := l.pushRaw(t, "team-a", "application/json", "", jsonBody([]entry{
+		{Labels: map[string]string{"app": "age", "env": "dev"}, T: time.Now().Add(-25 * time.Hour).UnixNano(), Line: "late"}}))
+	if code != 400 || !strings.Contains(msg, "entry too old") || !strings.Contains(msg, `env="dev"`) {
+		t.Errorf("push past the stream's retention: %d %q, want 400 naming the stream, \"entry too old\"", code, msg)
+	}
+
+	// A shorter retention for team-b, without a restart: its dev line,
+	// 24h old, goes now.
+	write(`overrides:
+  team-a:
+    retention_period: 48h
+    retention_stream:
+      - selector: '{env="dev"}'
+        priority: 1
+        period: 24h
+  team-b:
+    retention_period: 24h
+`)
+	waitFor(t, 10*time.Second, "team-b's new retention", func() bool { return len(answered("team-b")) == 0 })
+	before := purged("team-b", "age")
+	waitFor(t, 20*time.Second, "team-b's lines to be purged", func() bool { return purged("team-b", "age") > before })
+	for app, ls := range blockLines(t, dataDir) {
+		for _, x := range ls {
+			if strings.HasPrefix(x, "b-") {
+				t.Errorf("team-b line %q (app %s) still on disk after its retention was cut to 24h", x, app)
+			}
+		}
+	}
 }
