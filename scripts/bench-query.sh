@@ -11,49 +11,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
-data=${BENCH_DATA:-$work/data}
-total=${BENCH_TOTAL:-6500000}
-pid=
+# shellcheck source=bench-data.sh
+. "$here/scripts/bench-data.sh"
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url="http://127.0.0.1:$port"
-start() {
-  "$here/bin/loam" -http.addr "127.0.0.1:$port" -data.dir "$data" -compaction.cold-after 20s ${LOAM_ARGS:-} "$@" >"$work/loam.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 600); do curl -sf "$url/ready" >/dev/null && return; sleep 0.1; done
-  cat "$work/loam.log"; exit 1
-}
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
-metric() { curl -s "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-# settle waits until the cold merge is done: at most two blocks (the hour
-# may straddle midnight) and no merge for 30 s, so that queries do not
-# compete with one. A merge of the whole data set takes minutes.
-settle() {
-  local prev=-1 same=0 n b
-  for _ in $(seq 1 240); do
-    sleep 5
-    n=$(metric loam_compactions_total)
-    b=$(metric loam_blocks)
-    if [ "$n" = "$prev" ]; then same=$((same + 1)); else same=0; fi
-    [ "$same" -ge 6 ] && [ "${b:-99}" -le 2 ] && break
-    prev=$n
-  done
-}
-
-if [ ! -f "$data/bench.needle" ]; then
-  (cd "$here" && go build -o "$work/pushbench" ./internal/pushbench)
-  rm -rf "$data"; mkdir -p "$data"
-  start
-  echo "== loading $total unique lines over 1h into $data"
-  "$work/pushbench" -url "$url" -pid "$pid" -streams 1000 -total "$total" -span 1h -unique -duration 30m | tee "$work/load.txt"
-  curl -sf -XPOST "$url/flush" >/dev/null
-  settle
-  echo "blocks: $(metric loam_blocks), bytes on disk: $(du -sb "$data/blocks" | cut -f1)"
-  stop
-  awk '/^needle:/ {print $2}' "$work/load.txt" >"$data/bench.needle"
-  date +%s >"$data/bench.end" # the queries cover the 75 minutes before this
-fi
+load_bench_data "${BENCH_DATA:-$work/data}"
 needle=$(cat "$data/bench.needle")
 start
 settle

@@ -2,7 +2,8 @@
 // snappy pushes, the way Promtail and Alloy send them, and reports the
 // accepted lines/s and — given the server's PID — its CPU seconds, lines per
 // CPU-second and peak RSS, read from /proc. With -unique it prints one
-// request id it pushed as "needle: <id>" for a needle query.
+// request id it pushed as "needle: <id>" for a needle query. SIGINT or
+// SIGTERM ends the run early, with its figures printed as at the end.
 //
 //	pushbench -url http://127.0.0.1:3100 -pid PID -streams 1000 -duration 20s
 //	pushbench -pid PID -streams 1000 -rate 10000 -duration 60s
@@ -11,15 +12,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -80,7 +84,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "pushbench:", err)
 		os.Exit(2)
 	}
-	if err := run(c, os.Stdout); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "pushbench:", err)
 		os.Exit(1)
 	}
@@ -96,7 +102,9 @@ type counters struct {
 	firstErr  atomic.Value // string
 }
 
-func run(c *config, out io.Writer) error {
+// run pushes until -duration has passed, -total lines were pushed or ctx
+// is done, and prints the figures.
+func run(ctx context.Context, c *config, out io.Writer) error {
 	nStreams := c.batch / c.perStream
 	perPush := nStreams * c.perStream // -batch rounded down to whole streams
 	sh := newShared(c.streams, c.unique, 1)
@@ -127,14 +135,18 @@ func run(c *config, out io.Writer) error {
 			g := newGenerator(sh, int64(w+2), nStreams, c.perStream, start+int64(w)*1e6)
 			next := w * nStreams
 			var sent int64
-			for time.Now().Before(deadline) {
+			for time.Now().Before(deadline) && ctx.Err() == nil {
 				if c.total > 0 && n.reserved.Add(int64(perPush)) > c.total {
 					return
 				}
 				if c.rate > 0 {
 					want := time.Duration(float64(sent) / (float64(c.rate) / float64(c.workers)) * float64(time.Second))
 					if d := want - time.Since(t0); d > 0 {
-						time.Sleep(d)
+						select {
+						case <-time.After(d):
+						case <-ctx.Done():
+							return
+						}
 					}
 				}
 				body, size := g.batch(next)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -61,7 +62,7 @@ func TestRun(t *testing.T) {
 	}
 	c.pid = os.Getpid() // this process stands in for the server
 	var out strings.Builder
-	if err := run(c, &out); err != nil {
+	if err := run(context.Background(), c, &out); err != nil {
 		t.Fatal(err)
 	}
 	report := out.String()
@@ -86,7 +87,7 @@ func TestRun(t *testing.T) {
 	})
 	c.pid, c.total, c.duration = 0, 0, 200*time.Millisecond
 	out.Reset()
-	if err := run(c, &out); err != nil {
+	if err := run(context.Background(), c, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`accepted 0 lines .* (\d+)/(\d+) pushes failed\npush latency: [^\n]+\n(needle: \w+\n)?first failure: HTTP 429: rate limited\n$`).MatchString(out.String()) {
