@@ -8,5 +8,26 @@
 // these substrings", answered by an iterator. Everything else a query does
 // (line filters, parsing, aggregation) happens above, in logql.
 //
+// Blocks live in <data.dir>/blocks/t-<tenant>/<YYYYMMDD>/, one directory per
+// tenant and UTC day. A flush writes a level-0 block per tenant and day;
+// compaction merges blocks of a level into the next while the day is live,
+// and once the day got no new block for Options.CompactionColdAfter it
+// merges everything into cold blocks, one per hour of data, named
+// "H<hour, Unix seconds>-…". Hours, not the whole day, because retention
+// removes data a block at a time: a size purge takes the oldest hour,
+// never a whole day when less will do, and age retention frees each hour
+// as soon as it has expired, without rewriting anything. Late data for a
+// cold day is merged again into the hourly blocks it touches.
+//
+// Retention (retention.go) runs in the background: by age (the Retention
+// policy, per tenant and per stream rule: expired hourly blocks are removed,
+// blocks holding streams whose shorter rule has passed are rewritten), by
+// size (the oldest blocks of all tenants, never younger than
+// RetentionOptions.MinAge) and for delete requests (PurgeDeleted rewrites
+// the blocks holding deleted lines). Reads hide what a policy or a
+// tombstone says is gone before it leaves the disk. New blocks are durable
+// before those they replace are removed; a crash in between leaves both,
+// and reads drop the duplicate entries until the next merge.
+//
 // store imports block, wal, ngram and labels; never logql, api or ring.
 package store
