@@ -88,13 +88,17 @@ func (s *Store) pickCompaction(now time.Time, cold bool) *compactionJob {
 
 // coldSources returns what a cold merge of a partition takes: its blocks
 // not yet of the hourly form, with the hourly blocks of the hours they
-// touch, which the merge writes anew; none when every block is hourly.
+// touch, which the merge writes anew, and the hours held by more than one
+// hourly block (a crash between writing a merge's blocks and removing its
+// sources leaves both); none when every hour is one hourly block.
 func coldSources(blocks []*blockHandle) ([]*blockHandle, int) {
 	var srcs []*blockHandle
 	top := 0
 	hours := map[int64]bool{}
+	perHour := map[int64]int{}
 	for _, b := range blocks {
 		if isCold(b) {
+			perHour[hourOf(b.meta.MinT)]++
 			continue
 		}
 		srcs = append(srcs, b)
@@ -103,12 +107,18 @@ func coldSources(blocks []*blockHandle) ([]*blockHandle, int) {
 			hours[h] = true
 		}
 	}
-	if len(srcs) == 0 {
+	for h, n := range perHour {
+		if n > 1 {
+			hours[h] = true
+		}
+	}
+	if len(hours) == 0 {
 		return nil, 0
 	}
 	for _, b := range blocks {
 		if isCold(b) && hours[hourOf(b.meta.MinT)] {
 			srcs = append(srcs, b)
+			top = max(top, b.level)
 		}
 	}
 	return srcs, top

@@ -442,3 +442,48 @@ func metricValue(m prometheus.Metric) float64 {
 	}
 	return d.Gauge.GetValue()
 }
+
+// TestColdCrashLeftovers: a crash between writing a merge's hourly blocks
+// and removing its sources leaves two blocks for one hour. Reads answer
+// each entry once, and the next cold merge makes the hour one block again.
+func TestColdCrashLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	clock := &testClock{t: day.Add(10 * time.Hour)}
+	s, _, _ := retentionStore(t, dir, nil, clock, RetentionOptions{})
+	if _, err := s.Append("t1", []Stream{{ls("a"), hoursOf(day, 3, 10, "a")}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Flush(context.Background())
+	s.Compact(context.Background())
+	pdir := s.partDir("t1", dayOf(day.UnixNano()))
+	s.Close()
+	hour1 := hourOf(day.Add(time.Hour).UnixNano())
+	src, _ := filepath.Glob(filepath.Join(pdir, fmt.Sprintf("H%d-*.blk", hour1/int64(time.Second))))
+	if len(src) != 1 {
+		t.Fatalf("hour 01 in %d blocks after the cold merge, want 1", len(src))
+	}
+	data, err := os.ReadFile(src[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pdir, coldName(hour1)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	s, _, _ = retentionStore(t, dir, nil, clock, RetentionOptions{})
+	defer s.Close()
+	if n := len(s.parts["t1"][dayOf(day.UnixNano())].blocks); n != 4 {
+		t.Fatalf("%d blocks loaded, want 4 (hour 01 twice)", n)
+	}
+	if got := countAll(t, s, "t1", day, day.Add(3*time.Hour)); got["a"] != 30 {
+		t.Fatalf("%d entries answered with hour 01 twice on disk, want 30", got["a"])
+	}
+	s.Compact(context.Background())
+	if n := len(s.parts["t1"][dayOf(day.UnixNano())].blocks); n != 3 {
+		t.Fatalf("%d blocks after the cold merge, want 3 (one per hour)", n)
+	}
+	if got := countAll(t, s, "t1", day, day.Add(3*time.Hour)); got["a"] != 30 {
+		t.Fatalf("%d entries after the cold merge, want 30", got["a"])
+	}
+}
