@@ -16,7 +16,8 @@ import (
 
 // hourData is a set of old hours pushed to one loam: perHour lines in
 // the stream {app="ret", hour="<i>"} for each hour i, hour 0 the oldest,
-// plus a few young lines in {app="ret", hour="young"}.
+// plus a few young lines in {app="ret", hour="young"}. Line j of an hour
+// carries the tag " t<j%10> ", for deletes of a tenth of each hour.
 type hourData struct {
 	first   time.Time // the start of hour 0, on an hour boundary
 	hours   int
@@ -42,7 +43,7 @@ func (d *hourData) push(t *testing.T, l *loam) {
 		for i := 0; i < d.perHour; i++ {
 			ts := d.first.Add(time.Duration(h)*time.Hour + time.Duration(i)*step)
 			es = append(es, entry{Labels: map[string]string{"app": "ret", "hour": strconv.Itoa(h)},
-				T: ts.UnixNano(), Line: fmt.Sprintf("h%d i%d %016x%016x%016x", h, i, rng.Uint64(), rng.Uint64(), rng.Uint64())})
+				T: ts.UnixNano(), Line: fmt.Sprintf("h%d i%d t%d %016x%016x%016x", h, i, i%10, rng.Uint64(), rng.Uint64(), rng.Uint64())})
 		}
 		l.mustPush(t, "", "application/json", "", jsonBody(es))
 	}
@@ -417,4 +418,99 @@ func TestRetentionByAge(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRestartMidPurge kills loam with SIGKILL while it applies a delete
+// (rewriting every block) and while it purges by size, at several points
+// of the work. After each restart the store is consistent: no deleted
+// line is answered, every other line is answered exactly once, a size
+// purge took whole hours, oldest first; and once the work is done again,
+// the blocks on disk hold every kept line once and no deleted line.
+func TestRestartMidPurge(t *testing.T) {
+	dir := t.TempDir()
+	d := newHourData(30, 3, 20000)
+	args := []string{"-compaction.cold-after", "1s", "-retention.interval", "1s", "-retention.delete-delay", "0s",
+		"-retention.min-age", "2h"}
+	l := startLoam(t, dir, args...)
+	d.push(t, l)
+	d.waitCold(t, dir)
+
+	deleted := map[int]bool{} // tags deleted
+	present := []int{0, 1, 2} // hours not purged
+	check := func(when string) {
+		t.Helper()
+		want := map[string]int{"young": 10}
+		for _, h := range present {
+			want[strconv.Itoa(h)] = d.perHour - d.perHour/10*len(deleted)
+		}
+		if got := d.counts(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: lines by hour %v, want %v", when, got, want)
+		}
+	}
+	for round, delay := range []time.Duration{0, 40 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond} {
+		deleted[round] = true
+		del := url.Values{"query": {fmt.Sprintf(`{app="ret"} |= " t%d "`, round)},
+			"start": {strconv.FormatInt(d.first.Add(-time.Minute).Unix(), 10)},
+			"end":   {strconv.FormatInt(d.first.Add(time.Duration(d.hours)*time.Hour).Unix(), 10)}}
+		if code, _, body := l.addDelete(t, "POST", "", del); code != 204 {
+			t.Fatalf("POST delete: %d %s", code, body)
+		}
+		time.Sleep(delay)
+		l.kill9()
+		l = startLoam(t, dir, args...)
+		check(fmt.Sprintf("restarted %s into delete %d", delay, round))
+	}
+	waitFor(t, 30*time.Second, "every delete to be processed", func() bool {
+		rs, _ := l.listDeletes(t, "")
+		for _, r := range rs {
+			if r.Status != "processed" {
+				return false
+			}
+		}
+		return len(rs) == len(deleted)
+	})
+	check("after the deletes")
+
+	// A size purge cut short: a budget under the data, then SIGKILL at
+	// once and again a little later.
+	for _, delay := range []time.Duration{0, 100 * time.Millisecond} {
+		l.stop()
+		l = startLoam(t, dir, append(args, "-retention.max-bytes", "1")...)
+		time.Sleep(delay)
+		l.kill9()
+		l = startLoam(t, dir, args...)
+		c := d.counts(t, l)
+		present = present[:0]
+		for h := 0; h < d.hours; h++ {
+			if c[strconv.Itoa(h)] > 0 {
+				present = append(present, h)
+			}
+		}
+		if len(present) > 0 && present[len(present)-1]-present[0] != len(present)-1 || len(present) > 0 && present[len(present)-1] != d.hours-1 {
+			t.Fatalf("after a size purge cut short after %s, hours left %v: not the newest ones", delay, present)
+		}
+		check(fmt.Sprintf("restarted %s into a size purge", delay))
+	}
+
+	// On disk, once merges are done: each kept line once, no deleted one.
+	waitFor(t, 30*time.Second, "the blocks to hold each kept line once", func() bool {
+		seen := map[string]int{}
+		for _, ls := range blockLines(t, dir) {
+			for _, x := range ls {
+				seen[x]++
+			}
+		}
+		kept := 10 // the young lines
+		for x, n := range seen {
+			var h, i, tag int
+			if _, err := fmt.Sscanf(x, "h%d i%d t%d ", &h, &i, &tag); err != nil {
+				continue
+			}
+			if deleted[tag] || n != 1 || !slices.Contains(present, h) {
+				return false
+			}
+			kept++
+		}
+		return kept == 10+len(present)*(d.perHour-d.perHour/10*len(deleted))
+	})
 }

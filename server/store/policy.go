@@ -105,6 +105,17 @@ func (v *visibility) tombstones(ls labels.Labels) []Tombstone {
 	return out
 }
 
+// readsLines reports whether a deletion needs each entry's line to say
+// whether it hides it: a read of timestamps only must then read lines.
+func readsLines(tombs []Tombstone) bool {
+	for i := range tombs {
+		if tombs[i].Line != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // hidden reports whether a deletion hides the entry.
 func (it *streamIter) hidden(e block.Entry) bool {
 	for i := range it.tombs {

@@ -326,6 +326,18 @@ func TestPurgeDeleted(t *testing.T) {
 	if got["api"] != 28 || got["db"] != 30 {
 		t.Fatalf("visible with the tombstone: %v, want api 28 (30+1-3), db 30", got)
 	}
+	// Reads of timestamps alone (count_over_time) read the lines the
+	// tombstone needs.
+	counted := map[string]int{}
+	err = s.Timestamps(context.Background(), SelectParams{Tenant: "t1", Start: day.UnixNano(), End: day.Add(3 * time.Hour).UnixNano(),
+		Matchers: []*labels.Matcher{mustMatcher(labels.MatchEqual, "env", "test")}}, nil,
+		func(ls, _ labels.Labels, ts []int64) { counted[ls.Get("app")] += len(ts) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counted["api"] != 28 || counted["db"] != 30 {
+		t.Fatalf("timestamps with the tombstone: %v, want api 28, db 30", counted)
+	}
 	res, err := s.PurgeDeleted(context.Background(), "t1", tomb)
 	if err != nil {
 		t.Fatal(err)

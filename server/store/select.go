@@ -88,8 +88,9 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		key := ls.String()
 		it := byStream[key]
 		if it == nil {
+			tombs := vis.tombstones(ls)
 			it = &streamIter{ls: ls, dir: p.Direction, start: vis.from(key, ls), end: p.End, stats: p.Stats, m: s.m,
-				needles: lineNeedles, noLines: p.NoLines, tombs: vis.tombstones(ls)}
+				needles: lineNeedles, noLines: p.NoLines && !readsLines(tombs), tombs: tombs}
 			byStream[key] = it
 		}
 		return it
