@@ -12,8 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/loam-logs/loam/server/block"
-	"github.com/loam-logs/loam/server/store"
 	"github.com/loam-logs/loam/server/overrides"
+	"github.com/loam-logs/loam/server/store"
 	"github.com/loam-logs/loam/server/wal"
 )
 
