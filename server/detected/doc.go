@@ -12,6 +12,6 @@
 //
 // The rules follow Grafana Loki 3 (its query frontend and querier); the
 // comments say where this package differs. It works on lines a query has
-// already read: it imports labels and logql/extract, never the store or
-// the API.
+// already read: it imports labels, logql/extract and bytesize, never the
+// store or the API.
 package detected

@@ -26,5 +26,6 @@
 //
 // Memory: values returned by Extract and StringBytes alias the record.
 //
-// The package imports only the msgpack primitives of github.com/tinylib/msgp.
+// The package imports the msgpack primitives of github.com/tinylib/msgp and,
+// for JSON string escaping, server/push.
 package record

@@ -33,6 +33,7 @@
 // only of text and {{.name}} actions, the usual line_format, skips
 // text/template altogether and concatenates the pieces.
 //
-// The package must not import the rest of Loam, so that logql and its
-// pipeline can import it; outside the standard library it uses only sprig.
+// The package imports nothing of Loam but bytesize (humanize's byte forms),
+// so that logql and its pipeline can import it; outside the standard
+// library it uses only sprig.
 package tmpl
