@@ -143,44 +143,61 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 	if err != nil {
 		return err
 	}
-	// Streams of all sources, in label order.
-	type part struct {
-		r  *block.Reader
-		sm *block.StreamMeta
-	}
-	byKey := map[string][]part{}
-	var keys []labels.Labels
+	// The sources' stream tables are merged in label order, a page of each
+	// at a time: memory for one stream's chunks per source, whatever the
+	// number of streams.
+	var cur []*block.StreamIter // sources with a current stream
+	var rs []*block.Reader
 	for _, h := range job.srcs {
 		r, err := h.reader()
 		if err != nil {
 			w.Abort()
 			return fmt.Errorf("compact: %w", err)
 		}
-		streams := r.Streams()
-		for i := range streams {
-			k := streams[i].Labels.String()
-			if _, ok := byKey[k]; !ok {
-				keys = append(keys, streams[i].Labels)
-			}
-			byKey[k] = append(byKey[k], part{r, &streams[i]})
+		it := r.Iter()
+		if it.Next() {
+			cur = append(cur, it)
+			rs = append(rs, r)
+		} else if err := it.Err(); err != nil {
+			w.Abort()
+			return fmt.Errorf("compact: %w", err)
 		}
 	}
-	slices.SortFunc(keys, labels.Compare)
 	var in, out int
-	for _, ls := range keys {
+	for len(cur) > 0 {
 		if err := ctx.Err(); err != nil {
 			w.Abort()
 			return err
 		}
+		ls := cur[0].At().Labels
+		for _, it := range cur[1:] {
+			if labels.Compare(it.At().Labels, ls) < 0 {
+				ls = it.At().Labels
+			}
+		}
 		// A k-way merge of the stream's chunks from every source, dropping
 		// exact duplicates: memory for one open chunk per source.
 		it := &streamIter{ls: ls, dir: Forward, start: -1 << 63, end: 1<<63 - 1, stats: &Stats{}, m: s.m}
-		for _, p := range byKey[ls.String()] {
-			for ci := range p.sm.Chunks {
-				c := &p.sm.Chunks[ci]
-				in += int(c.Count)
-				it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: p.r, c: c})
+		for k := 0; k < len(cur); {
+			src := cur[k]
+			if !src.At().Labels.Equal(ls) {
+				k++
+				continue
 			}
+			for ci := range src.At().Chunks {
+				c := &src.At().Chunks[ci]
+				in += int(c.Count)
+				it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: rs[k], c: c})
+			}
+			if src.Next() {
+				continue // the next stream of the source may carry the same labels
+			}
+			if err := src.Err(); err != nil {
+				w.Abort()
+				return fmt.Errorf("compact: %w", err)
+			}
+			cur = slices.Delete(cur, k, k+1)
+			rs = slices.Delete(rs, k, k+1)
 		}
 		it.sortPending()
 		sw := w.StartStream(ls)
@@ -192,7 +209,10 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 			w.Abort()
 			return fmt.Errorf("compact: %w", it.err)
 		}
-		sw.End()
+		if err := sw.End(); err != nil {
+			w.Abort()
+			return fmt.Errorf("compact: %w", err)
+		}
 	}
 	if err := w.Finish(); err != nil {
 		return err

@@ -135,11 +135,9 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		streams := b.Streams()
-		for _, si := range b.Select(p.Matchers) {
-			sm := &streams[si]
+		err := b.Select(p.Matchers, func(sm *block.StreamMeta) error {
 			if !inShard(sm.Labels) {
-				continue
+				return nil
 			}
 			var it *streamIter
 			for ci := range sm.Chunks {
@@ -158,7 +156,7 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 					f0 := time.Now()
 					f, err := b.Filter(c, fbuf)
 					if err != nil {
-						return nil, err
+						return err
 					}
 					fbuf = f
 					may := mayContainAll(f, needles)
@@ -186,6 +184,10 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 						second: head && p.Direction == Forward})
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	p.Stats.IndexTime.Add(indexTime + since(t0))

@@ -103,9 +103,7 @@ func (s *Store) Stats(ctx context.Context, p StatsParams, fn func(ls labels.Labe
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		streams := r.Streams()
-		for _, si := range r.Select(p.Matchers) {
-			sm := &streams[si]
+		err := r.Select(p.Matchers, func(sm *block.StreamMeta) error {
 			clear(figs)
 			found := false
 			for ci := range sm.Chunks {
@@ -129,6 +127,10 @@ func (s *Store) Stats(ctx context.Context, p StatsParams, fn func(ls labels.Labe
 			if found && hasEntries(figs) {
 				fn(sm.Labels, figs)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
