@@ -49,8 +49,8 @@ type compactionJob struct {
 	cold        bool // the whole of a partition that stopped receiving blocks
 }
 
-// pickCompaction returns the next job of one kind, if any, and marks its
-// partition busy. Live jobs: the lowest level of any partition that holds
+// pickCompaction returns the next job of one kind, if any, marks its
+// partition busy and acquires its sources (the caller releases them). Live jobs: the lowest level of any partition that holds
 // FanIn blocks of it. Cold jobs: all blocks of a partition that got no new
 // block for ColdAfter, when there are several or the only one is a level-0
 // block (without filters, fast compression).
@@ -88,6 +88,9 @@ func (s *Store) pickCompaction(now time.Time, cold bool) *compactionJob {
 	}
 	if bestPart != nil {
 		bestPart.busy = true
+		for _, b := range best.srcs {
+			b.acquire()
+		}
 	}
 	return best
 }
@@ -116,6 +119,9 @@ func (s *Store) compactKind(ctx context.Context, cold bool) error {
 			return nil
 		}
 		err := s.runCompaction(ctx, job)
+		for _, b := range job.srcs {
+			b.release()
+		}
 		s.mu.Lock()
 		if p := s.parts[job.tenant][job.day]; p != nil {
 			p.busy = false
@@ -222,28 +228,21 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 		return err
 	}
 	// Swap: the new block in, the sources out. Queries that hold a source
-	// keep reading it through their open file; the files are unlinked and
-	// the descriptors closed when the last reader is collected.
-	s.mu.Lock()
-	p := s.parts[job.tenant][job.day]
-	kept := p.blocks[:0]
-	for _, b := range p.blocks {
-		if !slices.Contains(job.srcs, b) {
-			kept = append(kept, b)
-		}
-	}
-	p.blocks = append(kept, handleOf(nb))
-	s.mu.Unlock()
+	// keep reading it; its file goes when the last of them is done.
 	var freed int64
 	for _, b := range job.srcs {
 		freed += b.meta.Size
-		if err := os.Remove(b.path); err != nil {
-			s.log.Error("remove compacted block", "path", b.path, "err", err)
-		}
 	}
-	block.SyncDir(dir)
+	nh := handleOf(s.readers, nb)
+	if err := s.removeBlocks(job.tenant, job.day, job.srcs, []*blockHandle{nh}); err != nil {
+		// Retention or a delete took sources meanwhile: their data must
+		// not come back.
+		nh.discard()
+		os.Remove(path)
+		s.log.Info("compaction dropped: its sources were removed meanwhile", "tenant", job.tenant, "day", job.day)
+		return nil
+	}
 	s.m.compactions.Inc()
-	s.updateGauges()
 	s.log.Info("compacted blocks", "tenant", job.tenant, "day", job.day, "level", job.level+1,
 		"sources", len(job.srcs), "entries", out, "duplicates_dropped", in-out,
 		"bytes_before", freed, "bytes_after", nb.Size(), "duration", time.Since(start).Round(time.Millisecond))

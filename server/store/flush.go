@@ -200,7 +200,7 @@ func (s *Store) writeHead(ctx context.Context, h *head) error {
 				abort()
 				return err
 			}
-			s.addBlock(tenant, day, handleOf(r))
+			s.addBlock(tenant, day, handleOf(s.readers, r))
 		}
 	}
 	return nil
@@ -227,6 +227,14 @@ func (s *Store) partDir(tenant, day string) string {
 func (s *Store) addBlock(tenant, day string, r *blockHandle) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	p := s.partitionLocked(tenant, day)
+	p.blocks = append(p.blocks, r)
+	p.lastAdd = time.Now()
+}
+
+// partitionLocked returns the partition tenant/day, creating it. The caller
+// holds s.mu.
+func (s *Store) partitionLocked(tenant, day string) *partition {
 	ps := s.parts[tenant]
 	if ps == nil {
 		ps = map[string]*partition{}
@@ -237,13 +245,13 @@ func (s *Store) addBlock(tenant, day string, r *blockHandle) {
 		p = &partition{day: day}
 		ps[day] = p
 	}
-	p.blocks = append(p.blocks, r)
-	p.lastAdd = time.Now()
+	return p
 }
 
-// loadBlocks opens every block under the data directory. Leftover temp files
-// of an interrupted flush are removed; a block that fails to open is renamed
-// aside (its lines are still in the WAL if the flush did not finish).
+// loadBlocks finds every block under the data directory. Leftover temp files
+// of an interrupted flush, and files of blocks removed while a query read
+// them, are deleted; a block whose footer is unreadable is renamed aside
+// (its lines are still in the WAL if the flush did not finish).
 func (s *Store) loadBlocks() error {
 	tenants, err := os.ReadDir(s.blocksDir())
 	if err != nil {
@@ -270,7 +278,7 @@ func (s *Store) loadBlocks() error {
 			for _, f := range files {
 				path := filepath.Join(dir, f.Name())
 				switch {
-				case strings.HasSuffix(f.Name(), ".tmp"):
+				case strings.HasSuffix(f.Name(), ".tmp"), strings.HasSuffix(f.Name(), removedSuffix):
 					os.Remove(path)
 				case strings.HasSuffix(f.Name(), ".blk"):
 					meta, err := block.ReadMeta(path)
@@ -279,7 +287,7 @@ func (s *Store) loadBlocks() error {
 						os.Rename(path, path+".corrupt")
 						continue
 					}
-					s.addBlock(tenant, dd.Name(), newHandle(path, meta))
+					s.addBlock(tenant, dd.Name(), s.newHandle(path, meta))
 				}
 			}
 		}

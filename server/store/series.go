@@ -32,7 +32,8 @@ func (s *Store) Series(ctx context.Context, tenant string, sets [][]*labels.Matc
 		}
 		return false
 	}
-	heads, parts := s.sources(tenant, start, end+1)
+	heads, parts, blocks := s.sources(tenant, start, end+1)
+	defer blocks.release()
 	for _, h := range heads {
 		h.forEachStream(tenant, func(ms *memStream) {
 			snap := ms.snapshot()

@@ -68,7 +68,8 @@ func (s *Store) Stats(ctx context.Context, p StatsParams, fn func(ls labels.Labe
 	}
 	figs := make([]Figures, n)
 
-	heads, parts := s.sources(p.Tenant, lo, hi)
+	heads, parts, blocks := s.sources(p.Tenant, lo, hi)
+	defer blocks.release()
 	for _, h := range heads {
 		h.forEachStream(p.Tenant, func(ms *memStream) {
 			if !ms.ls.Matches(p.Matchers) {

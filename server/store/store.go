@@ -48,6 +48,11 @@ type Options struct {
 	CompactionLevel     block.Level
 	CompactionColdAfter time.Duration
 
+	// IdleBlockReaders bounds the block readers kept open while no query
+	// reads them (each holds a file descriptor and its index directory);
+	// the least recently used are closed beyond it.
+	IdleBlockReaders int
+
 	Logger  *slog.Logger
 	Metrics *Metrics
 }
@@ -63,6 +68,7 @@ var DefaultOptions = Options{
 	CompactionFanIn:     16,
 	CompactionLevel:     block.LevelBest,
 	CompactionColdAfter: 10 * time.Minute,
+	IdleBlockReaders:    256,
 }
 
 // Store is the storage engine of one node. It is safe for concurrent use.
@@ -77,10 +83,11 @@ type Store struct {
 	// while it starts a new WAL segment and a new head, so that everything
 	// in segments before the cut is in the frozen head.
 	cutMu         sync.RWMutex
-	mu            sync.RWMutex // guards head, frozen, parts
+	mu            sync.RWMutex // guards head, frozen, parts (and the partitions' block lists)
 	head          *head
 	frozen        []*frozenHead
 	parts         map[string]map[string]*partition // tenant → day → partition
+	readers       *blockReaders                    // the blocks' open readers (handle.go)
 	flushMu       sync.Mutex                       // one flush at a time
 	liveCompactMu sync.Mutex                       // one live compaction at a time
 	coldCompactMu sync.Mutex                       // one cold compaction at a time
@@ -137,6 +144,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.CompactionColdAfter == 0 {
 		opts.CompactionColdAfter = DefaultOptions.CompactionColdAfter
 	}
+	if opts.IdleBlockReaders <= 0 {
+		opts.IdleBlockReaders = DefaultOptions.IdleBlockReaders
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -145,6 +155,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, log: opts.Logger, m: opts.Metrics, head: newHead(),
 		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), compactKick: make(chan struct{}, 1), compactDone: make(chan struct{}, 2), stop: make(chan struct{}), loopDone: make(chan struct{})}
+	s.readers = &blockReaders{max: opts.IdleBlockReaders, m: s.m, log: func(msg, path string, err error) {
+		s.log.Error(msg, "path", path, "err", err)
+	}}
 	s.recBuf.New = func() any { return new(recBuffers) }
 	s.flushed = sync.NewCond(&s.flushedMu)
 	s.stopCtx, s.stopCancel = context.WithCancel(context.Background())
@@ -380,7 +393,9 @@ func (s *Store) Close() error {
 	for _, ps := range s.parts {
 		for _, p := range ps {
 			for _, b := range p.blocks {
-				b.close()
+				b.mu.Lock()
+				b.closeReader()
+				b.mu.Unlock()
 			}
 		}
 	}
