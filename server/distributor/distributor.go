@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -84,18 +83,12 @@ type Distributor struct {
 	bytesReceived *prometheus.CounterVec
 	discarded     *prometheus.CounterVec
 
-	cacheMu sync.RWMutex
-	cache   map[string]cachedLabels // label text → parsed set
-}
-
-type cachedLabels struct {
-	ls  labels.Labels
-	err error
+	labelCache *labelCache // label text → parsed set
 }
 
 // New returns a Distributor writing to st; reg may be nil.
 func New(limits Limits, st Appender, reg prometheus.Registerer) *Distributor {
-	d := &Distributor{limits: limits.withDefaults(), store: st, now: time.Now, cache: map[string]cachedLabels{},
+	d := &Distributor{limits: limits.withDefaults(), store: st, now: time.Now, labelCache: newLabelCache(labelCacheBytes),
 		linesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loam_distributor_lines_received_total", Help: "Log lines received, by tenant."}, []string{"tenant"}),
 		bytesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -217,21 +210,16 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 }
 
 // parseLabels parses and validates a stream's label text, with a cache:
-// clients send the same few thousand label sets again and again.
+// clients send the same label sets again and again.
 func (d *Distributor) parseLabels(text string) (labels.Labels, error) {
-	d.cacheMu.RLock()
-	c, ok := d.cache[text]
-	d.cacheMu.RUnlock()
-	if ok {
+	if c, ok := d.labelCache.get(text); ok {
 		return c.ls, c.err
 	}
+	// text aliases the request body. The copy is the cache's key, and the
+	// labels parsed from it share its memory: the store keeps them too.
+	text = strings.Clone(text)
 	ls, err := d.validateLabels(text)
-	d.cacheMu.Lock()
-	if len(d.cache) >= 100_000 {
-		clear(d.cache)
-	}
-	d.cache[strings.Clone(text)] = cachedLabels{ls, err}
-	d.cacheMu.Unlock()
+	d.labelCache.put(text, cachedLabels{ls, err})
 	return ls, err
 }
 
@@ -239,11 +227,6 @@ func (d *Distributor) validateLabels(text string) (labels.Labels, error) {
 	ls, err := labels.Parse(text)
 	if err != nil {
 		return nil, err
-	}
-	// Labels alias the request body; the cache and the store keep them.
-	for i := range ls {
-		ls[i].Name = strings.Clone(ls[i].Name)
-		ls[i].Value = strings.Clone(ls[i].Value)
 	}
 	ls = ls.WithoutEmpty()
 	if err := ls.Validate(); err != nil {

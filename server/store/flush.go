@@ -55,6 +55,7 @@ func (s *Store) flushLoop() {
 				s.log.Error("flush failed; the head stays in memory and in the WAL, will retry", "reason", reason, "err", err)
 			}
 		}
+		s.sweepNewest(time.Now())
 		// Compaction runs beside the flusher, never in its way: a flush
 		// must not wait for a merge, or the head would grow.
 		select {

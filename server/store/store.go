@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/wal"
@@ -92,8 +91,8 @@ type Store struct {
 	liveCompactMu sync.Mutex                       // one live compaction at a time
 	coldCompactMu sync.Mutex                       // one cold compaction at a time
 	recBuf        sync.Pool
-	newestMu      sync.Mutex
-	newest        map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
+	newest        newestTimes      // of each stream, for the out-of-order window (newest.go)
+	now           func() time.Time // when appends happen, for newest (tests set it before appending)
 	kick          chan struct{}    // wakes the flusher early: the head is full
 	compactKick   chan struct{}
 	compactDone   chan struct{}
@@ -154,7 +153,7 @@ func Open(opts Options) (*Store, error) {
 		opts.Metrics = NewMetrics(nil)
 	}
 	s := &Store{opts: opts, log: opts.Logger, m: opts.Metrics, head: newHead(),
-		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), compactKick: make(chan struct{}, 1), compactDone: make(chan struct{}, 2), stop: make(chan struct{}), loopDone: make(chan struct{})}
+		parts: map[string]map[string]*partition{}, newest: newestTimes{m: map[uint64]newestEntry{}}, now: time.Now, kick: make(chan struct{}, 1), compactKick: make(chan struct{}, 1), compactDone: make(chan struct{}, 2), stop: make(chan struct{}), loopDone: make(chan struct{})}
 	s.readers = &blockReaders{max: opts.IdleBlockReaders, m: s.m, log: func(msg, path string, err error) {
 		s.log.Error(msg, "path", path, "err", err)
 	}}
@@ -287,60 +286,6 @@ func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
 		return nil, fmt.Errorf("write WAL: %w", err)
 	}
 	return rejected, nil
-}
-
-// newestKey identifies a tenant's stream in the newest-timestamp map.
-func newestKey(tenant string, ls labels.Labels) uint64 {
-	return xxhash.Sum64String(tenant) ^ ls.Hash()
-}
-
-// noteNewest records each stream's newest timestamp, so that the
-// out-of-order window holds across a restart for what the WAL replays.
-func (s *Store) noteNewest(tenant string, streams []Stream) {
-	s.newestMu.Lock()
-	defer s.newestMu.Unlock()
-	for i := range streams {
-		key := newestKey(tenant, streams[i].Labels)
-		for _, e := range streams[i].Entries {
-			if n, ok := s.newest[key]; !ok || e.T > n {
-				s.newest[key] = e.T
-			}
-		}
-	}
-}
-
-// checkOrder drops the entries older than their stream's newest entry by
-// more than the out-of-order window, and records each stream's newest
-// timestamp.
-func (s *Store) checkOrder(tenant string, streams []Stream) []Rejected {
-	var rejected []Rejected
-	window := int64(s.opts.OutOfOrderWindow)
-	s.newestMu.Lock()
-	defer s.newestMu.Unlock()
-	for i := range streams {
-		st := &streams[i]
-		key := newestKey(tenant, st.Labels)
-		newest, seen := s.newest[key]
-		maxT := newest
-		for _, e := range st.Entries {
-			if !seen || e.T > maxT {
-				maxT, seen = e.T, true
-			}
-		}
-		kept := st.Entries[:0]
-		for _, e := range st.Entries {
-			if e.T < maxT-window {
-				rejected = append(rejected, Rejected{Stream: st.Labels, T: e.T,
-					Reason: fmt.Sprintf("entry too far behind: the stream's newest entry is %s and entries older than %s are refused",
-						time.Unix(0, maxT).UTC().Format(time.RFC3339Nano), s.opts.OutOfOrderWindow)})
-				continue
-			}
-			kept = append(kept, e)
-		}
-		st.Entries = kept
-		s.newest[key] = maxT
-	}
-	return rejected
 }
 
 func (s *Store) appendHead(tenant string, streams []Stream) {
