@@ -786,10 +786,13 @@ func (iw *indexWriter) addEntry(ls labels.Labels, enc func([]byte) []byte) error
 	return nil
 }
 
-// cut compresses the page being filled into the region.
+// cut compresses the page being filled into the region, at the fastest
+// level: 4% bigger pages than the default level, written a quarter faster,
+// by the encoder that merges of a live day use already (each level's
+// encoder keeps megabytes).
 func (iw *indexWriter) cut(first uint32) pageRef {
 	off := len(iw.region)
-	iw.region = encoder(LevelDefault).EncodeAll(iw.page, iw.region)
+	iw.region = encoder(LevelFastest).EncodeAll(iw.page, iw.region)
 	p := pageRef{off: uint64(off), n: uint32(len(iw.region) - off), first: first}
 	p.crc = crc32.Checksum(iw.region[off:], castagnoli)
 	iw.page, iw.items = iw.page[:0], 0

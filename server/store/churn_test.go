@@ -38,7 +38,7 @@ func TestNewestForgetsIdleStreams(t *testing.T) {
 		return rej
 	}
 	push("a", t0)
-	for i := range 1000 {
+	for i := range 2000 {
 		push(fmt.Sprint("gone", i), t0)
 	}
 	// A backfill: old timestamps, appended now and again.
@@ -49,7 +49,9 @@ func TestNewestForgetsIdleStreams(t *testing.T) {
 	}
 	clock.Store(at(4 * time.Minute).UnixNano())
 	push("backfill", t0.Add(-48*time.Hour+time.Second))
-	s.sweepNewest(at(7 * time.Minute))
+	if !s.sweepNewest(at(7 * time.Minute)) {
+		t.Fatal("the sweep that forgot all but one stream did not rebuild the map")
+	}
 	s.newest.mu.Lock()
 	n, peak := len(s.newest.m), s.newest.peak
 	s.newest.mu.Unlock()

@@ -97,26 +97,28 @@ func (s *Store) pickCompaction(now time.Time, cold bool) *compactionJob {
 
 // Compact runs the due compaction jobs, live ones first, until none is due.
 func (s *Store) Compact(ctx context.Context) error {
-	if err := s.compactKind(ctx, false); err != nil {
+	if _, err := s.compactKind(ctx, false); err != nil {
 		return err
 	}
-	return s.compactKind(ctx, true)
+	_, err := s.compactKind(ctx, true)
+	return err
 }
 
-// compactKind runs jobs of one kind. Live and cold jobs run in workers of
-// their own: the long merge of a cold day, at the strongest compression,
-// must not hold back the merges that keep today's block count low.
-func (s *Store) compactKind(ctx context.Context, cold bool) error {
+// compactKind runs jobs of one kind and returns how many it ran. Live and
+// cold jobs run in workers of their own: the long merge of a cold day, at
+// the strongest compression, must not hold back the merges that keep
+// today's block count low.
+func (s *Store) compactKind(ctx context.Context, cold bool) (jobs int, err error) {
 	mu := &s.liveCompactMu
 	if cold {
 		mu = &s.coldCompactMu
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	for {
+	for ; ; jobs++ {
 		job := s.pickCompaction(time.Now(), cold)
 		if job == nil {
-			return nil
+			return jobs, nil
 		}
 		err := s.runCompaction(ctx, job)
 		for _, b := range job.srcs {
@@ -128,7 +130,7 @@ func (s *Store) compactKind(ctx context.Context, cold bool) error {
 		}
 		s.mu.Unlock()
 		if err != nil {
-			return err
+			return jobs, err
 		}
 	}
 }

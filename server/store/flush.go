@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -32,17 +33,31 @@ func (s *Store) compactLoop(cold bool, every time.Duration) {
 			case <-s.compactKick:
 			}
 		}
-		if err := s.compactKind(s.stopCtx, cold); err != nil && s.stopCtx.Err() == nil {
+		jobs, err := s.compactKind(s.stopCtx, cold)
+		if err != nil && s.stopCtx.Err() == nil {
 			s.log.Error("compaction failed; will retry", "cold", cold, "err", err)
 			s.m.compactionFailures.Inc()
 		}
+		if jobs > 0 {
+			returnMemory()
+		}
 	}
 }
+
+// returnMemory collects garbage and hands the free memory back to the OS,
+// after a burst of work that is over: a merge allocates tens to hundreds
+// of megabytes for seconds, the head of a stream burst as much, and a
+// process gone quiet allocates too little to start the collection that
+// would free them; the runtime's scavenger then returns them over minutes.
+// It costs one collection, a few milliseconds, after work that took
+// seconds.
+func returnMemory() { debug.FreeOSMemory() }
 
 func (s *Store) flushLoop() {
 	defer close(s.loopDone)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	quiet := 0 // wake-ups in a row that found nothing in memory to flush
 	for {
 		select {
 		case <-s.stop:
@@ -55,7 +70,19 @@ func (s *Store) flushLoop() {
 				s.log.Error("flush failed; the head stays in memory and in the WAL, will retry", "reason", reason, "err", err)
 			}
 		}
-		s.sweepNewest(time.Now())
+		// Once pushes stopped and the heads are on disk (for a second at
+		// least: a busy store's head is empty only between a flush and the
+		// next push), their memory is garbage.
+		if s.headsEmpty() {
+			if quiet++; quiet == 2 {
+				returnMemory()
+			}
+		} else {
+			quiet = 0
+		}
+		if s.sweepNewest(time.Now()) {
+			returnMemory()
+		}
 		// Compaction runs beside the flusher, never in its way: a flush
 		// must not wait for a merge, or the head would grow.
 		select {
@@ -63,6 +90,13 @@ func (s *Store) flushLoop() {
 		default:
 		}
 	}
+}
+
+// headsEmpty reports whether no head holds entries.
+func (s *Store) headsEmpty() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.head.entries.Load() == 0 && len(s.frozen) == 0
 }
 
 // flushReason says why the head should be flushed now, or "".
@@ -124,6 +158,7 @@ func (s *Store) Flush(ctx context.Context) error {
 			return err
 		}
 		s.mu.Lock()
+		s.frozen[0] = nil // the backing array must not keep the head alive
 		s.frozen = s.frozen[1:]
 		s.mu.Unlock()
 		s.flushedMu.Lock() // no waiter misses this between its check and Wait

@@ -108,14 +108,15 @@ func (s *Store) checkOrder(tenant string, streams []Stream) []Rejected {
 // sweepNewest forgets the streams whose entries can no longer matter (see
 // newestTimes), at most once a minute (or a window, if shorter). A Go map
 // never gives memory back: once it holds half of what it held at its
-// largest, it is copied into a new one.
-func (s *Store) sweepNewest(now time.Time) {
+// largest, it is copied into a new one, and sweepNewest reports that the
+// old one's memory is free.
+func (s *Store) sweepNewest(now time.Time) (rebuilt bool) {
 	window := s.opts.OutOfOrderWindow
 	n := &s.newest
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if now.Sub(n.swept) < min(time.Minute, window) {
-		return
+		return false
 	}
 	n.swept = now
 	cutoff := now.Add(-window - newestGrace).UnixNano()
@@ -124,11 +125,13 @@ func (s *Store) sweepNewest(now time.Time) {
 			delete(n.m, k)
 		}
 	}
-	if len(n.m) <= n.peak/2 {
+	if len(n.m) <= n.peak/2 && n.peak >= 1024 { // a small map is not worth it
 		m := make(map[uint64]newestEntry, len(n.m))
 		for k, e := range n.m {
 			m[k] = e
 		}
 		n.m, n.peak = m, len(m)
+		return true
 	}
+	return false
 }
