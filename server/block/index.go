@@ -209,13 +209,17 @@ func items(pages []pageRef, i, total int) int {
 	return total - int(pages[i].first)
 }
 
-// indexPage is a decompressed page: items back to back, offs[i] where item
-// i starts. Strings decoded from it share raw's memory.
+// indexPage is a decompressed page. A page of postings has offs[i] where
+// value i starts; a page of the stream table has the labels of each
+// stream decoded, and offs[i] where stream i's chunk table starts. Strings
+// share raw's memory.
 type indexPage struct {
 	raw  string
 	offs []uint32
+	ls   []labels.Labels // of a stream table page
 }
 
+// item returns value i of a postings page and what follows it.
 func (p *indexPage) item(i int) string {
 	end := len(p.raw)
 	if i+1 < len(p.offs) {
@@ -224,7 +228,17 @@ func (p *indexPage) item(i int) string {
 	return p.raw[p.offs[i]:end]
 }
 
-func (p *indexPage) size() int64 { return int64(len(p.raw)) + 4*int64(cap(p.offs)) + 64 }
+// chunks returns a reader of stream i's chunk table, of a stream table page.
+func (p *indexPage) chunks(i int) dec { return dec{s: p.raw, i: int(p.offs[i])} }
+
+func (p *indexPage) size() int64 {
+	n := int64(len(p.raw)) + 4*int64(cap(p.offs)) + 64
+	if len(p.ls) > 0 {
+		ls := p.ls[len(p.ls)-1]
+		n += 24*int64(cap(p.ls)) + 32*int64(cap(ls[:cap(ls)]))
+	}
+	return n
+}
 
 // Sections of the index cache: the stream table, or the postings of the
 // name numbered section-sectionNames.
@@ -259,7 +273,7 @@ func (r *Reader) page(section int, pages []pageRef, i, total int, cache bool) (*
 	if err != nil {
 		return nil, bad("%v", err)
 	}
-	pg, err := parsePage(raw, section, items(pages, i, total), r.dir.streams)
+	pg, err := parsePage(raw, section, items(pages, i, total), r.dir.streams, r.checkChunk)
 	if err != nil {
 		return nil, bad("%v", err)
 	}
@@ -270,23 +284,44 @@ func (r *Reader) page(section int, pages []pageRef, i, total int, cache bool) (*
 }
 
 // parsePage finds the n items of a decompressed page of a section, which
-// it keeps (raw is not written again: its strings share it). Postings must
-// name streams below streams.
-func parsePage(raw []byte, section, n, streams int) (*indexPage, error) {
+// it keeps (raw is not written again: its strings share it), and checks
+// them: postings must name streams below streams, chunks of the stream
+// table pass check. A page parsed is then decoded without checks.
+func parsePage(raw []byte, section, n, streams int, check func(*ChunkMeta) error) (*indexPage, error) {
 	if n > len(raw) {
 		return nil, fmt.Errorf("%d items in %d bytes", n, len(raw))
 	}
 	pg := &indexPage{raw: unsafe.String(unsafe.SliceData(raw), len(raw)), offs: make([]uint32, n)}
 	d := dec{s: pg.raw}
-	for k := range pg.offs {
-		pg.offs[k] = uint32(d.i)
-		if section == sectionStreams {
-			d.skipStream()
-		} else {
-			d.skipPosting(streams)
+	if section != sectionStreams {
+		for k := range pg.offs {
+			pg.offs[k] = uint32(d.i)
+			if d.skipPosting(streams); d.bad {
+				return nil, fmt.Errorf("item %d", k)
+			}
 		}
-		if d.bad {
-			return nil, fmt.Errorf("item %d", k)
+	} else {
+		// The labels of every stream, in one slice: each stream's are
+		// cut from it once it is complete.
+		var all labels.Labels
+		ends := make([]int, n)
+		for k := range pg.offs {
+			all = d.labels(all, d.count(2))
+			ends[k] = len(all)
+			pg.offs[k] = uint32(d.i)
+			if err := d.skipChunks(check); err != nil {
+				return nil, fmt.Errorf("item %d: %w", k, err)
+			}
+			if d.bad {
+				return nil, fmt.Errorf("item %d", k)
+			}
+		}
+		all = slices.Clip(all)
+		pg.ls = make([]labels.Labels, n)
+		start := 0
+		for k, end := range ends {
+			pg.ls[k] = all[start:end:end]
+			start = end
 		}
 	}
 	if d.i != len(pg.raw) {
@@ -369,9 +404,8 @@ func (d *dec) count(min int) int {
 // varints and the flags.
 const minChunkEntry = 11
 
-// labels appends the labels of a stream entry to dst.
-func (d *dec) labels(dst labels.Labels) labels.Labels {
-	n := d.count(2)
+// labels appends the n labels of a stream entry to dst.
+func (d *dec) labels(dst labels.Labels, n int) labels.Labels {
 	for range n {
 		name := d.str()
 		dst = append(dst, labels.Label{Name: name, Value: d.str()})
@@ -397,15 +431,19 @@ func (d *dec) chunk(c *ChunkMeta) {
 	}
 }
 
-func (d *dec) skipStream() {
-	for n := d.count(2); n > 0 && !d.bad; n-- {
-		d.str()
-		d.str()
-	}
+// skipChunks reads past the chunk table of a stream entry, passing its
+// chunks to check.
+func (d *dec) skipChunks(check func(*ChunkMeta) error) error {
 	var c ChunkMeta
 	for n := d.count(minChunkEntry); n > 0 && !d.bad; n-- {
 		d.chunk(&c)
+		if !d.bad {
+			if err := check(&c); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
 }
 
 func (d *dec) skipPosting(streams int) {
@@ -421,7 +459,7 @@ func (d *dec) skipPosting(streams int) {
 }
 
 // checkChunk verifies what a reader relies on in a chunk of the stream
-// table, its offsets made absolute.
+// table, as written (timestamp and filter offsets relative to the bases).
 func (r *Reader) checkChunk(c *ChunkMeta) error {
 	bad := func(what string) error { return fmt.Errorf("%w: %s: index: %s", ErrCorrupt, r.path, what) }
 	if c.MaxT < c.MinT {
@@ -439,53 +477,34 @@ func (r *Reader) checkChunk(c *ChunkMeta) error {
 			return bad("chunk tail out of range")
 		}
 	}
-	for _, end := range [...]uint64{c.LinesOff + uint64(c.LinesLen), c.TsOff + uint64(c.TsLen), c.FilterOff + uint64(c.FilterLen)} {
-		if end > uint64(r.size) {
-			return bad("chunk out of bounds")
-		}
+	// Offsets and bases are at most the size, far below 2⁶³: no sum
+	// overflows.
+	size := uint64(r.size)
+	inFile := func(off, base uint64, n uint32) bool {
+		return off <= size && base <= size && off+base+uint64(n) <= size
+	}
+	if !inFile(c.LinesOff, 0, c.LinesLen) || !inFile(c.TsOff, r.tsBase, c.TsLen) || !inFile(c.FilterOff, r.filterBase, c.FilterLen) {
+		return bad("chunk out of bounds")
 	}
 	return nil
 }
 
-// decodeChunks reads the chunks of a stream entry, their offsets made
-// absolute, into memory from sl.
-func (r *Reader) decodeChunks(d *dec, sl *slab) ([]ChunkMeta, error) {
-	n := d.count(minChunkEntry)
-	cs := sl.chunks(n)
+// decodeChunks reads the chunks of a stream entry of a parsed page (so
+// checked), their offsets made absolute, into memory from sl.
+func (r *Reader) decodeChunks(d *dec, sl *slab) []ChunkMeta {
+	cs := sl.chunks(d.count(minChunkEntry))
 	for i := range cs {
 		c := &cs[i]
 		d.chunk(c)
-		if d.bad {
-			break
-		}
 		c.TsOff += r.tsBase
 		c.FilterOff += r.filterBase
-		if err := r.checkChunk(c); err != nil {
-			return nil, err
-		}
 	}
-	if d.bad {
-		return nil, fmt.Errorf("%w: %s: index: stream entry", ErrCorrupt, r.path)
-	}
-	return cs, nil
+	return cs
 }
 
-// slab hands out the labels and chunks of the streams one call decodes
-// from a few allocations, growing to a few kilobytes, instead of two per
-// stream.
-type slab struct {
-	ls labels.Labels
-	cs []ChunkMeta
-}
-
-func (s *slab) labels(src labels.Labels) labels.Labels {
-	if cap(s.ls)-len(s.ls) < len(src) {
-		s.ls = make(labels.Labels, 0, max(min(2*cap(s.ls), 256), len(src), 8))
-	}
-	n := len(s.ls)
-	s.ls = append(s.ls, src...)
-	return s.ls[n:len(s.ls):len(s.ls)]
-}
+// slab hands out the chunks of the streams one call decodes from a few
+// allocations, growing to a few kilobytes, instead of one per stream.
+type slab struct{ cs []ChunkMeta }
 
 func (s *slab) chunks(n int) []ChunkMeta {
 	if cap(s.cs)-len(s.cs) < n {
@@ -517,22 +536,24 @@ type streamCursor struct {
 	pg    *indexPage
 }
 
-func (c *streamCursor) entry(i int) (string, error) {
+// stream returns the labels of stream i and a reader of its chunk table.
+func (c *streamCursor) stream(i int) (labels.Labels, dec, error) {
 	r := c.r
 	if c.pg == nil || i < int(r.dir.spages[c.pi].first) || i >= int(r.dir.spages[c.pi].first)+len(c.pg.offs) {
 		pi := sort.Search(len(r.dir.spages), func(k int) bool { return int(r.dir.spages[k].first) > i }) - 1
 		pg, err := r.page(sectionStreams, r.dir.spages, pi, r.dir.streams, c.cache)
 		if err != nil {
-			return "", err
+			return nil, dec{}, err
 		}
 		c.pi, c.pg = pi, pg
 	}
-	return c.pg.item(i - int(r.dir.spages[c.pi].first)), nil
+	k := i - int(r.dir.spages[c.pi].first)
+	return c.pg.ls[k], c.pg.chunks(k), nil
 }
 
 // Select calls fn, in stream order, with each stream whose labels satisfy
-// every matcher; fn may keep the stream's labels and chunks, not the
-// pointer. Matchers that cannot match an
+// every matcher. fn may keep the stream's labels (shared: not to be
+// modified); its chunks are valid until fn returns (copy those to keep). Matchers that cannot match an
 // empty value narrow the candidates through the postings; each candidate's
 // labels are then checked against every matcher. Select stops at the first
 // error, of its own or of fn.
@@ -557,28 +578,22 @@ func (r *Reader) Select(ms []*labels.Matcher, fn func(*StreamMeta) error) error 
 		}
 	}
 	// A walk over every stream reads the table once: its pages stay out
-	// of the cache unless already there.
+	// of the cache unless already there. Candidates found through the
+	// postings of every matcher satisfy them all already.
+	exact := narrowed && !slices.ContainsFunc(ms, (*labels.Matcher).MatchesEmpty)
 	cur := streamCursor{r: r, cache: narrowed}
-	var scratch labels.Labels
 	var sl slab
 	var sm StreamMeta
 	visit := func(i int) error {
-		e, err := cur.entry(i)
+		ls, d, err := cur.stream(i)
 		if err != nil {
 			return err
 		}
-		d := dec{s: e}
-		scratch = d.labels(scratch[:0])
-		if d.bad {
-			return fmt.Errorf("%w: %s: index: stream labels", ErrCorrupt, r.path)
-		}
-		if !scratch.Matches(ms) {
+		if !exact && !ls.Matches(ms) {
 			return nil
 		}
-		sm.Labels = sl.labels(scratch)
-		if sm.Chunks, err = r.decodeChunks(&d, &sl); err != nil {
-			return err
-		}
+		sl.cs = sl.cs[:0] // the chunks of the stream before are fn's no more
+		sm.Labels, sm.Chunks = ls, r.decodeChunks(&d, &sl)
 		return fn(&sm)
 	}
 	if narrowed {
@@ -688,12 +703,11 @@ func intersectRefs(a, b []uint32) []uint32 {
 // (compaction, a series query without matchers) would push out the pages
 // queries reuse. It is not safe for concurrent use.
 type StreamIter struct {
-	cur     streamCursor
-	sl      slab
-	scratch labels.Labels
-	i       int
-	sm      StreamMeta
-	err     error
+	cur streamCursor
+	sl  slab
+	i   int
+	sm  StreamMeta
+	err error
 }
 
 // Iter returns an iterator over the block's streams.
@@ -707,28 +721,17 @@ func (it *StreamIter) Next() bool {
 		return false
 	}
 	it.i++
-	e, err := it.cur.entry(it.i)
+	ls, d, err := it.cur.stream(it.i)
 	if err != nil {
 		it.err = err
 		return false
 	}
-	d := dec{s: e}
-	it.scratch = d.labels(it.scratch[:0])
-	if d.bad {
-		it.err = fmt.Errorf("%w: %s: index: stream labels", ErrCorrupt, it.cur.r.path)
-		return false
-	}
-	ls := it.sl.labels(it.scratch)
-	cs, err := it.cur.r.decodeChunks(&d, &it.sl)
-	if err != nil {
-		it.err = err
-		return false
-	}
-	it.sm = StreamMeta{Labels: ls, Chunks: cs}
+	it.sm = StreamMeta{Labels: ls, Chunks: it.cur.r.decodeChunks(&d, &it.sl)}
 	return true
 }
 
-// At returns the current stream; the caller may keep it.
+// At returns the current stream; the caller may keep its labels (not to be
+// modified) and chunks.
 func (it *StreamIter) At() *StreamMeta { return &it.sm }
 
 // Err returns the error that ended the walk, if any.

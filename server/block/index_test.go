@@ -174,20 +174,26 @@ func FuzzIndexPage(f *testing.F) {
 		if streams {
 			section = sectionStreams
 		}
-		pg, err := parsePage(slices.Clone(b), section, n, r.dir.streams)
+		pg, err := parsePage(slices.Clone(b), section, n, r.dir.streams, r.checkChunk)
 		if err != nil {
 			return
 		}
+		// A page that parses decodes, and what it names is in bounds.
 		var sl slab
 		for i := range pg.offs {
-			d := dec{s: pg.item(i)}
 			if streams {
-				d.labels(nil)
-				if !d.bad {
-					r.decodeChunks(&d, &sl)
+				d := pg.chunks(i)
+				for _, c := range r.decodeChunks(&d, &sl) {
+					if c.LinesOff+uint64(c.LinesLen) > uint64(r.size) || c.TsOff+uint64(c.TsLen) > uint64(r.size) {
+						t.Fatalf("chunk out of bounds: %+v", c)
+					}
+				}
+				if d.bad || len(pg.ls[i]) > len(b) {
+					t.Fatalf("stream %d of a parsed page does not decode", i)
 				}
 				continue
 			}
+			d := dec{s: pg.item(i)}
 			d.str()
 			for _, ref := range d.refs(nil) {
 				if int(ref) >= r.dir.streams {

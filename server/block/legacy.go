@@ -24,7 +24,7 @@ func (r *Reader) openLegacy(index []byte) error {
 	var c ChunkMeta
 	for i := 0; i < n && !d.bad; i++ {
 		start := d.i
-		ls := d.labels(nil)
+		ls := d.labels(nil, d.count(2))
 		for k := d.count(minChunkEntry); k > 0 && !d.bad; k-- {
 			d.chunk(&c)
 		}

@@ -133,6 +133,15 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 	}
 	var fbuf []byte
 	var refs, tested, filtered, filterTime int64
+	// The chunks the sources read, copied a slab at a time.
+	var kept []block.ChunkMeta
+	keep := func(c *block.ChunkMeta) *block.ChunkMeta {
+		if len(kept) == cap(kept) {
+			kept = make([]block.ChunkMeta, 0, 64)
+		}
+		kept = append(kept, *c)
+		return &kept[len(kept)-1]
+	}
 	for _, b := range parts {
 		if err := ctx.Err(); err != nil {
 			blocks.release()
@@ -170,6 +179,7 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 						continue
 					}
 				}
+				c = keep(c) // sm's chunks are the block's until this function returns
 				if p.Unordered || !c.HasTail() {
 					it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: b, c: c})
 					continue
@@ -217,6 +227,12 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 	for _, it := range byStream {
 		it.sortPending()
 		m.its = append(m.its, it)
+	}
+	// Ties in time are broken by labels: ranked once here rather than
+	// compared at every tie (streams pushed together share timestamps).
+	slices.SortFunc(m.its, func(a, b *streamIter) int { return labels.Compare(a.ls, b.ls) })
+	for i, it := range m.its {
+		it.rank = i
 	}
 	m.init()
 	return m, nil
@@ -340,6 +356,7 @@ func (s *Store) sources(tenant string, start, end int64) ([]*head, []*block.Read
 // a replica may have stored twice.
 type streamIter struct {
 	ls         labels.Labels
+	rank       int // in label order among the streams of a merge
 	dir        Direction
 	start, end int64
 	stats      *Stats
@@ -685,7 +702,7 @@ func (m *mergeIter) Less(i, j int) bool {
 	if a.started != b.started {
 		return !a.started
 	}
-	return labels.Compare(a.ls, b.ls) < 0
+	return a.rank < b.rank
 }
 func (m *mergeIter) Swap(i, j int) { m.h[i], m.h[j] = m.h[j], m.h[i] }
 func (m *mergeIter) Push(x any)    { m.h = append(m.h, x.(*streamIter)) }
