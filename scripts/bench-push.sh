@@ -5,7 +5,8 @@
 #   3. 300,000 streams, 2 lines each per push, 30 s: peak RSS, and RSS once the head
 #      is flushed (POST /flush) and the merges that follow are done, against the idle
 #      server's.
-# BENCH_SHORT=1 shortens the runs (for a smoke test).
+# BENCH_SHORT=1 shortens the runs (for a smoke test); LOAM=path runs another build
+# than bin/loam (to compare builds).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -18,7 +19,7 @@ fast=20s; slow=60s; many=30s; settle=60
 [ "${BENCH_SHORT:-}" = 1 ] && fast=3s && slow=5s && many=5s && settle=20
 run() {
   rm -rf "$work/data"
-  "$here/bin/loam" -http.addr "127.0.0.1:$port" -data.dir "$work/data" "$@" >"$work/loam.log" 2>&1 &
+  "${LOAM:-$here/bin/loam}" -http.addr "127.0.0.1:$port" -data.dir "$work/data" "$@" >"$work/loam.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && return; sleep 0.1; done
   cat "$work/loam.log"; exit 1

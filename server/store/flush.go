@@ -38,7 +38,8 @@ func (s *Store) compactLoop(cold bool, every time.Duration) {
 			s.log.Error("compaction failed; will retry", "cold", cold, "err", err)
 			s.m.compactionFailures.Inc()
 		}
-		if jobs > 0 {
+		if jobs > 0 && s.headsEmpty() {
+			// Pushes stopped: nothing will reuse the merge's memory soon.
 			returnMemory()
 		}
 	}
@@ -50,7 +51,8 @@ func (s *Store) compactLoop(cold bool, every time.Duration) {
 // process gone quiet allocates too little to start the collection that
 // would free them; the runtime's scavenger then returns them over minutes.
 // It costs one collection, a few milliseconds, after work that took
-// seconds.
+// seconds. While pushes go on it is not called: the memory would be taken
+// back at once.
 func returnMemory() { debug.FreeOSMemory() }
 
 func (s *Store) flushLoop() {
