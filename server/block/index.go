@@ -532,8 +532,8 @@ func (r *Reader) LabelNames() []string {
 type streamCursor struct {
 	r     *Reader
 	cache bool
-	pi    int // page held, or -1
-	pg    *indexPage
+	pi    int        // the page held,
+	pg    *indexPage // if not nil
 }
 
 // stream returns the labels of stream i and a reader of its chunk table.
@@ -553,10 +553,10 @@ func (c *streamCursor) stream(i int) (labels.Labels, dec, error) {
 
 // Select calls fn, in stream order, with each stream whose labels satisfy
 // every matcher. fn may keep the stream's labels (shared: not to be
-// modified); its chunks are valid until fn returns (copy those to keep). Matchers that cannot match an
-// empty value narrow the candidates through the postings; each candidate's
-// labels are then checked against every matcher. Select stops at the first
-// error, of its own or of fn.
+// modified); its chunks are valid until fn returns (copy those to keep).
+// Matchers that cannot match an empty value narrow the candidates through
+// the postings; the others are checked against each candidate's labels.
+// Select stops at the first error, of its own or of fn.
 func (r *Reader) Select(ms []*labels.Matcher, fn func(*StreamMeta) error) error {
 	var cand []uint32
 	narrowed := false
@@ -621,7 +621,6 @@ func (r *Reader) postings(m *labels.Matcher) ([]uint32, error) {
 	}
 	section := sectionNames + ni
 	var out []uint32
-	var err error
 	if lits, ok := m.Literals(); ok {
 		for _, v := range lits {
 			// The last page starting at or before v.
@@ -646,7 +645,7 @@ func (r *Reader) postings(m *labels.Matcher) ([]uint32, error) {
 			}
 		}
 		if len(lits) > 1 {
-			slices.Sort(out)
+			slices.Sort(out) // a stream has one value of a name: no duplicates
 		}
 		return out, nil
 	}
@@ -665,7 +664,7 @@ func (r *Reader) postings(m *labels.Matcher) ([]uint32, error) {
 		}
 	}
 	slices.Sort(out)
-	return slices.Compact(out), err
+	return out, nil
 }
 
 // refs appends the stream numbers of a posting (after its value), checked

@@ -50,10 +50,11 @@ type compactionJob struct {
 }
 
 // pickCompaction returns the next job of one kind, if any, marks its
-// partition busy and acquires its sources (the caller releases them). Live jobs: the lowest level of any partition that holds
-// FanIn blocks of it. Cold jobs: all blocks of a partition that got no new
-// block for ColdAfter, when there are several or the only one is a level-0
-// block (without filters, fast compression).
+// partition busy and acquires its sources (the caller releases them). Live
+// jobs: the lowest level of any partition that holds FanIn blocks of it.
+// Cold jobs: all blocks of a partition that got no new block for
+// ColdAfter, when there are several or the only one is a level-0 block
+// (without filters, fast compression).
 func (s *Store) pickCompaction(now time.Time, cold bool) *compactionJob {
 	s.mu.Lock()
 	defer s.mu.Unlock()
