@@ -138,6 +138,13 @@ func (h *blockHandle) closeIfIdle() {
 	}
 }
 
+// filePath returns where the block's file is now.
+func (h *blockHandle) filePath() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.path
+}
+
 // markRemoved flags a block taken out of its partition and renames its file
 // aside (a restart deletes such files instead of loading them), before the
 // partition's reference is given back.
@@ -274,7 +281,7 @@ func (s *Store) removeBlocks(tenant, day string, old, replacement []*blockHandle
 	dirs := map[string]bool{}
 	for _, h := range old {
 		h.markRemoved()
-		dirs[filepath.Dir(h.path)] = true
+		dirs[filepath.Dir(h.filePath())] = true
 	}
 	for dir := range dirs {
 		block.SyncDir(dir) // the renames hold across a crash: no block loaded twice
@@ -289,4 +296,24 @@ func (s *Store) removeBlocks(tenant, day string, old, replacement []*blockHandle
 // newHandle makes the handle of a block file not yet in its partition.
 func (s *Store) newHandle(path string, meta block.Meta) *blockHandle {
 	return newHandle(s.readers, path, meta)
+}
+
+// acquireBlocks acquires and returns the blocks of the partition tenant/day
+// that keep accepts (all of them when keep is nil); the caller releases
+// each. With removeBlocks, what retention and deletes need: acquire the
+// blocks to drop or rewrite, read them, remove them (with their rewrites
+// as replacement), release them.
+func (s *Store) acquireBlocks(tenant, day string, keep func(*blockHandle) bool) []*blockHandle {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*blockHandle
+	if p := s.parts[tenant][day]; p != nil {
+		for _, b := range p.blocks {
+			if keep == nil || keep(b) {
+				b.acquire()
+				out = append(out, b)
+			}
+		}
+	}
+	return out
 }

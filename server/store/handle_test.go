@@ -120,12 +120,12 @@ func TestCompactionWhileReading(t *testing.T) {
 // copyBlock copies the file of h to a new level-0 name beside it and returns
 // its handle: a replacement that holds the same data.
 func copyBlock(t *testing.T, s *Store, h *blockHandle) *blockHandle {
-	b, err := os.ReadFile(h.path)
+	b, err := os.ReadFile(h.filePath())
 	if err != nil {
 		t.Error(err)
 		return nil
 	}
-	path := filepath.Join(filepath.Dir(h.path), blockName(0))
+	path := filepath.Join(filepath.Dir(h.filePath()), blockName(0))
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Error(err)
 		return nil
@@ -210,9 +210,10 @@ func TestRemoveBlocksUnderQueries(t *testing.T) {
 		return nil
 	})
 	for i := 0; i < 100 && !t.Failed(); i++ {
-		s.mu.RLock()
-		old := append([]*blockHandle(nil), s.parts["t1"][day].blocks[0])
-		s.mu.RUnlock()
+		// The first block, rewritten as a copy of itself, as a delete
+		// that removes nothing from it would.
+		first := true
+		old := s.acquireBlocks("t1", day, func(*blockHandle) bool { ok := first; first = false; return ok })
 		repl := copyBlock(t, s, old[0])
 		if repl == nil {
 			break
@@ -223,6 +224,7 @@ func TestRemoveBlocksUnderQueries(t *testing.T) {
 		if err := s.removeBlocks("t1", day, old, nil); !errors.Is(err, errBlocksGone) {
 			t.Fatalf("removing a removed block: %v", err)
 		}
+		old[0].release()
 	}
 	close(stop)
 	wg.Wait()
@@ -235,6 +237,48 @@ func TestRemoveBlocksUnderQueries(t *testing.T) {
 	}
 	if open := gauge(t, s.m.blockReaders); open > 1 {
 		t.Fatalf("%v readers open, limit 1", open)
+	}
+}
+
+// Retention drops a whole day while a query reads it: the query finishes
+// with the day's entries, later ones see none, and the files go when the
+// query is done.
+func TestRemoveBlocksWithoutReplacement(t *testing.T) {
+	s, want := flushedStore(t, 2)
+	day := dayOf(base)
+	it, err := s.Select(context.Background(), SelectParams{Tenant: "t1", Start: base - 1, End: base + int64(time.Hour), Direction: Backward})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for n < 5 && it.Next() {
+		n++
+	}
+	old := s.acquireBlocks("t1", day, nil)
+	if len(old) != 2 {
+		t.Fatalf("acquired %d blocks, want 2", len(old))
+	}
+	if err := s.removeBlocks("t1", day, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range old {
+		h.release()
+	}
+	if _, ok := s.parts["t1"]; ok {
+		t.Fatal("the tenant's emptied partition is still listed")
+	}
+	if got := selectAll(t, s, SelectParams{}); len(got) != 0 {
+		t.Fatalf("a query after the removal read %d entries", len(got))
+	}
+	for it.Next() {
+		n++
+	}
+	it.Close()
+	if err := it.Err(); err != nil || n != want {
+		t.Fatalf("the query read %d entries (%v), want %d", n, err, want)
+	}
+	if files := blockFiles(t, s); len(files) != 0 {
+		t.Fatalf("files left: %v", files)
 	}
 }
 

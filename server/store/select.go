@@ -340,7 +340,7 @@ func (s *Store) sources(tenant string, start, end int64) ([]*head, []*block.Read
 		if err != nil {
 			// A block that cannot be read must not fail every query of
 			// its day; it is reported and counted.
-			s.log.Error("skipping unreadable block", "path", h.path, "err", err)
+			s.log.Error("skipping unreadable block", "path", h.filePath(), "err", err)
 			s.m.unreadableBlocks.Inc()
 			h.release()
 			continue
