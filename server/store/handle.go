@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/loam-logs/loam/server/block"
 )
@@ -38,9 +39,13 @@ type blockHandle struct {
 	meta  block.Meta
 	rs    *blockReaders
 
+	// refs is the partition's reference, until removed, and one per read.
+	// Atomic: acquire, done under s.mu, must not wait for h.mu, which a
+	// reader's open holds while it reads the index.
+	refs atomic.Int64
+
 	mu      sync.Mutex
 	path    string // where the file is: renamed aside once removed
-	refs    int    // the partition's, until removed, and one per read
 	removed bool
 	r       *block.Reader // nil until opened, and again after an idle close
 	err     error         // why the reader could not be opened: it is not tried again
@@ -51,7 +56,9 @@ type blockHandle struct {
 // newHandle makes the handle of a block about to be added to a partition,
 // holding the partition's reference.
 func newHandle(rs *blockReaders, path string, meta block.Meta) *blockHandle {
-	return &blockHandle{path: path, level: blockLevel(path), meta: meta, rs: rs, refs: 1}
+	h := &blockHandle{path: path, level: blockLevel(path), meta: meta, rs: rs}
+	h.refs.Store(1)
+	return h
 }
 
 // handleOf is newHandle for a block already open.
@@ -66,9 +73,7 @@ func handleOf(rs *blockReaders, r *block.Reader) *blockHandle {
 // acquire takes a reference for a read. The caller holds s.mu and found h
 // in its partition: a removed block is never acquired again.
 func (h *blockHandle) acquire() {
-	h.mu.Lock()
-	h.refs++
-	h.mu.Unlock()
+	h.refs.Add(1)
 	h.rs.markBusy(h)
 }
 
@@ -87,16 +92,20 @@ func (h *blockHandle) reader() (*block.Reader, error) {
 
 // release gives back a reference taken by acquire, or the partition's.
 func (h *blockHandle) release() {
-	h.mu.Lock()
-	h.refs--
-	refs, removed, open := h.refs, h.removed, h.r != nil
-	if refs == 0 {
-		// Only a removed block loses its partition's reference.
+	switch h.refs.Add(-1) {
+	case 0:
+		// Only a removed block loses its partition's reference: nothing
+		// can acquire it again.
+		h.mu.Lock()
 		h.dispose()
-	}
-	h.mu.Unlock()
-	if refs == 1 && !removed && open {
-		h.rs.markIdle(h)
+		h.mu.Unlock()
+	case 1:
+		h.mu.Lock()
+		idle := !h.removed && h.r != nil
+		h.mu.Unlock()
+		if idle {
+			h.rs.markIdle(h)
+		}
 	}
 }
 
@@ -129,11 +138,13 @@ func (h *blockHandle) discard() {
 	h.closeReader()
 }
 
-// closeIfIdle closes the reader unless a read holds it.
+// closeIfIdle closes the reader unless a read holds it. A read that
+// acquires the block meanwhile waits in reader for h.mu, and opens the
+// reader again.
 func (h *blockHandle) closeIfIdle() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.refs == 1 && !h.removed {
+	if h.refs.Load() == 1 && !h.removed {
 		h.closeReader()
 	}
 }
