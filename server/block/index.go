@@ -209,14 +209,15 @@ func items(pages []pageRef, i, total int) int {
 	return total - int(pages[i].first)
 }
 
-// indexPage is a decompressed page. A page of postings has offs[i] where
-// value i starts; a page of the stream table has the labels of each
-// stream decoded, and offs[i] where stream i's chunk table starts. Strings
-// share raw's memory.
+// indexPage is a decompressed page. A page of postings keeps its raw bytes
+// and offs[i], where value i starts; a page of the stream table is decoded
+// whole: each stream's labels (sharing raw's memory) and chunks. Pages are
+// shared by the queries that read them: nothing in them is modified.
 type indexPage struct {
 	raw  string
-	offs []uint32
+	offs []uint32        // of a postings page
 	ls   []labels.Labels // of a stream table page
+	cs   [][]ChunkMeta   // of a stream table page
 }
 
 // item returns value i of a postings page and what follows it.
@@ -228,14 +229,11 @@ func (p *indexPage) item(i int) string {
 	return p.raw[p.offs[i]:end]
 }
 
-// chunks returns a reader of stream i's chunk table, of a stream table page.
-func (p *indexPage) chunks(i int) dec { return dec{s: p.raw, i: int(p.offs[i])} }
-
 func (p *indexPage) size() int64 {
 	n := int64(len(p.raw)) + 4*int64(cap(p.offs)) + 64
 	if len(p.ls) > 0 {
-		ls := p.ls[len(p.ls)-1]
-		n += 24*int64(cap(p.ls)) + 32*int64(cap(ls[:cap(ls)]))
+		ls, cs := p.ls[len(p.ls)-1], p.cs[len(p.cs)-1]
+		n += 48*int64(len(p.ls)) + 32*int64(cap(ls[:cap(ls)])) + int64(unsafe.Sizeof(ChunkMeta{}))*int64(cap(cs[:cap(cs)]))
 	}
 	return n
 }
@@ -273,7 +271,7 @@ func (r *Reader) page(section int, pages []pageRef, i, total int, cache bool) (*
 	if err != nil {
 		return nil, bad("%v", err)
 	}
-	pg, err := parsePage(raw, section, items(pages, i, total), r.dir.streams, r.checkChunk)
+	pg, err := r.parsePage(raw, section, items(pages, i, total))
 	if err != nil {
 		return nil, bad("%v", err)
 	}
@@ -283,44 +281,56 @@ func (r *Reader) page(section int, pages []pageRef, i, total int, cache bool) (*
 	return pg, nil
 }
 
-// parsePage finds the n items of a decompressed page of a section, which
-// it keeps (raw is not written again: its strings share it), and checks
-// them: postings must name streams below streams, chunks of the stream
-// table pass check. A page parsed is then decoded without checks.
-func parsePage(raw []byte, section, n, streams int, check func(*ChunkMeta) error) (*indexPage, error) {
+// parsePage reads the n items of a decompressed page of a section, which it
+// keeps (raw is not written again: strings share it), and checks them:
+// postings must name streams of the block, chunks pass checkChunk. The
+// chunks of a stream table page get their offsets made absolute.
+func (r *Reader) parsePage(raw []byte, section, n int) (*indexPage, error) {
 	if n > len(raw) {
 		return nil, fmt.Errorf("%d items in %d bytes", n, len(raw))
 	}
-	pg := &indexPage{raw: unsafe.String(unsafe.SliceData(raw), len(raw)), offs: make([]uint32, n)}
+	pg := &indexPage{raw: unsafe.String(unsafe.SliceData(raw), len(raw))}
 	d := dec{s: pg.raw}
 	if section != sectionStreams {
+		pg.offs = make([]uint32, n)
 		for k := range pg.offs {
 			pg.offs[k] = uint32(d.i)
-			if d.skipPosting(streams); d.bad {
+			if d.skipPosting(r.dir.streams); d.bad {
 				return nil, fmt.Errorf("item %d", k)
 			}
 		}
 	} else {
-		// The labels of every stream, in one slice: each stream's are
-		// cut from it once it is complete.
-		var all labels.Labels
-		ends := make([]int, n)
-		for k := range pg.offs {
-			all = d.labels(all, d.count(2))
-			ends[k] = len(all)
-			pg.offs[k] = uint32(d.i)
-			if err := d.skipChunks(check); err != nil {
-				return nil, fmt.Errorf("item %d: %w", k, err)
+		// Every stream's labels and chunks in two slices, cut per
+		// stream once complete.
+		var ls labels.Labels
+		var cs []ChunkMeta
+		ends := make([][2]int, n)
+		for k := range ends {
+			ls = d.labels(ls, d.count(2))
+			nc := d.count(minChunkEntry)
+			for range nc {
+				var c ChunkMeta
+				if d.chunk(&c); d.bad {
+					break
+				}
+				if err := r.checkChunk(&c); err != nil {
+					return nil, fmt.Errorf("item %d: %w", k, err)
+				}
+				c.TsOff += r.tsBase
+				c.FilterOff += r.filterBase
+				cs = append(cs, c)
 			}
 			if d.bad {
 				return nil, fmt.Errorf("item %d", k)
 			}
+			ends[k] = [2]int{len(ls), len(cs)}
 		}
-		all = slices.Clip(all)
-		pg.ls = make([]labels.Labels, n)
-		start := 0
+		ls, cs = slices.Clip(ls), slices.Clip(cs)
+		pg.ls, pg.cs = make([]labels.Labels, n), make([][]ChunkMeta, n)
+		var start [2]int
 		for k, end := range ends {
-			pg.ls[k] = all[start:end:end]
+			pg.ls[k] = ls[start[0]:end[0]:end[0]]
+			pg.cs[k] = cs[start[1]:end[1]:end[1]]
 			start = end
 		}
 	}
@@ -431,21 +441,6 @@ func (d *dec) chunk(c *ChunkMeta) {
 	}
 }
 
-// skipChunks reads past the chunk table of a stream entry, passing its
-// chunks to check.
-func (d *dec) skipChunks(check func(*ChunkMeta) error) error {
-	var c ChunkMeta
-	for n := d.count(minChunkEntry); n > 0 && !d.bad; n-- {
-		d.chunk(&c)
-		if !d.bad {
-			if err := check(&c); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 func (d *dec) skipPosting(streams int) {
 	d.str()
 	n := d.count(1)
@@ -489,32 +484,6 @@ func (r *Reader) checkChunk(c *ChunkMeta) error {
 	return nil
 }
 
-// decodeChunks reads the chunks of a stream entry of a parsed page (so
-// checked), their offsets made absolute, into memory from sl.
-func (r *Reader) decodeChunks(d *dec, sl *slab) []ChunkMeta {
-	cs := sl.chunks(d.count(minChunkEntry))
-	for i := range cs {
-		c := &cs[i]
-		d.chunk(c)
-		c.TsOff += r.tsBase
-		c.FilterOff += r.filterBase
-	}
-	return cs
-}
-
-// slab hands out the chunks of the streams one call decodes from a few
-// allocations, growing to a few kilobytes, instead of one per stream.
-type slab struct{ cs []ChunkMeta }
-
-func (s *slab) chunks(n int) []ChunkMeta {
-	if cap(s.cs)-len(s.cs) < n {
-		s.cs = make([]ChunkMeta, 0, max(min(2*cap(s.cs), 64), n, 2))
-	}
-	k := len(s.cs)
-	s.cs = s.cs[:k+n]
-	return s.cs[k : k+n : k+n]
-}
-
 // NumStreams returns the number of streams of the block.
 func (r *Reader) NumStreams() int { return r.dir.streams }
 
@@ -536,24 +505,24 @@ type streamCursor struct {
 	pg    *indexPage // if not nil
 }
 
-// stream returns the labels of stream i and a reader of its chunk table.
-func (c *streamCursor) stream(i int) (labels.Labels, dec, error) {
+// stream returns the labels and chunks of stream i.
+func (c *streamCursor) stream(i int) (labels.Labels, []ChunkMeta, error) {
 	r := c.r
-	if c.pg == nil || i < int(r.dir.spages[c.pi].first) || i >= int(r.dir.spages[c.pi].first)+len(c.pg.offs) {
+	if c.pg == nil || i < int(r.dir.spages[c.pi].first) || i >= int(r.dir.spages[c.pi].first)+len(c.pg.ls) {
 		pi := sort.Search(len(r.dir.spages), func(k int) bool { return int(r.dir.spages[k].first) > i }) - 1
 		pg, err := r.page(sectionStreams, r.dir.spages, pi, r.dir.streams, c.cache)
 		if err != nil {
-			return nil, dec{}, err
+			return nil, nil, err
 		}
 		c.pi, c.pg = pi, pg
 	}
 	k := i - int(r.dir.spages[c.pi].first)
-	return c.pg.ls[k], c.pg.chunks(k), nil
+	return c.pg.ls[k], c.pg.cs[k], nil
 }
 
 // Select calls fn, in stream order, with each stream whose labels satisfy
-// every matcher. fn may keep the stream's labels (shared: not to be
-// modified); its chunks are valid until fn returns (copy those to keep).
+// every matcher. fn may keep the stream's labels and chunks (shared: not
+// to be modified), not the pointer.
 // Matchers that cannot match an empty value narrow the candidates through
 // the postings; the others are checked against each candidate's labels.
 // Select stops at the first error, of its own or of fn.
@@ -582,18 +551,16 @@ func (r *Reader) Select(ms []*labels.Matcher, fn func(*StreamMeta) error) error 
 	// postings of every matcher satisfy them all already.
 	exact := narrowed && !slices.ContainsFunc(ms, (*labels.Matcher).MatchesEmpty)
 	cur := streamCursor{r: r, cache: narrowed}
-	var sl slab
 	var sm StreamMeta
 	visit := func(i int) error {
-		ls, d, err := cur.stream(i)
+		ls, cs, err := cur.stream(i)
 		if err != nil {
 			return err
 		}
 		if !exact && !ls.Matches(ms) {
 			return nil
 		}
-		sl.cs = sl.cs[:0] // the chunks of the stream before are fn's no more
-		sm.Labels, sm.Chunks = ls, r.decodeChunks(&d, &sl)
+		sm.Labels, sm.Chunks = ls, cs
 		return fn(&sm)
 	}
 	if narrowed {
@@ -703,7 +670,6 @@ func intersectRefs(a, b []uint32) []uint32 {
 // queries reuse. It is not safe for concurrent use.
 type StreamIter struct {
 	cur streamCursor
-	sl  slab
 	i   int
 	sm  StreamMeta
 	err error
@@ -720,17 +686,17 @@ func (it *StreamIter) Next() bool {
 		return false
 	}
 	it.i++
-	ls, d, err := it.cur.stream(it.i)
+	ls, cs, err := it.cur.stream(it.i)
 	if err != nil {
 		it.err = err
 		return false
 	}
-	it.sm = StreamMeta{Labels: ls, Chunks: it.cur.r.decodeChunks(&d, &it.sl)}
+	it.sm = StreamMeta{Labels: ls, Chunks: cs}
 	return true
 }
 
-// At returns the current stream; the caller may keep its labels (not to be
-// modified) and chunks.
+// At returns the current stream; the caller may keep its labels and chunks
+// (shared: not to be modified).
 func (it *StreamIter) At() *StreamMeta { return &it.sm }
 
 // Err returns the error that ended the walk, if any.

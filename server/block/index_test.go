@@ -165,7 +165,7 @@ func FuzzIndexPage(f *testing.F) {
 	iw.page = appendString(iw.page[:0], "value")
 	iw.page = append(iw.page, 3, 1, 2, 30)
 	f.Add(slices.Clone(iw.page), 1, false)
-	r := &Reader{path: "fuzz", version: Version, size: 1 << 20, dir: directory{streams: 40}}
+	r := &Reader{path: "fuzz", version: Version, size: 1 << 20, dir: directory{streams: 40}, tsBase: 1 << 10, filterBase: 1 << 19}
 	f.Fuzz(func(t *testing.T, b []byte, n int, streams bool) {
 		if n < 0 || n > 1000 {
 			return
@@ -174,25 +174,26 @@ func FuzzIndexPage(f *testing.F) {
 		if streams {
 			section = sectionStreams
 		}
-		pg, err := parsePage(slices.Clone(b), section, n, r.dir.streams, r.checkChunk)
+		pg, err := r.parsePage(slices.Clone(b), section, n)
 		if err != nil {
 			return
 		}
-		// A page that parses decodes, and what it names is in bounds.
-		var sl slab
-		for i := range pg.offs {
-			if streams {
-				d := pg.chunks(i)
-				for _, c := range r.decodeChunks(&d, &sl) {
-					if c.LinesOff+uint64(c.LinesLen) > uint64(r.size) || c.TsOff+uint64(c.TsLen) > uint64(r.size) {
+		// What a page that parses names is in bounds.
+		if streams {
+			if len(pg.ls) != n || len(pg.cs) != n {
+				t.Fatalf("%d streams parsed, want %d", len(pg.ls), n)
+			}
+			for _, cs := range pg.cs {
+				for _, c := range cs {
+					if c.LinesOff+uint64(c.LinesLen) > uint64(r.size) || c.TsOff+uint64(c.TsLen) > uint64(r.size) ||
+						c.FilterOff+uint64(c.FilterLen) > uint64(r.size) {
 						t.Fatalf("chunk out of bounds: %+v", c)
 					}
 				}
-				if d.bad || len(pg.ls[i]) > len(b) {
-					t.Fatalf("stream %d of a parsed page does not decode", i)
-				}
-				continue
 			}
+			return
+		}
+		for i := range pg.offs {
 			d := dec{s: pg.item(i)}
 			d.str()
 			for _, ref := range d.refs(nil) {

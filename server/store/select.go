@@ -133,15 +133,6 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 	}
 	var fbuf []byte
 	var refs, tested, filtered, filterTime int64
-	// The chunks the sources read, copied a slab at a time.
-	var kept []block.ChunkMeta
-	keep := func(c *block.ChunkMeta) *block.ChunkMeta {
-		if len(kept) == cap(kept) {
-			kept = make([]block.ChunkMeta, 0, 64)
-		}
-		kept = append(kept, *c)
-		return &kept[len(kept)-1]
-	}
 	for _, b := range parts {
 		if err := ctx.Err(); err != nil {
 			blocks.release()
@@ -179,7 +170,6 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 						continue
 					}
 				}
-				c = keep(c) // sm's chunks are the block's until this function returns
 				if p.Unordered || !c.HasTail() {
 					it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: b, c: c})
 					continue
