@@ -6,7 +6,7 @@ BIN     := bin
 # conformance.py cross-check of make conformance.
 SHARED  ?= ../shared
 
-.PHONY: bench-query bench-retention all build plugin run test conformance bench bench-go bench-push fuzz fmt vet clean
+.PHONY: bench-query bench-retention all build plugin run test conformance bench bench-go bench-push bench-churn fuzz fmt vet clean
 
 all: build
 
@@ -42,7 +42,7 @@ CONFORMANCE_ONLY ?=
 conformance: build
 	bash scripts/conformance.sh "$(SHARED)" "$(CONFORMANCE_ONLY)"
 
-bench: bench-go bench-push bench-query bench-retention
+bench: bench-go bench-push bench-query bench-retention bench-churn
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/...
@@ -59,6 +59,11 @@ bench-query: build
 # a delete rewrites the query data set and while retention purges it.
 bench-retention: build
 	bash scripts/bench-retention.sh
+
+# bench-churn: 1,000,000 streams that come and go, a few lines each, through
+# the store; the heap after flushing must stay flat (make test runs 20,000).
+bench-churn:
+	LOAM_CHURN_STREAMS=1000000 $(GO) test -count=1 -run '^TestStreamChurn$$' -v -timeout 30m ./server/store/
 
 fuzz:
 	bash scripts/fuzz.sh 20s

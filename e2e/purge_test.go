@@ -23,7 +23,8 @@ func blockLines(t *testing.T, dir string) map[string][]string {
 		if err != nil {
 			t.Fatalf("open %s: %v", p, err)
 		}
-		for _, sm := range r.Streams() {
+		for it := r.Iter(); it.Next(); {
+			sm := it.At()
 			for ci := range sm.Chunks {
 				var d block.ChunkData
 				if err := r.ReadChunk(&sm.Chunks[ci], &d); err != nil {

@@ -18,8 +18,9 @@ func main() {
 			os.Exit(1)
 		}
 		total += r.Size()
-		for _, s := range r.Streams() {
-			for _, c := range s.Chunks {
+		it := r.Iter()
+		for it.Next() {
+			for _, c := range it.At().Chunks {
 				chunks++
 				entries += int64(c.Count)
 				lines += int64(c.LinesLen)
@@ -27,6 +28,10 @@ func main() {
 				filters += int64(c.FilterLen)
 				raw += int64(c.RawBytes)
 			}
+		}
+		if err := it.Err(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
 		}
 		r.Close()
 	}

@@ -96,11 +96,14 @@ func genStreams(n, per int, seed uint64) []testStream {
 	return out
 }
 
+// writeBlock writes streams, in label order, into a block at path.
 func writeBlock(t testing.TB, path string, streams []testStream, opts Options) {
 	w, err := Create(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	streams = slices.Clone(streams)
+	slices.SortFunc(streams, func(a, b testStream) int { return labels.Compare(a.ls, b.ls) })
 	for _, s := range streams {
 		if err := w.AddStream(s.ls, s.es); err != nil {
 			t.Fatal(err)
@@ -109,6 +112,30 @@ func writeBlock(t testing.TB, path string, streams []testStream, opts Options) {
 	if err := w.Finish(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// allStreams returns every stream of r, in order.
+func allStreams(t testing.TB, r *Reader) []StreamMeta {
+	t.Helper()
+	var out []StreamMeta
+	it := r.Iter()
+	for it.Next() {
+		out = append(out, *it.At())
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// selectStreams returns the streams Select gives for ms.
+func selectStreams(t testing.TB, r *Reader, ms ...*labels.Matcher) []StreamMeta {
+	t.Helper()
+	var out []StreamMeta
+	if err := r.Select(ms, func(sm *StreamMeta) error { out = append(out, *sm); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestWriteRead(t *testing.T) {
@@ -123,15 +150,15 @@ func TestWriteRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if got := len(r.Streams()); got != 5 {
-		t.Fatalf("streams: %d", got)
+	if got := len(allStreams(t, r)); got != 5 || r.NumStreams() != 5 {
+		t.Fatalf("streams: %d, NumStreams %d", got, r.NumStreams())
 	}
 	for _, want := range streams {
-		idx := r.Select([]*labels.Matcher{labels.MustMatcher(labels.MatchEqual, "pod", want.ls.Get("pod"))})
-		if len(idx) != 1 {
-			t.Fatalf("select %s: %v", want.ls, idx)
+		found := selectStreams(t, r, labels.MustMatcher(labels.MatchEqual, "pod", want.ls.Get("pod")))
+		if len(found) != 1 {
+			t.Fatalf("select %s: %v", want.ls, found)
 		}
-		sm := r.Streams()[idx[0]]
+		sm := found[0]
 		if !sm.Labels.Equal(want.ls) {
 			t.Fatalf("labels %s, want %s", sm.Labels, want.ls)
 		}
@@ -167,8 +194,8 @@ func TestWriteRead(t *testing.T) {
 			t.Fatal("filter rejects a present substring")
 		}
 	}
-	regex := r.Select([]*labels.Matcher{labels.MustMatcher(labels.MatchRegexp, "app", "app-[01]"),
-		labels.MustMatcher(labels.MatchNotEqual, "pod", "pod-0")})
+	regex := selectStreams(t, r, labels.MustMatcher(labels.MatchRegexp, "app", "app-[01]"),
+		labels.MustMatcher(labels.MatchNotEqual, "pod", "pod-0"))
 	if len(regex) != 3 { // pods 1, 3 and 4
 		t.Fatalf("regexp select: %v", regex)
 	}
@@ -210,9 +237,47 @@ func TestCorruptBlocks(t *testing.T) {
 	}
 	defer r.Close()
 	var d ChunkData
-	err = r.ReadChunk(&r.Streams()[0].Chunks[0], &d)
+	err = r.ReadChunk(&allStreams(t, r)[0].Chunks[0], &d)
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("reading corrupt lines: %v", err)
+	}
+}
+
+// A corrupt index page opens (only the directory is read at open) and fails
+// every read that needs the page with ErrCorrupt, never with wrong streams.
+func TestCorruptIndexPage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "b.blk")
+	writeBlock(t, path, genStreams(3, 10, 2), Options{})
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamPage, postPage := r.dir.spages[0], r.dir.names[0].pages[0]
+	r.Close()
+	good, _ := os.ReadFile(path)
+	for name, ref := range map[string]pageRef{"stream table": streamPage, "postings": postPage} {
+		t.Run(name, func(t *testing.T) {
+			b := slices.Clone(good)
+			b[ref.off+uint64(ref.n)/2] ^= 0x10
+			p := filepath.Join(dir, "corrupt.blk")
+			os.WriteFile(p, b, 0o644)
+			r, err := Open(p)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			defer r.Close()
+			it := r.Iter()
+			for it.Next() {
+			}
+			errSel := r.Select([]*labels.Matcher{labels.MustMatcher(labels.MatchEqual, "app", "app-1")}, func(*StreamMeta) error { return nil })
+			if ref == streamPage && !errors.Is(it.Err(), ErrCorrupt) {
+				t.Errorf("walk: %v", it.Err())
+			}
+			if !errors.Is(errSel, ErrCorrupt) {
+				t.Errorf("select: %v", errSel)
+			}
+		})
 	}
 }
 
@@ -239,7 +304,14 @@ func FuzzOpen(f *testing.F) {
 		defer r.Close()
 		var d ChunkData
 		needles := Needles{{[]byte("served")}, {[]byte("request 1"), []byte("7")}}
-		for _, s := range r.Streams() {
+		sms := []StreamMeta{}
+		it := r.Iter()
+		for it.Next() {
+			sms = append(sms, *it.At())
+		}
+		r.Select([]*labels.Matcher{labels.MustMatcher(labels.MatchRegexp, "pod", "pod-1|x")}, func(*StreamMeta) error { return nil })
+		r.Select([]*labels.Matcher{labels.MustMatcher(labels.MatchRegexp, "pod", ".+1")}, func(*StreamMeta) error { return nil })
+		for _, s := range sms {
 			for i := range s.Chunks {
 				c := &s.Chunks[i]
 				r.ReadChunk(c, &d)
@@ -278,7 +350,7 @@ func BenchmarkReadChunk(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	c := &r.Streams()[0].Chunks[0]
+	c := &allStreams(b, r)[0].Chunks[0]
 	b.SetBytes(int64(c.RawBytes))
 	var d ChunkData
 	for b.Loop() {
@@ -311,7 +383,7 @@ func TestLinesLayouts(t *testing.T) {
 				}
 				defer r.Close()
 				var d ChunkData
-				if err := r.ReadChunk(&r.Streams()[0].Chunks[0], &d); err != nil {
+				if err := r.ReadChunk(&allStreams(t, r)[0].Chunks[0], &d); err != nil {
 					t.Fatal(err)
 				}
 				for i := range es {
@@ -362,7 +434,7 @@ func TestTailFrames(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			c := &r.Streams()[0].Chunks[0]
+			c := &allStreams(t, r)[0].Chunks[0]
 			if opts.Codec != CodecZstd {
 				if c.HasTail() {
 					t.Fatal("only zstd chunks get a tail frame")
@@ -430,7 +502,7 @@ func TestMatchTimestamps(t *testing.T) {
 			{{[]byte("trace_id")}}, // metadata, never in lines
 		} {
 			var d ChunkData
-			for _, sm := range r.Streams() {
+			for _, sm := range allStreams(t, r) {
 				for i := range sm.Chunks {
 					c := &sm.Chunks[i]
 					got, err := r.MatchTimestamps(c, &d, needles, nil)
@@ -483,13 +555,14 @@ func BenchmarkMatchTimestamps(b *testing.B) {
 	var ts []int64
 	needles := Needles{{[]byte("timeout")}}
 	raw := 0
-	for _, c := range rd.Streams()[0].Chunks {
+	chunks := allStreams(b, rd)[0].Chunks
+	for _, c := range chunks {
 		raw += int(c.RawBytes)
 	}
 	b.SetBytes(int64(raw))
 	for b.Loop() {
-		for i := range rd.Streams()[0].Chunks {
-			if ts, err = rd.MatchTimestamps(&rd.Streams()[0].Chunks[i], &d, needles, ts[:0]); err != nil {
+		for i := range chunks {
+			if ts, err = rd.MatchTimestamps(&chunks[i], &d, needles, ts[:0]); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -3,7 +3,6 @@ package block
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -60,29 +59,79 @@ func compatStreams() []testStream {
 var compatOptions = Options{ChunkTargetSize: 160 << 10, Level: LevelFastest, Templated: true}
 
 func TestReadsVersion2(t *testing.T) {
-	if os.Getenv("LOAM_WRITE_COMPAT") != "" { // how testdata/v2.blk was made
-		w, err := Create(compatV2, compatOptions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range compatStreams() {
-			if err := w.AddStream(s.ls, s.es); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Finish(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	checkCompat(t, compatV2, 2)
 }
 
-// TestReadsVersion3 writes the compatibility streams with this code, for
-// the day a version 4 keeps a golden copy of it.
+// testdata/v3.blk was written by the version 3 writer (before the index was
+// cut into pages) from compatStreams with compatOptions; v3-streams.blk
+// from genStreams(300, 1, 11) with Options{NoFilters: true}, so that its
+// index, rebuilt as pages in memory, fills several.
+const (
+	compatV3        = "testdata/v3.blk"
+	compatV3Streams = "testdata/v3-streams.blk"
+)
+
 func TestReadsVersion3(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v3.blk")
+	checkCompat(t, compatV3, 3)
+	r, err := Open(compatV3Streams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.version != 3 || len(r.dir.spages) < 2 {
+		t.Fatalf("version %d, %d stream pages: the test proves less than it says", r.version, len(r.dir.spages))
+	}
+	checkStreams(t, r, genStreams(300, 1, 11))
+}
+
+// TestReadsVersion4 writes the compatibility streams with this code, for
+// the day a version 5 keeps a golden copy of it.
+func TestReadsVersion4(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v4.blk")
 	writeBlock(t, path, compatStreams(), compatOptions)
-	checkCompat(t, path, 3)
+	checkCompat(t, path, 4)
+	path = filepath.Join(t.TempDir(), "v4-streams.blk")
+	writeBlock(t, path, genStreams(300, 1, 11), Options{NoFilters: true})
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	checkStreams(t, r, genStreams(300, 1, 11))
+}
+
+// checkStreams compares every stream of r, walked and selected by each of
+// its labels, with want.
+func checkStreams(t *testing.T, r *Reader, want []testStream) {
+	t.Helper()
+	got := allStreams(t, r)
+	if len(got) != len(want) || r.NumStreams() != len(want) {
+		t.Fatalf("%d streams (NumStreams %d), want %d", len(got), r.NumStreams(), len(want))
+	}
+	want = slices.Clone(want)
+	slices.SortFunc(want, func(a, b testStream) int { return labels.Compare(a.ls, b.ls) })
+	var d ChunkData
+	for i, w := range want {
+		if !got[i].Labels.Equal(w.ls) {
+			t.Fatalf("stream %d: %s, want %s", i, got[i].Labels, w.ls)
+		}
+		var es []Entry
+		for j := range got[i].Chunks {
+			if err := r.ReadChunk(&got[i].Chunks[j], &d); err != nil {
+				t.Fatal(err)
+			}
+			es = append(es, cloneEntries(d.Entries)...)
+		}
+		if !sameEntries(es, w.es) {
+			t.Fatalf("%s: entries differ", w.ls)
+		}
+		for _, l := range w.ls {
+			sel := selectStreams(t, r, labels.MustMatcher(labels.MatchEqual, l.Name, l.Value))
+			if !slices.ContainsFunc(sel, func(sm StreamMeta) bool { return sm.Labels.Equal(w.ls) }) {
+				t.Fatalf("select %s=%q misses %s", l.Name, l.Value, w.ls)
+			}
+		}
+	}
 }
 
 // checkCompat reads every stream of the block at path whole, in parts, and
@@ -98,15 +147,16 @@ func checkCompat(t *testing.T, path string, version byte) {
 		t.Fatalf("version %d, want %d", r.version, version)
 	}
 	want := compatStreams()
-	if len(r.Streams()) != len(want) {
-		t.Fatalf("%d streams, want %d", len(r.Streams()), len(want))
+	streams := allStreams(t, r)
+	if len(streams) != len(want) {
+		t.Fatalf("%d streams, want %d", len(streams), len(want))
 	}
 	byName := map[string][]Entry{}
 	for _, s := range want {
 		byName[s.ls[0].Value] = s.es
 	}
 	layouts := map[byte]bool{}
-	for _, s := range r.Streams() {
+	for _, s := range streams {
 		es := byName[s.Labels[0].Value]
 		var got []Entry
 		for i := range s.Chunks {

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/loam-logs/loam/server/labels"
 )
 
 // limitFile is a temp file on a disk with room for limit bytes: the write
@@ -124,6 +127,8 @@ func tryWrite(path string, streams []testStream, addFails bool) error {
 	if err != nil {
 		return err
 	}
+	streams = slices.Clone(streams)
+	slices.SortFunc(streams, func(a, b testStream) int { return labels.Compare(a.ls, b.ls) })
 	for _, s := range streams {
 		if err := w.AddStream(s.ls, s.es); err != nil {
 			w.Abort()

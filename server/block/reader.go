@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"math"
+	"io"
 	"os"
 	"slices"
 	"sync"
@@ -12,25 +12,33 @@ import (
 
 	"github.com/klauspost/compress/s2"
 
-	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/ngram"
 )
 
 // Reader reads a finished block. Its methods are safe for concurrent use.
+// It keeps the block's file open and its index directory in memory; index
+// pages are read as queries need them (index.go).
 type Reader struct {
 	path       string
 	version    byte
 	f          *os.File
 	size       int64
 	minT, maxT int64
-	streams    []StreamMeta
-	postings   map[string][]postingValue // by name; values sorted
+
+	id    uint64      // names the reader's pages in the index cache
+	dir   directory   // of the index
+	pages io.ReaderAt // where the index pages lie: the file, or memory for versions 1–3
+	// Offsets of timestamps and filters in the stream table of version 4
+	// are relative to their sections; older versions' are absolute (0).
+	tsBase, filterBase uint64
+	heldBytes          int64 // the directory and, for versions 1–3, the pages
 
 	// The filters of all chunks lie together in the file: read them once
 	// (within FilterCacheBytes) and answer Filter from memory.
 	filterOnce sync.Once
 	filters    []byte // the section, nil when not cached
 	filterOff  uint64 // its offset in the file
+	filterLen  uint64 // its length, from the footer
 }
 
 // FilterCacheBytes bounds the memory the readers of this process spend on
@@ -45,35 +53,27 @@ var filterCacheUsed atomic.Int64
 
 // loadFilters reads the filter section when the budget allows.
 func (r *Reader) loadFilters() {
-	lo, hi := uint64(math.MaxUint64), uint64(0)
-	for i := range r.streams {
-		for j := range r.streams[i].Chunks {
-			c := &r.streams[i].Chunks[j]
-			if c.FilterLen == 0 {
-				continue
-			}
-			lo = min(lo, c.FilterOff)
-			hi = max(hi, c.FilterOff+uint64(c.FilterLen))
-		}
-	}
-	if hi <= lo {
+	n := int64(r.filterLen)
+	if n == 0 {
 		return
 	}
-	n := int64(hi - lo)
 	if filterCacheUsed.Add(n) > FilterCacheBytes.Load() {
 		filterCacheUsed.Add(-n)
 		return
 	}
 	buf := make([]byte, n)
-	if _, err := r.f.ReadAt(buf, int64(lo)); err != nil {
+	if _, err := r.f.ReadAt(buf, int64(r.filterOff)); err != nil {
 		filterCacheUsed.Add(-n)
 		return
 	}
-	r.filters, r.filterOff = buf, lo
+	r.filters = buf
 }
 
-// Open reads the footer and index of the block at path and verifies their
-// checksum. Lines, timestamps and filters stay on disk until asked for.
+// Open reads the footer and the index directory of the block at path and
+// verifies their checksum (each index page has its own, verified when the
+// page is read). Index pages, lines, timestamps and filters stay on disk
+// until asked for. A block of version 1 to 3, whose index is one frame,
+// has it decoded and kept as version 4 pages in memory (legacy.go).
 func Open(path string) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -115,8 +115,15 @@ func open(f *os.File, path string) (*Reader, error) {
 		return nil, fmt.Errorf("%w: bad footer magic (torn write?)", ErrCorrupt)
 	}
 	iOff, iLen := le.Uint64(ft[32:]), le.Uint64(ft[40:])
-	if iOff+iLen > uint64(size-footerSize) || iLen > 1<<31 {
+	if iOff+iLen > uint64(size-footerSize) || iLen > 1<<31 || iOff < headerSize {
 		return nil, fmt.Errorf("%w: index out of bounds", ErrCorrupt)
+	}
+	r := &Reader{path: path, f: f, size: size, version: hdr[8], id: readerIDs.Add(1),
+		minT: int64(le.Uint64(ft[48:])), maxT: int64(le.Uint64(ft[56:])),
+		filterOff: le.Uint64(ft[16:]), filterLen: le.Uint64(ft[24:])}
+	tsOff, tsLen := le.Uint64(ft[0:]), le.Uint64(ft[8:])
+	if tsOff+tsLen > iOff || r.filterOff+r.filterLen > iOff || tsLen > iOff || r.filterLen > iOff {
+		return nil, fmt.Errorf("%w: sections out of bounds", ErrCorrupt)
 	}
 	index := make([]byte, iLen)
 	if _, err := f.ReadAt(index, int64(iOff)); err != nil {
@@ -126,148 +133,19 @@ func open(f *os.File, path string) (*Reader, error) {
 	if crc != le.Uint32(ft[64:]) {
 		return nil, fmt.Errorf("%w: index checksum mismatch", ErrCorrupt)
 	}
-	raw, err := zstdDecoder().DecodeAll(index, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: index: %v", ErrCorrupt, err)
+	if r.version < 4 {
+		if err := r.openLegacy(index); err != nil {
+			return nil, err
+		}
+	} else {
+		// The pages lie before the directory.
+		if r.dir, err = decodeDirectory(index, iOff); err != nil {
+			return nil, err
+		}
+		r.pages, r.tsBase, r.filterBase = f, tsOff, r.filterOff
 	}
-	r := &Reader{path: path, f: f, size: size, version: hdr[8],
-		minT: int64(le.Uint64(ft[48:])), maxT: int64(le.Uint64(ft[56:]))}
-	if err := r.decodeIndex(raw); err != nil {
-		return nil, err
-	}
+	r.heldBytes += r.dir.size()
 	return r, nil
-}
-
-func (r *Reader) decodeIndex(src []byte) error {
-	bad := func(what string) error { return fmt.Errorf("%w: index: %s", ErrCorrupt, what) }
-	n, src, ok := readUvarint(src)
-	if !ok || n > uint64(len(src)) {
-		return bad("stream count")
-	}
-	// Label strings are interned: streams of a block share most values.
-	intern := map[string]string{}
-	str := func(b []byte) string {
-		if s, ok := intern[string(b)]; ok {
-			return s
-		}
-		s := string(b)
-		intern[s] = s
-		return s
-	}
-	r.streams = make([]StreamMeta, n)
-	for i := range r.streams {
-		var nl uint64
-		if nl, src, ok = readUvarint(src); !ok || nl > uint64(len(src)) {
-			return bad("label count")
-		}
-		ls := make(labels.Labels, nl)
-		for j := range ls {
-			var name, value []byte
-			var ok1, ok2 bool
-			name, src, ok1 = readBytes(src)
-			value, src, ok2 = readBytes(src)
-			if !ok1 || !ok2 {
-				return bad("labels")
-			}
-			ls[j] = labels.Label{Name: str(name), Value: str(value)}
-		}
-		var nc uint64
-		if nc, src, ok = readUvarint(src); !ok || nc > uint64(len(src)) {
-			return bad("chunk count")
-		}
-		cs := make([]ChunkMeta, nc)
-		for j := range cs {
-			c := &cs[j]
-			var v [9]uint64
-			if c.MinT, src, ok = readVarint(src); !ok {
-				return bad("chunk")
-			}
-			for k := range v {
-				if v[k], src, ok = readUvarint(src); !ok {
-					return bad("chunk")
-				}
-			}
-			if len(src) < 1 {
-				return bad("chunk")
-			}
-			c.MaxT = c.MinT + int64(v[0])
-			c.Count, c.RawBytes = uint32(v[1]), uint32(v[2])
-			c.LinesOff, c.LinesLen = v[3], uint32(v[4])
-			c.TsOff, c.TsLen = v[5], uint32(v[6])
-			c.FilterOff, c.FilterLen = v[7], uint32(v[8])
-			c.Flags = src[0]
-			src = src[1:]
-			if c.Flags&chunkCols != 0 && (r.version < 3 || c.Flags&chunkTmpl == 0 || c.Flags&(chunkS2|chunkRaw) != 0) {
-				return bad("column frames in a version 1 or 2 block, or not templated zstd")
-			}
-			if c.Flags&chunkTail != 0 {
-				if r.version < 2 {
-					return bad("tail frame in a version 1 block")
-				}
-				var t [4]uint64
-				for k := range t {
-					if t[k], src, ok = readUvarint(src); !ok {
-						return bad("chunk tail")
-					}
-				}
-				c.TailCount, c.TailLen = uint32(t[0]), uint32(t[1])
-				c.TailMinT = c.MinT + int64(t[2])
-				c.HeadMaxT = c.TailMinT - int64(t[3])
-				if t[0] == 0 || t[0] >= uint64(c.Count) || t[1] == 0 || t[1] >= uint64(c.LinesLen) ||
-					t[2] > v[0] || c.HeadMaxT < c.MinT {
-					return bad("chunk tail out of range")
-				}
-			}
-			for _, end := range []uint64{c.LinesOff + uint64(c.LinesLen), c.TsOff + uint64(c.TsLen), c.FilterOff + uint64(c.FilterLen)} {
-				if end > uint64(r.size) {
-					return bad("chunk out of bounds")
-				}
-			}
-		}
-		r.streams[i] = StreamMeta{Labels: ls, Chunks: cs}
-	}
-	var nn uint64
-	if nn, src, ok = readUvarint(src); !ok || nn > uint64(len(src)) {
-		return bad("postings")
-	}
-	r.postings = make(map[string][]postingValue, nn)
-	for ; nn > 0; nn-- {
-		var name []byte
-		var nv uint64
-		if name, src, ok = readBytes(src); !ok {
-			return bad("postings name")
-		}
-		if nv, src, ok = readUvarint(src); !ok || nv > uint64(len(src)) {
-			return bad("postings values")
-		}
-		vals := make([]postingValue, nv)
-		for i := range vals {
-			var v []byte
-			var nr uint64
-			if v, src, ok = readBytes(src); !ok {
-				return bad("postings value")
-			}
-			if nr, src, ok = readUvarint(src); !ok || nr > uint64(len(src)) {
-				return bad("postings refs")
-			}
-			refs := make([]uint32, nr)
-			prev := uint64(0)
-			for k := range refs {
-				var d uint64
-				if d, src, ok = readUvarint(src); !ok {
-					return bad("postings ref")
-				}
-				prev += d
-				if prev >= uint64(len(r.streams)) {
-					return bad("postings ref out of range")
-				}
-				refs[k] = uint32(prev)
-			}
-			vals[i] = postingValue{value: str(v), refs: refs}
-		}
-		r.postings[str(name)] = vals
-	}
-	return nil
 }
 
 // Meta is what the footer of a block says, read without its index.
@@ -313,102 +191,21 @@ func (r *Reader) Size() int64 { return r.size }
 func (r *Reader) MinT() int64 { return r.minT }
 func (r *Reader) MaxT() int64 { return r.maxT }
 
-// Streams returns the streams, sorted by labels. Do not modify them.
-func (r *Reader) Streams() []StreamMeta { return r.streams }
+// HeldBytes returns about what the reader keeps in memory while open,
+// beyond the index cache and the filter cache: the index directory, and
+// the index pages of a block older than version 4.
+func (r *Reader) HeldBytes() int64 { return r.heldBytes }
 
-// Close releases the file and the cached filters.
+// Close releases the file, the cached index pages and the cached filters.
+// Nothing may be read from the reader afterwards.
 func (r *Reader) Close() error {
 	r.filterOnce.Do(func() {}) // no load after Close
 	if r.filters != nil {
 		// Queries still running may hold the section; it goes with them.
 		filterCacheUsed.Add(-int64(len(r.filters)))
 	}
+	indexCache.drop(r.id)
 	return r.f.Close()
-}
-
-// Select returns the numbers of the streams whose labels satisfy every
-// matcher. Matchers that cannot match an empty value narrow the candidates
-// through the postings; the rest are checked against each candidate.
-func (r *Reader) Select(ms []*labels.Matcher) []int {
-	var cand []uint32
-	narrowed := false
-	for _, m := range ms {
-		if m.MatchesEmpty() {
-			continue
-		}
-		var refs []uint32
-		for _, v := range r.postings[m.Name] {
-			if m.Matches(v.value) {
-				refs = mergeRefs(refs, v.refs)
-			}
-		}
-		if !narrowed {
-			cand, narrowed = refs, true
-		} else {
-			cand = intersectRefs(cand, refs)
-		}
-		if len(cand) == 0 {
-			return nil
-		}
-	}
-	var out []int
-	check := func(i int) {
-		if r.streams[i].Labels.Matches(ms) {
-			out = append(out, i)
-		}
-	}
-	if narrowed {
-		for _, i := range cand {
-			check(int(i))
-		}
-	} else {
-		for i := range r.streams {
-			check(i)
-		}
-	}
-	return out
-}
-
-func mergeRefs(a, b []uint32) []uint32 {
-	if len(a) == 0 {
-		return slices.Clone(b)
-	}
-	out := make([]uint32, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		switch {
-		case a[i] < b[j]:
-			out = append(out, a[i])
-			i++
-		case a[i] > b[j]:
-			out = append(out, b[j])
-			j++
-		default:
-			out = append(out, a[i])
-			i++
-			j++
-		}
-	}
-	out = append(out, a[i:]...)
-	return append(out, b[j:]...)
-}
-
-func intersectRefs(a, b []uint32) []uint32 {
-	var out []uint32
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		switch {
-		case a[i] < b[j]:
-			i++
-		case a[i] > b[j]:
-			j++
-		default:
-			out = append(out, a[i])
-			i++
-			j++
-		}
-	}
-	return out
 }
 
 // ReadTimestamps appends the timestamps of chunk c to dst.
@@ -722,16 +519,6 @@ func (r *Reader) Filter(c *ChunkMeta, buf []byte) (ngram.Filter, error) {
 		return nil, fmt.Errorf("read filter of %s: %w", r.path, err)
 	}
 	return ngram.Filter(buf), nil
-}
-
-// LabelNames returns the sorted label names of the block.
-func (r *Reader) LabelNames() []string {
-	out := make([]string, 0, len(r.postings))
-	for n := range r.postings {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // decodeS2 decodes an S2 lines frame, bounding its claimed size.

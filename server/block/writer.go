@@ -7,7 +7,6 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/klauspost/compress/s2"
 
@@ -19,9 +18,10 @@ const (
 	// Magic opens and closes every block file.
 	Magic = "LOAMBLK1"
 	// Version is the format version written by this code.
-	Version = 3
+	Version = 4
 	// minVersion is the oldest format this code reads: version 1 lacks
-	// tail frames (chunkTail), version 2 column frames (chunkCols).
+	// tail frames (chunkTail), version 2 column frames (chunkCols),
+	// version 3 an index in pages (index.go).
 	minVersion = 1
 	headerSize = 16
 	footerSize = 8*8 + 4 + 4 + 8
@@ -97,7 +97,7 @@ type Writer struct {
 	off       uint64
 	werr      error // first write error; Finish reports it
 
-	streams []StreamMeta
+	index   *indexWriter
 	ts      []byte // timestamp columns, written after the lines
 	filters []byte // n-gram filters, written after the timestamps
 	minT    int64
@@ -130,7 +130,7 @@ func Create(path string, opts Options) (*Writer, error) {
 		return nil, fmt.Errorf("create block: %w", err)
 	}
 	w := &Writer{opts: opts, path: path, tmp: tmp, f: f, bw: bufio.NewWriterSize(f, 1<<20),
-		minT: 1<<63 - 1, maxT: -1 << 63}
+		index: newIndexWriter(), minT: 1<<63 - 1, maxT: -1 << 63}
 	var hdr [headerSize]byte
 	copy(hdr[:], Magic)
 	hdr[8] = Version
@@ -157,15 +157,19 @@ func (w *Writer) Err() error {
 	return nil
 }
 
-// AddStream writes the entries of one stream, sorted by time. Each stream
-// may be added once. It returns the first write error of the block, if
-// any (see Err).
+// AddStream writes the entries of one stream, sorted by time. Streams are
+// added in label order (labels.Compare), each once: the index is written
+// as they come. It returns the first write error of the block, if any
+// (see Err).
 func (w *Writer) AddStream(ls labels.Labels, es []Entry) error {
 	if err := w.Err(); err != nil {
 		return err
 	}
 	if len(es) == 0 {
 		return nil
+	}
+	if err := w.checkOrder(ls); err != nil {
+		return err
 	}
 	sm := StreamMeta{Labels: ls}
 	for len(es) > 0 {
@@ -177,8 +181,19 @@ func (w *Writer) AddStream(ls labels.Labels, es []Entry) error {
 		sm.Chunks = append(sm.Chunks, w.addChunk(es[:n], raw))
 		es = es[n:]
 	}
-	w.streams = append(w.streams, sm)
+	if err := w.index.add(sm.Labels, sm.Chunks); err != nil {
+		return err
+	}
 	return w.Err()
+}
+
+// checkOrder refuses a stream that sorts before the one added last, before
+// any of its lines is written.
+func (w *Writer) checkOrder(ls labels.Labels) error {
+	if w.index.dir.streams > 0 && labels.Compare(w.index.last, ls) > 0 {
+		return fmt.Errorf("block: stream %s added after %s: streams must be added in label order", ls, w.index.last)
+	}
+	return nil
 }
 
 // StreamWriter adds one stream's entries one at a time, cutting chunks as
@@ -191,7 +206,8 @@ type StreamWriter struct {
 }
 
 // StartStream begins a stream; call Add for its entries in time order, then
-// End. Only one stream may be open at a time.
+// End. Only one stream may be open at a time, and streams are started in
+// label order (End refuses one out of order).
 func (w *Writer) StartStream(ls labels.Labels) *StreamWriter {
 	return &StreamWriter{w: w, sm: StreamMeta{Labels: ls}}
 }
@@ -216,13 +232,14 @@ func (sw *StreamWriter) cut() {
 func (sw *StreamWriter) Pending() int { return len(sw.buf) }
 
 // End finishes the stream.
-func (sw *StreamWriter) End() {
+func (sw *StreamWriter) End() error {
 	if len(sw.buf) > 0 {
 		sw.cut()
 	}
 	if len(sw.sm.Chunks) > 0 {
-		sw.w.streams = append(sw.w.streams, sw.sm)
+		return sw.w.index.add(sw.sm.Labels, sw.sm.Chunks)
 	}
+	return nil
 }
 
 func (w *Writer) addChunk(es []Entry, raw int) ChunkMeta {
@@ -341,22 +358,17 @@ func (w *Writer) Finish() (err error) {
 			w.Abort()
 		}
 	}()
-	if len(w.streams) == 0 {
+	if w.index.dir.streams == 0 {
 		return fmt.Errorf("finish block: no streams")
 	}
+	// Chunk offsets of timestamps and filters stay relative to their
+	// sections, which the footer locates.
 	tsOff := w.off
 	w.write(w.ts)
 	fOff := w.off
 	w.write(w.filters)
-	// Offsets of timestamps and filters become absolute.
-	for i := range w.streams {
-		for j := range w.streams[i].Chunks {
-			w.streams[i].Chunks[j].TsOff += tsOff
-			w.streams[i].Chunks[j].FilterOff += fOff
-		}
-	}
-	slices.SortFunc(w.streams, func(a, b StreamMeta) int { return labels.Compare(a.Labels, b.Labels) })
-	index := encoder(LevelDefault).EncodeAll(appendIndex(nil, w.streams), nil)
+	region, index := w.index.finish(w.off)
+	w.write(region)
 	iOff := w.off
 	w.write(index)
 
@@ -425,104 +437,4 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
-}
-
-// appendIndex encodes the stream table and the postings (label name →
-// value → stream numbers).
-func appendIndex(dst []byte, streams []StreamMeta) []byte {
-	dst = appendUvarint(dst, uint64(len(streams)))
-	for _, s := range streams {
-		dst = appendUvarint(dst, uint64(len(s.Labels)))
-		for _, l := range s.Labels {
-			dst = appendString(dst, l.Name)
-			dst = appendString(dst, l.Value)
-		}
-		dst = appendUvarint(dst, uint64(len(s.Chunks)))
-		for _, c := range s.Chunks {
-			dst = appendVarint(dst, c.MinT)
-			dst = appendUvarint(dst, uint64(c.MaxT-c.MinT))
-			dst = appendUvarint(dst, uint64(c.Count))
-			dst = appendUvarint(dst, uint64(c.RawBytes))
-			dst = appendUvarint(dst, c.LinesOff)
-			dst = appendUvarint(dst, uint64(c.LinesLen))
-			dst = appendUvarint(dst, c.TsOff)
-			dst = appendUvarint(dst, uint64(c.TsLen))
-			dst = appendUvarint(dst, c.FilterOff)
-			dst = appendUvarint(dst, uint64(c.FilterLen))
-			dst = append(dst, c.Flags)
-			if c.Flags&chunkTail != 0 {
-				dst = appendUvarint(dst, uint64(c.TailCount))
-				dst = appendUvarint(dst, uint64(c.TailLen))
-				dst = appendUvarint(dst, uint64(c.TailMinT-c.MinT))
-				dst = appendUvarint(dst, uint64(c.TailMinT-c.HeadMaxT))
-			}
-		}
-	}
-	post := buildPostings(streams)
-	dst = appendUvarint(dst, uint64(len(post)))
-	for _, n := range post {
-		dst = appendString(dst, n.name)
-		dst = appendUvarint(dst, uint64(len(n.values)))
-		for _, v := range n.values {
-			dst = appendString(dst, v.value)
-			dst = appendUvarint(dst, uint64(len(v.refs)))
-			prev := uint32(0)
-			for _, r := range v.refs {
-				dst = appendUvarint(dst, uint64(r-prev))
-				prev = r
-			}
-		}
-	}
-	return dst
-}
-
-type postingName struct {
-	name   string
-	values []postingValue
-}
-
-type postingValue struct {
-	value string
-	refs  []uint32 // stream numbers, ascending
-}
-
-func buildPostings(streams []StreamMeta) []postingName {
-	m := map[string]map[string][]uint32{}
-	for i, s := range streams {
-		for _, l := range s.Labels {
-			vs := m[l.Name]
-			if vs == nil {
-				vs = map[string][]uint32{}
-				m[l.Name] = vs
-			}
-			vs[l.Value] = append(vs[l.Value], uint32(i))
-		}
-	}
-	out := make([]postingName, 0, len(m))
-	for name, vs := range m {
-		pn := postingName{name: name}
-		for v, refs := range vs {
-			pn.values = append(pn.values, postingValue{v, refs})
-		}
-		slices.SortFunc(pn.values, func(a, b postingValue) int {
-			if a.value < b.value {
-				return -1
-			}
-			if a.value > b.value {
-				return 1
-			}
-			return 0
-		})
-		out = append(out, pn)
-	}
-	slices.SortFunc(out, func(a, b postingName) int {
-		if a.name < b.name {
-			return -1
-		}
-		if a.name > b.name {
-			return 1
-		}
-		return 0
-	})
-	return out
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -51,19 +50,13 @@ type Distributor struct {
 	bytesReceived *prometheus.CounterVec
 	discarded     *prometheus.CounterVec
 
-	cacheMu sync.RWMutex
-	cache   map[string]cachedLabels // label text → parsed set, checked but for the tenant's limits
-}
-
-type cachedLabels struct {
-	ls  labels.Labels
-	err error
+	labelCache *labelCache // label text → parsed set, checked but for the tenant's limits
 }
 
 // New returns a Distributor that checks each push against the limits of
 // its tenant and writes to st; reg may be nil.
 func New(limits TenantLimits, st Appender, reg prometheus.Registerer) *Distributor {
-	d := &Distributor{limits: limits, store: st, now: time.Now, cache: map[string]cachedLabels{},
+	d := &Distributor{limits: limits, store: st, now: time.Now, labelCache: newLabelCache(labelCacheBytes),
 		linesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loam_distributor_lines_received_total", Help: "Log lines received, by tenant."}, []string{"tenant"}),
 		bytesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -204,19 +197,14 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 // tenant's limits are checked apart (checkLabelLimits), since a label set
 // may be pushed by several tenants, and their limits change.
 func (d *Distributor) parseLabels(text string) (labels.Labels, error) {
-	d.cacheMu.RLock()
-	c, ok := d.cache[text]
-	d.cacheMu.RUnlock()
-	if ok {
+	if c, ok := d.labelCache.get(text); ok {
 		return c.ls, c.err
 	}
+	// text aliases the request body. The copy is the cache's key, and the
+	// labels parsed from it share its memory: the store keeps them too.
+	text = strings.Clone(text)
 	ls, err := d.validateLabels(text)
-	d.cacheMu.Lock()
-	if len(d.cache) >= 100_000 {
-		clear(d.cache)
-	}
-	d.cache[strings.Clone(text)] = cachedLabels{ls, err}
-	d.cacheMu.Unlock()
+	d.labelCache.put(text, cachedLabels{ls, err})
 	return ls, err
 }
 
@@ -224,11 +212,6 @@ func (d *Distributor) validateLabels(text string) (labels.Labels, error) {
 	ls, err := labels.Parse(text)
 	if err != nil {
 		return nil, err
-	}
-	// Labels alias the request body; the cache and the store keep them.
-	for i := range ls {
-		ls[i].Name = strings.Clone(ls[i].Name)
-		ls[i].Value = strings.Clone(ls[i].Value)
 	}
 	ls = ls.WithoutEmpty()
 	if err := ls.Validate(); err != nil {

@@ -508,7 +508,7 @@ func TestLabelCache(t *testing.T) {
 					t.Fatalf("call %d: parseLabels(%q) = %s, want %s", i, tt.text, got, tt.want)
 				}
 			}
-			if _, ok := d.cache[tt.text]; !ok {
+			if _, ok := d.labelCache.get(tt.text); !ok {
 				t.Fatalf("%q is not cached", tt.text)
 			}
 		})
@@ -529,7 +529,7 @@ func TestLabelCacheDoesNotAliasRequest(t *testing.T) {
 	if got := app.streams[0].Labels.String(); got != `{app="api"}` {
 		t.Fatalf("appended labels changed with the request buffer: %s", got)
 	}
-	for k, v := range d.cache {
+	for k, v := range d.labelCache.cur {
 		if k != `{app="api"}` || v.ls.String() != `{app="api"}` {
 			t.Fatalf("cache entry changed with the request buffer: %q → %s", k, v.ls)
 		}
@@ -565,8 +565,45 @@ func TestPushConcurrent(t *testing.T) {
 	if got := len(app.appended()); got != 8*50*2 {
 		t.Fatalf("appended %d lines, want %d", got, 8*50*2)
 	}
-	if got := len(d.cache); got != 10+80 {
+	if got := d.labelCache.len(); got != 10+80 {
 		t.Fatalf("cache holds %d label sets, want 90", got)
+	}
+}
+
+// Streams come and go: the label cache stays within its bytes, the label
+// sets in use stay in it, and it answers like a parse whatever it dropped.
+func TestLabelCacheBounded(t *testing.T) {
+	lc := newLabelCache(64 << 10)
+	d := &Distributor{limits: withLimits(nil), labelCache: lc}
+	hot := `{app="hot", env="prod"}`
+	for i := range 20_000 {
+		text := fmt.Sprintf(`{app="api", pod="api-%06d", namespace="ns-%d"}`, i, i%7)
+		ls, err := d.parseLabels(text)
+		if err != nil || ls.Get("pod") != fmt.Sprintf("api-%06d", i) {
+			t.Fatalf("%s: %v %v", text, ls, err)
+		}
+		if i%100 == 0 {
+			if _, err := d.parseLabels(hot); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lc.mu.RLock()
+		var bytes int64
+		for _, m := range []map[string]cachedLabels{lc.cur, lc.old} {
+			for k, v := range m {
+				bytes += entrySize(k, v)
+			}
+		}
+		lc.mu.RUnlock()
+		if bytes > lc.maxBytes+entrySize(text, cachedLabels{ls: ls}) {
+			t.Fatalf("after %d label sets the cache holds %d bytes, max %d", i+1, bytes, lc.maxBytes)
+		}
+	}
+	if _, ok := lc.get(hot); !ok {
+		t.Fatal("a label set in use was dropped")
+	}
+	if n := lc.len(); n > 1000 {
+		t.Fatalf("%d label sets cached", n)
 	}
 }
 

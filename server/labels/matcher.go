@@ -86,6 +86,24 @@ func (m *Matcher) matchRe(v string) bool {
 	return m.re.MatchString(v)
 }
 
+// Literals returns the values the matcher accepts when they are a known
+// few: the value of =, the alternatives of a =~ that is an alternation of
+// literals (a|b|c). Other matchers accept values that only testing each one
+// finds: ok is false. The slice is the caller's.
+func (m *Matcher) Literals() (values []string, ok bool) {
+	switch {
+	case m.Type == MatchEqual:
+		return []string{m.Value}, true
+	case m.Type == MatchRegexp && m.set != nil:
+		values = make([]string, 0, len(m.set))
+		for v := range m.set {
+			values = append(values, v)
+		}
+		return values, true
+	}
+	return nil, false
+}
+
 // MatchesEmpty reports whether a stream lacking the label is selected.
 func (m *Matcher) MatchesEmpty() bool { return m.Matches("") }
 

@@ -1,6 +1,7 @@
 package labels
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -116,6 +117,36 @@ func TestMatcherLiteralSet(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Literals lists what = and literal alternations accept, and nothing for
+// matchers whose values must be tested one by one.
+func TestMatcherLiterals(t *testing.T) {
+	tests := []struct {
+		t     MatchType
+		value string
+		want  []string // sorted; nil: not a known few
+	}{
+		{MatchEqual, "api", []string{"api"}},
+		{MatchEqual, "", []string{""}},
+		{MatchRegexp, "web|api", []string{"api", "web"}},
+		{MatchRegexp, "api.*", nil},
+		{MatchNotEqual, "api", nil},
+		{MatchNotRegexp, "api|web", nil},
+	}
+	for _, tt := range tests {
+		m := MustMatcher(tt.t, "x", tt.value)
+		got, ok := m.Literals()
+		slices.Sort(got)
+		if ok != (tt.want != nil) || !slices.Equal(got, tt.want) {
+			t.Errorf("%s: Literals() = %q, %v; want %q", m, got, ok, tt.want)
+		}
+		for _, v := range got {
+			if !m.Matches(v) {
+				t.Errorf("%s does not match its literal %q", m, v)
+			}
+		}
 	}
 }
 

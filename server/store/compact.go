@@ -44,11 +44,12 @@ type compactionJob struct {
 	cold        bool // the whole of a partition that stopped receiving blocks
 }
 
-// pickCompaction returns the next job of one kind, if any, and marks its
-// partition busy. Live jobs: the lowest level of any partition that holds
-// FanIn blocks of it. Cold jobs: all blocks of a partition that got no new
-// block for ColdAfter, when there are several or the only one is a level-0
-// block (without filters, fast compression).
+// pickCompaction returns the next job of one kind, if any, marks its
+// partition busy and acquires its sources (the caller releases them). Live
+// jobs: the lowest level of any partition that holds FanIn blocks of it.
+// Cold jobs: all blocks of a partition that got no new block for
+// ColdAfter, when there are several or the only one is a level-0 block
+// (without filters, fast compression).
 func (s *Store) pickCompaction(now time.Time, cold bool) *compactionJob {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,6 +83,9 @@ func (s *Store) pickCompaction(now time.Time, cold bool) *compactionJob {
 	}
 	if bestPart != nil {
 		bestPart.busy = true
+		for _, b := range best.srcs {
+			b.acquire()
+		}
 	}
 	return best
 }
@@ -126,35 +130,40 @@ func coldSources(blocks []*blockHandle) ([]*blockHandle, int) {
 
 // Compact runs the due compaction jobs, live ones first, until none is due.
 func (s *Store) Compact(ctx context.Context) error {
-	if err := s.compactKind(ctx, false); err != nil {
+	if _, err := s.compactKind(ctx, false); err != nil {
 		return err
 	}
-	return s.compactKind(ctx, true)
+	_, err := s.compactKind(ctx, true)
+	return err
 }
 
-// compactKind runs jobs of one kind. Live and cold jobs run in workers of
-// their own: the long merge of a cold day, at the strongest compression,
-// must not hold back the merges that keep today's block count low.
-func (s *Store) compactKind(ctx context.Context, cold bool) error {
+// compactKind runs jobs of one kind and returns how many it ran. Live and
+// cold jobs run in workers of their own: the long merge of a cold day, at
+// the strongest compression, must not hold back the merges that keep
+// today's block count low.
+func (s *Store) compactKind(ctx context.Context, cold bool) (jobs int, err error) {
 	mu := &s.liveCompactMu
 	if cold {
 		mu = &s.coldCompactMu
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	for {
+	for ; ; jobs++ {
 		job := s.pickCompaction(time.Now(), cold)
 		if job == nil {
-			return nil
+			return jobs, nil
 		}
 		err := s.runCompaction(ctx, job)
+		for _, b := range job.srcs {
+			b.release()
+		}
 		s.mu.Lock()
 		if p := s.parts[job.tenant][job.day]; p != nil {
 			p.busy = false
 		}
 		s.mu.Unlock()
 		if err != nil {
-			return err
+			return jobs, err
 		}
 	}
 }
@@ -170,7 +179,7 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 		opts.Level = s.opts.CompactionLevel
 		opts.Templated = true
 	}
-	out := newOutputs(dir, opts, job.level+1, job.cold)
+	out := s.newOutputs(dir, opts, job.level+1, job.cold)
 	res, err := s.merge(ctx, job.srcs, out, nil)
 	if err != nil {
 		out.abort()
@@ -184,7 +193,12 @@ func (s *Store) runCompaction(ctx context.Context, job *compactionJob) error {
 	for _, h := range repl {
 		after += h.meta.Size
 	}
-	s.replaceBlocks(job.tenant, job.day, job.srcs, repl)
+	// Swap: the new blocks in, the sources out. Queries that hold a source
+	// keep reading it; its file goes when the last of them is done.
+	if err := s.replaceBlocks(job.tenant, job.day, job.srcs, repl); err != nil {
+		s.log.Info("compaction dropped: its sources were removed meanwhile", "tenant", job.tenant, "day", job.day)
+		return nil
+	}
 	s.m.compactions.Inc()
 	s.log.Info("compacted blocks", "tenant", job.tenant, "day", job.day, "level", job.level+1, "cold", job.cold,
 		"sources", len(job.srcs), "blocks", len(repl), "entries", res.out, "duplicates_dropped", res.in-res.out,

@@ -237,7 +237,8 @@ func TestDiskFull(t *testing.T) {
 			if err != nil {
 				t.Fatalf("block %s: %v", path, err)
 			}
-			for _, sm := range r.Streams() {
+			for it := r.Iter(); it.Next(); {
+				sm := it.At()
 				for _, c := range sm.Chunks {
 					lines += int(c.Count)
 				}

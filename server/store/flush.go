@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -41,7 +43,8 @@ func (s *Store) compactLoop(cold bool, every time.Duration) {
 		if time.Now().Before(pauseUntil) {
 			continue
 		}
-		if err := s.compactKind(s.stopCtx, cold); err != nil && s.stopCtx.Err() == nil {
+		jobs, err := s.compactKind(s.stopCtx, cold)
+		if err != nil && s.stopCtx.Err() == nil {
 			if wal.IsNoSpace(err) {
 				pauseUntil = time.Now().Add(noSpaceBackoff)
 				s.log.Warn("compaction found no room for its output; sources kept, will retry", "cold", cold, "retry_in", noSpaceBackoff, "err", err)
@@ -50,13 +53,28 @@ func (s *Store) compactLoop(cold bool, every time.Duration) {
 			}
 			s.m.compactionFailures.Inc()
 		}
+		if jobs > 0 && s.headsEmpty() {
+			// Pushes stopped: nothing will reuse the merge's memory soon.
+			returnMemory()
+		}
 	}
 }
+
+// returnMemory collects garbage and hands the free memory back to the OS,
+// after a burst of work that is over: a merge allocates tens to hundreds
+// of megabytes for seconds, the head of a stream burst as much, and a
+// process gone quiet allocates too little to start the collection that
+// would free them; the runtime's scavenger then returns them over minutes.
+// It costs one collection, a few milliseconds, after work that took
+// seconds. While pushes go on it is not called: the memory would be taken
+// back at once.
+func returnMemory() { debug.FreeOSMemory() }
 
 func (s *Store) flushLoop() {
 	defer close(s.loopDone)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	quiet := 0 // wake-ups in a row that found nothing in memory to flush
 	for {
 		select {
 		case <-s.stop:
@@ -73,6 +91,19 @@ func (s *Store) flushLoop() {
 				s.log.Error("flush failed; the head stays in memory and in the WAL, will retry", "reason", reason, "err", err)
 			}
 		}
+		// Once pushes stopped and the heads are on disk (for a second at
+		// least: a busy store's head is empty only between a flush and the
+		// next push), their memory is garbage.
+		if s.headsEmpty() {
+			if quiet++; quiet == 2 {
+				returnMemory()
+			}
+		} else {
+			quiet = 0
+		}
+		if s.sweepNewest(time.Now()) {
+			returnMemory()
+		}
 		// Compaction runs beside the flusher, never in its way: a flush
 		// must not wait for a merge, or the head would grow.
 		select {
@@ -80,6 +111,13 @@ func (s *Store) flushLoop() {
 		default:
 		}
 	}
+}
+
+// headsEmpty reports whether no head holds entries.
+func (s *Store) headsEmpty() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.head.entries.Load() == 0 && len(s.frozen) == 0
 }
 
 // flushReason says why the head should be flushed now, or "".
@@ -153,6 +191,7 @@ func (s *Store) Flush(ctx context.Context) error {
 			return err
 		}
 		s.mu.Lock()
+		s.frozen[0] = nil // the backing array must not keep the head alive
 		s.frozen = s.frozen[1:]
 		s.mu.Unlock()
 		s.flushedMu.Lock() // no waiter misses this between its check and Wait
@@ -247,7 +286,7 @@ func (s *Store) writeHead(ctx context.Context, h *head, written map[string]bool)
 				abort()
 				return err
 			}
-			s.addBlock(tenant, day, handleOf(r))
+			s.addBlock(tenant, day, handleOf(s.readers, r))
 			written[tenant+"/"+day] = true
 		}
 	}
@@ -265,7 +304,15 @@ func (s *Store) createBlock(tenant, day string) (*block.Writer, error) {
 	opts := s.opts.Block
 	opts.NoFilters = true
 	opts.Codec = block.CodecNone
-	return block.Create(filepath.Join(dir, blockName(0)), opts)
+	w, err := block.Create(filepath.Join(dir, blockName(0)), opts)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Retention removed the directory with its last block just now.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create partition dir: %w", err)
+		}
+		w, err = block.Create(filepath.Join(dir, blockName(0)), opts)
+	}
+	return w, err
 }
 
 func (s *Store) partDir(tenant, day string) string {
@@ -275,6 +322,14 @@ func (s *Store) partDir(tenant, day string) string {
 func (s *Store) addBlock(tenant, day string, r *blockHandle) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	p := s.partitionLocked(tenant, day)
+	p.blocks = append(p.blocks, r)
+	p.lastAdd = time.Now()
+}
+
+// partitionLocked returns the partition tenant/day, creating it. The caller
+// holds s.mu.
+func (s *Store) partitionLocked(tenant, day string) *partition {
 	ps := s.parts[tenant]
 	if ps == nil {
 		ps = map[string]*partition{}
@@ -285,13 +340,13 @@ func (s *Store) addBlock(tenant, day string, r *blockHandle) {
 		p = &partition{day: day}
 		ps[day] = p
 	}
-	p.blocks = append(p.blocks, r)
-	p.lastAdd = time.Now()
+	return p
 }
 
-// loadBlocks opens every block under the data directory. Leftover temp files
-// of an interrupted flush are removed; a block that fails to open is renamed
-// aside (its lines are still in the WAL if the flush did not finish).
+// loadBlocks finds every block under the data directory. Leftover temp files
+// of an interrupted flush, and files of blocks removed while a query read
+// them, are deleted; a block whose footer is unreadable is renamed aside
+// (its lines are still in the WAL if the flush did not finish).
 func (s *Store) loadBlocks() error {
 	tenants, err := os.ReadDir(s.blocksDir())
 	if err != nil {
@@ -318,7 +373,7 @@ func (s *Store) loadBlocks() error {
 			for _, f := range files {
 				path := filepath.Join(dir, f.Name())
 				switch {
-				case strings.HasSuffix(f.Name(), ".tmp"):
+				case strings.HasSuffix(f.Name(), ".tmp"), strings.HasSuffix(f.Name(), removedSuffix):
 					os.Remove(path)
 				case strings.HasSuffix(f.Name(), ".blk"):
 					meta, err := block.ReadMeta(path)
@@ -327,7 +382,7 @@ func (s *Store) loadBlocks() error {
 						os.Rename(path, path+".corrupt")
 						continue
 					}
-					s.addBlock(tenant, dd.Name(), newHandle(path, meta))
+					s.addBlock(tenant, dd.Name(), s.newHandle(path, meta))
 				}
 			}
 		}

@@ -28,7 +28,7 @@ func coldName(hour int64) string {
 }
 
 // isCold reports whether a block is of the cold, hourly form.
-func isCold(h *blockHandle) bool { return strings.HasPrefix(filepath.Base(h.path), "H") }
+func isCold(h *blockHandle) bool { return h.cold }
 
 const nsPerHour = int64(time.Hour)
 
@@ -44,6 +44,7 @@ func hourOf(t int64) int64 {
 // outputs are the blocks a merge writes: one of a given level, or, for the
 // cold form, one per hour of data.
 type outputs struct {
+	rs     *blockReaders
 	dir    string
 	opts   block.Options
 	level  int
@@ -52,8 +53,8 @@ type outputs struct {
 	byHour map[int64]*block.Writer
 }
 
-func newOutputs(dir string, opts block.Options, level int, hourly bool) *outputs {
-	return &outputs{dir: dir, opts: opts, level: level, hourly: hourly, byHour: map[int64]*block.Writer{}}
+func (s *Store) newOutputs(dir string, opts block.Options, level int, hourly bool) *outputs {
+	return &outputs{rs: s.readers, dir: dir, opts: opts, level: level, hourly: hourly, byHour: map[int64]*block.Writer{}}
 }
 
 // writer returns the block an entry at t goes to.
@@ -94,34 +95,31 @@ func (o *outputs) abort() {
 	}
 }
 
-// finish makes the blocks durable and opens them.
+// finish makes the blocks durable and opens them. On error none of them
+// is left.
 func (o *outputs) finish() ([]*blockHandle, error) {
 	var out []*blockHandle
+	fail := func(i int, err error) ([]*blockHandle, error) {
+		for _, w := range o.ws[i+1:] {
+			w.Abort()
+		}
+		for _, h := range out {
+			h.discard()
+			os.Remove(h.filePath())
+		}
+		return nil, err
+	}
 	for i, w := range o.ws {
 		if err := w.Finish(); err != nil {
-			for _, w := range o.ws[i+1:] {
-				w.Abort()
-			}
-			for _, h := range out {
-				h.close()
-				os.Remove(h.path)
-			}
-			return nil, err
+			return fail(i, err)
 		}
 		r, err := block.Open(w.Path())
 		if err != nil {
 			// Never leave a block that cannot be opened beside its sources.
 			os.Remove(w.Path())
-			for _, w := range o.ws[i+1:] {
-				w.Abort()
-			}
-			for _, h := range out {
-				h.close()
-				os.Remove(h.path)
-			}
-			return nil, err
+			return fail(i, err)
 		}
-		out = append(out, handleOf(r))
+		out = append(out, handleOf(o.rs, r))
 	}
 	return out, nil
 }
@@ -138,109 +136,120 @@ type mergeResult struct {
 
 // merge writes the streams of srcs into out, in label order, each stream
 // a k-way merge of its chunks that drops exact duplicates, leaving out the
-// entries drop reports (drop may be nil). Memory is one open chunk per
-// source of the stream being merged.
+// entries drop reports (drop may be nil). The sources' stream tables are
+// walked together in label order, a page of each at a time: memory is one
+// stream's chunk list and one open chunk per source, whatever the number
+// of streams. The caller holds a reference on each source.
 func (s *Store) merge(ctx context.Context, srcs []*blockHandle, out *outputs, drop func(ls labels.Labels, e *block.Entry) bool) (mergeResult, error) {
 	res := mergeResult{droppedMin: 1<<63 - 1, droppedMax: -1 << 63}
-	type part struct {
-		r  *block.Reader
-		sm *block.StreamMeta
-	}
-	byKey := map[string][]part{}
-	var keys []labels.Labels
+	var cur []*block.StreamIter // sources with a current stream
+	var rs []*block.Reader
 	for _, h := range srcs {
 		r, err := h.reader()
 		if err != nil {
 			return res, fmt.Errorf("merge: %w", err)
 		}
 		res.inBytes += h.meta.Size
-		streams := r.Streams()
-		for i := range streams {
-			k := streams[i].Labels.String()
-			if _, ok := byKey[k]; !ok {
-				keys = append(keys, streams[i].Labels)
-			}
-			byKey[k] = append(byKey[k], part{r, &streams[i]})
+		it := r.Iter()
+		if it.Next() {
+			cur = append(cur, it)
+			rs = append(rs, r)
+		} else if err := it.Err(); err != nil {
+			return res, fmt.Errorf("merge: %w", err)
 		}
 	}
-	slices.SortFunc(keys, labels.Compare)
-	for _, ls := range keys {
+	for len(cur) > 0 {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		it := &streamIter{ls: ls, dir: Forward, start: -1 << 63, end: 1<<63 - 1, stats: &Stats{}, m: s.m}
-		for _, p := range byKey[ls.String()] {
-			for ci := range p.sm.Chunks {
-				c := &p.sm.Chunks[ci]
-				res.in += int(c.Count)
-				it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: p.r, c: c})
+		ls := cur[0].At().Labels
+		for _, it := range cur[1:] {
+			if labels.Compare(it.At().Labels, ls) < 0 {
+				ls = it.At().Labels
 			}
 		}
-		it.sortPending()
-		var w *block.Writer
-		var sw *block.StreamWriter
-		for it.next() {
-			e := it.cur
-			if drop != nil && drop(ls, &e) {
-				res.dropped++
-				res.droppedBytes += int64(len(e.Line))
-				res.droppedMin, res.droppedMax = min(res.droppedMin, e.T), max(res.droppedMax, e.T)
+		it := &streamIter{ls: ls, dir: Forward, start: -1 << 63, end: 1<<63 - 1, stats: &Stats{}, m: s.m}
+		for k := 0; k < len(cur); {
+			src := cur[k]
+			if !src.At().Labels.Equal(ls) {
+				k++
 				continue
 			}
-			nw, err := out.writer(e.T)
-			if err != nil {
-				return res, err
+			for ci := range src.At().Chunks {
+				c := &src.At().Chunks[ci]
+				res.in += int(c.Count)
+				it.pending = append(it.pending, source{minT: c.MinT, maxT: c.MaxT, r: rs[k], c: c})
 			}
-			if nw != w {
-				if sw != nil {
-					sw.End()
-				}
-				w, sw = nw, nw.StartStream(ls)
+			if src.Next() {
+				continue // the source's next stream may carry the same labels
 			}
-			sw.Add(e)
-			res.out++
+			if err := src.Err(); err != nil {
+				return res, fmt.Errorf("merge: %w", err)
+			}
+			cur = slices.Delete(cur, k, k+1)
+			rs = slices.Delete(rs, k, k+1)
 		}
-		if it.err != nil {
-			return res, fmt.Errorf("merge: %w", it.err)
-		}
-		if sw != nil {
-			sw.End()
-		}
-		// A full disk: stop early; the caller aborts and keeps the sources.
-		if err := out.err(); err != nil {
+		it.sortPending()
+		if err := s.mergeStream(it, out, drop, &res); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
 
-// replaceBlocks swaps the blocks old of a partition for repl at once: new
-// reads see repl, the files of old are removed. Reads that hold a block of
-// old keep reading it through their open file.
-func (s *Store) replaceBlocks(tenant, day string, old, repl []*blockHandle) {
-	s.mu.Lock()
-	p := s.parts[tenant][day]
-	if p != nil {
-		kept := p.blocks[:0]
-		for _, b := range p.blocks {
-			if !slices.Contains(old, b) {
-				kept = append(kept, b)
+// mergeStream writes the entries of one stream's merge to the blocks of
+// their hours (or the one block), in time order.
+func (s *Store) mergeStream(it *streamIter, out *outputs, drop func(ls labels.Labels, e *block.Entry) bool, res *mergeResult) error {
+	var w *block.Writer
+	var sw *block.StreamWriter
+	for it.next() {
+		e := it.cur
+		if drop != nil && drop(it.ls, &e) {
+			res.dropped++
+			res.droppedBytes += int64(len(e.Line))
+			res.droppedMin, res.droppedMax = min(res.droppedMin, e.T), max(res.droppedMax, e.T)
+			continue
+		}
+		nw, err := out.writer(e.T)
+		if err != nil {
+			return err
+		}
+		if nw != w {
+			if sw != nil {
+				if err := sw.End(); err != nil {
+					return err
+				}
 			}
+			w, sw = nw, nw.StartStream(it.ls)
 		}
-		p.blocks = append(kept, repl...)
-		if len(p.blocks) == 0 {
-			delete(s.parts[tenant], day)
+		sw.Add(e)
+		res.out++
+	}
+	if it.err != nil {
+		return fmt.Errorf("merge: %w", it.err)
+	}
+	if sw != nil {
+		if err := sw.End(); err != nil {
+			return err
 		}
 	}
-	s.mu.Unlock()
-	for _, b := range old {
-		if err := os.Remove(b.path); err != nil && !os.IsNotExist(err) {
-			s.log.Error("remove replaced block", "path", b.path, "err", err)
+	// A full disk: stop early; the caller aborts and keeps the sources.
+	return out.err()
+}
+
+// replaceBlocks swaps the blocks old of a partition for repl at once (see
+// removeBlocks): new reads see repl, reads that hold a block of old finish
+// on it, and its file goes when the last of them is done. If a block of
+// old was removed meanwhile (by retention, or a delete), nothing changes,
+// repl is deleted so that its data does not come back, and errBlocksGone
+// is returned.
+func (s *Store) replaceBlocks(tenant, day string, old, repl []*blockHandle) error {
+	if err := s.removeBlocks(tenant, day, old, repl); err != nil {
+		for _, h := range repl {
+			h.discard()
+			os.Remove(h.filePath())
 		}
+		return err
 	}
-	block.SyncDir(s.partDir(tenant, day))
-	if p != nil && len(p.blocks) == 0 {
-		os.Remove(s.partDir(tenant, day)) // empty now; fails harmlessly otherwise
-	}
-	s.updateGauges()
+	return nil
 }

@@ -1,26 +1,33 @@
 package store
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loam-logs/loam/server/block"
+)
 
 // Metrics are the store's collectors. Create them with NewMetrics.
 type Metrics struct {
-	flushes            prometheus.Counter
-	flushFailures      prometheus.Counter
-	flushDuration      prometheus.Histogram
-	headStreams        prometheus.Gauge
-	headEntries        prometheus.Gauge
-	headBytes          prometheus.Gauge
-	blocks             prometheus.Gauge
-	blockBytes         prometheus.Gauge
-	appendsHeldBack    prometheus.Counter
-	unreadableBlocks   prometheus.Counter
-	compactions        prometheus.Counter
-	compactionFailures prometheus.Counter
-	chunksRead         prometheus.Counter
-	chunksSkipped      *prometheus.CounterVec
-	purgedBytes        *prometheus.CounterVec
-	oldest             *prometheus.GaugeVec
-	disk               *diskMetrics // disk.go
+	flushes              prometheus.Counter
+	flushFailures        prometheus.Counter
+	flushDuration        prometheus.Histogram
+	headStreams          prometheus.Gauge
+	headEntries          prometheus.Gauge
+	headBytes            prometheus.Gauge
+	blocks               prometheus.Gauge
+	blockBytes           prometheus.Gauge
+	blockReaders         prometheus.Gauge
+	blocksRemovedPending prometheus.Gauge
+	indexCacheBytes      prometheus.GaugeFunc
+	appendsHeldBack      prometheus.Counter
+	unreadableBlocks     prometheus.Counter
+	compactions          prometheus.Counter
+	compactionFailures   prometheus.Counter
+	chunksRead           prometheus.Counter
+	chunksSkipped        *prometheus.CounterVec
+	purgedBytes          *prometheus.CounterVec
+	oldest               *prometheus.GaugeVec
+	disk                 *diskMetrics // disk.go
 }
 
 // NewMetrics creates the collectors and registers them with reg, if not nil.
@@ -43,6 +50,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "loam_blocks", Help: "Block files on disk."}),
 		blockBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loam_block_bytes", Help: "Bytes of block files on disk."}),
+		blockReaders: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loam_block_readers_open", Help: "Block files open for reading (idle ones beyond the limit are closed)."}),
+		blocksRemovedPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loam_blocks_removed_pending", Help: "Blocks taken out of their partition (by compaction) whose files wait for the queries reading them to finish."}),
+		indexCacheBytes: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "loam_block_index_cache_bytes", Help: "Decompressed block index pages cached for queries (bounded by -block.index-cache-bytes)."},
+			func() float64 { n, _ := block.IndexCacheUsed(); return float64(n) }),
 		unreadableBlocks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loam_unreadable_blocks_total", Help: "Times a query skipped a block whose index could not be read."}),
 		appendsHeldBack: prometheus.NewCounter(prometheus.CounterOpts{
@@ -67,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.purgedBytes, m.oldest)
 		reg.MustRegister(m.flushes, m.flushFailures, m.flushDuration, m.headStreams, m.headEntries,
-			m.headBytes, m.blocks, m.blockBytes, m.appendsHeldBack, m.unreadableBlocks, m.compactions, m.compactionFailures, m.chunksRead, m.chunksSkipped)
+			m.headBytes, m.blocks, m.blockBytes, m.blockReaders, m.blocksRemovedPending, m.indexCacheBytes, m.appendsHeldBack, m.unreadableBlocks, m.compactions, m.compactionFailures, m.chunksRead, m.chunksSkipped)
 	}
 	return m
 }

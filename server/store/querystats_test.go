@@ -58,7 +58,7 @@ func blockChunks(t *testing.T, s *Store) []block.ChunkMeta {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, sm := range r.Streams() {
+			for _, sm := range streamsOf(t, r) {
 				out = append(out, sm.Chunks...)
 			}
 		}

@@ -169,7 +169,8 @@ func compareStr(a, b string) int {
 	return 0
 }
 
-// blocksOf returns the blocks of a partition.
+// blocksOf returns the blocks of a partition, for their metadata only:
+// reading one takes acquired.
 func (s *Store) blocksOf(r partRef) []*blockHandle {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -177,6 +178,33 @@ func (s *Store) blocksOf(r partRef) []*blockHandle {
 		return slices.Clone(p.blocks)
 	}
 	return nil
+}
+
+// acquired returns the blocks of a partition, acquired for reading; the
+// caller gives them back with releaseAll.
+func (s *Store) acquired(r partRef) []*blockHandle {
+	return s.acquireBlocks(r.tenant, r.day, nil)
+}
+
+func releaseAll(hs []*blockHandle) {
+	for _, h := range hs {
+		h.release()
+	}
+}
+
+// linesOf counts the entries of a block; 0 if it cannot be read.
+func linesOf(b *blockHandle) int64 {
+	rd, err := b.reader()
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for it := rd.Iter(); it.Next(); {
+		for i := range it.At().Chunks {
+			n += int64(it.At().Chunks[i].Count)
+		}
+	}
+	return n
 }
 
 // purgeByAge removes or rewrites what retention has passed.
@@ -201,7 +229,9 @@ func (s *Store) purgePartitionByAge(ctx context.Context, r partRef, now time.Tim
 	maxRet := s.opts.Retention.MaxRetention(r.tenant)
 	minRet := s.opts.Retention.MinRetention(r.tenant)
 	var expired []*blockHandle
-	for _, b := range s.blocksOf(r) {
+	hs := s.acquired(r)
+	defer releaseAll(hs)
+	for _, b := range hs {
 		if maxRet > 0 && b.meta.MaxT < now.Add(-maxRet).UnixNano() {
 			expired = append(expired, b)
 			continue
@@ -220,15 +250,18 @@ func (s *Store) purgePartitionByAge(ctx context.Context, r partRef, now time.Tim
 	return nil
 }
 
-// purgeStreams rewrites block b without the streams whose retention has
-// passed for every entry they have in it.
+// purgeStreams rewrites block b (acquired by the caller) without the
+// streams whose retention has passed for every entry they have in it.
 func (s *Store) purgeStreams(ctx context.Context, r partRef, b *blockHandle, now time.Time) error {
 	rd, err := b.reader()
 	if err != nil {
 		return nil // reads report unreadable blocks; nothing to purge here
 	}
 	gone := map[string]bool{}
-	for _, sm := range rd.Streams() {
+	streams := 0
+	it := rd.Iter()
+	for ; it.Next(); streams++ {
+		sm := it.At()
 		period := s.opts.Retention.StreamRetention(r.tenant, sm.Labels)
 		if period <= 0 || len(sm.Chunks) == 0 {
 			continue
@@ -237,10 +270,10 @@ func (s *Store) purgeStreams(ctx context.Context, r partRef, b *blockHandle, now
 			gone[sm.Labels.String()] = true
 		}
 	}
-	if len(gone) == 0 {
+	if it.Err() != nil || len(gone) == 0 {
 		return nil
 	}
-	if len(gone) == len(rd.Streams()) {
+	if len(gone) == streams {
 		s.removeAndCount(r, []*blockHandle{b}, ReasonStream)
 		return nil
 	}
@@ -262,30 +295,26 @@ type removed struct {
 	from, to     int64
 }
 
-// removeAndCount removes whole blocks of a partition, reports it and
-// returns the bytes removed.
+// removeAndCount removes whole blocks of a partition (acquired by the
+// caller), reports it and returns the bytes removed.
 func (s *Store) removeAndCount(r partRef, bs []*blockHandle, reason string) int64 {
 	var rm removed
 	rm.from, rm.to = 1<<63-1, -1<<63
 	for _, b := range bs {
 		rm.bytes += b.meta.Size
 		rm.from, rm.to = min(rm.from, b.meta.MinT), max(rm.to, b.meta.MaxT)
-		if rd, err := b.reader(); err == nil {
-			for _, sm := range rd.Streams() {
-				for i := range sm.Chunks {
-					rm.lines += int64(sm.Chunks[i].Count)
-				}
-			}
-		}
+		rm.lines += linesOf(b)
 	}
-	s.replaceBlocks(r.tenant, r.day, bs, nil)
+	if s.replaceBlocks(r.tenant, r.day, bs, nil) != nil {
+		return 0 // removed meanwhile, and counted by whoever did
+	}
 	s.reportPurge(r.tenant, reason, rm)
 	return rm.bytes
 }
 
-// rewrite writes block b of a partition anew without the entries drop
-// reports, and swaps it in; a block left empty is removed. It needs room
-// for the new block.
+// rewrite writes block b of a partition (acquired by the caller) anew
+// without the entries drop reports, and swaps it in; a block left empty is
+// removed. It needs room for the new block.
 func (s *Store) rewrite(ctx context.Context, r partRef, b *blockHandle, drop func(labels.Labels, *block.Entry) bool, reason string) (removed, error) {
 	opts := s.opts.Block
 	level := b.level
@@ -295,7 +324,7 @@ func (s *Store) rewrite(ctx context.Context, r partRef, b *blockHandle, drop fun
 	} else if level == 0 {
 		opts.NoFilters, opts.Codec = true, block.CodecNone
 	}
-	out := newOutputs(s.partDir(r.tenant, r.day), opts, level, isCold(b))
+	out := s.newOutputs(s.partDir(r.tenant, r.day), opts, level, isCold(b))
 	res, err := s.merge(ctx, []*blockHandle{b}, out, drop)
 	if err != nil {
 		out.abort()
@@ -313,7 +342,9 @@ func (s *Store) rewrite(ctx context.Context, r partRef, b *blockHandle, drop fun
 	for _, h := range repl {
 		after += h.meta.Size
 	}
-	s.replaceBlocks(r.tenant, r.day, []*blockHandle{b}, repl)
+	if err := s.replaceBlocks(r.tenant, r.day, []*blockHandle{b}, repl); err != nil {
+		return removed{}, nil // removed meanwhile: nothing of it is left to purge
+	}
 	rm := removed{bytes: b.meta.Size - after, lines: int64(res.dropped), from: res.droppedMin, to: res.droppedMax}
 	s.reportPurge(r.tenant, reason, rm)
 	return rm, nil
@@ -353,7 +384,8 @@ func (s *Store) PurgeDeleted(ctx context.Context, tenant string, t Tombstone) (P
 		if !ok {
 			continue
 		}
-		for _, b := range s.blocksOf(r) {
+		hs := s.acquired(r)
+		for _, b := range hs {
 			if b.meta.MinT > t.End || b.meta.MaxT < t.Start {
 				continue
 			}
@@ -361,12 +393,14 @@ func (s *Store) PurgeDeleted(ctx context.Context, tenant string, t Tombstone) (P
 				return t.covers(ls, e.T, e.T) && t.hides(e.T, e.Line)
 			}, ReasonDelete)
 			if err != nil {
+				releaseAll(hs)
 				s.unclaim(r)
 				return res, err
 			}
 			res.Bytes += rm.bytes
 			res.Lines += rm.lines
 		}
+		releaseAll(hs)
 		s.unclaim(r)
 	}
 	return res, nil
@@ -421,8 +455,12 @@ func (s *Store) purgeOldest(now time.Time, want int64) int64 {
 		b *blockHandle
 	}
 	var cands []cand
+	var held []*blockHandle
+	defer func() { releaseAll(held) }()
 	for _, r := range s.partitions() {
-		for _, b := range s.blocksOf(r) {
+		hs := s.acquired(r)
+		held = append(held, hs...)
+		for _, b := range hs {
 			if b.meta.MaxT < now.Add(-minAge).UnixNano() {
 				cands = append(cands, cand{r, b})
 			}

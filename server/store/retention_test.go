@@ -186,7 +186,8 @@ func TestRetentionByAge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, sm := range r.Streams() {
+		for it := r.Iter(); it.Next(); {
+			sm := it.At()
 			if sm.Labels.Get("app") == "dev" && b.meta.MaxT < day.Add(3*time.Hour).UnixNano() {
 				t.Fatalf("block %s still holds dev entries past the rule", b.path)
 			}
@@ -356,7 +357,8 @@ func TestPurgeDeleted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, sm := range rd.Streams() {
+			for it := rd.Iter(); it.Next(); {
+				sm := it.At()
 				for ci := range sm.Chunks {
 					var d block.ChunkData
 					if err := rd.ReadChunk(&sm.Chunks[ci], &d); err != nil {

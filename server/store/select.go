@@ -52,7 +52,9 @@ type SelectParams struct {
 }
 
 // EntryIterator walks entries across streams in time order. It is not
-// goroutine-safe; Close it when done.
+// goroutine-safe. Close it when done: it holds the blocks it reads, which
+// a compaction that replaces them meanwhile deletes only once they are
+// released.
 type EntryIterator interface {
 	Next() bool
 	// At returns the current entry and its stream's labels. The entry's line
@@ -99,7 +101,7 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		return p.Shards <= 1 || ls.Hash()%uint64(p.Shards) == uint64(p.Shard)
 	}
 	t0 := time.Now()
-	heads, parts := s.sources(p.Tenant, p.Start, p.End)
+	heads, parts, blocks := s.sources(p.Tenant, p.Start, p.End)
 	indexTime := since(t0)
 	if len(heads) > 0 {
 		p.Stats.HeadReached.Store(1)
@@ -135,13 +137,12 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 	var refs, tested, filtered, filterTime int64
 	for _, b := range parts {
 		if err := ctx.Err(); err != nil {
+			blocks.release()
 			return nil, err
 		}
-		streams := b.Streams()
-		for _, si := range b.Select(p.Matchers) {
-			sm := &streams[si]
+		err := b.Select(p.Matchers, func(sm *block.StreamMeta) error {
 			if !inShard(sm.Labels) {
-				continue
+				return nil
 			}
 			var it *streamIter
 			from := vis.from(sm.Labels.String(), sm.Labels)
@@ -161,7 +162,7 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 					f0 := time.Now()
 					f, err := b.Filter(c, fbuf)
 					if err != nil {
-						return nil, err
+						return err
 					}
 					fbuf = f
 					may := mayContainAll(f, needles)
@@ -189,6 +190,11 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 						second: head && p.Direction == Forward})
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			blocks.release()
+			return nil, err
 		}
 	}
 	p.Stats.IndexTime.Add(indexTime + since(t0))
@@ -203,17 +209,23 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		}
 	}
 	if p.Unordered {
-		c := &concatIter{}
+		c := &concatIter{blocks: blocks}
 		for _, it := range byStream {
 			it.sortPending()
 			c.its = append(c.its, it)
 		}
 		return c, nil
 	}
-	m := &mergeIter{dir: p.Direction}
+	m := &mergeIter{dir: p.Direction, blocks: blocks}
 	for _, it := range byStream {
 		it.sortPending()
 		m.its = append(m.its, it)
+	}
+	// Ties in time are broken by labels: ranked once here rather than
+	// compared at every tie (streams pushed together share timestamps).
+	slices.SortFunc(m.its, func(a, b *streamIter) int { return labels.Compare(a.ls, b.ls) })
+	for i, it := range m.its {
+		it.rank = i
 	}
 	m.init()
 	return m, nil
@@ -221,9 +233,10 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 
 // concatIter returns the streams one after another.
 type concatIter struct {
-	its []*streamIter
-	cur *streamIter
-	err error
+	its    []*streamIter
+	cur    *streamIter
+	err    error
+	blocks *readSet // released by Close
 }
 
 func (c *concatIter) Next() bool {
@@ -247,7 +260,8 @@ func (c *concatIter) Next() bool {
 func (c *concatIter) At() (labels.Labels, block.Entry) { return c.cur.ls, c.cur.cur }
 func (c *concatIter) Err() error                       { return c.err }
 
-// Close flushes the counts of the streams not exhausted.
+// Close flushes the counts of the streams not exhausted and releases the
+// blocks.
 func (c *concatIter) Close() error {
 	if c.cur != nil {
 		c.cur.flush()
@@ -258,6 +272,7 @@ func (c *concatIter) Close() error {
 		}
 	}
 	c.its, c.cur = nil, nil
+	c.blocks.release()
 	return nil
 }
 
@@ -292,8 +307,9 @@ func toNeedles(sets [][]string) block.Needles {
 }
 
 // sources returns the heads and the blocks that may hold data of tenant in
-// [start, end).
-func (s *Store) sources(tenant string, start, end int64) ([]*head, []*block.Reader) {
+// [start, end). The blocks are acquired (handle.go): the caller reads them
+// until it calls release on the set, once, and no longer.
+func (s *Store) sources(tenant string, start, end int64) ([]*head, []*block.Reader, *readSet) {
 	s.mu.RLock()
 	heads := s.allHeadsLocked()
 	first, last := dayOf(start), dayOf(end-1)
@@ -304,24 +320,28 @@ func (s *Store) sources(tenant string, start, end int64) ([]*head, []*block.Read
 		}
 		for _, b := range p.blocks {
 			if b.meta.MinT < end && b.meta.MaxT >= start {
+				b.acquire()
 				hs = append(hs, b)
 			}
 		}
 	}
 	s.mu.RUnlock()
+	set := &readSet{hs: hs[:0]}
 	bs := make([]*block.Reader, 0, len(hs))
 	for _, h := range hs {
 		r, err := h.reader()
 		if err != nil {
 			// A block that cannot be read must not fail every query of
 			// its day; it is reported and counted.
-			s.log.Error("skipping unreadable block", "path", h.path, "err", err)
+			s.log.Error("skipping unreadable block", "path", h.filePath(), "err", err)
 			s.m.unreadableBlocks.Inc()
+			h.release()
 			continue
 		}
 		bs = append(bs, r)
+		set.hs = append(set.hs, h)
 	}
-	return heads, bs
+	return heads, bs, set
 }
 
 // streamIter merges the sources of one stream lazily, in direction order,
@@ -329,6 +349,7 @@ func (s *Store) sources(tenant string, start, end int64) ([]*head, []*block.Read
 // a replica may have stored twice.
 type streamIter struct {
 	ls         labels.Labels
+	rank       int // in label order among the streams of a merge
 	dir        Direction
 	start, end int64
 	stats      *Stats
@@ -627,12 +648,13 @@ func (it *streamIter) next() bool {
 // mergeIter merges streams by time; ties are broken by labels so that the
 // order is deterministic.
 type mergeIter struct {
-	dir   Direction
-	its   []*streamIter
-	h     []*streamIter
-	cur   *streamIter
-	err   error
-	batch []*streamIter // streams being opened together
+	dir    Direction
+	its    []*streamIter
+	h      []*streamIter
+	cur    *streamIter
+	err    error
+	batch  []*streamIter // streams being opened together
+	blocks *readSet      // released by Close
 }
 
 // The heap holds streams not yet opened next to streams with a current
@@ -677,7 +699,7 @@ func (m *mergeIter) Less(i, j int) bool {
 	if a.started != b.started {
 		return !a.started
 	}
-	return labels.Compare(a.ls, b.ls) < 0
+	return a.rank < b.rank
 }
 func (m *mergeIter) Swap(i, j int) { m.h[i], m.h[j] = m.h[j], m.h[i] }
 func (m *mergeIter) Push(x any)    { m.h = append(m.h, x.(*streamIter)) }
@@ -755,11 +777,12 @@ func openAll(its []*streamIter) {
 func (m *mergeIter) At() (labels.Labels, block.Entry) { return m.cur.ls, m.cur.cur }
 func (m *mergeIter) Err() error                       { return m.err }
 
-// Close flushes the counts of every stream.
+// Close flushes the counts of every stream and releases the blocks.
 func (m *mergeIter) Close() error {
 	for _, it := range m.its {
 		it.flush()
 	}
 	m.h, m.its, m.cur = nil, nil, nil
+	m.blocks.release()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
 )
 
@@ -31,7 +32,8 @@ func (s *Store) Series(ctx context.Context, tenant string, sets [][]*labels.Matc
 		}
 		return false
 	}
-	heads, parts := s.sources(tenant, start, end+1)
+	heads, parts, blocks := s.sources(tenant, start, end+1)
+	defer blocks.release()
 	for _, h := range heads {
 		h.forEachStream(tenant, func(ms *memStream) {
 			snap := ms.snapshot()
@@ -44,26 +46,29 @@ func (s *Store) Series(ctx context.Context, tenant string, sets [][]*labels.Matc
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		streams := b.Streams()
-		var idx []int
-		if len(sets) == 0 {
-			idx = make([]int, len(streams))
-			for i := range idx {
-				idx[i] = i
-			}
-		} else {
-			for _, ms := range sets {
-				idx = append(idx, b.Select(ms)...)
-			}
-			slices.Sort(idx)
-			idx = slices.Compact(idx)
-		}
-		for _, i := range idx {
-			for _, c := range streams[i].Chunks {
+		inRange := func(sm *block.StreamMeta) error {
+			for _, c := range sm.Chunks {
 				if c.Overlaps(start, end) {
-					emit(streams[i].Labels)
+					emit(sm.Labels)
 					break
 				}
+			}
+			return nil
+		}
+		if len(sets) == 0 {
+			// Every stream: a walk that leaves the index cache alone.
+			it := b.Iter()
+			for it.Next() {
+				inRange(it.At())
+			}
+			if err := it.Err(); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, ms := range sets {
+			if err := b.Select(ms, inRange); err != nil {
+				return err
 			}
 		}
 	}

@@ -79,7 +79,8 @@ func (s *Store) Stats(ctx context.Context, p StatsParams, fn func(ls labels.Labe
 		}
 	}
 
-	heads, parts := s.sources(p.Tenant, lo, hi)
+	heads, parts, blocks := s.sources(p.Tenant, lo, hi)
+	defer blocks.release()
 	for _, h := range heads {
 		h.forEachStream(p.Tenant, func(ms *memStream) {
 			if !ms.ls.Matches(p.Matchers) {
@@ -115,9 +116,7 @@ func (s *Store) Stats(ctx context.Context, p StatsParams, fn func(ls labels.Labe
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		streams := r.Streams()
-		for _, si := range r.Select(p.Matchers) {
-			sm := &streams[si]
+		err := r.Select(p.Matchers, func(sm *block.StreamMeta) error {
 			bucket := visible(sm.Labels)
 			clear(figs)
 			found := false
@@ -142,6 +141,10 @@ func (s *Store) Stats(ctx context.Context, p StatsParams, fn func(ls labels.Labe
 			if found && hasEntries(figs) {
 				fn(sm.Labels, figs)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/wal"
@@ -61,6 +60,11 @@ type Options struct {
 	// Now is the clock of retention (time.Now when nil), for tests.
 	Now func() time.Time
 
+	// IdleBlockReaders bounds the block readers kept open while no query
+	// reads them (each holds a file descriptor and its index directory);
+	// the least recently used are closed beyond it.
+	IdleBlockReaders int
+
 	Logger  *slog.Logger
 	Metrics *Metrics
 }
@@ -76,6 +80,7 @@ var DefaultOptions = Options{
 	CompactionFanIn:     16,
 	CompactionLevel:     block.LevelBest,
 	CompactionColdAfter: 10 * time.Minute,
+	IdleBlockReaders:    256,
 }
 
 // Store is the storage engine of one node. It is safe for concurrent use.
@@ -90,17 +95,17 @@ type Store struct {
 	// while it starts a new WAL segment and a new head, so that everything
 	// in segments before the cut is in the frozen head.
 	cutMu         sync.RWMutex
-	mu            sync.RWMutex // guards head, frozen, parts
+	mu            sync.RWMutex // guards head, frozen, parts (and the partitions' block lists)
 	head          *head
 	frozen        []*frozenHead
 	parts         map[string]map[string]*partition // tenant → day → partition
+	readers       *blockReaders                    // the blocks' open readers (handle.go)
 	flushMu       sync.Mutex                       // one flush at a time
 	liveCompactMu sync.Mutex                       // one live compaction at a time
 	coldCompactMu sync.Mutex                       // one cold compaction at a time
 	recBuf        sync.Pool
-	newestMu      sync.Mutex
-	newest        map[uint64]int64 // hash of (tenant, stream) → newest timestamp seen
-	kick          chan struct{}    // wakes the flusher early: the head is full
+	newest        newestTimes   // of each stream, for the out-of-order window (newest.go)
+	kick          chan struct{} // wakes the flusher early: the head is full
 	compactKick   chan struct{}
 	compactDone   chan struct{} // one token from each background loop when it ends
 	retentionKick chan struct{}
@@ -157,6 +162,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.CompactionColdAfter == 0 {
 		opts.CompactionColdAfter = DefaultOptions.CompactionColdAfter
 	}
+	if opts.IdleBlockReaders <= 0 {
+		opts.IdleBlockReaders = DefaultOptions.IdleBlockReaders
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -164,8 +172,11 @@ func Open(opts Options) (*Store, error) {
 		opts.Metrics = NewMetrics(nil)
 	}
 	s := &Store{opts: opts, log: opts.Logger, m: opts.Metrics, head: newHead(),
-		parts: map[string]map[string]*partition{}, newest: map[uint64]int64{}, kick: make(chan struct{}, 1), compactKick: make(chan struct{}, 1), compactDone: make(chan struct{}, 3),
+		parts: map[string]map[string]*partition{}, newest: newestTimes{m: map[uint64]newestEntry{}}, kick: make(chan struct{}, 1), compactKick: make(chan struct{}, 1), compactDone: make(chan struct{}, 3),
 		retentionKick: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{})}
+	s.readers = &blockReaders{max: opts.IdleBlockReaders, m: s.m, log: func(msg, path string, err error) {
+		s.log.Error(msg, "path", path, "err", err)
+	}}
 	s.recBuf.New = func() any { return new(recBuffers) }
 	s.flushed = sync.NewCond(&s.flushedMu)
 	s.stopCtx, s.stopCancel = context.WithCancel(context.Background())
@@ -323,82 +334,6 @@ func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
 	return rejected, nil
 }
 
-// newestKey identifies a tenant's stream in the newest-timestamp map.
-func newestKey(tenant string, ls labels.Labels) uint64 {
-	return xxhash.Sum64String(tenant) ^ ls.Hash()
-}
-
-// noteNewest records each stream's newest timestamp, so that the
-// out-of-order window holds across a restart for what the WAL replays.
-func (s *Store) noteNewest(tenant string, streams []Stream) {
-	s.newestMu.Lock()
-	defer s.newestMu.Unlock()
-	for i := range streams {
-		key := newestKey(tenant, streams[i].Labels)
-		for _, e := range streams[i].Entries {
-			if n, ok := s.newest[key]; !ok || e.T > n {
-				s.newest[key] = e.T
-			}
-		}
-	}
-}
-
-// checkOrder drops the entries older than their stream's newest entry by
-// more than the out-of-order window, and records each stream's newest
-// timestamp.
-func (s *Store) checkOrder(tenant string, streams []Stream) []Rejected {
-	var rejected []Rejected
-	window := int64(s.opts.OutOfOrderWindow)
-	now := s.now()
-	s.newestMu.Lock()
-	defer s.newestMu.Unlock()
-	for i := range streams {
-		st := &streams[i]
-		// An entry already past its stream's retention would be hidden at
-		// once and could recreate a day retention removed: refused.
-		if s.opts.Retention != nil {
-			if period := s.opts.Retention.StreamRetention(tenant, st.Labels); period > 0 {
-				cut := now.Add(-period).UnixNano()
-				kept := st.Entries[:0]
-				for _, e := range st.Entries {
-					if e.T < cut {
-						rejected = append(rejected, Rejected{Stream: st.Labels, T: e.T, Expired: true,
-							Reason: fmt.Sprintf("entry too old: the stream's retention is %s, so entries before %s are refused",
-								period, time.Unix(0, cut).UTC().Format(time.RFC3339))})
-						continue
-					}
-					kept = append(kept, e)
-				}
-				st.Entries = kept
-				if len(kept) == 0 {
-					continue
-				}
-			}
-		}
-		key := newestKey(tenant, st.Labels)
-		newest, seen := s.newest[key]
-		maxT := newest
-		for _, e := range st.Entries {
-			if !seen || e.T > maxT {
-				maxT, seen = e.T, true
-			}
-		}
-		kept := st.Entries[:0]
-		for _, e := range st.Entries {
-			if e.T < maxT-window {
-				rejected = append(rejected, Rejected{Stream: st.Labels, T: e.T,
-					Reason: fmt.Sprintf("entry too far behind: the stream's newest entry is %s and entries older than %s are refused",
-						time.Unix(0, maxT).UTC().Format(time.RFC3339Nano), s.opts.OutOfOrderWindow)})
-				continue
-			}
-			kept = append(kept, e)
-		}
-		st.Entries = kept
-		s.newest[key] = maxT
-	}
-	return rejected
-}
-
 func (s *Store) appendHead(tenant string, streams []Stream) {
 	s.mu.RLock()
 	h := s.head
@@ -450,7 +385,9 @@ func (s *Store) Close() error {
 	for _, ps := range s.parts {
 		for _, p := range ps {
 			for _, b := range p.blocks {
-				b.close()
+				b.mu.Lock()
+				b.closeReader()
+				b.mu.Unlock()
 			}
 		}
 	}

@@ -40,6 +40,7 @@ type config struct {
 	Block struct {
 		ChunkTargetSize int    `yaml:"chunk_target_size"`
 		Compression     string `yaml:"compression"`
+		IndexCacheBytes int64  `yaml:"index_cache_bytes"`
 	} `yaml:"block"`
 
 	Compaction struct {
@@ -96,6 +97,7 @@ func (c *config) register(fs *flag.FlagSet) *string {
 
 	fs.IntVar(&c.Block.ChunkTargetSize, "block.chunk-target-size", 1<<20, "raw line bytes per chunk in a block")
 	fs.StringVar(&c.Block.Compression, "block.compression", "fastest", "zstd effort for chunk lines of blocks merged while their day is live: fastest, default, better, best (the head itself is flushed uncompressed, to be merged within minutes)")
+	fs.Int64Var(&c.Block.IndexCacheBytes, "block.index-cache-bytes", block.DefaultIndexCacheBytes, "memory for the block index pages (stream tables, postings) that queries read, decompressed and shared by all blocks, least recently used out first; an open block itself keeps only its index directory. 0 caches none")
 	fs.IntVar(&c.Compaction.FanIn, "compaction.fan-in", 16, "merge this many blocks of one level of a day into one block of the next level")
 	fs.StringVar(&c.Compaction.Compression, "compaction.compression", "best", "zstd effort for chunk lines when a day that stopped receiving data (-compaction.cold-after) is merged whole: fastest, default, better, best. Merges of a live day use -block.compression")
 	fs.DurationVar(&c.Compaction.ColdAfter, "compaction.cold-after", 10*time.Minute, "merge all blocks of a day that got no new block for this long")
@@ -189,6 +191,9 @@ func (c *config) validate() error {
 	}
 	if err := c.Limits.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("limits (-limits.*, -query.*, -retention.period or the limits: of -config.file): %w", err))
+	}
+	if c.Block.IndexCacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("-block.index-cache-bytes must not be negative"))
 	}
 	return errors.Join(errs...)
 }

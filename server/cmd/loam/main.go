@@ -54,6 +54,7 @@ func run(cfg *config) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.GCPercent)
 	}
+	block.IndexCacheBytes.Store(cfg.Block.IndexCacheBytes)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
