@@ -171,6 +171,15 @@ func TestRetentionByAge(t *testing.T) {
 	if statEntries != 80 {
 		t.Fatalf("stats count %d entries, want 80", statEntries)
 	}
+	// Series over 00:00–03:00 no longer lists dev, expired there.
+	var series []string
+	if err := s.Series(context.Background(), "t1", nil, day.UnixNano(), day.Add(3*time.Hour).UnixNano()-1,
+		func(ls labels.Labels) { series = append(series, ls.Get("app")) }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(series) != "[prod]" {
+		t.Fatalf("series over the expired hours: %v, want [prod]", series)
+	}
 
 	if err := s.ApplyRetention(context.Background()); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 // Series calls fn once for every distinct stream of tenant that matches one
 // of the matcher sets (or any stream, when sets is empty) and has entries in
-// [start, end].
+// [start, end] that its retention has not passed.
 func (s *Store) Series(ctx context.Context, tenant string, sets [][]*labels.Matcher, start, end int64, fn func(labels.Labels)) error {
 	seen := map[string]struct{}{}
 	emit := func(ls labels.Labels) {
@@ -32,12 +32,20 @@ func (s *Store) Series(ctx context.Context, tenant string, sets [][]*labels.Matc
 		}
 		return false
 	}
+	// from is where the stream's visible entries start.
+	vis := s.visibility(tenant, start, end+1)
+	from := func(ls labels.Labels) int64 {
+		if vis.retention == nil {
+			return start
+		}
+		return vis.from(ls.String(), ls)
+	}
 	heads, parts, blocks := s.sources(tenant, start, end+1)
 	defer blocks.release()
 	for _, h := range heads {
 		h.forEachStream(tenant, func(ms *memStream) {
 			snap := ms.snapshot()
-			if snap.minT <= end && snap.maxT >= start && len(snap.ts) > 0 && matches(ms.ls) {
+			if snap.minT <= end && snap.maxT >= start && len(snap.ts) > 0 && matches(ms.ls) && snap.maxT >= from(ms.ls) {
 				emit(ms.ls)
 			}
 		})
@@ -47,8 +55,9 @@ func (s *Store) Series(ctx context.Context, tenant string, sets [][]*labels.Matc
 			return err
 		}
 		inRange := func(sm *block.StreamMeta) error {
+			lo := from(sm.Labels)
 			for _, c := range sm.Chunks {
-				if c.Overlaps(start, end) {
+				if c.Overlaps(lo, end) {
 					emit(sm.Labels)
 					break
 				}
