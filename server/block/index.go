@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/loam-logs/loam/server/labels"
@@ -300,15 +301,29 @@ func (r *Reader) parsePage(raw []byte, section, n int) (*indexPage, error) {
 			}
 		}
 	} else {
-		// Every stream's labels and chunks in two slices, cut per
-		// stream once complete.
-		var ls labels.Labels
-		var cs []ChunkMeta
-		ends := make([][2]int, n)
-		for k := range ends {
+		// Decoded into reused scratch, then copied into slices of the
+		// right size: a page is decoded again each time a scan needs it
+		// out of the cache.
+		sc := parseScratch.Get().(*pageScratch)
+		defer parseScratch.Put(sc)
+		ls, cs, ends := sc.ls[:0], sc.cs[:0], sc.ends[:0]
+		prev := 0 // where the labels of the stream before start
+		for k := range n {
+			start := len(ls)
 			ls = d.labels(ls, d.count(2))
-			nc := d.count(minChunkEntry)
-			for range nc {
+			// Streams of a page share most label values: those equal to
+			// the stream before's share its strings, which compare at
+			// once when a merge breaks ties by labels.
+			for j := start; j < len(ls) && prev+j-start < start; j++ {
+				if p := &ls[prev+j-start]; p.Name == ls[j].Name {
+					ls[j].Name = p.Name
+					if p.Value == ls[j].Value {
+						ls[j].Value = p.Value
+					}
+				}
+			}
+			prev = start
+			for range d.count(minChunkEntry) {
 				var c ChunkMeta
 				if d.chunk(&c); d.bad {
 					break
@@ -323,22 +338,34 @@ func (r *Reader) parsePage(raw []byte, section, n int) (*indexPage, error) {
 			if d.bad {
 				return nil, fmt.Errorf("item %d", k)
 			}
-			ends[k] = [2]int{len(ls), len(cs)}
+			ends = append(ends, [2]int{len(ls), len(cs)})
 		}
-		ls, cs = slices.Clip(ls), slices.Clip(cs)
 		pg.ls, pg.cs = make([]labels.Labels, n), make([][]ChunkMeta, n)
+		allLs, allCs := slices.Clone(ls), slices.Clone(cs)
 		var start [2]int
 		for k, end := range ends {
-			pg.ls[k] = ls[start[0]:end[0]:end[0]]
-			pg.cs[k] = cs[start[1]:end[1]:end[1]]
+			pg.ls[k] = allLs[start[0]:end[0]:end[0]]
+			pg.cs[k] = allCs[start[1]:end[1]:end[1]]
 			start = end
 		}
+		clear(ls) // the scratch must not keep the page's strings alive
+		sc.ls, sc.cs, sc.ends = ls[:0], cs[:0], ends[:0]
 	}
 	if d.i != len(pg.raw) {
 		return nil, errors.New("trailing bytes")
 	}
 	return pg, nil
 }
+
+// pageScratch is what parsePage decodes a stream table page into before
+// copying it out.
+type pageScratch struct {
+	ls   labels.Labels
+	cs   []ChunkMeta
+	ends [][2]int
+}
+
+var parseScratch = sync.Pool{New: func() any { return new(pageScratch) }}
 
 // dec reads varints and strings from a page; strings it returns are
 // substrings of the page. A read past the end sets bad and returns zeros.

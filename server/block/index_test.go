@@ -207,7 +207,8 @@ func FuzzIndexPage(f *testing.F) {
 
 // BenchmarkIndex opens a block of 100,000 streams (what a reader keeps in
 // memory: heap-B/open-block) and selects from it: one stream by pod, all of
-// them, a regexp over the pods, two common values.
+// them (from the cache, and read again), a regexp over the pods, two common
+// values.
 func BenchmarkIndex(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "idx.blk")
 	writeBlock(b, path, indexStreams(100_000), Options{NoFilters: true, Codec: CodecNone})
@@ -257,6 +258,24 @@ func BenchmarkIndex(b *testing.B) {
 			}
 		})
 	}
+	// Every stream, with a cache too small for the block: each page read
+	// and decoded again.
+	b.Run("select-all-uncached", func(b *testing.B) {
+		defer IndexCacheBytes.Store(IndexCacheBytes.Load())
+		IndexCacheBytes.Store(1 << 20)
+		r, err := Open(path) // none of its pages cached
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		ms := []*labels.Matcher{m(labels.MatchEqual, "job", "bench")}
+		for b.Loop() {
+			n := 0
+			if err := r.Select(ms, func(sm *StreamMeta) error { n += len(sm.Chunks); return nil }); err != nil || n == 0 {
+				b.Fatal(err, n)
+			}
+		}
+	})
 }
 
 func heapInUse() uint64 {

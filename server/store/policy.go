@@ -73,7 +73,7 @@ func (s *Store) visibility(tenant string, start, end int64) *visibility {
 	return v
 }
 
-// from returns the first time of stream ls (key: its String) the read may
+// from returns the first time of stream ls (key: unique to it) the read may
 // see: the read's start, or later when older entries are past the stream's
 // retention.
 func (v *visibility) from(key string, ls labels.Labels) int64 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,12 +87,14 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 	byStream := map[string]*streamIter{}
 	lineNeedles := toNeedles(p.Needles) // shared by the streams, read only
 	vis := s.visibility(p.Tenant, p.Start, p.End)
+	var kb []byte
 	get := func(ls labels.Labels) *streamIter {
-		key := ls.String()
-		it := byStream[key]
+		kb = appendOrderKey(kb[:0], ls)
+		it := byStream[string(kb)]
 		if it == nil {
+			key := string(kb)
 			tombs := vis.tombstones(ls)
-			it = &streamIter{ls: ls, dir: p.Direction, start: vis.from(key, ls), end: p.End, stats: p.Stats, m: s.m,
+			it = &streamIter{ls: ls, key: key, dir: p.Direction, start: vis.from(key, ls), end: p.End, stats: p.Stats, m: s.m,
 				needles: lineNeedles, noLines: p.NoLines && !readsLines(tombs), tombs: tombs}
 			byStream[key] = it
 		}
@@ -221,12 +224,6 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		it.sortPending()
 		m.its = append(m.its, it)
 	}
-	// Ties in time are broken by labels: ranked once here rather than
-	// compared at every tie (streams pushed together share timestamps).
-	slices.SortFunc(m.its, func(a, b *streamIter) int { return labels.Compare(a.ls, b.ls) })
-	for i, it := range m.its {
-		it.rank = i
-	}
 	m.init()
 	return m, nil
 }
@@ -306,6 +303,32 @@ func toNeedles(sets [][]string) block.Needles {
 	return out
 }
 
+// appendOrderKey appends to dst a key of ls that sorts as labels.Compare
+// sorts label sets: each name and value in turn, a NUL escaped as 0x00
+// 0xff, each ended by 0x00 0x01, which sorts before anything that could
+// follow. One comparison of keys breaks a tie between streams in a merge,
+// where comparing labels would compare their strings one by one.
+func appendOrderKey(dst []byte, ls labels.Labels) []byte {
+	str := func(s string) {
+		for {
+			i := strings.IndexByte(s, 0)
+			if i < 0 {
+				break
+			}
+			dst = append(dst, s[:i]...)
+			dst = append(dst, 0, 0xff)
+			s = s[i+1:]
+		}
+		dst = append(dst, s...)
+		dst = append(dst, 0, 1)
+	}
+	for _, l := range ls {
+		str(l.Name)
+		str(l.Value)
+	}
+	return dst
+}
+
 // sources returns the heads and the blocks that may hold data of tenant in
 // [start, end). The blocks are acquired (handle.go): the caller reads them
 // until it calls release on the set, once, and no longer.
@@ -349,7 +372,7 @@ func (s *Store) sources(tenant string, start, end int64) ([]*head, []*block.Read
 // a replica may have stored twice.
 type streamIter struct {
 	ls         labels.Labels
-	rank       int // in label order among the streams of a merge
+	key        string // appendOrderKey(ls): a merge breaks ties in time by it
 	dir        Direction
 	start, end int64
 	stats      *Stats
@@ -699,7 +722,7 @@ func (m *mergeIter) Less(i, j int) bool {
 	if a.started != b.started {
 		return !a.started
 	}
-	return a.rank < b.rank
+	return a.key < b.key // as labels.Compare(a.ls, b.ls) < 0
 }
 func (m *mergeIter) Swap(i, j int) { m.h[i], m.h[j] = m.h[j], m.h[i] }
 func (m *mergeIter) Push(x any)    { m.h = append(m.h, x.(*streamIter)) }
