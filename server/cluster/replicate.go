@@ -1,0 +1,405 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	jsoniter "github.com/json-iterator/go"
+	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loam-logs/loam/server/push"
+	"github.com/loam-logs/loam/server/store"
+)
+
+// ErrUnavailable marks a push or a read that could not reach enough
+// replicas: the client should retry (HTTP 503).
+var ErrUnavailable = errors.New("not enough replicas")
+
+// Peer is a node as the replicator addresses it.
+type Peer struct {
+	Name string // unique in the ring
+	Addr string // host:port of its HTTP API
+}
+
+// Ring is the membership the replicator reads: called for every stream of
+// every push, from many goroutines at once.
+type Ring interface {
+	// Owners appends to dst the owners of key, distinct, in ring order: the
+	// replication factor's worth, or every member when there are fewer.
+	Owners(key uint32, dst []Peer) []Peer
+	// Healthy reports whether gossip sees the node alive.
+	Healthy(name string) bool
+	// StreamKey places a stream on the ring.
+	StreamKey(tenant, labels string) uint32
+}
+
+// Appender is the local storage: *store.Store.
+type Appender interface {
+	Append(tenant string, streams []store.Stream) ([]store.Rejected, error)
+}
+
+// ReplicatorOptions configure a Replicator.
+type ReplicatorOptions struct {
+	Self    string        // this node's name in the ring
+	Secret  []byte        // the cluster secret; nil: node calls are not authenticated
+	Timeout time.Duration // of one push to a peer; a peer that has not answered by then failed
+	Scheme  string        // "http" (default) or "https"
+	Client  *http.Client  // nil: a client of its own, keeping connections alive
+}
+
+// Replicator writes each stream to its owners and acknowledges a push once
+// a quorum of every stream's owners has it in its WAL. It implements the
+// distributor's Appender. Safe for concurrent use.
+//
+// The push's data aliases the client's request body, which is reused once
+// Append returns, so everything a peer is sent is encoded before Append
+// returns, and the local append runs in the caller's goroutine; requests to
+// peers still in flight when the quorum is reached finish in the
+// background.
+type Replicator struct {
+	opts  ReplicatorOptions
+	ring  Ring
+	local Appender
+	token string
+
+	failures  *prometheus.CounterVec
+	forwarded *prometheus.CounterVec
+	refused   prometheus.Counter
+}
+
+// NewReplicator returns a Replicator writing to local for this node and to
+// peers over HTTP; reg may be nil.
+func NewReplicator(opts ReplicatorOptions, r Ring, local Appender, reg prometheus.Registerer) *Replicator {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	if opts.Scheme == "" {
+		opts.Scheme = "http"
+	}
+	if opts.Client == nil {
+		opts.Client = newClient()
+	}
+	rp := &Replicator{opts: opts, ring: r, local: local, token: authToken(opts.Secret),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loam_replication_failures_total",
+			Help: "Pushes of streams to an owner that failed, by owner node."}, []string{"node"}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loam_replication_forwarded_bytes_total",
+			Help: "Bytes of pushes sent to other nodes (snappy-compressed protobuf), by node."}, []string{"node"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loam_replication_quorum_failures_total",
+			Help: "Pushes refused because a quorum of a stream's owners could not store it."}),
+	}
+	if reg != nil {
+		reg.MustRegister(rp.failures, rp.forwarded, rp.refused)
+	}
+	return rp
+}
+
+// newClient is the HTTP client for node-to-node calls: connections to the
+// few peers are kept alive, and a dead peer is given up on quickly.
+func newClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	tr.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: tr}
+}
+
+// target is one owner node and the streams of a push it owns.
+type target struct {
+	peer    Peer
+	streams []int // indexes into the push's streams
+}
+
+// Append implements the distributor's Appender.
+func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Rejected, error) {
+	if len(streams) == 0 {
+		return nil, nil
+	}
+	tr := newTracker(len(streams))
+	targets := r.place(tenant, streams, tr)
+	if tr.impossible != nil {
+		r.refused.Inc()
+		return nil, tr.impossible
+	}
+	// Encode every peer's share before the first send: the streams alias
+	// the request body.
+	local := -1
+	bodies := make([][]byte, len(targets))
+	for i := range targets {
+		if targets[i].peer.Name == r.opts.Self {
+			local = i
+			continue
+		}
+		bodies[i] = encodePush(streams, targets[i].streams)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Timeout)
+	var wg sync.WaitGroup
+	for i := range targets {
+		t := &targets[i]
+		if i == local {
+			continue
+		}
+		if !r.ring.Healthy(t.peer.Name) {
+			r.failures.WithLabelValues(t.peer.Name).Inc()
+			tr.report(i, t.streams, nil, fmt.Errorf("node %s is down (gossip)", t.peer.Name))
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rej, err := r.send(ctx, tenant, t.peer, bodies[i])
+			if err != nil {
+				r.failures.WithLabelValues(t.peer.Name).Inc()
+			}
+			tr.report(i, t.streams, rej, err)
+		}()
+	}
+	go func() { wg.Wait(); cancel() }()
+	if local >= 0 {
+		t := &targets[local]
+		sub := make([]store.Stream, len(t.streams))
+		for j, si := range t.streams {
+			sub[j] = streams[si]
+		}
+		rej, err := r.local.Append(tenant, sub)
+		tr.report(local, t.streams, rejectedText(rej), err)
+	}
+	<-tr.done
+	if err := tr.err(); err != nil {
+		r.refused.Inc()
+		return nil, err
+	}
+	return tr.rejected(streams), nil
+}
+
+// place groups the streams by owner node and sets each stream's quorum.
+func (r *Replicator) place(tenant string, streams []store.Stream, tr *tracker) []target {
+	var targets []target
+	index := map[string]int{}
+	owners := make([]Peer, 0, 8)
+	var key []byte
+	for si := range streams {
+		key = streams[si].Labels.AppendString(key[:0])
+		owners = r.ring.Owners(r.ring.StreamKey(tenant, unsafe.String(unsafe.SliceData(key), len(key))), owners[:0])
+		if len(owners) == 0 {
+			tr.impossible = fmt.Errorf("%w: the ring has no member to own stream %s", ErrUnavailable, streams[si].Labels)
+			return nil
+		}
+		tr.need[si] = uint8(len(owners)/2 + 1)
+		tr.spare[si] = uint8(len(owners)) - tr.need[si]
+		for _, p := range owners {
+			ti, ok := index[p.Name]
+			if !ok {
+				ti = len(targets)
+				index[p.Name] = ti
+				targets = append(targets, target{peer: p})
+			}
+			targets[ti].streams = append(targets[ti].streams, si)
+		}
+	}
+	tr.nodes = make([]nodeResult, len(targets))
+	return targets
+}
+
+// encodePush encodes the chosen streams as a Loki push request,
+// snappy-compressed.
+func encodePush(streams []store.Stream, which []int) []byte {
+	req := push.Request{Streams: make([]push.Stream, len(which))}
+	for j, si := range which {
+		s := &streams[si]
+		ps := &req.Streams[j]
+		ps.Labels = s.Labels.String()
+		ps.Entries = make([]push.Entry, len(s.Entries))
+		for k := range s.Entries {
+			e := &s.Entries[k]
+			pe := &ps.Entries[k]
+			pe.Timestamp = e.T
+			pe.Line = unsafe.String(unsafe.SliceData(e.Line), len(e.Line))
+			if len(e.Meta) > 0 {
+				pe.Metadata = make([]push.LabelPair, len(e.Meta))
+				for m, l := range e.Meta {
+					pe.Metadata[m] = push.LabelPair{Name: l.Name, Value: l.Value}
+				}
+			}
+		}
+	}
+	raw := push.EncodeProto(nil, &req)
+	return snappy.Encode(nil, raw)
+}
+
+// diskFullHeader marks a peer's 503 for a full disk, so that a push all of
+// whose failures are full disks is answered as one.
+const diskFullHeader = "X-Loam-Disk-Full"
+
+// send pushes one encoded share to a peer.
+func (r *Replicator) send(ctx context.Context, tenant string, p Peer, body []byte) ([]rejectedEntry, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.opts.Scheme+"://"+p.Addr+pushPath, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("X-Scope-OrgID", tenant)
+	setAuth(req, r.token)
+	resp, err := r.opts.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", p.Name, err)
+	}
+	defer resp.Body.Close()
+	r.forwarded.WithLabelValues(p.Name).Add(float64(len(body)))
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	switch {
+	case resp.StatusCode == http.StatusNoContent:
+		return nil, nil
+	case resp.StatusCode == http.StatusOK:
+		var out pushAnswer
+		if err := jsoniter.Unmarshal(msg, &out); err != nil {
+			return nil, fmt.Errorf("node %s: bad answer to a push: %v", p.Name, err)
+		}
+		return out.Rejected, nil
+	case resp.Header.Get(diskFullHeader) != "":
+		return nil, fmt.Errorf("node %s: %w", p.Name, store.ErrDiskFull)
+	default:
+		return nil, fmt.Errorf("node %s answered %s: %s", p.Name, resp.Status, strings.TrimSpace(string(msg)))
+	}
+}
+
+// rejectedEntry is a store.Rejected as it crosses the wire.
+type rejectedEntry struct {
+	Stream  string `json:"stream"`
+	T       int64  `json:"t"`
+	Reason  string `json:"reason"`
+	Expired bool   `json:"expired,omitempty"`
+}
+
+// pushAnswer is the body of a 200 answer to an internal push: what the
+// node's store refused.
+type pushAnswer struct {
+	Rejected []rejectedEntry `json:"rejected"`
+}
+
+func rejectedText(rs []store.Rejected) []rejectedEntry {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]rejectedEntry, len(rs))
+	for i, r := range rs {
+		out[i] = rejectedEntry{Stream: r.Stream.String(), T: r.T, Reason: r.Reason, Expired: r.Expired}
+	}
+	return out
+}
+
+// nodeResult is what one owner answered.
+type nodeResult struct {
+	rejected []rejectedEntry
+	err      error
+}
+
+// tracker counts, for every stream of a push, the owners that stored it
+// and those that failed, and signals done once every stream has its
+// quorum or one stream cannot get it any more.
+type tracker struct {
+	mu          sync.Mutex
+	need, spare []uint8 // per stream: acknowledgements needed, failures allowed
+	acks, fails []uint8
+	first       []int16 // per stream: the node whose rejections are reported
+	nodes       []nodeResult
+	pending     int
+	failed      bool
+	closed      bool
+	done        chan struct{}
+	impossible  error // set by place: nothing can be written
+}
+
+func newTracker(n int) *tracker {
+	t := &tracker{need: make([]uint8, n), spare: make([]uint8, n), acks: make([]uint8, n), fails: make([]uint8, n),
+		first: make([]int16, n), pending: n, done: make(chan struct{})}
+	for i := range t.first {
+		t.first[i] = -1
+	}
+	return t
+}
+
+// report records node's answer for its streams.
+func (t *tracker) report(node int, streams []int, rej []rejectedEntry, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.nodes[node] = nodeResult{rejected: rej, err: err}
+	for _, si := range streams {
+		if err != nil {
+			t.fails[si]++
+			if t.fails[si] > t.spare[si] {
+				t.failed = true
+			}
+			continue
+		}
+		if t.first[si] < 0 {
+			t.first[si] = int16(node)
+		}
+		t.acks[si]++
+		if t.acks[si] == t.need[si] {
+			t.pending--
+		}
+	}
+	if t.pending == 0 || t.failed {
+		t.closed = true
+		close(t.done)
+	}
+}
+
+// err is the push's error once done: nil when every stream has its quorum.
+func (t *tracker) err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.failed {
+		return nil
+	}
+	var msgs []string
+	full := true
+	for _, n := range t.nodes {
+		if n.err != nil {
+			msgs = append(msgs, n.err.Error())
+			full = full && errors.Is(n.err, store.ErrDiskFull)
+		}
+	}
+	if full {
+		return fmt.Errorf("%w: %s", store.ErrDiskFull, strings.Join(msgs, "; "))
+	}
+	return fmt.Errorf("%w: a quorum of the owners of a stream could not store the push: %s", ErrUnavailable, strings.Join(msgs, "; "))
+}
+
+// rejected is what the first owner to store each stream refused of it.
+func (t *tracker) rejected(streams []store.Stream) []store.Rejected {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []store.Rejected
+	var index map[string]int
+	for ni, n := range t.nodes {
+		for _, r := range n.rejected {
+			if index == nil {
+				index = make(map[string]int, len(streams))
+				for si, s := range streams {
+					index[s.Labels.String()] = si
+				}
+			}
+			si, ok := index[r.Stream]
+			if !ok || t.first[si] != int16(ni) {
+				continue
+			}
+			out = append(out, store.Rejected{Stream: streams[si].Labels, T: r.T, Reason: r.Reason, Expired: r.Expired})
+		}
+	}
+	return out
+}
