@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -67,11 +68,14 @@ func (s *Store) noteNewest(tenant string, streams []Stream) {
 }
 
 // checkOrder drops the entries older than their stream's newest entry by
-// more than the out-of-order window, and records each stream's newest
-// timestamp.
-func (s *Store) checkOrder(tenant string, streams []Stream) []Rejected {
+// more than the out-of-order window (unless anyOrder), and records each
+// stream's newest timestamp.
+func (s *Store) checkOrder(tenant string, streams []Stream, anyOrder bool) []Rejected {
 	var rejected []Rejected
 	window := int64(s.opts.OutOfOrderWindow)
+	if anyOrder {
+		window = math.MaxInt64
+	}
 	now := s.now().UnixNano()
 	n := &s.newest
 	n.mu.Lock()
@@ -91,7 +95,7 @@ func (s *Store) checkOrder(tenant string, streams []Stream) []Rejected {
 		}
 		kept := st.Entries[:0]
 		for _, en := range st.Entries {
-			if en.T < maxT-window {
+			if maxT-en.T > window {
 				rejected = append(rejected, Rejected{Stream: st.Labels, T: en.T,
 					Reason: fmt.Sprintf("entry too far behind: the stream's newest entry is %s and entries older than %s are refused",
 						time.Unix(0, maxT).UTC().Format(time.RFC3339Nano), s.opts.OutOfOrderWindow)})

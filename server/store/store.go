@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -301,7 +302,19 @@ type Rejected struct {
 // returned; when err is nil everything else may be acknowledged. Append may
 // reorder and filter the entries of streams in place.
 func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
-	rejected := s.checkOrder(tenant, streams)
+	return s.append(tenant, streams, false)
+}
+
+// Restore is Append for entries another replica holds and this one lacks
+// (the cluster's repair): they are stored whatever their age relative to
+// their stream's newest entry, since they were acknowledged long ago;
+// retention still applies. The caller drops the entries already held.
+func (s *Store) Restore(tenant string, streams []Stream) ([]Rejected, error) {
+	return s.append(tenant, streams, true)
+}
+
+func (s *Store) append(tenant string, streams []Stream, anyOrder bool) ([]Rejected, error) {
+	rejected := s.checkOrder(tenant, streams, anyOrder)
 	live := streams[:0]
 	for _, st := range streams {
 		if len(st.Entries) > 0 {
@@ -361,6 +374,33 @@ func (s *Store) appendHead(tenant string, streams []Stream) {
 		default:
 		}
 	}
+}
+
+// Tenants returns the tenants the store holds data of, sorted.
+func (s *Store) Tenants() []string {
+	s.mu.RLock()
+	set := make(map[string]struct{}, len(s.parts))
+	for t, days := range s.parts {
+		if len(days) > 0 {
+			set[t] = struct{}{}
+		}
+	}
+	heads := []*head{s.head}
+	for _, f := range s.frozen {
+		heads = append(heads, f.h)
+	}
+	s.mu.RUnlock()
+	for _, h := range heads {
+		for _, t := range h.tenantNames() {
+			set[t] = struct{}{}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Close flushes the head into blocks and closes the WAL.
