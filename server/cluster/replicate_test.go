@@ -92,7 +92,9 @@ func testCluster(t *testing.T, n, rf int, secret []byte) (*Replicator, *fakeRing
 
 type appenderFunc func(string, []store.Stream) ([]store.Rejected, error)
 
-func (f appenderFunc) Append(tenant string, s []store.Stream) ([]store.Rejected, error) { return f(tenant, s) }
+func (f appenderFunc) Append(tenant string, s []store.Stream) ([]store.Rejected, error) {
+	return f(tenant, s)
+}
 
 // streamsOf builds n streams of k entries each, starting at t0.
 func streamsOf(n, k int, t0 int64) []store.Stream {
