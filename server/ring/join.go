@@ -2,6 +2,7 @@ package ring
 
 import (
 	"context"
+	"errors"
 	"net"
 	"slices"
 	"strconv"
@@ -42,8 +43,8 @@ func (r *Ring) joinLoop() {
 			addrs = append(addrs, resolveJoin(ctx, net.DefaultResolver.LookupIPAddr, r.cfg.Join, r.joinPort(), r.log)...)
 		}
 		addrs = r.withoutSelf(addrs)
-		if len(addrs) > 0 && ctx.Err() == nil {
-			n, err := r.ml.Join(addrs)
+		if len(addrs) > 0 {
+			n, err := r.join(ctx, addrs)
 			switch {
 			case r.numAlive.Load() > 1 && !joined:
 				joined = true
@@ -68,6 +69,27 @@ func (r *Ring) joinLoop() {
 		case <-t.C:
 		}
 	}
+}
+
+// join joins addrs one by one, so that stopping waits for one dial at
+// most (memberlist's TCPTimeout), and returns how many answered.
+func (r *Ring) join(ctx context.Context, addrs []string) (int, error) {
+	n := 0
+	var errs []error
+	for _, a := range addrs {
+		if ctx.Err() != nil {
+			break
+		}
+		if _, err := r.ml.Join([]string{a}); err != nil {
+			errs = append(errs, err)
+		} else {
+			n++
+		}
+	}
+	if n > 0 {
+		return n, nil
+	}
+	return 0, errors.Join(errs...)
 }
 
 // deadMembers are the gossip addresses of the members that have not left

@@ -162,15 +162,17 @@ func TestCluster(t *testing.T) {
 	// Restarted under its name: same tokens, healthy again, JOINING.
 	c2 := startRing(t, "c", cPort, []string{a.Self().GossipAddr}, nil)
 	rings[2] = c2
-	eventually(t, 10*time.Second, "restarted c JOINING and healthy everywhere", func() bool {
+	took = eventually(t, 10*time.Second, "restarted c JOINING and healthy everywhere", func() bool {
 		return converged(rings, map[string]State{"c": Joining}) && a.Healthy("c") && b.Healthy("c")
 	})
+	t.Logf("restarted member healthy everywhere after %v", took)
 	ownersAgree(t, rings, 2)
 
 	// Killed again, then forgotten: LEFT everywhere, owns nothing.
 	c2.Shutdown()
 	rings = rings[:2]
-	eventually(t, 10*time.Second, "c unhealthy again", func() bool { return !a.Healthy("c") && !b.Healthy("c") })
+	took = eventually(t, 10*time.Second, "c unhealthy again", func() bool { return !a.Healthy("c") && !b.Healthy("c") })
+	t.Logf("killed again: unhealthy everywhere after %v", took)
 	if err := a.Forget("c"); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +298,7 @@ func TestRefute(t *testing.T) {
 }
 
 func TestTombstones(t *testing.T) {
-	a := startRing(t, "a", 0, nil, func(c *Config) { c.TombstoneTTL = time.Minute })
+	a := startRing(t, "a", 0, nil, func(c *Config) { c.TombstoneTTL = time.Minute; c.HeartbeatPeriod = 50 * time.Millisecond })
 	old := time.Now().Add(-2 * time.Minute).UnixNano()
 	a.receive(AppendDesc(nil, Desc{"gone": {Name: "gone", State: Left, Heartbeat: old}}), "state")
 	if _, ok := a.Desc()["gone"]; ok {
