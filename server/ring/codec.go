@@ -22,8 +22,7 @@ import (
 const (
 	codecVersion = 1
 
-	maxStringLen = 1024    // a name or an address
-	maxTokens    = 1 << 16 // per member
+	maxStringLen = 1024 // a name or an address
 	maxMembers   = 1 << 16
 	minMemberLen = 3 + 1 + 8 + 1 // three empty strings, state, heartbeat, token count
 )
@@ -129,7 +128,7 @@ func decodeMember(b []byte) (m Member, rest []byte, err error) {
 		return m, nil, errTruncated
 	}
 	b = b[k:]
-	if n > maxTokens || n*4 > uint64(len(b)) {
+	if n > MaxTokens || n*4 > uint64(len(b)) {
 		return m, nil, fmt.Errorf("ring state: member %q: %d tokens do not fit in %d bytes", m.Name, n, len(b))
 	}
 	if n > 0 {

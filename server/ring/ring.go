@@ -84,8 +84,8 @@ func (c *Config) applyDefaults() error {
 	if c.Tokens == 0 {
 		c.Tokens = DefaultTokens
 	}
-	if c.Tokens < 1 || c.Tokens > maxTokens {
-		return fmt.Errorf("ring: tokens must be between 1 and %d", maxTokens)
+	if c.Tokens < 1 || c.Tokens > MaxTokens {
+		return fmt.Errorf("ring: tokens must be between 1 and %d", MaxTokens)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

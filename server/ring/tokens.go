@@ -6,8 +6,12 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// DefaultTokens is the number of tokens of a member (-ring.tokens).
-const DefaultTokens = 128
+// DefaultTokens is the number of tokens of a member (-ring.tokens);
+// MaxTokens is the most a member may have.
+const (
+	DefaultTokens = 128
+	MaxTokens     = 4096
+)
 
 // Tokens returns n distinct tokens for the member name, ascending. They
 // depend on the name alone, so a node that restarts under its name gets

@@ -7,7 +7,7 @@ import (
 )
 
 func TestTokens(t *testing.T) {
-	for _, n := range []int{1, 4, DefaultTokens, 5000} {
+	for _, n := range []int{1, 4, DefaultTokens, MaxTokens} {
 		a, b := Tokens("loam-0", n), Tokens("loam-0", n)
 		if len(a) != n || !slices.Equal(a, b) {
 			t.Fatalf("%d tokens: not %d or not the same twice", len(a), n)
