@@ -66,12 +66,15 @@
 // not left) and a fresh heartbeat: one that advanced within
 // HeartbeatTimeout (3 heartbeats of 5 s) by this node's monotonic clock,
 // so clock skew between nodes does not matter. Failure detection is tuned
-// for a LAN: probes every 500 ms with a 300 ms timeout, and a member that
-// does not answer is declared dead about 2 s after it is suspected (4
-// probe intervals, memberlist's SuspicionMult, scaled by log10 of the
-// cluster size): a killed node is unhealthy everywhere within about 3 s.
-// The heartbeat catches a node whose memberlist still answers but whose
-// ring stopped. Changed wakes waiters on every change of membership,
+// for a LAN: probes every 500 ms with a 300 ms timeout; a member that
+// does not answer a probe (nor indirect probes through others) is
+// suspected, and declared dead 4 probe intervals (memberlist's
+// SuspicionMult; times log10 of the cluster size from 10 members on)
+// later, unless it refutes. In a cluster of three a killed node is
+// unhealthy everywhere within about 3 s (the tests measure it); from four
+// members on, 2 s needs two other members to confirm the suspicion, and
+// without them it takes up to 6 times that. The heartbeat catches a node
+// whose memberlist still answers but whose ring stopped. Changed wakes waiters on every change of membership,
 // state, or health.
 //
 // # Joining
