@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -230,18 +231,8 @@ func (r *Ring) Members() []Member {
 		ms = append(ms, m)
 	}
 	r.mu.Unlock()
-	slices.SortFunc(ms, func(a, b Member) int { return compareNames(a.Name, b.Name) })
+	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return ms
-}
-
-func compareNames(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Desc returns a copy of the ring state.
