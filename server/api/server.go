@@ -78,6 +78,7 @@ type API struct {
 	querySlots chan struct{}
 
 	deletes Deletes // set by ServeDeletes before Handler; nil: no delete endpoints
+	mounts  []mount // set by Mount before Handler
 }
 
 // backend is what the handlers serve from, set once the store is open.
@@ -169,6 +170,7 @@ func (a *API) Handler() http.Handler {
 	r.HandleFunc("/loki/api/v1/format_query", a.handleFormatQuery).Methods("GET", "POST")
 	r.HandleFunc("/loki/api/v1/status/buildinfo", a.handleBuildInfo).Methods("GET")
 	a.deleteRoutes(r)
+	a.mountRoutes(r)
 	r.HandleFunc("/config", a.handleConfig).Methods("GET")
 	r.HandleFunc("/runtime_config", a.handleRuntimeConfig).Methods("GET")
 	r.NotFoundHandler = a.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

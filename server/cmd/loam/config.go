@@ -13,6 +13,7 @@ import (
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/overrides"
+	"github.com/loam-logs/loam/server/ring"
 	"github.com/loam-logs/loam/server/store"
 	"github.com/loam-logs/loam/server/wal"
 )
@@ -78,6 +79,27 @@ type config struct {
 	DefaultTenant string `yaml:"default_tenant"`
 
 	GCPercent int `yaml:"gc_percent"`
+
+	// The cluster: this node's name, the gossip (memberlist), the token
+	// ring and the secret the nodes share. With no -memberlist.join and a
+	// replication factor of 1 none of it runs.
+	Node struct {
+		Name string `yaml:"name"`
+	} `yaml:"node"`
+	Memberlist struct {
+		Join          []string `yaml:"join_members"`
+		BindAddr      string   `yaml:"bind_addr"`
+		Port          int      `yaml:"bind_port"`
+		AdvertiseAddr string   `yaml:"advertise_addr"`
+	} `yaml:"memberlist"`
+	Ring struct {
+		ReplicationFactor int `yaml:"replication_factor"`
+		Tokens            int `yaml:"tokens"`
+	} `yaml:"ring"`
+	Cluster struct {
+		SecretFile string `yaml:"secret_file"`
+	} `yaml:"cluster"`
+	joinFlag *listFlag // -memberlist.join, told when a parse begins
 }
 
 func (c *config) register(fs *flag.FlagSet) *string {
@@ -121,6 +143,16 @@ func (c *config) register(fs *flag.FlagSet) *string {
 
 	fs.StringVar(&c.DefaultTenant, "auth.default-tenant", "fake", "tenant of requests without an X-Scope-OrgID header")
 	fs.IntVar(&c.GCPercent, "runtime.gc-percent", 50, "Go GC target (GOGC): heap growth allowed over live data before a collection. The head's lines are pointer-free, so a low value costs little CPU and keeps RSS near the live data; the GOGC environment variable, when set, wins")
+	hostname, _ := os.Hostname()
+	fs.StringVar(&c.Node.Name, "node.name", hostname, "name of this node in the cluster: unique, and stable across restarts (its ring tokens derive from it)")
+	c.joinFlag = &listFlag{dst: &c.Memberlist.Join}
+	fs.Var(c.joinFlag, "memberlist.join", "a cluster member to join: host:port, or a DNS name whose every address is joined (a Kubernetes headless Service); repeat the flag (or separate with commas) for several. A missing port is -memberlist.port. Joining is retried in the background until a member answers, so nodes start in any order. With no join and -ring.replication-factor 1 the node runs alone, without gossip")
+	fs.StringVar(&c.Memberlist.BindAddr, "memberlist.bind-addr", "0.0.0.0", "address to listen on for gossip (TCP and UDP)")
+	fs.IntVar(&c.Memberlist.Port, "memberlist.port", ring.DefaultPort, "gossip port (TCP and UDP)")
+	fs.StringVar(&c.Memberlist.AdvertiseAddr, "memberlist.advertise-addr", "", "IP address other nodes reach this one on: for gossip, and with the port of -http.addr for HTTP (default: the host of -memberlist.bind-addr, or a private IP of this machine when bound to 0.0.0.0)")
+	fs.IntVar(&c.Ring.ReplicationFactor, "ring.replication-factor", 1, "copies of each stream, on distinct nodes of the ring; above 1 the node joins a cluster even without -memberlist.join")
+	fs.IntVar(&c.Ring.Tokens, "ring.tokens", ring.DefaultTokens, "positions of this node on the ring (more: a more even share of the streams); derived from -node.name, so a restarted node gets them back")
+	fs.StringVar(&c.Cluster.SecretFile, "cluster.secret-file", "", "file holding the secret the nodes of a cluster share (surrounding whitespace ignored): it encrypts the gossip (AES-256 keyed by its SHA-256) and authenticates the calls between nodes. Every node needs the same. Default: none, gossip in clear")
 	return file
 }
 
@@ -150,6 +182,7 @@ func parseConfig(args []string) (*config, error) {
 		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("config file %s: %w", *file, err)
 		}
+		c.joinFlag.fresh = true // the command line's joins replace the file's
 		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
@@ -195,5 +228,6 @@ func (c *config) validate() error {
 	if c.Block.IndexCacheBytes < 0 {
 		errs = append(errs, fmt.Errorf("-block.index-cache-bytes must not be negative"))
 	}
+	errs = append(errs, c.validateCluster()...)
 	return errors.Join(errs...)
 }

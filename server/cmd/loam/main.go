@@ -24,6 +24,7 @@ import (
 	"github.com/loam-logs/loam/server/deletes"
 	"github.com/loam-logs/loam/server/distributor"
 	"github.com/loam-logs/loam/server/overrides"
+	"github.com/loam-logs/loam/server/ring"
 	"github.com/loam-logs/loam/server/store"
 	"github.com/loam-logs/loam/server/wal"
 )
@@ -87,6 +88,18 @@ func run(cfg *config) error {
 	}
 	a.ServeDeletes(dels)
 
+	// The ring starts JOINING (gossip only: no memberlist at all when not
+	// clustered) and turns ACTIVE once the store has replayed its WAL.
+	rg, err := startRing(cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	if rg != nil {
+		defer rg.Shutdown() // on an early return; after Leave it does nothing
+		a.Mount("/ring", http.HandlerFunc(rg.ServeStatus), "GET")
+		a.Mount("/ring/forget", http.HandlerFunc(rg.ServeForget), "POST")
+	}
+
 	// Listen first, so that /ready answers "not ready" during WAL replay.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -124,6 +137,11 @@ func run(cfg *config) error {
 	}
 	a.Serve(distributor.New(limits, st, reg), st)
 	dels.Start(st)
+	if rg != nil {
+		if err := rg.SetState(ring.Active); err != nil {
+			return err
+		}
+	}
 	log.Info("ready")
 
 	sig := make(chan os.Signal, 1)
@@ -133,6 +151,13 @@ func run(cfg *config) error {
 		log.Info("shutting down", "signal", s.String())
 	case err := <-serveErr:
 		log.Error("HTTP server stopped", "err", err)
+	}
+	if rg != nil {
+		// Gossip LEAVING then LEFT first, so that the others stop sending
+		// this node writes while it still serves the ones under way.
+		if err := rg.Leave(10 * time.Second); err != nil {
+			log.Warn("leaving the ring", "err", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
