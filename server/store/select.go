@@ -308,6 +308,12 @@ func toNeedles(sets [][]string) block.Needles {
 	return out
 }
 
+// AppendOrderKey appends to dst the key of ls that orders streams in a
+// merge: keys compare (bytes.Compare) as labels.Compare compares the label
+// sets, and equal keys are equal labels. Other packages merging iterators
+// of several stores break ties by it (package fanout).
+func AppendOrderKey(dst []byte, ls labels.Labels) []byte { return appendOrderKey(dst, ls) }
+
 // appendOrderKey appends to dst a key of ls that sorts as labels.Compare
 // sorts label sets: each name and value in turn, a NUL escaped as 0x00
 // 0xff, each ended by 0x00 0x01, which sorts before anything that could
@@ -416,6 +422,9 @@ type cursor struct {
 	es   []block.Entry
 	i    int  // next entry, counting from the direction's start
 	head bool // es are head entries
+	// times says es are timestamps alone (NoLines) of a chunk no other
+	// source overlaps: entries of one time are distinct lines, not copies.
+	times bool
 }
 
 func (c *cursor) at(dir Direction) *block.Entry {
@@ -502,7 +511,7 @@ func (it *streamIter) openNext() error {
 		}
 		it.stats.ReadTime.Add(since(t0))
 		if len(es) > 0 {
-			heap.Push(it, &cursor{es: es})
+			heap.Push(it, &cursor{es: es, times: true})
 		}
 		return nil
 	}
@@ -641,7 +650,10 @@ func (it *streamIter) next() bool {
 		} else {
 			heap.Fix(it, 0)
 		}
-		if e.T == it.lastT && len(it.lastLines) > 0 {
+		if c.times {
+			// No line to compare, and no other source to copy it.
+			it.lastT, it.lastLines = e.T, it.lastLines[:0]
+		} else if e.T == it.lastT && len(it.lastLines) > 0 {
 			dup := false
 			for _, l := range it.lastLines {
 				if string(l) == string(e.Line) {

@@ -530,3 +530,37 @@ func TestUnorderedStreamOrder(t *testing.T) {
 	}
 	sorted("timestamps", names)
 }
+
+// TestNoLinesSameTime: a timestamps-only read keeps the entries of a
+// stream that share a timestamp (different lines), as Timestamps counts
+// them, rather than taking them for copies of each other.
+func TestNoLinesSameTime(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	es := entries(30, 1000, "x")
+	for i := range es {
+		es[i].T = base + int64(i/3)*1000 // three lines a time
+	}
+	if _, err := s.Append("t1", []Stream{{ls("a"), es[:15]}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append("t1", []Stream{{ls("a"), es[15:]}}); err != nil {
+		t.Fatal(err)
+	}
+	counted := 0
+	if err := s.Timestamps(context.Background(), SelectParams{Tenant: "t1", Start: base - 1, End: base + int64(time.Hour)}, nil,
+		func(_, _ labels.Labels, ts []int64) { counted += len(ts) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, unordered := range []bool{false, true} {
+		for _, dir := range []Direction{Forward, Backward} {
+			got := selectAll(t, s, SelectParams{NoLines: true, Unordered: unordered, Direction: dir})
+			if len(got) != 30 || counted != 30 {
+				t.Errorf("unordered=%v dir=%d: %d entries, Timestamps %d, want 30", unordered, dir, len(got), counted)
+			}
+		}
+	}
+}
