@@ -43,14 +43,17 @@ type ent struct {
 // universe returns the entries of a few streams, in time order per stream:
 // every fifth or so shares its timestamp with the one before (another
 // line), one stream carries structured metadata.
-func universe(seed uint64, perStream int) []ent {
+func universe(seed uint64, perStream int) []ent { return universeOf(seed, perStream, true) }
+
+// universeOf is universe, with timestamps shared or not.
+func universeOf(seed uint64, perStream int, shared bool) []ent {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var out []ent
 	for s := range 5 {
 		ls := labels.FromMap(map[string]string{"app": fmt.Sprintf("app%d", s), "env": []string{"prod", "dev"}[s%2]})
 		t := base
 		for i := range perStream {
-			if i == 0 || rng.IntN(5) != 0 {
+			if i == 0 || rng.IntN(5) != 0 || !shared {
 				t += 1 + rng.Int64N(int64(2*time.Second))
 			}
 			e := block.Entry{T: t, Line: fmt.Appendf(nil, "level=%s app=%d msg=\"request %d\" took=%dms",
@@ -64,21 +67,21 @@ func universe(seed uint64, perStream int) []ent {
 	return out
 }
 
-// placement says which of n replicas hold entry i of the universe.
-type placement func(rng *rand.Rand, i, n int) []int
+// placement says which of n replicas hold an entry of the universe.
+type placement func(rng *rand.Rand, e ent, n int) []int
 
 var placements = []struct {
 	name string
 	p    placement
 }{
-	{"all", func(_ *rand.Rand, _, n int) []int {
+	{"all", func(_ *rand.Rand, _ ent, n int) []int {
 		out := make([]int, n)
 		for i := range out {
 			out[i] = i
 		}
 		return out
 	}},
-	{"two of three", func(rng *rand.Rand, _, n int) []int {
+	{"two of three", func(rng *rand.Rand, _ ent, n int) []int {
 		skip := rng.IntN(n)
 		var out []int
 		for r := range n {
@@ -88,8 +91,19 @@ var placements = []struct {
 		}
 		return out
 	}},
-	{"one each", func(rng *rand.Rand, _, n int) []int { return []int{rng.IntN(n)} }},
-	{"some", func(rng *rand.Rand, _, n int) []int {
+	{"one each", func(rng *rand.Rand, _ ent, n int) []int { return []int{rng.IntN(n)} }},
+	{"streams on two of three", func(_ *rand.Rand, e ent, n int) []int {
+		// As a ring places them: a stream's entries on the same replicas.
+		skip := int(e.ls.Hash() % uint64(n))
+		var out []int
+		for r := range n {
+			if r != skip {
+				out = append(out, r)
+			}
+		}
+		return out
+	}},
+	{"some", func(rng *rand.Rand, _ ent, n int) []int {
 		var out []int
 		for len(out) == 0 {
 			for r := range n {
@@ -117,8 +131,8 @@ func newCluster(t testing.TB, u []ent, n int, p placement, seed uint64) *cluster
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
 	c := &cluster{u: u, held: make([][]ent, n), union: openStore(t)}
-	for i, e := range u {
-		for _, r := range p(rng, i, n) {
+	for _, e := range u {
+		for _, r := range p(rng, e, n) {
 			c.held[r] = append(c.held[r], e)
 		}
 	}

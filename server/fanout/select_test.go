@@ -1,11 +1,13 @@
 package fanout
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/store"
 )
@@ -170,4 +172,52 @@ func maps2Equal[K comparable](a, b map[K]int) bool {
 		}
 	}
 	return true
+}
+
+// listed is a replica answering Select with fixed entries of one stream.
+type listed struct {
+	Reader
+	es []block.Entry
+}
+
+func (l listed) Select(context.Context, store.SelectParams) (store.EntryIterator, error) {
+	s := &sliceIter{}
+	ls := labels.FromMap(map[string]string{"app": "x"})
+	for _, e := range l.es {
+		s.ls, s.es = append(s.ls, ls), append(s.es, e)
+	}
+	return s, nil
+}
+
+// TestMergeGroups: the lines of one (stream, time) come once each, in
+// whatever order each replica holds them.
+func TestMergeGroups(t *testing.T) {
+	e := func(ts int64, line string) block.Entry { return block.Entry{T: ts, Line: []byte(line)} }
+	tests := []struct {
+		name     string
+		replicas [][]block.Entry
+		want     []string
+	}{
+		{"same order", [][]block.Entry{{e(1, "a"), e(1, "b"), e(2, "c")}, {e(1, "a"), e(1, "b"), e(2, "c")}}, []string{"1a", "1b", "2c"}},
+		{"crossed", [][]block.Entry{{e(1, "a"), e(1, "b")}, {e(1, "b"), e(1, "a")}}, []string{"1a", "1b"}},
+		{"crossed three", [][]block.Entry{{e(1, "a"), e(1, "b"), e(1, "c")}, {e(1, "c"), e(1, "b")}, {e(1, "b"), e(1, "a"), e(1, "d")}},
+			[]string{"1a", "1b", "1c", "1d"}},
+		{"disjoint lines", [][]block.Entry{{e(1, "a")}, {e(1, "b")}, {e(1, "c"), e(3, "a")}}, []string{"1a", "1b", "1c", "3a"}},
+		{"one empty", [][]block.Entry{{}, {e(1, "a"), e(2, "a")}}, []string{"1a", "2a"}},
+		{"interleaved", [][]block.Entry{{e(1, "a"), e(3, "c")}, {e(2, "b"), e(3, "c"), e(4, "d")}}, []string{"1a", "2b", "3c", "4d"}},
+	}
+	for _, tc := range tests {
+		var rs []Replica
+		for i, es := range tc.replicas {
+			rs = append(rs, Replica{Name: fmt.Sprint(i), Reader: listed{es: es}})
+		}
+		var got []string
+		for _, g := range selectAll(t, New(Config{}, rs), store.SelectParams{}, 0) {
+			got = append(got, fmt.Sprint(g.t, g.line))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
