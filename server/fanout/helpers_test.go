@@ -19,7 +19,7 @@ import (
 )
 
 // base is the time of the tests' first entries.
-var base = time.Now().Add(-2 * time.Hour).Truncate(time.Minute).UnixNano()
+var base = time.Now().Add(-48 * time.Hour).Truncate(time.Minute).UnixNano()
 
 const tenant = "t1"
 
@@ -145,28 +145,46 @@ func newCluster(t testing.TB, u []ent, n int, p placement, seed uint64) *cluster
 	return c
 }
 
-// fill appends es to s, flushing after the first share of them.
+// fill appends es to s in time order, flushing after the first share of
+// them.
 func fill(t testing.TB, s *store.Store, es []ent, share float64) {
 	t.Helper()
+	es = slices.Clone(es)
+	slices.SortStableFunc(es, func(a, b ent) int { return cmp.Compare(a.e.T, b.e.T) })
 	cut := int(float64(len(es)) * share)
 	add := func(es []ent) {
-		var streams []store.Stream
-		for _, e := range es {
-			if len(streams) == 0 || !streams[len(streams)-1].Labels.Equal(e.ls) {
-				streams = append(streams, store.Stream{Labels: e.ls})
-			}
-			last := &streams[len(streams)-1]
-			last.Entries = append(last.Entries, e.e)
+		for len(es) > 500 {
+			add1(t, s, es[:500])
+			es = es[500:]
 		}
-		if _, err := s.Append(tenant, streams); err != nil {
-			t.Fatal(err)
-		}
+		add1(t, s, es)
 	}
 	add(es[:cut])
 	if err := s.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	add(es[cut:])
+}
+
+// add1 appends es to s in one call.
+func add1(t testing.TB, s *store.Store, es []ent) {
+	t.Helper()
+	var streams []store.Stream
+	for _, e := range es {
+		i := slices.IndexFunc(streams, func(s store.Stream) bool { return s.Labels.Equal(e.ls) })
+		if i < 0 {
+			i = len(streams)
+			streams = append(streams, store.Stream{Labels: e.ls})
+		}
+		streams[i].Entries = append(streams[i].Entries, e.e)
+	}
+	rejected, err := s.Append(tenant, streams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rejected) > 0 {
+		t.Fatalf("%d entries rejected: %v", len(rejected), rejected[0])
+	}
 }
 
 // fanout returns a Fanout over the cluster's replicas.
@@ -258,5 +276,5 @@ func diff(t testing.TB, what string, got, want []got) {
 }
 
 func allParams(dir store.Direction) store.SelectParams {
-	return store.SelectParams{Tenant: tenant, Start: base, End: base + int64(24*time.Hour), Direction: dir}
+	return store.SelectParams{Tenant: tenant, Start: base, End: base + int64(47*time.Hour), Direction: dir}
 }

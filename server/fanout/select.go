@@ -71,7 +71,7 @@ type cursor struct {
 	i        int // the replica
 	it       store.EntryIterator
 	ls       labels.Labels
-	key      []byte // store.AppendOrderKey of ls
+	key      []byte // unordered: store.AppendOrderKey of ls
 	spare    []byte // the key being made
 	e        block.Entry
 	ok       bool // e is an entry
@@ -84,6 +84,12 @@ type cursor struct {
 // a group's entries are consecutive in every replica's order, so they are
 // consecutive in the merge too, and de-duplication only looks within the
 // current group.
+//
+// Streams are told apart by their labels: in time order, consecutive
+// entries of an iterator are mostly of other streams, and labels are
+// compared only between entries of equal time; unordered, streams change
+// seldom, and each cursor keeps its stream's order key, which compares
+// faster.
 type mergeIter struct {
 	ctx       context.Context
 	acc       *account
@@ -97,7 +103,8 @@ type mergeIter struct {
 
 	// The current group.
 	gT   int64
-	gKey []byte
+	gLs  labels.Labels // its stream
+	gKey []byte        // unordered: its stream's key
 	gSet bool
 	// gN is the most entries any replica had in the group so far: with
 	// NoLines, the group's entries returned.
@@ -121,21 +128,29 @@ func (m *mergeIter) advance(c *cursor) error {
 	ls, e := c.it.At()
 	if !c.started {
 		c.ls, c.e, c.ok, c.started = ls, e, true, true
-		c.key = store.AppendOrderKey(c.key, ls)
+		if m.unordered {
+			c.key = store.AppendOrderKey(c.key, ls)
+		}
 		return nil
 	}
-	cmp := 0 // the new stream against the last, in label order
-	if !sameSlice(ls, c.ls) && !ls.Equal(c.ls) {
-		c.spare = store.AppendOrderKey(c.spare[:0], ls)
-		cmp = bytes.Compare(c.spare, c.key)
-	}
 	earlier := e.T != c.e.T && (e.T < c.e.T) == m.fwd
-	if m.unordered && (cmp < 0 || cmp == 0 && earlier) || !m.unordered && (earlier || e.T == c.e.T && cmp < 0) {
+	bad := false
+	if m.unordered {
+		cmp := 0 // the new stream against the last, in label order
+		if !sameSlice(ls, c.ls) && !ls.Equal(c.ls) {
+			c.spare = store.AppendOrderKey(c.spare[:0], ls)
+			cmp = bytes.Compare(c.spare, c.key)
+		}
+		bad = cmp < 0 || cmp == 0 && earlier
+		if cmp > 0 {
+			c.key, c.spare = c.spare, c.key
+		}
+	} else {
+		bad = earlier || e.T == c.e.T && compareStreams(ls, c.ls) < 0
+	}
+	if bad {
 		c.ok = false
 		return fmt.Errorf("answer out of order: %s at %d came after %s at %d", ls, e.T, c.ls, c.e.T)
-	}
-	if cmp != 0 {
-		c.key, c.spare = c.spare, c.key
 	}
 	c.ls, c.e, c.ok = ls, e, true
 	return nil
@@ -145,6 +160,14 @@ func (m *mergeIter) advance(c *cursor) error {
 // iterator hands out for every entry of a stream.
 func sameSlice(a, b labels.Labels) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// compareStreams is labels.Compare, quick for a slice against itself.
+func compareStreams(a, b labels.Labels) int {
+	if sameSlice(a, b) {
+		return 0
+	}
+	return labels.Compare(a, b)
 }
 
 // less orders two cursors' entries: by time in the direction, then by
@@ -159,15 +182,24 @@ func (m *mergeIter) less(a, b *cursor) bool {
 	if a.e.T != b.e.T {
 		return (a.e.T < b.e.T) == m.fwd
 	}
-	return bytes.Compare(a.key, b.key) < 0
+	return compareStreams(a.ls, b.ls) < 0
 }
 
 func (m *mergeIter) inGroup(c *cursor) bool {
-	return m.gSet && c.e.T == m.gT && bytes.Equal(c.key, m.gKey)
+	if !m.gSet || c.e.T != m.gT {
+		return false
+	}
+	if m.unordered {
+		return bytes.Equal(c.key, m.gKey)
+	}
+	return sameSlice(c.ls, m.gLs) || c.ls.Equal(m.gLs)
 }
 
 func (m *mergeIter) newGroup(c *cursor) {
-	m.gT, m.gKey, m.gSet = c.e.T, append(m.gKey[:0], c.key...), true
+	m.gT, m.gLs, m.gSet = c.e.T, c.ls, true
+	if m.unordered {
+		m.gKey = append(m.gKey[:0], c.key...)
+	}
 	m.gN, m.gMulti, m.gLines, m.gBuf = 0, false, m.gLines[:0], m.gBuf[:0]
 	for _, o := range m.cs {
 		o.n = 0
