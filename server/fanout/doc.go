@@ -24,9 +24,11 @@
 //   - Timestamps without a filter, and Select with NoLines, do not read
 //     lines. Per stream and timestamp they count as many entries as the
 //     replica holding that timestamp most often. This is the one inexact
-//     case: two different lines of one stream at the same nanosecond that
-//     no replica holds both of (each written while the other's replicas
-//     were down, and not yet repaired) count once, not twice.
+//     case: different lines of one stream at the same nanosecond that no
+//     single replica holds all of (say two, each written while the
+//     replica holding the other was down, and not yet repaired) count as
+//     the most one replica holds, fewer than they are. Replicas holding
+//     whole streams, as a ring places them, are exact.
 //   - Series, label names and values: the union.
 //   - Stats (index stats, volume): per stream and bucket, each figure the
 //     largest of the replicas' (see Fanout.Stats).
