@@ -33,7 +33,7 @@
 //   - Stats (index stats, volume): per stream and bucket, each figure the
 //     largest of the replicas' (see Fanout.Stats).
 //   - Subscribe: one tail over the replicas' tails, each entry once, by a
-//     hash of (stream, timestamp, line) remembered for the last tailWindow
+//     hash of (stream, timestamp, line) remembered for the last 65,536
 //     entries.
 //
 // # Order contract
