@@ -54,14 +54,18 @@ func (a *API) handleDetectedLabels(w http.ResponseWriter, r *http.Request, be *b
 			return
 		}
 	}
-	ctx, cancel := a.queryContext(r)
-	defer cancel()
+	ctx, done, err := a.startRead(r)
+	if err != nil {
+		a.answerError(w, r, err)
+		return
+	}
+	defer done()
 	values := map[string]map[string]struct{}{}
 	var sets [][]*labels.Matcher
 	if ms != nil {
 		sets = [][]*labels.Matcher{ms}
 	}
-	err = be.store.Series(ctx, tenant, sets, start.UnixNano(), end.UnixNano(), func(ls labels.Labels) {
+	err = be.read.Series(ctx, tenant, sets, start.UnixNano(), end.UnixNano(), func(ls labels.Labels) {
 		for _, l := range ls {
 			set := values[l.Name]
 			if set == nil {
@@ -162,9 +166,12 @@ func (a *API) detectedLines(r *http.Request, be *backend, p detectedParams, fn f
 	if err != nil {
 		return err
 	}
-	ctx, cancel := a.queryContext(r)
-	defer cancel()
-	eng := engine.New(be.store, engine.Limits{MaxSeries: a.opts.Limits.For(tenant).MaxQuerySeries})
+	ctx, done, err := a.startRead(r)
+	if err != nil {
+		return err
+	}
+	defer done()
+	eng := engine.New(be.read, engine.Limits{MaxSeries: a.opts.Limits.For(tenant).MaxQuerySeries})
 	res, err := eng.Query(ctx, engine.Params{Tenant: tenant, Expr: p.expr,
 		Start: p.start.UnixNano(), End: p.end.UnixNano(), Backward: true, Limit: p.lineLimit, Stats: &store.Stats{}})
 	if err != nil {

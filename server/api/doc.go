@@ -5,4 +5,9 @@
 // configuration in effect (/config, /runtime_config); the readiness probe
 // and metrics. Every limit of a query is the asking tenant's (Options.Limits). It parses HTTP parameters the way Loki does
 // and writes Loki's JSON, and holds no storage or query logic of its own.
+//
+// Every read endpoint reads through a Reader (the local store, or a
+// fan-out over a cluster's replicas) and holds one of the
+// -query.max-concurrent slots while it reads; writes go through the
+// distributor.
 package api

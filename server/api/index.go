@@ -69,11 +69,15 @@ func (a *API) handleIndexStats(w http.ResponseWriter, r *http.Request, be *backe
 		a.answerError(w, r, err)
 		return
 	}
-	ctx, cancel := a.queryContext(r)
-	defer cancel()
+	ctx, done, err := a.startRead(r)
+	if err != nil {
+		a.answerError(w, r, err)
+		return
+	}
+	defer done()
 	var out indexStats
 	streams := map[string]struct{}{}
-	err = be.store.Stats(ctx, store.StatsParams{Tenant: tenant, Matchers: ms,
+	err = be.read.Stats(ctx, store.StatsParams{Tenant: tenant, Matchers: ms,
 		Bounds: []int64{start.UnixNano(), end.UnixNano() + 1}}, func(ls labels.Labels, figs []store.Figures) {
 		streams[ls.String()] = struct{}{}
 		out.Chunks += figs[0].Chunks
@@ -274,9 +278,13 @@ func (a *API) volume(w http.ResponseWriter, r *http.Request, be *backend, ranged
 		vs.bytes[b] += bytes
 	}
 	if n > 0 {
-		ctx, cancel := a.queryContext(r)
-		defer cancel()
-		err = be.store.Stats(ctx, store.StatsParams{Tenant: tenant, Matchers: p.matchers, Bounds: bounds},
+		ctx, done, err := a.startRead(r)
+		if err != nil {
+			a.answerError(w, r, err)
+			return
+		}
+		defer done()
+		err = be.read.Stats(ctx, store.StatsParams{Tenant: tenant, Matchers: p.matchers, Bounds: bounds},
 			func(ls labels.Labels, figs []store.Figures) {
 				if p.byLabels {
 					for _, l := range ls {

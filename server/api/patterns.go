@@ -95,9 +95,13 @@ func (a *API) handlePatterns(w http.ResponseWriter, r *http.Request, be *backend
 		a.answerError(w, r, queryError(err))
 		return
 	}
-	ctx, cancel := a.queryContext(r)
-	defer cancel()
-	it, err := be.store.Select(ctx, store.SelectParams{
+	ctx, done, err := a.startRead(r)
+	if err != nil {
+		a.answerError(w, r, err)
+		return
+	}
+	defer done()
+	it, err := be.read.Select(ctx, store.SelectParams{
 		Tenant: tenant, Matchers: expr.Matchers,
 		Start: p.start.UnixNano(), End: p.end.UnixNano(),
 		Direction: store.Backward, Needles: expr.Needles(),

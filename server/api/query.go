@@ -183,7 +183,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	started := time.Now()
 	flags := requestEncodingFlags(r)
 	stats := &store.Stats{}
-	eng := engine.New(be.store, engine.Limits{MaxSeries: lim.MaxQuerySeries})
+	eng := engine.New(be.read, engine.Limits{MaxSeries: lim.MaxQuerySeries})
 	res, err := eng.Query(ctx, engine.Params{
 		Tenant: tenant, Expr: expr,
 		Start: p.start.UnixNano(), End: p.end.UnixNano(), Step: p.step,
@@ -223,9 +223,13 @@ func (a *API) handleLabels(w http.ResponseWriter, r *http.Request, be *backend) 
 		a.answerError(w, r, err)
 		return
 	}
-	ctx, cancel := a.queryContext(r)
-	defer cancel()
-	names, err := be.store.LabelNames(ctx, tenant, ms, start.UnixNano(), end.UnixNano())
+	ctx, done, err := a.startRead(r)
+	if err != nil {
+		a.answerError(w, r, err)
+		return
+	}
+	defer done()
+	names, err := be.read.LabelNames(ctx, tenant, ms, start.UnixNano(), end.UnixNano())
 	if err != nil {
 		a.answerError(w, r, err)
 		return
@@ -244,9 +248,13 @@ func (a *API) handleLabelValues(w http.ResponseWriter, r *http.Request, be *back
 		a.answerError(w, r, err)
 		return
 	}
-	ctx, cancel := a.queryContext(r)
-	defer cancel()
-	values, err := be.store.LabelValues(ctx, tenant, mux.Vars(r)["name"], ms, start.UnixNano(), end.UnixNano())
+	ctx, done, err := a.startRead(r)
+	if err != nil {
+		a.answerError(w, r, err)
+		return
+	}
+	defer done()
+	values, err := be.read.LabelValues(ctx, tenant, mux.Vars(r)["name"], ms, start.UnixNano(), end.UnixNano())
 	if err != nil {
 		a.answerError(w, r, err)
 		return
@@ -277,10 +285,14 @@ func (a *API) handleSeries(w http.ResponseWriter, r *http.Request, be *backend) 
 		}
 		sets = append(sets, ms)
 	}
-	ctx, cancel := a.queryContext(r)
-	defer cancel()
+	ctx, done, err := a.startRead(r)
+	if err != nil {
+		a.answerError(w, r, err)
+		return
+	}
+	defer done()
 	out := []map[string]string{}
-	err = be.store.Series(ctx, tenant, sets, start.UnixNano(), end.UnixNano(), func(ls labels.Labels) {
+	err = be.read.Series(ctx, tenant, sets, start.UnixNano(), end.UnixNano(), func(ls labels.Labels) {
 		out = append(out, ls.Map())
 	})
 	if err != nil {

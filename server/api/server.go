@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/loam-logs/loam/server/distributor"
+	"github.com/loam-logs/loam/server/fanout"
 	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/push"
 	"github.com/loam-logs/loam/server/store"
@@ -83,8 +84,9 @@ type API struct {
 
 // backend is what the handlers serve from, set once the store is open.
 type backend struct {
-	dist  *distributor.Distributor
-	store *store.Store
+	dist  *distributor.Distributor // writes
+	read  Reader                   // every read endpoint
+	flush Flusher                  // /flush
 }
 
 // New returns the API. Until Serve is called every data route answers 503,
@@ -120,9 +122,20 @@ func New(opts Options, log *slog.Logger, reg prometheus.Registerer, g prometheus
 	return a
 }
 
-// Serve starts answering from d and st, and marks the server ready.
+// Serve starts answering from a single node's store st, writes going
+// through d, and marks the server ready.
 func (a *API) Serve(d *distributor.Distributor, st *store.Store) {
-	a.be.Store(&backend{dist: d, store: st})
+	if st == nil {
+		a.ServeFrom(nil, d, nil)
+		return
+	}
+	a.ServeFrom(store.Local{Store: st}, d, st)
+}
+
+// ServeFrom starts answering reads from r, writes through d and /flush
+// with f, and marks the server ready.
+func (a *API) ServeFrom(r Reader, d *distributor.Distributor, f Flusher) {
+	a.be.Store(&backend{dist: d, read: r, flush: f})
 }
 
 // Stop makes the data routes answer 503 again, for a graceful shutdown.
@@ -353,7 +366,7 @@ func writeDiskFull(w http.ResponseWriter) {
 // handleFlush writes the head into blocks now, as Loki's ingester /flush
 // does (before a planned shutdown or to measure what is on disk).
 func (a *API) handleFlush(w http.ResponseWriter, r *http.Request, be *backend) {
-	if err := be.store.Flush(r.Context()); err != nil {
+	if err := be.flush.Flush(r.Context()); err != nil {
 		if errors.Is(err, store.ErrDiskFull) {
 			writeDiskFull(w)
 			return
@@ -383,12 +396,31 @@ func (a *API) acquireQuery(ctx context.Context) (release func(), err error) {
 	}
 }
 
+// startRead begins a read other than a query (labels, series, stats,
+// volume, detected_*, patterns, a tail's history): bounded by the
+// tenant's query timeout, and holding one of the -query.max-concurrent
+// slots, as queries do. done releases both.
+func (a *API) startRead(r *http.Request) (ctx context.Context, done func(), err error) {
+	ctx, cancel := a.queryContext(r)
+	release, err := a.acquireQuery(ctx)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ctx, func() { release(); cancel() }, nil
+}
+
 // answerError maps an error of the request r to its status and writes it.
 func (a *API) answerError(w http.ResponseWriter, r *http.Request, err error) {
 	var br *badRequest
 	switch {
 	case errors.As(err, &br):
 		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, fanout.ErrUnavailable):
+		// Too many replicas are down for a complete answer; the message
+		// names them.
+		a.log.Warn("read failed: replicas unavailable", "err", err)
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusGatewayTimeout, "query timed out after "+time.Duration(a.limits(r).QueryTimeout).String()+": narrow the time range or the selector")
 	case errors.Is(err, context.Canceled):

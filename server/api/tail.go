@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	jsoniter "github.com/json-iterator/go"
 
+	"github.com/loam-logs/loam/server/fanout"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
 	"github.com/loam-logs/loam/server/logql/pipeline"
@@ -167,7 +168,7 @@ func (a *API) handleTail(w http.ResponseWriter, r *http.Request, be *backend) {
 		a.answerError(w, r, err)
 		return
 	}
-	if n := be.store.Subscribers(tenant); n >= tailMaxPerTenant {
+	if n := be.read.Subscribers(tenant); n >= tailMaxPerTenant {
 		a.answerError(w, r, errBad("max concurrent tail requests limit exceeded, count > limit (%d > %d)", n+1, tailMaxPerTenant))
 		return
 	}
@@ -183,8 +184,12 @@ func (a *API) handleTail(w http.ResponseWriter, r *http.Request, be *backend) {
 	defer conn.Close()
 	// Subscribe before reading the history, so that nothing pushed in
 	// between is missed; what is then in both is sent once (see seen).
-	sub, err := be.store.Subscribe(tenant, p.expr.Matchers, store.TailOptions{})
+	sub, err := be.read.Subscribe(tenant, p.expr.Matchers, store.TailOptions{})
 	if err != nil {
+		if errors.Is(err, fanout.ErrUnavailable) {
+			closeTail(conn, websocket.CloseTryAgainLater, err.Error())
+			return
+		}
 		closeTail(conn, websocket.CloseGoingAway, "server shutting down")
 		return
 	}
@@ -220,7 +225,7 @@ func closeTail(conn *websocket.Conn, code int, reason string) error {
 // tailer is the state of one tail connection, used by its goroutine only.
 type tailer struct {
 	conn   *websocket.Conn
-	sub    *store.Subscription
+	sub    store.Tail
 	filter tailFilter
 	delay  time.Duration
 	flags  encodingFlags // listed in every message; categorize-labels shapes them
@@ -343,7 +348,14 @@ func (t *tailer) history(ctx context.Context, readDone <-chan struct{}, a *API, 
 	if !p.start.Before(end) {
 		return nil
 	}
-	it, err := be.store.Select(ctx, store.SelectParams{
+	// Reading the history is a query and takes a slot; following the
+	// live entries holds none.
+	release, err := a.acquireQuery(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	it, err := be.read.Select(ctx, store.SelectParams{
 		Tenant: tenant, Matchers: p.expr.Matchers,
 		Start: p.start.UnixNano(), End: end.UnixNano(),
 		Direction: store.Backward, Needles: p.expr.Needles(),

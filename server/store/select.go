@@ -40,8 +40,10 @@ type SelectParams struct {
 	Stats *Stats
 
 	// Unordered lets the iterator return the streams one after another,
-	// each in time order, instead of merging them by time: metric queries
-	// need no order across streams, and skip the merge.
+	// each in time order (of Direction), instead of merging them by time:
+	// metric queries need no order across streams, and skip the merge. The
+	// streams come in labels.Compare order, so that the answers of several
+	// replicas can be merged a stream at a time (package fanout).
 	Unordered bool
 	// NoLines asks for timestamps only: entries may come with a nil Line
 	// (and no metadata) when a chunk's lines need not be read. Exact
@@ -52,7 +54,8 @@ type SelectParams struct {
 	Shard, Shards int
 }
 
-// EntryIterator walks entries across streams in time order. It is not
+// EntryIterator walks entries across streams in time order, entries of
+// equal time in labels.Compare order of their streams. It is not
 // goroutine-safe. Close it when done: it holds the blocks it reads, which
 // a compaction that replaces them meanwhile deletes only once they are
 // released.
@@ -217,6 +220,8 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 			it.sortPending()
 			c.its = append(c.its, it)
 		}
+		// In label order, so that replicas' answers merge stream by stream.
+		slices.SortFunc(c.its, func(a, b *streamIter) int { return strings.Compare(a.key, b.key) })
 		return c, nil
 	}
 	m := &mergeIter{dir: p.Direction, blocks: blocks}
@@ -302,6 +307,12 @@ func toNeedles(sets [][]string) block.Needles {
 	}
 	return out
 }
+
+// AppendOrderKey appends to dst the key of ls that orders streams in a
+// merge: keys compare (bytes.Compare) as labels.Compare compares the label
+// sets, and equal keys are equal labels. Other packages merging iterators
+// of several stores break ties by it (package fanout).
+func AppendOrderKey(dst []byte, ls labels.Labels) []byte { return appendOrderKey(dst, ls) }
 
 // appendOrderKey appends to dst a key of ls that sorts as labels.Compare
 // sorts label sets: each name and value in turn, a NUL escaped as 0x00
@@ -411,6 +422,9 @@ type cursor struct {
 	es   []block.Entry
 	i    int  // next entry, counting from the direction's start
 	head bool // es are head entries
+	// times says es are timestamps alone (NoLines) of a chunk no other
+	// source overlaps: entries of one time are distinct lines, not copies.
+	times bool
 }
 
 func (c *cursor) at(dir Direction) *block.Entry {
@@ -497,7 +511,7 @@ func (it *streamIter) openNext() error {
 		}
 		it.stats.ReadTime.Add(since(t0))
 		if len(es) > 0 {
-			heap.Push(it, &cursor{es: es})
+			heap.Push(it, &cursor{es: es, times: true})
 		}
 		return nil
 	}
@@ -636,7 +650,10 @@ func (it *streamIter) next() bool {
 		} else {
 			heap.Fix(it, 0)
 		}
-		if e.T == it.lastT && len(it.lastLines) > 0 {
+		if c.times {
+			// No line to compare, and no other source to copy it.
+			it.lastT, it.lastLines = e.T, it.lastLines[:0]
+		} else if e.T == it.lastT && len(it.lastLines) > 0 {
 			dup := false
 			for _, l := range it.lastLines {
 				if string(l) == string(e.Line) {
