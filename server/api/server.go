@@ -340,6 +340,13 @@ func (a *API) handlePush(w http.ResponseWriter, r *http.Request, be *backend) {
 			writeDiskFull(w)
 			return
 		}
+		if errors.Is(err, fanout.ErrUnavailable) {
+			// Too few owners of a stream could store it: the client keeps
+			// the push and retries; the message names the nodes.
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "push not stored on a quorum of replicas, retry: "+err.Error())
+			return
+		}
 		a.log.Error("push failed", "tenant", tenant, "err", err)
 		writeError(w, http.StatusInternalServerError, "could not store the push, retry: "+err.Error())
 		return

@@ -16,13 +16,15 @@ import (
 	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loam-logs/loam/server/fanout"
 	"github.com/loam-logs/loam/server/push"
 	"github.com/loam-logs/loam/server/store"
 )
 
 // ErrUnavailable marks a push or a read that could not reach enough
-// replicas: the client should retry (HTTP 503).
-var ErrUnavailable = errors.New("not enough replicas")
+// replicas: the client should retry (HTTP 503). It is fanout's, so that
+// the API maps both the same way.
+var ErrUnavailable = fanout.ErrUnavailable
 
 // Peer is a node as the replicator addresses it.
 type Peer struct {

@@ -335,7 +335,11 @@ func (s *Store) append(tenant string, streams []Stream, anyOrder bool) ([]Reject
 	err := s.noteAppend(s.wal.Append(bufs.packed))
 	if err == nil {
 		s.appendHead(tenant, streams)
-		s.tails.publish(tenant, streams)
+		if !anyOrder {
+			// Restored entries were published live by the replica that
+			// took them first.
+			s.tails.publish(tenant, streams)
+		}
 	}
 	s.cutMu.RUnlock()
 	if cap(bufs.raw) <= 4<<20 {

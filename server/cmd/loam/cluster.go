@@ -2,16 +2,25 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loam-logs/loam/server/api"
+	"github.com/loam-logs/loam/server/cluster"
 	"github.com/loam-logs/loam/server/ring"
+	"github.com/loam-logs/loam/server/store"
 )
 
 // listFlag is a repeatable flag of strings; commas separate values too.
@@ -50,6 +59,9 @@ func (c *config) validateCluster() []error {
 	var errs []error
 	if c.Ring.ReplicationFactor < 1 {
 		errs = append(errs, errors.New("-ring.replication-factor must be at least 1"))
+	}
+	if c.Ring.RepairInterval <= 0 || c.Ring.RepairWindow <= 0 || c.Cluster.PushTimeout <= 0 {
+		errs = append(errs, errors.New("-ring.repair-interval, -ring.repair-window and -cluster.push-timeout must be positive"))
 	}
 	if c.Ring.Tokens < 1 || c.Ring.Tokens > ring.MaxTokens {
 		errs = append(errs, fmt.Errorf("-ring.tokens must be between 1 and %d", ring.MaxTokens))
@@ -114,4 +126,147 @@ func startRing(c *config, log *slog.Logger, reg prometheus.Registerer) (*ring.Ri
 		Logger:        log,
 		Registerer:    reg,
 	})
+}
+
+// ringView is the ring as package cluster reads it: owners with the
+// replication factor applied, as name and HTTP address.
+type ringView struct {
+	r    *ring.Ring
+	rf   int
+	self string
+	bufs sync.Pool // []ring.Member of cap rf
+}
+
+func newRingView(r *ring.Ring, rf int) *ringView {
+	v := &ringView{r: r, rf: rf, self: r.Name()}
+	v.bufs.New = func() any { b := make([]ring.Member, 0, rf); return &b }
+	return v
+}
+
+func (v *ringView) Owners(key uint32, dst []cluster.Peer) []cluster.Peer {
+	bp := v.bufs.Get().(*[]ring.Member)
+	ms := v.r.Owners(key, v.rf, (*bp)[:0])
+	for _, m := range ms {
+		dst = append(dst, cluster.Peer{Name: m.Name, Addr: m.Addr})
+	}
+	*bp = ms[:0]
+	v.bufs.Put(bp)
+	return dst
+}
+
+// Healthy is the gossip's view, except of this node: its own store
+// answers whatever gossip says.
+func (v *ringView) Healthy(name string) bool { return name == v.self || v.r.Healthy(name) }
+
+func (v *ringView) StreamKey(tenant, labels string) uint32 { return ring.StreamKey(tenant, labels) }
+
+// Peers are the other members that may hold data: joining, active or
+// leaving (a leaving node still answers until it has handed over).
+func (v *ringView) Peers() []cluster.Peer {
+	var out []cluster.Peer
+	for _, m := range v.r.Members() {
+		if m.Name != v.self && m.State != ring.Left {
+			out = append(out, cluster.Peer{Name: m.Name, Addr: m.Addr})
+		}
+	}
+	return out
+}
+
+// gate answers 503 until a handler is set: the internal routes are
+// mounted before the store is open.
+type gate struct{ h atomic.Pointer[http.Handler] }
+
+func (g *gate) set(h http.Handler) { g.h.Store(&h) }
+
+func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := g.h.Load()
+	if h == nil {
+		http.Error(w, "not ready: the write-ahead log is being replayed", http.StatusServiceUnavailable)
+		return
+	}
+	(*h).ServeHTTP(w, r)
+}
+
+// clusterNode is what a clustered node runs beside the API: the
+// replicated write path, the internal endpoints and repair.
+type clusterNode struct {
+	ring     *ring.Ring
+	view     *ringView
+	repair   *cluster.Repairer
+	stop     context.CancelFunc
+	done     chan struct{}
+	internal gate
+}
+
+// mountCluster mounts the internal endpoints (answering 503 until serve).
+func mountCluster(a *api.API, rg *ring.Ring, c *config) *clusterNode {
+	n := &clusterNode{ring: rg, view: newRingView(rg, c.Ring.ReplicationFactor)}
+	a.Mount("/internal/{path:.+}", &n.internal, http.MethodPost, http.MethodGet)
+	return n
+}
+
+// serve starts the cluster over the open store: internal endpoints, and
+// repair passes; it returns the Appender pushes go through.
+func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg prometheus.Registerer) (*cluster.Replicator, error) {
+	secret, err := clusterSecret(c)
+	if err != nil {
+		return nil, err
+	}
+	r := mux.NewRouter()
+	cluster.NewPushServer(st, secret, log).Register(r)
+	cluster.NewRepairServer(st, n.view, secret, log).Register(r)
+	n.internal.set(r)
+	rep := cluster.NewReplicator(cluster.ReplicatorOptions{Self: n.view.self, Secret: secret, Timeout: c.Cluster.PushTimeout},
+		n.view, st, reg)
+	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
+		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow}, n.view, st, log, reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stop, n.done = cancel, make(chan struct{})
+	go func() {
+		defer close(n.done)
+		n.repair.Run(ctx, repairSettle)
+	}()
+	go n.watch(ctx)
+	return rep, nil
+}
+
+// repairSettle is how long a repair waits after a start or a change of
+// the ring, for gossip to settle.
+const repairSettle = 3 * time.Second
+
+// watch asks for a repair pass whenever the ring changes: a member that
+// comes back or joins is compared within seconds.
+func (n *clusterNode) watch(ctx context.Context) {
+	for {
+		ch := n.ring.Changed()
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			n.repair.Kick()
+		}
+	}
+}
+
+// leave hands this node's data to the nodes that own it without this one,
+// then leaves the ring. Writes stop coming once LEAVING has spread.
+func (n *clusterNode) leave(log *slog.Logger) {
+	if n.stop != nil {
+		n.stop()
+		<-n.done
+	}
+	if err := n.ring.SetState(ring.Leaving); err != nil {
+		log.Warn("leaving the ring", "err", err)
+	}
+	if n.repair != nil {
+		time.Sleep(repairSettle) // let LEAVING spread: writes go elsewhere
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		if err := n.repair.Pass(ctx, 0); err != nil {
+			log.Warn("handing data over before leaving: some could not be", "err", err)
+		}
+		cancel()
+	}
+	if err := n.ring.Leave(10 * time.Second); err != nil {
+		log.Warn("leaving the ring", "err", err)
+	}
 }

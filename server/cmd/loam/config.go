@@ -93,11 +93,14 @@ type config struct {
 		AdvertiseAddr string   `yaml:"advertise_addr"`
 	} `yaml:"memberlist"`
 	Ring struct {
-		ReplicationFactor int `yaml:"replication_factor"`
-		Tokens            int `yaml:"tokens"`
+		ReplicationFactor int           `yaml:"replication_factor"`
+		Tokens            int           `yaml:"tokens"`
+		RepairInterval    time.Duration `yaml:"repair_interval"`
+		RepairWindow      time.Duration `yaml:"repair_window"`
 	} `yaml:"ring"`
 	Cluster struct {
-		SecretFile string `yaml:"secret_file"`
+		SecretFile  string        `yaml:"secret_file"`
+		PushTimeout time.Duration `yaml:"push_timeout"`
 	} `yaml:"cluster"`
 	joinFlag *listFlag // -memberlist.join, told when a parse begins
 }
@@ -152,7 +155,10 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.StringVar(&c.Memberlist.AdvertiseAddr, "memberlist.advertise-addr", "", "IP address other nodes reach this one on: for gossip, and with the port of -http.addr for HTTP (default: the host of -memberlist.bind-addr, or a private IP of this machine when bound to 0.0.0.0)")
 	fs.IntVar(&c.Ring.ReplicationFactor, "ring.replication-factor", 1, "copies of each stream, on distinct nodes of the ring; above 1 the node joins a cluster even without -memberlist.join")
 	fs.IntVar(&c.Ring.Tokens, "ring.tokens", ring.DefaultTokens, "positions of this node on the ring (more: a more even share of the streams); derived from -node.name, so a restarted node gets them back")
+	fs.DurationVar(&c.Ring.RepairInterval, "ring.repair-interval", 5*time.Minute, "how often each node compares its streams with the other replicas (per stream and hour: counts and timestamps) and exchanges the entries either lacks; a node that comes back, or a member seen healthy again, is compared within seconds")
+	fs.DurationVar(&c.Ring.RepairWindow, "ring.repair-window", 24*time.Hour, "how far back a periodic repair compares replicas; a node leaving with SIGTERM hands over all its data, whatever its age")
 	fs.StringVar(&c.Cluster.SecretFile, "cluster.secret-file", "", "file holding the secret the nodes of a cluster share (surrounding whitespace ignored): it encrypts the gossip (AES-256 keyed by its SHA-256) and authenticates the calls between nodes. Every node needs the same. Default: none, gossip in clear")
+	fs.DurationVar(&c.Cluster.PushTimeout, "cluster.push-timeout", 2*time.Second, "how long a push waits for an owner of its streams; past it that owner counts as failed, and a push without a quorum of owners is answered 503 so that the client retries")
 	return file
 }
 

@@ -94,10 +94,12 @@ func run(cfg *config) error {
 	if err != nil {
 		return err
 	}
+	var node *clusterNode
 	if rg != nil {
 		defer rg.Shutdown() // on an early return; after Leave it does nothing
 		a.Mount("/ring", http.HandlerFunc(rg.ServeStatus), "GET")
 		a.Mount("/ring/forget", http.HandlerFunc(rg.ServeForget), "POST")
+		node = mountCluster(a, rg, cfg)
 	}
 
 	// Listen first, so that /ready answers "not ready" during WAL replay.
@@ -135,7 +137,15 @@ func run(cfg *config) error {
 	if err != nil {
 		return err
 	}
-	a.Serve(distributor.New(limits, st, reg), st)
+	var appender distributor.Appender = st
+	if node != nil {
+		rep, err := node.serve(cfg, st, log, reg)
+		if err != nil {
+			return err
+		}
+		appender = rep
+	}
+	a.Serve(distributor.New(limits, appender, reg), st)
 	dels.Start(st)
 	if rg != nil {
 		if err := rg.SetState(ring.Active); err != nil {
@@ -152,12 +162,11 @@ func run(cfg *config) error {
 	case err := <-serveErr:
 		log.Error("HTTP server stopped", "err", err)
 	}
-	if rg != nil {
-		// Gossip LEAVING then LEFT first, so that the others stop sending
-		// this node writes while it still serves the ones under way.
-		if err := rg.Leave(10 * time.Second); err != nil {
-			log.Warn("leaving the ring", "err", err)
-		}
+	if node != nil {
+		// Gossip LEAVING first, so that the others stop sending this node
+		// writes while it still serves the ones under way, and hand the
+		// data over to the nodes that own it without this one.
+		node.leave(log)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
