@@ -93,3 +93,47 @@ func blockBytes(t *testing.T, dir string) int64 {
 	}
 	return n
 }
+
+// TestConformanceCluster is TestConformance against three nodes with a
+// replication factor of 3: the corpus is pushed through one node and every
+// case is asked of another, so each answer merges the replicas. Then the
+// nodes are restarted one by one and the cases asked again of the third,
+// from blocks.
+func TestConformanceCluster(t *testing.T) {
+	if loamBin == "" {
+		t.Skip("end-to-end tests are skipped in -short mode")
+	}
+	all, err := conformance.LoadCases(filepath.Join(conformanceDir, "cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := conformance.Select(all, os.Getenv("CONFORMANCE_ONLY"))
+	if len(cases) == 0 {
+		t.Fatalf("CONFORMANCE_ONLY selects none of the %d cases", len(all))
+	}
+	c := startCluster(t, 3, 3, strings.Fields(os.Getenv("LOAM_ARGS"))...)
+	shift := conformance.AutoShift(time.Now())
+	st, err := conformance.PushFile(t.Context(), conformance.Target{URL: c.nodes[0].proc.base}, filepath.Join(conformanceDir, "corpus.jsonl.gz"), shift)
+	if err != nil {
+		t.Fatalf("push the corpus: %v", err)
+	}
+	t.Logf("pushed %d lines through %s", st.Entries, c.nodes[0].name)
+	check := func(stage string, l *loam) {
+		t.Run(stage, func(t *testing.T) {
+			rs := conformance.Check(t.Context(), conformance.Target{URL: l.base}, cases, shift)
+			for _, r := range rs {
+				if !r.OK() {
+					t.Errorf("%s\n     query: %s", r, r.Case.Query())
+				}
+			}
+			_, _, summary := conformance.Summary(rs)
+			t.Logf("answers from %s: %s", stage, summary)
+		})
+	}
+	check("head, through another node", c.nodes[1].proc)
+	for i := range c.nodes {
+		c.nodes[i].proc.stop()
+		c.restart(i)
+	}
+	check("blocks, after a rolling restart", c.nodes[2].proc)
+}

@@ -2,7 +2,9 @@
 # The Loki conformance cases against a fresh loam, from the repository's own
 # data (e2e/testdata/conformance) with the Go runner: TestConformance checks
 # every case from the head, from blocks after a restart and from compacted
-# blocks, and logs the on-disk ratio.
+# blocks, and logs the on-disk ratio; TestConformanceCluster checks them
+# against three nodes with a replication factor of 3, pushed through one
+# node and asked of another.
 #
 # Cross-check, optional: when the shared kit is beside the repository
 # (scripts/conformance.sh [shared], default ../shared), its Python runner
@@ -20,7 +22,7 @@ cd "$here"
 go build -o bin/loam ./server/cmd/loam
 
 echo "== conformance: Go runner, e2e/testdata/conformance"
-CONFORMANCE_ONLY="$only" LOAM_E2E_BINARY="$here/bin/loam" go test -count=1 -run '^TestConformance$' -v ./e2e/
+CONFORMANCE_ONLY="$only" LOAM_E2E_BINARY="$here/bin/loam" go test -count=1 -run '^TestConformance(Cluster)?$' -v ./e2e/
 
 if [ -z "$kit" ] || [ ! -f "$kit/conformance.py" ]; then
   echo "note: no $shared/conformance beside the repository: cross-check with conformance.py skipped"
