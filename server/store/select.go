@@ -40,8 +40,10 @@ type SelectParams struct {
 	Stats *Stats
 
 	// Unordered lets the iterator return the streams one after another,
-	// each in time order, instead of merging them by time: metric queries
-	// need no order across streams, and skip the merge.
+	// each in time order (of Direction), instead of merging them by time:
+	// metric queries need no order across streams, and skip the merge. The
+	// streams come in labels.Compare order, so that the answers of several
+	// replicas can be merged a stream at a time (package fanout).
 	Unordered bool
 	// NoLines asks for timestamps only: entries may come with a nil Line
 	// (and no metadata) when a chunk's lines need not be read. Exact
@@ -57,7 +59,8 @@ type SelectParams struct {
 	LineFilter string
 }
 
-// EntryIterator walks entries across streams in time order. It is not
+// EntryIterator walks entries across streams in time order, entries of
+// equal time in labels.Compare order of their streams. It is not
 // goroutine-safe. Close it when done: it holds the blocks it reads, which
 // a compaction that replaces them meanwhile deletes only once they are
 // released.
@@ -222,6 +225,8 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 			it.sortPending()
 			c.its = append(c.its, it)
 		}
+		// In label order, so that replicas' answers merge stream by stream.
+		slices.SortFunc(c.its, func(a, b *streamIter) int { return strings.Compare(a.key, b.key) })
 		return c, nil
 	}
 	m := &mergeIter{dir: p.Direction, blocks: blocks}

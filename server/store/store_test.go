@@ -480,3 +480,53 @@ func coldStore(t *testing.T, es []block.Entry) *Store {
 	}
 	return s
 }
+
+// TestUnorderedStreamOrder: an unordered Select and Timestamps hand the
+// streams over in labels.Compare order, whether they are in the head or in
+// blocks, as package fanout relies on to merge replicas stream by stream.
+func TestUnorderedStreamOrder(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	var streams []Stream
+	for i := range 40 {
+		streams = append(streams, Stream{ls(fmt.Sprintf("s%d", (i*7)%40)), entries(5, 1000, "x")})
+	}
+	if _, err := s.Append("t1", streams[:20]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append("t1", streams[20:]); err != nil {
+		t.Fatal(err)
+	}
+	sorted := func(what string, names []string) {
+		t.Helper()
+		if len(names) != 40 {
+			t.Fatalf("%s: %d streams, want 40", what, len(names))
+		}
+		if !slices.IsSortedFunc(names, func(a, b string) int { return labels.Compare(ls(a), ls(b)) }) {
+			t.Errorf("%s: streams not in label order: %v", what, names)
+		}
+	}
+	for _, dir := range []Direction{Forward, Backward} {
+		var names []string
+		for _, g := range selectAll(t, s, SelectParams{Unordered: true, Direction: dir}) {
+			if len(names) == 0 || names[len(names)-1] != g.stream {
+				names = append(names, g.stream)
+			}
+		}
+		sorted(fmt.Sprintf("select %d", dir), names)
+	}
+	var names []string
+	err := s.Timestamps(context.Background(), SelectParams{Tenant: "t1", Start: base - 1, End: base + int64(time.Hour)}, nil,
+		func(l, _ labels.Labels, _ []int64) {
+			if len(names) == 0 || names[len(names)-1] != l.Get("app") {
+				names = append(names, l.Get("app"))
+			}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sorted("timestamps", names)
+}

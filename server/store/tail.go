@@ -44,6 +44,23 @@ type TailDrop struct {
 	T      int64
 }
 
+// Tail is what the reader of a live tail uses: a Subscription, or a tail
+// merged over replicas or received from another node. Its reader takes
+// from one goroutine; Close may be called from any, more than once.
+type Tail interface {
+	// Ready receives a value when entries or drops are waiting.
+	Ready() <-chan struct{}
+	// Stopping is closed when no more entries will come.
+	Stopping() <-chan struct{}
+	// Take returns what arrived since the last Take.
+	Take() ([]TailBatch, []TailDrop)
+	// Dropped is the number of entries left out in all.
+	Dropped() int64
+	Close()
+}
+
+var _ Tail = (*Subscription)(nil)
+
 // Subscription is one live tail of a Store. Take and Ready are for a single
 // reader; the store's appenders write to it concurrently. Close it when done:
 // until then every matching append pays for a copy.

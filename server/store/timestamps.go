@@ -15,8 +15,9 @@ import (
 // time, reading no line where it can. meta is the structured metadata of
 // those entries, nil when they have none; a stream whose entries carry
 // metadata, or whose sources overlap (and so may hold duplicates), is read
-// entry by entry, with duplicates dropped as Select does. p.Direction,
-// p.Unordered and p.NoLines are ignored.
+// entry by entry, with duplicates dropped as Select does. The calls of one
+// stream are consecutive, and the streams come in labels.Compare order.
+// p.Direction, p.Unordered and p.NoLines are ignored.
 func (s *Store) Timestamps(ctx context.Context, p SelectParams, keep func(line []byte) bool, fn func(ls, meta labels.Labels, ts []int64)) error {
 	p.Unordered, p.NoLines, p.Direction = true, keep == nil, Forward
 	it, err := s.Select(ctx, p)
