@@ -2,11 +2,11 @@ package cluster
 
 import (
 	"context"
-	"slices"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/cespare/xxhash/v2"

@@ -574,7 +574,7 @@ func TestParseLineFilters(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{``, ``},
 		{`|= "a"`, `|= "a"`},
-		{` |= "a"  != "b" or ip("10.0.0.1") |~ `+"`x\\d`"+` !> "<_> y"`, `|= "a" != "b" or ip("10.0.0.1") |~ "x\\d" !> "<_> y"`},
+		{` |= "a"  != "b" or ip("10.0.0.1") |~ ` + "`x\\d`" + ` !> "<_> y"`, `|= "a" != "b" or ip("10.0.0.1") |~ "x\\d" !> "<_> y"`},
 	} {
 		fs, err := ParseLineFilters(c.in)
 		if err != nil {
