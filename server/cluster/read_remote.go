@@ -75,6 +75,8 @@ type Remote struct {
 	base   string
 	client *http.Client
 	secret Secret
+	// tailIdle: a tail that receives no frame for so long is dead.
+	tailIdle time.Duration
 }
 
 // NewRemote returns the Remote of the node name at addr (host:port, or a
@@ -87,7 +89,7 @@ func NewRemote(name, addr string, client *http.Client, secret Secret) *Remote {
 	if client == nil {
 		client = NewHTTPClient()
 	}
-	return &Remote{name: name, base: strings.TrimSuffix(addr, "/"), client: client, secret: secret}
+	return &Remote{name: name, base: strings.TrimSuffix(addr, "/"), client: client, secret: secret, tailIdle: defaultTailIdle}
 }
 
 // Name is the peer's name, as errors give it.

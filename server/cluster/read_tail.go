@@ -94,9 +94,9 @@ func (s *ReadServer) serveTail(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// tailIdle is how long a remote tail waits for a frame, heartbeats
-// included, before it takes the peer for dead.
-const tailIdle = 30 * time.Second
+// defaultTailIdle is how long a remote tail waits for a frame, heartbeats
+// included, before it takes the peer for dead: six of its default beats.
+const defaultTailIdle = 30 * time.Second
 
 // tailReadyTimeout bounds Subscribe's wait for the peer's ready frame.
 const tailReadyTimeout = 10 * time.Second
@@ -220,7 +220,7 @@ func (t *remoteTail) signal() {
 func (t *remoteTail) run(ctx context.Context) {
 	defer close(t.stopping)
 	defer t.body.Close()
-	idle := time.AfterFunc(tailIdle, t.cancel)
+	idle := time.AfterFunc(t.r.tailIdle, t.cancel)
 	defer idle.Stop()
 	err := t.read(ctx, idle)
 	select {
@@ -246,12 +246,12 @@ func (t *remoteTail) read(ctx context.Context, idle *time.Timer) error {
 				select {
 				case <-t.done:
 				default:
-					err = fmt.Errorf("no frame for %v", tailIdle)
+					err = fmt.Errorf("no frame for %v", t.r.tailIdle)
 				}
 			}
 			return t.r.unreachable(context.Background(), err)
 		}
-		idle.Reset(tailIdle)
+		idle.Reset(t.r.tailIdle)
 		switch typ {
 		case frameEntries:
 			// The queue keeps the lines: they alias a copy of the frame.
@@ -312,7 +312,7 @@ func (t *remoteTail) read(ctx context.Context, idle *time.Timer) error {
 // false when the tail was closed meanwhile.
 func (t *remoteTail) waitSpace(ctx context.Context, idle *time.Timer) bool {
 	idle.Stop()
-	defer idle.Reset(tailIdle)
+	defer idle.Reset(t.r.tailIdle)
 	for {
 		select {
 		case <-ctx.Done():
