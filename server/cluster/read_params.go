@@ -180,7 +180,9 @@ func parseSelect(v url.Values) (store.SelectParams, error) {
 	p.Unordered = f.flag("unordered")
 	p.NoLines = f.flag("no_lines")
 	p.Shard, p.Shards = int(f.int("shard", 0)), int(f.int("shards", 0))
-	if p.Shards > 1 && (p.Shard < 0 || p.Shard >= p.Shards) {
+	if p.Shards <= 1 {
+		p.Shard, p.Shards = 0, 0 // one shard is all streams
+	} else if p.Shard < 0 || p.Shard >= p.Shards {
 		f.fail(badf("parameter shard: %d is not in [0, %d)", p.Shard, p.Shards))
 	}
 	p.LineFilter = f.one("line_filter")
