@@ -3,8 +3,8 @@ package cluster
 import (
 	"errors"
 	"net/http/httptest"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
