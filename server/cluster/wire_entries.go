@@ -8,33 +8,56 @@ import (
 // streamRefs gives the streams of an answer their numbers as they first
 // appear: a reference is 0 followed by the labels for a new stream (which
 // takes the next number), or 1 + its number. Not safe for concurrent use.
+//
+// The labels handed to it must not change while the answer is written,
+// as the store's do not: a stream is first looked up by the address of
+// its labels, and by their text only when that is new.
 type streamRefs struct {
-	ids  map[string]uint64
-	last labels.Labels // the last stream written, and its number
-	id   uint64
-	key  []byte
+	byText map[string]uint64
+	byAddr map[labelsAddr]uint64
+	last   labels.Labels // the last stream written, and its number
+	id     uint64
+	key    []byte
+}
+
+// labelsAddr identifies a label slice by its array and length.
+type labelsAddr struct {
+	p *labels.Label
+	n int
 }
 
 // append writes the reference of ls.
 func (r *streamRefs) append(b []byte, ls labels.Labels) []byte {
 	// Runs of one stream are common (an unordered Select, Timestamps):
 	// comparing with the last one (whose strings are usually the very same)
-	// spares building a key per entry.
-	if r.ids != nil && ls.Equal(r.last) {
+	// spares even a map lookup.
+	if r.byText != nil && ls.Equal(r.last) {
 		return appendUvarint(b, r.id+1)
 	}
-	if r.ids == nil {
-		r.ids = map[string]uint64{}
+	if r.byText == nil {
+		r.byText, r.byAddr = map[string]uint64{}, map[labelsAddr]uint64{}
+	}
+	var addr labelsAddr
+	if len(ls) > 0 {
+		addr = labelsAddr{&ls[0], len(ls)}
+		if id, ok := r.byAddr[addr]; ok {
+			r.last, r.id = ls, id
+			return appendUvarint(b, id+1)
+		}
 	}
 	r.key = ls.AppendString(r.key[:0])
-	id, ok := r.ids[string(r.key)]
-	r.last = ls
+	id, ok := r.byText[string(r.key)]
+	if !ok {
+		id = uint64(len(r.byText))
+		r.byText[string(r.key)] = id
+	}
+	if addr.p != nil {
+		r.byAddr[addr] = id
+	}
+	r.last, r.id = ls, id
 	if ok {
-		r.id = id
 		return appendUvarint(b, id+1)
 	}
-	r.id = uint64(len(r.ids))
-	r.ids[string(r.key)] = r.id
 	b = appendUvarint(b, 0)
 	return appendLabels(b, ls)
 }
