@@ -1,66 +1,54 @@
 package cluster
 
 import (
-	"crypto/hmac"
+	"bytes"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
 )
 
-// TokenHeader carries a node's cluster token on its calls to another
-// node's /internal/ endpoints.
-const TokenHeader = "X-Loam-Cluster-Token"
+// Node-to-node calls are authenticated by the cluster secret (the contents
+// of -cluster.secret-file, surrounding whitespace trimmed). Nodes do not
+// send the secret itself, which also keys memberlist's encryption: they
+// send authHeader: the hex SHA-256 of "loam-cluster-v1\x00" + secret, and
+// the receiver compares it in constant time. Who reads the token off the
+// wire can call the internal endpoints but not decrypt gossip. Without a
+// secret no header is sent and none is required.
 
-// Secret authenticates node-to-node HTTP calls. Nodes do not send the
-// cluster secret itself, which also keys memberlist's encryption: they
-// send a token derived from it, HMAC-SHA256(secret, "loam cluster http
-// v1") in hex, and the receiver compares it in constant time. Someone who
-// reads the token off the wire can call the internal endpoints but not
-// decrypt gossip. The zero Secret (no secret configured) sends no token
-// and accepts every call. A Secret is immutable and safe for concurrent
-// use.
-type Secret struct{ token string }
+// authHeader carries the token on calls to /internal/ endpoints.
+const authHeader = "X-Loam-Cluster-Auth"
 
-// NewSecret derives the token of a cluster secret (the bytes as given:
-// trimming the file's newline is the caller's choice). An empty secret is
-// the zero Secret.
-func NewSecret(secret []byte) Secret {
+// authToken derives the token of a secret; "" for no secret.
+func authToken(secret []byte) string {
+	secret = bytes.TrimSpace(secret)
 	if len(secret) == 0 {
-		return Secret{}
+		return ""
 	}
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("loam cluster http v1"))
-	return Secret{token: hex.EncodeToString(m.Sum(nil))}
+	h := sha256.New()
+	h.Write([]byte("loam-cluster-v1\x00"))
+	h.Write(secret)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Enabled reports whether calls are authenticated.
-func (s Secret) Enabled() bool { return s.token != "" }
-
-// Set puts the token on an outgoing request's header.
-func (s Secret) Set(h http.Header) {
-	if s.token != "" {
-		h.Set(TokenHeader, s.token)
+// setAuth puts the token on an outgoing request.
+func setAuth(req *http.Request, token string) {
+	if token != "" {
+		req.Header.Set(authHeader, token)
 	}
 }
 
-// Check reports whether a request carries the token (always, with no
-// secret configured).
-func (s Secret) Check(r *http.Request) bool {
-	if s.token == "" {
-		return true
-	}
-	return hmac.Equal([]byte(r.Header.Get(TokenHeader)), []byte(s.token))
-}
-
-// Require serves h to the requests that pass Check and answers 401 to the
-// others.
-func (s Secret) Require(h http.Handler) http.Handler {
-	if s.token == "" {
+// requireAuth serves h to the requests that carry the token, and a 401 to
+// the others; with no token, to all.
+func requireAuth(token string, h http.Handler) http.Handler {
+	if token == "" {
 		return h
 	}
+	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.Check(r) {
-			http.Error(w, "cluster token missing or wrong: nodes must share -cluster.secret-file", http.StatusUnauthorized)
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get(authHeader)), want) != 1 {
+			http.Error(w, "cluster authentication failed: the "+authHeader+" header is missing or wrong; "+
+				"every node needs the same -cluster.secret-file", http.StatusUnauthorized)
 			return
 		}
 		h.ServeHTTP(w, r)

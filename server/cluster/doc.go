@@ -16,5 +16,5 @@
 // answer that breaks off is an error, never a short success. Errors of a
 // peer that did not answer wrap ErrUnreachable, so that a fan-out can skip
 // the replica. With a cluster secret, calls carry a token derived from it
-// (Secret) and the endpoints refuse others with a 401.
+// (auth.go) and the endpoints refuse others with a 401.
 package cluster

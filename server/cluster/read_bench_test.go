@@ -36,7 +36,7 @@ func benchFixture(b *testing.B, n int) (*store.Store, *Remote, *atomic.Int64) {
 		h.ServeHTTP(countingWriter{w, &sent}, r)
 	}))
 	b.Cleanup(srv.Close)
-	return s, NewRemote("peer", srv.URL, nil, Secret{}), &sent
+	return s, NewRemote("peer", srv.URL, nil, nil), &sent
 }
 
 // BenchmarkSelect reads every entry, directly and through a Remote:

@@ -34,7 +34,7 @@ func TestEngineThroughRemote(t *testing.T) {
 	s := openStore(t)
 	fill(t, s, 3000)
 	local := &filterLocal{Local: store.Local{Store: s}, filters: map[string]bool{}}
-	r, _ := serve(t, local, Secret{})
+	r, _ := serve(t, local, nil)
 	direct, remote := engine.New(s, engine.Limits{}), engine.New(r, engine.Limits{})
 	end := t0 + int64(4*time.Second)
 	for _, c := range []struct {

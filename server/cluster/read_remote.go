@@ -74,22 +74,22 @@ type Remote struct {
 	name   string
 	base   string
 	client *http.Client
-	secret Secret
+	token  string // of the cluster secret
 	// tailIdle: a tail that receives no frame for so long is dead.
 	tailIdle time.Duration
 }
 
 // NewRemote returns the Remote of the node name at addr (host:port, or a
 // base URL), calling it with client (NewHTTPClient's when nil) and the
-// token of secret.
-func NewRemote(name, addr string, client *http.Client, secret Secret) *Remote {
+// token of the cluster secret (none when empty).
+func NewRemote(name, addr string, client *http.Client, secret []byte) *Remote {
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
 	if client == nil {
 		client = NewHTTPClient()
 	}
-	return &Remote{name: name, base: strings.TrimSuffix(addr, "/"), client: client, secret: secret, tailIdle: defaultTailIdle}
+	return &Remote{name: name, base: strings.TrimSuffix(addr, "/"), client: client, token: authToken(secret), tailIdle: defaultTailIdle}
 }
 
 // Name is the peer's name, as errors give it.
@@ -114,7 +114,7 @@ func (r *Remote) call(ctx context.Context, path string, form url.Values) (*frame
 		return nil, nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.secret.Set(req.Header)
+	setAuth(req, r.token)
 	resp, err := r.client.Do(req)
 	if err != nil {
 		cancel()
@@ -285,7 +285,7 @@ func (r *Remote) Timestamps(ctx context.Context, p store.SelectParams, keep func
 }
 
 // HashedTimestamps is Timestamps with the hash of each entry's line
-// (LineHash): the peer reads the lines, keep or not.
+// (lineHash): the peer reads the lines, keep or not.
 func (r *Remote) HashedTimestamps(ctx context.Context, p store.SelectParams, keep func(line []byte) bool,
 	fn func(ls, meta labels.Labels, ts []int64, hashes []uint64)) error {
 	return r.timestamps(ctx, p, keep, true, fn)

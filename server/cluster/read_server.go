@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/gorilla/mux"
 
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/store"
@@ -47,7 +48,9 @@ const contentType = "application/x-loam-read"
 
 // ServerOptions tune the read endpoints. Zero fields take defaults.
 type ServerOptions struct {
-	Secret Secret
+	// Secret is the cluster secret: calls must carry its token (auth.go).
+	// Empty: calls are not authenticated.
+	Secret []byte
 	Logger *slog.Logger
 	// Beat is the interval of a tail's heartbeat frames (5 s), which let
 	// the other node tell a quiet tail from a dead peer.
@@ -57,9 +60,10 @@ type ServerOptions struct {
 // ReadServer serves a node's Local reader to the other nodes. Each request
 // is served by its own goroutine; the server holds no state of its own.
 type ReadServer struct {
-	local Local
-	opts  ServerOptions
-	mux   *http.ServeMux
+	local   Local
+	opts    ServerOptions
+	mux     *http.ServeMux
+	handler http.Handler // mux behind the checks of every call
 }
 
 // NewReadServer returns the handler of the read endpoints (mount it at
@@ -80,14 +84,21 @@ func NewReadServer(local Local, opts ServerOptions) *ReadServer {
 	s.mux.HandleFunc(PathStats, s.serveStats)
 	s.mux.HandleFunc(PathTail, s.serveTail)
 	s.mux.HandleFunc(PathSubscribers, s.serveSubscribers)
+	s.handler = requireAuth(authToken(opts.Secret), http.HandlerFunc(s.serve))
 	return s
 }
 
-func (s *ReadServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.opts.Secret.Check(r) {
-		http.Error(w, "cluster token missing or wrong: nodes must share -cluster.secret-file", http.StatusUnauthorized)
-		return
+// Register mounts the read endpoints on r.
+func (s *ReadServer) Register(r *mux.Router) {
+	for _, p := range ReadPaths {
+		r.Handle(p, s)
 	}
+}
+
+func (s *ReadServer) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// serve checks the method and reads the form of an authenticated call.
+func (s *ReadServer) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "read endpoints take POST", http.StatusMethodNotAllowed)
@@ -491,7 +502,7 @@ func hashTimestamps(ctx context.Context, r Local, p store.SelectParams, keep fun
 			ls, meta = els, slices.Clone(e.Meta)
 		}
 		ts = append(ts, e.T)
-		hs = append(hs, LineHash(e.Line))
+		hs = append(hs, lineHash(e.Line))
 		if len(ts) == 1024 {
 			emit()
 		}
@@ -503,5 +514,6 @@ func hashTimestamps(ctx context.Context, r Local, p store.SelectParams, keep fun
 	return ctx.Err()
 }
 
-// LineHash is the hash of a line that timestamps answers carry.
-func LineHash(line []byte) uint64 { return xxhash.Sum64(line) }
+// lineHash is the hash of a line that timestamps answers carry, the same
+// as fanout.LineHash: xxhash64 of the line.
+func lineHash(line []byte) uint64 { return xxhash.Sum64(line) }

@@ -50,7 +50,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestRemoteTail(t *testing.T) {
 	s := openStore(t)
-	r, srv := serve(t, store.Local{Store: s}, Secret{})
+	r, srv := serve(t, store.Local{Store: s}, nil)
 	r.tailIdle = 500 * time.Millisecond // beats come every 50 ms
 	ms := mustMatchers(t, `{env="prod"}`)
 	tl, err := r.Subscribe("t1", ms, store.TailOptions{})
@@ -126,7 +126,7 @@ func TestRemoteTailSilentPeer(t *testing.T) {
 	s := openStore(t)
 	srv := httptest.NewServer(NewReadServer(store.Local{Store: s}, ServerOptions{Beat: time.Hour}))
 	defer srv.Close()
-	r := NewRemote("peer", srv.URL, nil, Secret{})
+	r := NewRemote("peer", srv.URL, nil, nil)
 	r.tailIdle = 100 * time.Millisecond
 	tl, err := r.Subscribe("t1", nil, store.TailOptions{})
 	if err != nil {
@@ -147,7 +147,7 @@ func TestRemoteTailSilentPeer(t *testing.T) {
 // drops through the remote as it does directly.
 func TestRemoteTailDrops(t *testing.T) {
 	s := openStore(t)
-	r, _ := serve(t, store.Local{Store: s}, Secret{})
+	r, _ := serve(t, store.Local{Store: s}, nil)
 	opts := store.TailOptions{MaxEntries: 5, MaxDrops: 10}
 	ms := mustMatchers(t, `{app="api"}`)
 	direct, err := s.Subscribe("t1", ms, opts)
@@ -186,7 +186,7 @@ func TestRemoteTailDrops(t *testing.T) {
 // without an error.
 func TestRemoteTailStoreStops(t *testing.T) {
 	s := openStore(t)
-	r, _ := serve(t, store.Local{Store: s}, Secret{})
+	r, _ := serve(t, store.Local{Store: s}, nil)
 	tl, err := r.Subscribe("t1", []*labels.Matcher{labels.MustMatcher(labels.MatchEqual, "app", "api")}, store.TailOptions{})
 	if err != nil {
 		t.Fatal(err)

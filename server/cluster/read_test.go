@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+	"github.com/gorilla/mux"
+
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
@@ -90,9 +93,11 @@ func fill(t testing.TB, s *store.Store, n int) {
 }
 
 // serve starts a ReadServer over local and returns a Remote of it.
-func serve(t testing.TB, local Local, secret Secret) (*Remote, *httptest.Server) {
+func serve(t testing.TB, local Local, secret []byte) (*Remote, *httptest.Server) {
 	t.Helper()
-	srv := httptest.NewServer(NewReadServer(local, ServerOptions{Secret: secret, Beat: 50 * time.Millisecond}))
+	router := mux.NewRouter()
+	NewReadServer(local, ServerOptions{Secret: secret, Beat: 50 * time.Millisecond}).Register(router)
+	srv := httptest.NewServer(router)
 	t.Cleanup(srv.Close)
 	client := NewHTTPClient()
 	t.Cleanup(client.CloseIdleConnections)
@@ -104,7 +109,7 @@ func fixture(t testing.TB, n int) (*store.Store, *Remote) {
 	t.Helper()
 	s := openStore(t)
 	fill(t, s, n)
-	r, _ := serve(t, store.Local{Store: s}, Secret{})
+	r, _ := serve(t, store.Local{Store: s}, nil)
 	return s, r
 }
 
@@ -263,7 +268,7 @@ func TestRemoteTimestamps(t *testing.T) {
 			for it.Next() {
 				ls, e := it.At()
 				if keep == nil || keep(e.Line) {
-					wantH = append(wantH, tsCall{ls.String(), e.Meta.String(), []int64{e.T}, []uint64{LineHash(e.Line)}})
+					wantH = append(wantH, tsCall{ls.String(), e.Meta.String(), []int64{e.T}, []uint64{xxhash.Sum64(e.Line)}})
 				}
 			}
 			it.Close()
@@ -442,7 +447,7 @@ func TestRemoteSelectCloseEarly(t *testing.T) {
 	const n = 50_000
 	fill(t, s, n)
 	local := &slowLocal{Local: store.Local{Store: s}, closed: make(chan struct{})}
-	r, _ := serve(t, local, Secret{})
+	r, _ := serve(t, local, nil)
 	it, err := r.Select(context.Background(), store.SelectParams{Tenant: "t1", Matchers: mustMatchers(t, `{env=~".+"}`),
 		Start: t0, End: t0 + int64(time.Hour), Direction: store.Backward})
 	if err != nil {
@@ -472,7 +477,7 @@ func TestRemoteSelectCloseEarly(t *testing.T) {
 func TestRemoteDeadline(t *testing.T) {
 	s, _ := fixture(t, 100)
 	local := &slowLocal{Local: store.Local{Store: s}, block: make(chan struct{})}
-	r, _ := serve(t, local, Secret{})
+	r, _ := serve(t, local, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	t1 := time.Now()
@@ -495,7 +500,7 @@ func TestRemotePeerDies(t *testing.T) {
 	s := openStore(t)
 	fill(t, s, 20_000)
 	local := &slowLocal{Local: store.Local{Store: s}}
-	r, srv := serve(t, local, Secret{})
+	r, srv := serve(t, local, nil)
 	killed := make(chan struct{})
 	local.onNext = func(n int64) {
 		if n == 30_000 {
@@ -550,7 +555,7 @@ func TestRemoteTruncated(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(c.body) }))
 			defer srv.Close()
-			r := NewRemote("peer", srv.URL, nil, Secret{})
+			r := NewRemote("peer", srv.URL, nil, nil)
 			it, err := r.Select(context.Background(), store.SelectParams{Tenant: "t1"})
 			if err == nil {
 				for it.Next() {
@@ -568,36 +573,44 @@ func TestRemoteTruncated(t *testing.T) {
 	}
 }
 
-func TestSecret(t *testing.T) {
+func TestAuth(t *testing.T) {
 	s := openStore(t)
 	fill(t, s, 100)
-	secret := NewSecret([]byte("s3cret"))
+	secret := []byte("s3cret\n")
 	good, srv := serve(t, store.Local{Store: s}, secret)
 	if _, err := good.LabelNames(context.Background(), "t1", nil, t0, t0+int64(time.Hour)); err != nil {
 		t.Fatalf("with the secret: %v", err)
 	}
-	for _, other := range []Secret{{}, NewSecret([]byte("other"))} {
+	// Surrounding whitespace is no part of the secret.
+	trimmed := NewRemote("peer", srv.URL, nil, []byte(" s3cret"))
+	if _, err := trimmed.LabelNames(context.Background(), "t1", nil, t0, t0+int64(time.Hour)); err != nil {
+		t.Fatalf("with the secret, spaced: %v", err)
+	}
+	for _, other := range [][]byte{nil, []byte("other")} {
 		r := NewRemote("peer", srv.URL, nil, other)
 		_, err := r.LabelNames(context.Background(), "t1", nil, t0, t0+int64(time.Hour))
 		var pe *PeerError
-		if !errors.As(err, &pe) || pe.Status != http.StatusUnauthorized || !errors.Is(err, ErrUnreachable) {
+		if !errors.As(err, &pe) || pe.Status != http.StatusUnauthorized || !errors.Is(err, ErrUnreachable) ||
+			!strings.Contains(err.Error(), "-cluster.secret-file") {
 			t.Errorf("without the secret: %v, want a 401 wrapping ErrUnreachable", err)
 		}
 		if _, err := r.Subscribe("t1", nil, store.TailOptions{}); !errors.As(err, &pe) || pe.Status != http.StatusUnauthorized {
 			t.Errorf("tail without the secret: %v", err)
 		}
 	}
-	if NewSecret(nil).Enabled() || !secret.Enabled() || NewSecret([]byte("a")) == NewSecret([]byte("b")) {
-		t.Error("secrets: enabled or distinct wrongly")
+	// The token: SHA-256 of "loam-cluster-v1\x00" + secret, in hex, as
+	// every node computes it (here by sha256sum).
+	if got, want := authToken([]byte("s3cret")), "deb22c836913ff3e682b259e194552a26be4d6a8ae2fdd70d6fc89ddc21e94ea"; got != want {
+		t.Errorf("token %q, want %q", got, want)
 	}
-	if strings.Contains(secret.token, "s3cret") {
-		t.Error("the token holds the secret")
+	if authToken(nil) != "" || authToken([]byte(" \n")) != "" || authToken([]byte("a")) == authToken([]byte("b")) {
+		t.Error("tokens: empty or distinct wrongly")
 	}
 }
 
 func TestBadRequests(t *testing.T) {
 	s := openStore(t)
-	_, srv := serve(t, store.Local{Store: s}, Secret{})
+	_, srv := serve(t, store.Local{Store: s}, nil)
 	for _, c := range []struct {
 		path, form string
 		status     int
@@ -644,7 +657,7 @@ func TestBadRequests(t *testing.T) {
 		t.Errorf("GET: %d", resp.StatusCode)
 	}
 	// A 400 is the request's fault, not the peer's.
-	r := NewRemote("peer", srv.URL, nil, Secret{})
+	r := NewRemote("peer", srv.URL, nil, nil)
 	_, err = r.Select(context.Background(), store.SelectParams{Tenant: "t", Start: 2, End: 1})
 	var pe *PeerError
 	if !errors.As(err, &pe) || pe.Status != 400 || errors.Is(err, ErrUnreachable) {

@@ -163,7 +163,7 @@ func TestTimestampsGolden(t *testing.T) {
 		hs       []uint64
 	}
 	groups := []group{
-		{lsA, nil, []int64{1_700_000_000_000_000_000, 1_700_000_000_000_000_000, 1_700_000_000_001_000_000}, []uint64{LineHash([]byte("a")), LineHash([]byte("b")), 7}},
+		{lsA, nil, []int64{1_700_000_000_000_000_000, 1_700_000_000_000_000_000, 1_700_000_000_001_000_000}, []uint64{lineHash([]byte("a")), lineHash([]byte("b")), 7}},
 		{lsA, labels.FromMap(map[string]string{"trace": "ab"}), []int64{1_700_000_000_002_000_000}, []uint64{1 << 63}},
 		{lsB, nil, []int64{5}, []uint64{0}},
 	}
