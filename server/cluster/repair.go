@@ -238,7 +238,7 @@ func (r *Repairer) reconcile(ctx context.Context, p Peer, tenant string, from, t
 		give, want := excess(have, d.ts)
 		if len(give) > 0 {
 			if _, err := r.call(ctx, p, repairPushPath, url.Values{"tenant": {tenant}},
-				snappy.Encode(nil, encodeEntries(ls, give))); err != nil {
+				snappy.Encode(nil, encodeStream(ls, give))); err != nil {
 				return sent, restored, err
 			}
 			sent += len(give)
@@ -346,7 +346,7 @@ func (r *Repairer) fetch(ctx context.Context, p Peer, tenant, ls string, ts []in
 	if err != nil {
 		return nil, fmt.Errorf("fetch answer: %v", err)
 	}
-	return decodeEntries(raw)
+	return decodePushed(raw)
 }
 
 // peerTenants asks p which tenants it holds.
