@@ -393,13 +393,13 @@ func TestRemoteSeriesLabelsStats(t *testing.T) {
 // hand out, may block before each, and report when they are closed.
 type slowLocal struct {
 	store.Local
-	next   atomic.Int64
-	block  chan struct{} // when set, each Next waits for a value or the context
+	next  atomic.Int64
+	block chan struct{} // when set, each Next waits for a value or the context
 	// stallAfter, when set, makes Next wait for the context after that
 	// many entries.
 	stallAfter int64
-	closed chan struct{}
-	onNext func(n int64) // called before each entry
+	closed     chan struct{}
+	onNext     func(n int64) // called before each entry
 }
 
 type slowIter struct {
