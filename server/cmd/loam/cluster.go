@@ -220,7 +220,7 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	cluster.NewRepairServer(st, n.view, secret, log).Register(r)
 	cluster.NewReadServer(store.Local{Store: st}, cluster.ServerOptions{Secret: secret, Logger: log}).Register(r)
 	n.internal.set(r)
-	n.reader = newClusterReader(st, n.view, secret, c.Ring.ReplicationFactor)
+	n.reader = newClusterReader(st, n.view, secret, c.Ring.ReplicationFactor, reg)
 	rep := cluster.NewReplicator(cluster.ReplicatorOptions{Self: n.view.self, Secret: secret, Timeout: c.Cluster.PushTimeout},
 		n.view, st, reg)
 	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
@@ -291,13 +291,19 @@ type clusterReader struct {
 	// the replication factor, so that a single survivor still answers.
 	maxMissing int
 
+	missing *prometheus.CounterVec
+
 	mu      sync.Mutex
 	remotes map[string]*cluster.Remote // by name and address
 }
 
-func newClusterReader(st *store.Store, view *ringView, secret []byte, rf int) *clusterReader {
-	return &clusterReader{local: store.Local{Store: st}, view: view, client: cluster.NewHTTPClient(), secret: secret,
-		maxMissing: rf - 1, remotes: map[string]*cluster.Remote{}}
+func newClusterReader(st *store.Store, view *ringView, secret []byte, rf int, reg prometheus.Registerer) *clusterReader {
+	c := &clusterReader{local: store.Local{Store: st}, view: view, client: cluster.NewHTTPClient(), secret: secret,
+		maxMissing: rf - 1, remotes: map[string]*cluster.Remote{},
+		missing: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loam_fanout_replica_failures_total",
+			Help: "Reads that went without a replica (down, unreachable or failing midway), by node."}, []string{"node"})}
+	reg.MustRegister(c.missing)
+	return c
 }
 
 // fan returns the fanout over the current members.
@@ -317,7 +323,9 @@ func (c *clusterReader) fan() *fanout.Fanout {
 		rs = append(rs, fanout.Replica{Name: name, Reader: r, Healthy: func() bool { return c.view.Healthy(name) }})
 	}
 	c.mu.Unlock()
-	return fanout.New(fanout.Config{MaxMissing: c.maxMissing}, rs)
+	return fanout.New(fanout.Config{MaxMissing: c.maxMissing, Missing: func(name string, _ error) {
+		c.missing.WithLabelValues(name).Inc()
+	}}, rs)
 }
 
 func (c *clusterReader) Select(ctx context.Context, p store.SelectParams) (store.EntryIterator, error) {
