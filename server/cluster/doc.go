@@ -1,5 +1,17 @@
 // Package cluster connects the nodes of a Loam cluster over HTTP.
 //
+// The write side (replicate*.go): a Replicator takes a validated push,
+// places each stream on its owners of the ring, appends this node's share
+// to the local store and sends the others theirs at /internal/push, and
+// returns once a quorum of every stream's owners has stored it (or
+// ErrUnavailable when one cannot).
+//
+// Repair (repair*.go) is anti-entropy: a Repairer compares, with each
+// peer, per stream and hour, digests of the entries both hold, and for the
+// hours that differ the two exchange the entries either lacks at
+// /internal/repair/*, which stores them with Store.Restore. It also hands
+// a leaving node's data to the nodes that own it without that node.
+//
 // The read side: a ReadServer serves a node's own store to the other nodes
 // at /internal/select, /internal/timestamps, /internal/series,
 // /internal/labels, /internal/stats, /internal/tail and
