@@ -94,7 +94,7 @@ func (s *RepairServer) digests(w http.ResponseWriter, r *http.Request) {
 		badRepair(w, "%v", err)
 		return
 	}
-	mine, names, err := digestsOf(r.Context(), s.st, s.ring, tenant, from, to, "")
+	mine, names, err := digestsOf(r.Context(), s.st, tenant, from, to)
 	if err != nil {
 		http.Error(w, "repair: "+err.Error(), http.StatusInternalServerError)
 		return
