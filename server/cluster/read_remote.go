@@ -75,8 +75,9 @@ type Remote struct {
 	base   string
 	client *http.Client
 	token  string // of the cluster secret
-	// tailIdle: a tail that receives no frame for so long is dead.
-	tailIdle time.Duration
+	// tailIdle: a tail that receives no frame for so long is dead;
+	// tailReady: Subscribe waits so long for the peer to subscribe.
+	tailIdle, tailReady time.Duration
 }
 
 // NewRemote returns the Remote of the node name at addr (host:port, or a
@@ -89,7 +90,7 @@ func NewRemote(name, addr string, client *http.Client, secret []byte) *Remote {
 	if client == nil {
 		client = NewHTTPClient()
 	}
-	return &Remote{name: name, base: strings.TrimSuffix(addr, "/"), client: client, token: authToken(secret), tailIdle: defaultTailIdle}
+	return &Remote{name: name, base: strings.TrimSuffix(addr, "/"), client: client, token: authToken(secret), tailIdle: defaultTailIdle, tailReady: defaultTailReady}
 }
 
 // Name is the peer's name, as errors give it.
