@@ -81,8 +81,9 @@ type Remote struct {
 }
 
 // NewRemote returns the Remote of the node name at addr (host:port, or a
-// base URL), calling it with client (NewHTTPClient's when nil) and the
-// token of the cluster secret (none when empty).
+// base URL), calling it with client and the token of the cluster secret
+// (none when empty). Give every Remote the same NewHTTPClient, so that
+// they share its connection pools; nil makes a client of its own.
 func NewRemote(name, addr string, client *http.Client, secret []byte) *Remote {
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
