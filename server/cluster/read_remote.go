@@ -75,13 +75,15 @@ type Remote struct {
 	base   string
 	client *http.Client
 	token  string // of the cluster secret
-	// tailIdle: a tail that receives no frame for so long is dead.
-	tailIdle time.Duration
+	// tailIdle: a tail that receives no frame for so long is dead;
+	// tailReady: Subscribe waits so long for the peer to subscribe.
+	tailIdle, tailReady time.Duration
 }
 
 // NewRemote returns the Remote of the node name at addr (host:port, or a
-// base URL), calling it with client (NewHTTPClient's when nil) and the
-// token of the cluster secret (none when empty).
+// base URL), calling it with client and the token of the cluster secret
+// (none when empty). Give every Remote the same NewHTTPClient, so that
+// they share its connection pools; nil makes a client of its own.
 func NewRemote(name, addr string, client *http.Client, secret []byte) *Remote {
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
@@ -89,7 +91,7 @@ func NewRemote(name, addr string, client *http.Client, secret []byte) *Remote {
 	if client == nil {
 		client = NewHTTPClient()
 	}
-	return &Remote{name: name, base: strings.TrimSuffix(addr, "/"), client: client, token: authToken(secret), tailIdle: defaultTailIdle}
+	return &Remote{name: name, base: strings.TrimSuffix(addr, "/"), client: client, token: authToken(secret), tailIdle: defaultTailIdle, tailReady: defaultTailReady}
 }
 
 // Name is the peer's name, as errors give it.

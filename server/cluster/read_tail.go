@@ -98,8 +98,8 @@ func (s *ReadServer) serveTail(w http.ResponseWriter, r *http.Request) {
 // included, before it takes the peer for dead: six of its default beats.
 const defaultTailIdle = 30 * time.Second
 
-// tailReadyTimeout bounds Subscribe's wait for the peer's ready frame.
-const tailReadyTimeout = 10 * time.Second
+// defaultTailReady bounds Subscribe's wait for the peer's ready frame.
+const defaultTailReady = 10 * time.Second
 
 // Subscribe starts a live tail on the peer; it returns once the peer has
 // subscribed, so that entries appended there afterwards are delivered.
@@ -111,8 +111,8 @@ func (r *Remote) Subscribe(tenant string, ms []*labels.Matcher, opts store.TailO
 		opts.MaxBytes = store.DefaultTailOptions.MaxBytes
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	watchdog := time.AfterFunc(tailReadyTimeout, func() {
-		cancel(fmt.Errorf("no ready frame within %v", tailReadyTimeout))
+	watchdog := time.AfterFunc(r.tailReady, func() {
+		cancel(fmt.Errorf("no ready frame within %v", r.tailReady))
 	})
 	fr, body, callCancel, err := r.call(ctx, PathTail, tailValues(tenant, ms, opts))
 	if err == nil {
@@ -133,10 +133,12 @@ func (r *Remote) Subscribe(tenant string, ms []*labels.Matcher, opts store.TailO
 		}
 	}
 	if !watchdog.Stop() || err != nil {
-		cancel(nil)
-		if err == nil {
+		if ctx.Err() != nil {
+			// The wait timed out: the peer failed, whatever the error
+			// the cancellation caused.
 			err = r.unreachable(context.Background(), context.Cause(ctx))
 		}
+		cancel(nil)
 		return nil, err
 	}
 	t := &remoteTail{r: r, opts: opts, cancel: func() { cancel(nil); callCancel() }, body: body, fr: fr,

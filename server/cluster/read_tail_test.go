@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -140,6 +142,23 @@ func TestRemoteTailSilentPeer(t *testing.T) {
 	}
 	if err := tl.(*remoteTail).Err(); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "no frame for 100ms") {
 		t.Errorf("silent peer: %v", err)
+	}
+}
+
+// TestRemoteTailNoReady: a peer that takes the call but never subscribes
+// fails Subscribe in time.
+func TestRemoteTailNoReady(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body) // then the server watches the connection
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	r := NewRemote("peer", srv.URL, nil, nil)
+	r.tailReady = 100 * time.Millisecond
+	t1 := time.Now()
+	_, err := r.Subscribe("t1", nil, store.TailOptions{})
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "no ready frame within 100ms") || time.Since(t1) > 5*time.Second {
+		t.Errorf("silent peer: %v after %v", err, time.Since(t1))
 	}
 }
 

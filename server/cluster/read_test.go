@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -416,6 +417,18 @@ func (l *slowLocal) Select(ctx context.Context, p store.SelectParams) (store.Ent
 	return &slowIter{it, l, ctx}, nil
 }
 
+// Timestamps blocks like the iterators' Next when block is set.
+func (l *slowLocal) Timestamps(ctx context.Context, p store.SelectParams, keep func(line []byte) bool, fn func(ls, meta labels.Labels, ts []int64)) error {
+	if l.block != nil {
+		select {
+		case <-l.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return l.Local.Timestamps(ctx, p, keep, fn)
+}
+
 func (it *slowIter) Next() bool {
 	n := it.l.next.Add(1)
 	if it.l.onNext != nil {
@@ -502,6 +515,54 @@ func TestRemoteDeadline(t *testing.T) {
 	}
 	if err := it.Err(); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnreachable) {
 		t.Errorf("error %v: want the deadline, not ErrUnreachable", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	t1 = time.Now()
+	err = r.Timestamps(ctx, store.SelectParams{Tenant: "t1", Matchers: mustMatchers(t, `{env=~".+"}`), Start: t0, End: t0 + int64(time.Hour)},
+		nil, func(ls, meta labels.Labels, ts []int64) {})
+	if d := time.Since(t1); d > 5*time.Second || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnreachable) {
+		t.Errorf("timestamps: error %v after %v: want the deadline", err, d)
+	}
+}
+
+// TestRemoteKeepAlive: calls read to their end leave their connection to
+// the next call.
+func TestRemoteKeepAlive(t *testing.T) {
+	s := openStore(t)
+	fill(t, s, 1000)
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(NewReadServer(store.Local{Store: s}, ServerOptions{}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	r := NewRemote("peer", srv.URL, nil, nil)
+	ctx := context.Background()
+	p := store.SelectParams{Tenant: "t1", Matchers: mustMatchers(t, `{env=~".+"}`), Start: t0, End: t0 + int64(time.Hour)}
+	for range 3 {
+		it, err := r.Select(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for it.Next() {
+		}
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+		it.Close()
+		if err := r.Timestamps(ctx, p, nil, func(ls, meta labels.Labels, ts []int64) {}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.LabelNames(ctx, "t1", nil, t0, t0+int64(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("9 calls in turn opened %d connections", n)
 	}
 }
 
