@@ -6,12 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/gorilla/mux"
 
+	"github.com/loam-logs/loam/server/fanout"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/store"
 )
@@ -322,7 +321,7 @@ func (s *ReadServer) serveTimestamps(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if hashes {
-		err = hashTimestamps(ctx, s.local, p, keep, func(ls, meta labels.Labels, ts []int64, hs []uint64) {
+		err = fanout.HashTimestamps(ctx, s.local, p, keep, func(ls, meta labels.Labels, ts []int64, hs []uint64) {
 			put(ls, meta, ts, hs)
 			guard(a.err)
 		})
@@ -460,60 +459,3 @@ func (s *ReadServer) serveSubscribers(w http.ResponseWriter, r *http.Request) {
 	a.fw.frame(frameCount, appendUvarint(nil, uint64(s.local.Subscribers(tenant))))
 	a.end(nil)
 }
-
-// hashTimestamps is Timestamps with the 64-bit hash of each entry's line,
-// read through Select (unordered, forward, lines read): per stream,
-// consecutive kept entries with the same structured metadata make one call
-// to fn, whose slices are reused once it returns.
-func hashTimestamps(ctx context.Context, r Local, p store.SelectParams, keep func([]byte) bool,
-	fn func(ls, meta labels.Labels, ts []int64, hs []uint64)) error {
-	p.Unordered, p.NoLines, p.Direction = true, false, store.Forward
-	it, err := r.Select(ctx, p)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	kept := store.CountKept(it, p.Stats)
-	defer kept.Flush()
-	var (
-		ls, meta labels.Labels
-		ts       []int64
-		hs       []uint64
-		n        int
-	)
-	emit := func() {
-		if len(ts) > 0 {
-			fn(ls, meta, ts, hs)
-		}
-		ts, hs = ts[:0], hs[:0]
-	}
-	for it.Next() {
-		if n++; n&4095 == 0 && ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		els, e := it.At()
-		if keep != nil && !keep(e.Line) {
-			continue
-		}
-		kept.Add()
-		if len(ts) == 0 || !els.Equal(ls) || !e.Meta.Equal(meta) {
-			emit()
-			// The entry's metadata is valid until Next only.
-			ls, meta = els, slices.Clone(e.Meta)
-		}
-		ts = append(ts, e.T)
-		hs = append(hs, lineHash(e.Line))
-		if len(ts) == 1024 {
-			emit()
-		}
-	}
-	if err := it.Err(); err != nil {
-		return err
-	}
-	emit()
-	return ctx.Err()
-}
-
-// lineHash is the hash of a line that timestamps answers carry, the same
-// as fanout.LineHash: xxhash64 of the line.
-func lineHash(line []byte) uint64 { return xxhash.Sum64(line) }

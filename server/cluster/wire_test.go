@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/loam-logs/loam/server/block"
+	"github.com/loam-logs/loam/server/fanout"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/store"
 )
@@ -163,7 +164,7 @@ func TestTimestampsGolden(t *testing.T) {
 		hs       []uint64
 	}
 	groups := []group{
-		{lsA, nil, []int64{1_700_000_000_000_000_000, 1_700_000_000_000_000_000, 1_700_000_000_001_000_000}, []uint64{lineHash([]byte("a")), lineHash([]byte("b")), 7}},
+		{lsA, nil, []int64{1_700_000_000_000_000_000, 1_700_000_000_000_000_000, 1_700_000_000_001_000_000}, []uint64{fanout.LineHash([]byte("a")), fanout.LineHash([]byte("b")), 7}},
 		{lsA, labels.FromMap(map[string]string{"trace": "ab"}), []int64{1_700_000_000_002_000_000}, []uint64{1 << 63}},
 		{lsB, nil, []int64{5}, []uint64{0}},
 	}
