@@ -56,6 +56,9 @@ type ReplicatorOptions struct {
 	Timeout time.Duration // of one push to a peer; a peer that has not answered by then failed
 	Scheme  string        // "http" (default) or "https"
 	Client  *http.Client  // nil: a client of its own, keeping connections alive
+	// Unreachable, when set, is told of a node that did not answer a push
+	// (no connection, or no answer within Timeout).
+	Unreachable func(node string)
 }
 
 // Replicator writes each stream to its owners and acknowledges a push once
@@ -254,6 +257,11 @@ func (r *Replicator) send(ctx context.Context, tenant string, p Peer, body []byt
 	setAuth(req, r.token)
 	resp, err := r.opts.Client.Do(req)
 	if err != nil {
+		// No answer: refused, or none within the push's deadline (the
+		// context ends only then).
+		if r.opts.Unreachable != nil {
+			r.opts.Unreachable(p.Name)
+		}
 		return nil, fmt.Errorf("node %s: %w", p.Name, err)
 	}
 	defer resp.Body.Close()

@@ -267,3 +267,23 @@ func eventually(t *testing.T, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestReplicateUnreachable: a peer that does not answer is reported, one
+// that answers (even with an error) is not.
+func TestReplicateUnreachable(t *testing.T) {
+	_, ring, nodes := testCluster(t, 3, 3, nil)
+	nodes[1].srv.Close()
+	nodes[2].app = appenderFunc(func(string, []store.Stream) ([]store.Rejected, error) { return nil, store.ErrDiskFull })
+	var told sync.Map
+	rep := NewReplicator(ReplicatorOptions{Self: "n0", Timeout: time.Second, Unreachable: func(n string) { told.Store(n, true) }},
+		ring, nodes[0].st, nil)
+	if _, err := rep.Append("t1", streamsOf(1, 1, 1000)); err == nil {
+		t.Fatal("a push with one peer gone and one full stored on a quorum")
+	}
+	if _, ok := told.Load("n1"); !ok {
+		t.Error("the closed peer was not reported unreachable")
+	}
+	if _, ok := told.Load("n2"); ok {
+		t.Error("a peer that answered was reported unreachable")
+	}
+}

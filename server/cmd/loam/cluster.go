@@ -137,7 +137,20 @@ type ringView struct {
 	rf   int
 	self string
 	bufs sync.Pool // []ring.Member of cap rf
+
+	// failed is when a call to a node last failed without an answer
+	// (name → unix ns): gossip may still see it alive, through the other
+	// nodes, while this one cannot reach it.
+	failed sync.Map
 }
+
+// suspectFor is how long a node that did not answer a call is left out of
+// pushes and reads before it is tried again, so that only one call every
+// so often waits for it to time out.
+const suspectFor = 5 * time.Second
+
+// Failed records that a call to the node got no answer.
+func (v *ringView) Failed(name string) { v.failed.Store(name, time.Now().UnixNano()) }
 
 func newRingView(r *ring.Ring, rf int) *ringView {
 	v := &ringView{r: r, rf: rf, self: r.Name()}
@@ -158,7 +171,15 @@ func (v *ringView) Owners(key uint32, dst []cluster.Peer) []cluster.Peer {
 
 // Healthy is the gossip's view, except of this node: its own store
 // answers whatever gossip says.
-func (v *ringView) Healthy(name string) bool { return name == v.self || v.r.Healthy(name) }
+func (v *ringView) Healthy(name string) bool {
+	if name == v.self {
+		return true
+	}
+	if t, ok := v.failed.Load(name); ok && time.Since(time.Unix(0, t.(int64))) < suspectFor {
+		return false
+	}
+	return v.r.Healthy(name)
+}
 
 func (v *ringView) StreamKey(tenant, labels string) uint32 { return ring.StreamKey(tenant, labels) }
 
@@ -221,7 +242,8 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	cluster.NewReadServer(store.Local{Store: st}, cluster.ServerOptions{Secret: secret, Logger: log}).Register(r)
 	n.internal.set(r)
 	n.reader = newClusterReader(st, n.view, secret, c.Ring.ReplicationFactor, reg)
-	rep := cluster.NewReplicator(cluster.ReplicatorOptions{Self: n.view.self, Secret: secret, Timeout: c.Cluster.PushTimeout},
+	rep := cluster.NewReplicator(cluster.ReplicatorOptions{Self: n.view.self, Secret: secret, Timeout: c.Cluster.PushTimeout,
+		Unreachable: n.view.Failed},
 		n.view, st, reg)
 	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
 		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow}, n.view, st, log, reg)
@@ -323,8 +345,11 @@ func (c *clusterReader) fan() *fanout.Fanout {
 		rs = append(rs, fanout.Replica{Name: name, Reader: r, Healthy: func() bool { return c.view.Healthy(name) }})
 	}
 	c.mu.Unlock()
-	return fanout.New(fanout.Config{MaxMissing: c.maxMissing, Missing: func(name string, _ error) {
+	return fanout.New(fanout.Config{MaxMissing: c.maxMissing, Missing: func(name string, err error) {
 		c.missing.WithLabelValues(name).Inc()
+		if errors.Is(err, cluster.ErrUnreachable) {
+			c.view.Failed(name)
+		}
 	}}, rs)
 }
 
