@@ -187,8 +187,9 @@ func TestKillNineLosesNothing(t *testing.T) {
 }
 
 // verifyPushers reads every pusher stream back and checks that each
-// acknowledged entry is present exactly once, and that nothing else is.
-func verifyPushers(t *testing.T, l *loam, pushers []*pusher, rangeStart time.Time, when string) {
+// acknowledged entry is present exactly once, and that nothing else is. It
+// returns the number of entries read back.
+func verifyPushers(t *testing.T, l *loam, pushers []*pusher, rangeStart time.Time, when string) int {
 	t.Helper()
 	end := time.Now().Add(time.Minute)
 	var problems []string
@@ -235,9 +236,10 @@ func verifyPushers(t *testing.T, l *loam, pushers []*pusher, rangeStart time.Tim
 			problems = append(problems[:30], fmt.Sprintf("… and %d more problems", len(problems)-30))
 		}
 		t.Errorf("%s: %d entries read back, %d acknowledged:\n%s", when, total, totalAcked, strings.Join(problems, "\n"))
-		return
+		return total
 	}
 	t.Logf("%s: all %d acknowledged entries present exactly once (%d entries read back)", when, totalAcked, total)
+	return total
 }
 
 // queryAllForward reads every entry of a selector in [start, end) with

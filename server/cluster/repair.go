@@ -160,6 +160,12 @@ func (r *Repairer) Pass(ctx context.Context, from int64) error {
 	to := r.opts.Now().Add(time.Minute).UnixNano() // entries a little in the future are accepted
 	var failed []string
 	var sent, restored int
+	// Each tenant's digests are computed once per pass, for all peers.
+	type tenantDigests struct {
+		ds    map[digestKey]digest
+		names map[uint64]string
+	}
+	cache := map[string]*tenantDigests{}
 	for _, p := range r.ring.Peers() {
 		if !r.ring.Healthy(p.Name) {
 			failed = append(failed, p.Name+": down")
@@ -171,7 +177,17 @@ func (r *Repairer) Pass(ctx context.Context, from int64) error {
 			continue
 		}
 		for _, tenant := range union(r.st.Tenants(), tenants) {
-			s, rs, err := r.reconcile(ctx, p, tenant, from, to)
+			td := cache[tenant]
+			if td == nil {
+				ds, names, err := digestsOf(ctx, r.st, tenant, from, to)
+				if err != nil {
+					failed = append(failed, fmt.Sprintf("tenant %s: %v", tenant, err))
+					continue
+				}
+				td = &tenantDigests{ds, names}
+				cache[tenant] = td
+			}
+			s, rs, err := r.reconcile(ctx, p, tenant, from, to, ownedBy(r.ring, tenant, p.Name, td.ds, td.names), td.names)
 			sent += s
 			restored += rs
 			if err != nil {
@@ -206,11 +222,7 @@ func union(a, b []string) []string {
 
 // reconcile repairs one tenant's data in [from, to) between this node and
 // peer p, in both directions, for the streams both own.
-func (r *Repairer) reconcile(ctx context.Context, p Peer, tenant string, from, to int64) (sent, restored int, err error) {
-	mine, names, err := digestsOf(ctx, r.st, r.ring, tenant, from, to, p.Name)
-	if err != nil {
-		return 0, 0, err
-	}
+func (r *Repairer) reconcile(ctx context.Context, p Peer, tenant string, from, to int64, mine map[digestKey]digest, names map[uint64]string) (sent, restored int, err error) {
 	q := url.Values{"tenant": {tenant}, "from": {strconv.FormatInt(from, 10)}, "to": {strconv.FormatInt(to, 10)}, "node": {r.opts.Self}}
 	body, err := r.call(ctx, p, repairDigestsPath, q, appendDigests(nil, mine))
 	if err != nil {
@@ -238,7 +250,7 @@ func (r *Repairer) reconcile(ctx context.Context, p Peer, tenant string, from, t
 		give, want := excess(have, d.ts)
 		if len(give) > 0 {
 			if _, err := r.call(ctx, p, repairPushPath, url.Values{"tenant": {tenant}},
-				snappy.Encode(nil, encodeEntries(ls, give))); err != nil {
+				snappy.Encode(nil, encodeStream(ls, give))); err != nil {
 				return sent, restored, err
 			}
 			sent += len(give)
@@ -261,31 +273,15 @@ func (r *Repairer) reconcile(ctx context.Context, p Peer, tenant string, from, t
 }
 
 // digestsOf sums up the entries of tenant in [from, to), by stream and
-// hour, for the streams node owns (all of them when node is ""), with the
-// label text of each stream.
-func digestsOf(ctx context.Context, st RepairStore, ring Ring, tenant string, from, to int64, node string) (map[digestKey]digest, map[uint64]string, error) {
+// hour, with the label text of each stream.
+func digestsOf(ctx context.Context, st RepairStore, tenant string, from, to int64) (map[digestKey]digest, map[uint64]string, error) {
 	ds := map[digestKey]digest{}
 	names := map[uint64]string{}
-	owned := map[uint64]bool{}
-	var owners []Peer
 	err := st.Timestamps(ctx, store.SelectParams{Tenant: tenant, Start: from, End: to}, nil,
 		func(ls, _ labels.Labels, ts []int64) {
 			h := ls.Hash()
-			own, ok := owned[h]
-			if !ok {
-				text := ls.String()
-				own = node == ""
-				if !own {
-					owners = ring.Owners(ring.StreamKey(tenant, text), owners[:0])
-					own = slices.ContainsFunc(owners, func(o Peer) bool { return o.Name == node })
-				}
-				owned[h] = own
-				if own {
-					names[h] = text
-				}
-			}
-			if !own {
-				return
+			if _, ok := names[h]; !ok {
+				names[h] = ls.String()
 			}
 			for len(ts) > 0 {
 				hour := floorDiv(ts[0], int64(time.Hour))
@@ -298,6 +294,23 @@ func digestsOf(ctx context.Context, st RepairStore, ring Ring, tenant string, fr
 			}
 		})
 	return ds, names, err
+}
+
+// ownedBy keeps the digests of the streams node owns.
+func ownedBy(ring Ring, tenant, node string, ds map[digestKey]digest, names map[uint64]string) map[digestKey]digest {
+	owns := make(map[uint64]bool, len(names))
+	var owners []Peer
+	for h, text := range names {
+		owners = ring.Owners(ring.StreamKey(tenant, text), owners[:0])
+		owns[h] = slices.ContainsFunc(owners, func(o Peer) bool { return o.Name == node })
+	}
+	out := make(map[digestKey]digest, len(ds))
+	for k, d := range ds {
+		if owns[k.stream] {
+			out[k] = d
+		}
+	}
+	return out
 }
 
 func floorDiv(a, b int64) int64 {
@@ -346,7 +359,7 @@ func (r *Repairer) fetch(ctx context.Context, p Peer, tenant, ls string, ts []in
 	if err != nil {
 		return nil, fmt.Errorf("fetch answer: %v", err)
 	}
-	return decodeEntries(raw)
+	return decodePushed(raw)
 }
 
 // peerTenants asks p which tenants it holds.

@@ -94,7 +94,7 @@ func (s *RepairServer) digests(w http.ResponseWriter, r *http.Request) {
 		badRepair(w, "%v", err)
 		return
 	}
-	mine, names, err := digestsOf(r.Context(), s.st, s.ring, tenant, from, to, "")
+	mine, names, err := digestsOf(r.Context(), s.st, tenant, from, to)
 	if err != nil {
 		http.Error(w, "repair: "+err.Error(), http.StatusInternalServerError)
 		return
@@ -185,7 +185,7 @@ func (s *RepairServer) push(w http.ResponseWriter, r *http.Request) {
 		badRepair(w, "push: not snappy: %v", err)
 		return
 	}
-	streams, err := decodeEntries(raw)
+	streams, err := decodePushed(raw)
 	if err != nil {
 		badRepair(w, "push: %v", err)
 		return
@@ -227,7 +227,7 @@ func (s *RepairServer) fetch(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "repair: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	_, _ = w.Write(snappy.Encode(nil, encodeEntries(ls, es)))
+	_, _ = w.Write(snappy.Encode(nil, encodeStream(ls, es)))
 }
 
 // entry is one stored entry, its line and metadata owned.
@@ -256,9 +256,9 @@ func entriesOf(ctx context.Context, st RepairStore, tenant string, ls labels.Lab
 	return out, it.Err()
 }
 
-// encodeEntries encodes one stream's entries as a Loki push request,
+// encodeStream encodes one stream's entries as a Loki push request,
 // uncompressed.
-func encodeEntries(ls labels.Labels, es []entry) []byte {
+func encodeStream(ls labels.Labels, es []entry) []byte {
 	req := push.Request{Streams: []push.Stream{{Labels: ls.String(), Entries: make([]push.Entry, len(es))}}}
 	for i, e := range es {
 		pe := &req.Streams[0].Entries[i]
@@ -270,8 +270,8 @@ func encodeEntries(ls labels.Labels, es []entry) []byte {
 	return push.EncodeProto(nil, &req)
 }
 
-// decodeEntries decodes what encodeEntries wrote.
-func decodeEntries(b []byte) ([]store.Stream, error) {
+// decodePushed decodes what encodeStream wrote.
+func decodePushed(b []byte) ([]store.Stream, error) {
 	var req push.Request
 	if err := push.DecodeProto(b, &req); err != nil {
 		return nil, err

@@ -52,8 +52,8 @@ func (d *digest) add(ts []int64) {
 	}
 }
 
-// errCorrupt is a repair message that does not decode.
-var errCorrupt = errors.New("corrupt repair message")
+// errBadRepair is a repair message that does not decode.
+var errBadRepair = errors.New("corrupt repair message")
 
 func appendDigests(dst []byte, ds map[digestKey]digest) []byte {
 	keys := make([]digestKey, 0, len(ds))
@@ -158,11 +158,6 @@ func appendTimes(dst []byte, ts []int64) []byte {
 	return dst
 }
 
-func appendString(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
-}
-
 // reader decodes a message, remembering the first error.
 type reader struct {
 	b   []byte
@@ -171,7 +166,7 @@ type reader struct {
 
 func (r *reader) fail() {
 	if r.err == nil {
-		r.err = errCorrupt
+		r.err = errBadRepair
 	}
 	r.b = nil
 }
@@ -256,7 +251,7 @@ func (r *reader) done() error {
 		return r.err
 	}
 	if len(r.b) != 0 {
-		return fmt.Errorf("%w: %d bytes after its end", errCorrupt, len(r.b))
+		return fmt.Errorf("%w: %d bytes after its end", errBadRepair, len(r.b))
 	}
 	return nil
 }

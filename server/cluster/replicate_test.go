@@ -18,7 +18,6 @@ import (
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/store"
-	"github.com/loam-logs/loam/server/wal"
 )
 
 // fakeRing places keys on a fixed list of nodes: the owners of a key are
@@ -51,17 +50,6 @@ type node struct {
 	st  *store.Store
 	srv *httptest.Server
 	app Appender // what the push server appends to (st unless replaced)
-}
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(store.Options{Dir: t.TempDir(), WAL: wal.Options{SyncPolicy: wal.SyncNever},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxHeadAge: time.Hour, IdleFlush: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
 }
 
 // testCluster builds n nodes; node 0 is the one the replicator runs on.
@@ -140,7 +128,7 @@ func TestReplicateToAllOwners(t *testing.T) {
 	}
 	for i, nd := range nodes[1:] {
 		// A peer may still be storing its share when the quorum was reached.
-		waitFor(t, func() bool { return len(held(t, nd.st, "t1")) == 20 })
+		eventually(t, func() bool { return len(held(t, nd.st, "t1")) == 20 })
 		if got := held(t, nd.st, "t1"); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("node %d holds %v, want %v", i+1, got, want)
 		}
@@ -260,7 +248,7 @@ func TestReplicateRetry(t *testing.T) {
 		}
 	}
 	for i, nd := range nodes {
-		waitFor(t, func() bool { return len(held(t, nd.st, "t1")) == 4 })
+		eventually(t, func() bool { return len(held(t, nd.st, "t1")) == 4 })
 		for s, lines := range held(t, nd.st, "t1") {
 			if len(lines) != 10 {
 				t.Errorf("node %d, stream %s: %d entries, want 10", i, s, len(lines))
@@ -269,7 +257,7 @@ func TestReplicateRetry(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, ok func() bool) {
+func eventually(t *testing.T, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !ok() {

@@ -213,12 +213,8 @@ func (m *Manager) List(tenant string, p ListParams) ([]Request, error) {
 		}
 		out = append(out, r.Request)
 	}
-	slices.SortStableFunc(out, func(a, b Request) int {
-		if a.CreatedAt != b.CreatedAt {
-			return cmp.Compare(a.CreatedAt, b.CreatedAt)
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	// Oldest first; requests of one millisecond in the order added.
+	slices.SortStableFunc(out, func(a, b Request) int { return cmp.Compare(a.CreatedAt, b.CreatedAt) })
 	return out, nil
 }
 

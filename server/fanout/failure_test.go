@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -231,9 +232,14 @@ func TestFailures(t *testing.T) {
 						}
 					}
 				}
+				var told sync.Map // replica names the Missing hook was given
+				f.cfg.Missing = func(replica string, _ error) { told.Store(replica, true) }
 				got := reads(t, f)
 				if calls.Load() > 0 {
 					t.Errorf("%s: a replica marked down was called", name)
+				}
+				if _, ok := told.Load(strings.SplitN(tc.missing[0], ":", 2)[0]); !ok {
+					t.Errorf("%s: Config.Missing was not told of %s", name, tc.missing[0])
 				}
 				for k, w := range want {
 					g := got[k]

@@ -41,11 +41,17 @@ type Config struct {
 	// missing more fails with an error wrapping ErrUnavailable. A cluster
 	// sets it to its replication factor less its quorum.
 	MaxMissing int
+	// Missing, when set, is told of every replica a read does without, and
+	// why (for a metric); it is called from the read's goroutines.
+	Missing func(replica string, err error)
 }
 
 // ErrUnavailable is wrapped by the error of a read that misses more
 // replicas than Config.MaxMissing allows; its message names them and why.
 var ErrUnavailable = errors.New("too many replicas unavailable")
+
+// errUnhealthy is why an unhealthy replica is not asked.
+var errUnhealthy = errors.New("unhealthy")
 
 // Fanout is a Reader over several replicas, each holding some or all of the
 // data, that answers as one reader holding their union would (see the
@@ -80,6 +86,9 @@ func (f *Fanout) start() ([]int, *account, error) {
 	for i, r := range f.rs {
 		if r.Healthy != nil && !r.Healthy() {
 			a.missing = append(a.missing, r.Name+": unhealthy")
+			if f.cfg.Missing != nil {
+				f.cfg.Missing(r.Name, errUnhealthy)
+			}
 			continue
 		}
 		ask = append(ask, i)
@@ -98,6 +107,9 @@ func (f *Fanout) start() ([]int, *account, error) {
 func (a *account) fail(ctx context.Context, i int, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if a.f.cfg.Missing != nil {
+		a.f.cfg.Missing(a.f.rs[i].Name, err)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -61,6 +61,46 @@ func FuzzParseExpr(f *testing.F) {
 	})
 }
 
+// FuzzParseLineFilters checks that line filters alone parse as they do
+// after a selector, and print back to what parses the same.
+func FuzzParseLineFilters(f *testing.F) {
+	for _, s := range []string{``, `|= "a"`, `!= "a" or ip("10.0.0.1") |~ "x+" !> "<_> y"`, `| json`, `|= "a" |`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 1024 {
+			return
+		}
+		fs, err := ParseLineFilters(s)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("ParseLineFilters(%q): error %T %v is no *ParseError", s, err, err)
+			}
+			return
+		}
+		sel, err := ParseLogSelector(`{a="b"} ` + s)
+		if err != nil {
+			t.Fatalf("ParseLineFilters(%q) parses, but not after a selector: %v", s, err)
+		}
+		var parts []string
+		for i, f := range fs {
+			if i >= len(sel.Pipeline) || sel.Pipeline[i].String() != f.String() {
+				t.Fatalf("ParseLineFilters(%q): filter %d is %s, after a selector %v", s, i, f, sel.Pipeline)
+			}
+			parts = append(parts, f.String())
+		}
+		if len(fs) != len(sel.Pipeline) {
+			t.Fatalf("ParseLineFilters(%q): %d filters, %d stages after a selector", s, len(fs), len(sel.Pipeline))
+		}
+		printed := strings.Join(parts, " ")
+		again, err := ParseLineFilters(printed)
+		if err != nil || len(again) != len(fs) {
+			t.Fatalf("ParseLineFilters(%q) prints %q: %v, %d filters", s, printed, err, len(again))
+		}
+	})
+}
+
 // syntaxSeeds are the forms of Loki's syntax beyond the canonical one: bare
 // parser parameters, ip() among line filter alternatives, keywords, function
 // and stage names in any case, stage names before comparisons, folded

@@ -61,6 +61,32 @@ func ParseMatchers(s string) ([]*labels.Matcher, error) {
 	return ms, nil
 }
 
+// ParseLineFilters parses line filter stages alone, |= "a" != "b" or "c",
+// as SelectParams.LineFilter carries them; "" is no filter. Any other
+// stage is an error.
+func ParseLineFilters(s string) ([]*LineFilter, error) {
+	if err := checkSize(s); err != nil {
+		return nil, err
+	}
+	p := newParser(s)
+	var fs []*LineFilter
+	for {
+		t := p.peek(0)
+		switch t.kind {
+		case tPipeE, tNeq, tPipeR, tNre, tPipeP, tNotP:
+			f, err := p.parseLineFilter()
+			if err != nil {
+				return nil, err
+			}
+			fs = append(fs, f)
+		case tEOF:
+			return fs, nil
+		default:
+			return nil, p.syntaxErr(t, "a line filter: only line filters are allowed here")
+		}
+	}
+}
+
 // ValidateMatchers applies Loki's rule for the selector of a query: at least
 // one matcher must not match the empty string.
 func ValidateMatchers(ms []*labels.Matcher) error {

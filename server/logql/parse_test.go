@@ -570,6 +570,39 @@ func TestParseMatchers(t *testing.T) {
 	}
 }
 
+func TestParseLineFilters(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{``, ``},
+		{`|= "a"`, `|= "a"`},
+		{` |= "a"  != "b" or ip("10.0.0.1") |~ ` + "`x\\d`" + ` !> "<_> y"`, `|= "a" != "b" or ip("10.0.0.1") |~ "x\\d" !> "<_> y"`},
+	} {
+		fs, err := ParseLineFilters(c.in)
+		if err != nil {
+			t.Errorf("ParseLineFilters(%q): %v", c.in, err)
+			continue
+		}
+		var parts []string
+		for _, f := range fs {
+			parts = append(parts, f.String())
+		}
+		if got := strings.Join(parts, " "); got != c.want {
+			t.Errorf("ParseLineFilters(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+	for _, c := range []struct{ in, want string }{
+		{`| json`, `line 1, col 1: syntax error: unexpected "|", expecting a line filter: only line filters are allowed here`},
+		{`{a="b"} |= "x"`, `expecting a line filter`},
+		{`|= "a" | line_format "x"`, `col 8: syntax error: unexpected "|"`},
+		{`|~ "["`, `col 4: invalid regexp`},
+		{`|=`, `expecting a string or ip("…") after |=`},
+	} {
+		_, err := ParseLineFilters(c.in)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseLineFilters(%q) = %v, want %q", c.in, err, c.want)
+		}
+	}
+}
+
 func TestValidateMatchers(t *testing.T) {
 	ms, _ := ParseMatchers(`{a=~".*", b=""}`)
 	if err := ValidateMatchers(ms); err == nil || !strings.Contains(err.Error(), `app=~".+" will`) {

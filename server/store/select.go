@@ -52,6 +52,11 @@ type SelectParams struct {
 	// Shards > 1 selects only the streams whose label hash is Shard modulo
 	// Shards, so that a query can read in parallel.
 	Shard, Shards int
+	// LineFilter is the LogQL text of the line filters that Timestamps'
+	// keep applies (|= "a" != "b"), empty for none: a reader that cannot
+	// receive the closure (another node) compiles keep from it. The store
+	// itself ignores it.
+	LineFilter string
 }
 
 // EntryIterator walks entries across streams in time order, entries of

@@ -19,6 +19,8 @@ import (
 
 	"github.com/loam-logs/loam/server/api"
 	"github.com/loam-logs/loam/server/cluster"
+	"github.com/loam-logs/loam/server/fanout"
+	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/ring"
 	"github.com/loam-logs/loam/server/store"
 )
@@ -196,12 +198,13 @@ type clusterNode struct {
 	stop     context.CancelFunc
 	done     chan struct{}
 	internal gate
+	reader   *clusterReader // reads through the members, once serving
 }
 
 // mountCluster mounts the internal endpoints (answering 503 until serve).
 func mountCluster(a *api.API, rg *ring.Ring, c *config) *clusterNode {
 	n := &clusterNode{ring: rg, view: newRingView(rg, c.Ring.ReplicationFactor)}
-	a.Mount("/internal/{path:.+}", &n.internal, http.MethodPost, http.MethodGet)
+	a.Mount("/internal/{path:.+}", &n.internal)
 	return n
 }
 
@@ -215,7 +218,9 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	r := mux.NewRouter()
 	cluster.NewPushServer(st, secret, log).Register(r)
 	cluster.NewRepairServer(st, n.view, secret, log).Register(r)
+	cluster.NewReadServer(store.Local{Store: st}, cluster.ServerOptions{Secret: secret, Logger: log}).Register(r)
 	n.internal.set(r)
+	n.reader = newClusterReader(st, n.view, secret, c.Ring.ReplicationFactor, reg)
 	rep := cluster.NewReplicator(cluster.ReplicatorOptions{Self: n.view.self, Secret: secret, Timeout: c.Cluster.PushTimeout},
 		n.view, st, reg)
 	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
@@ -270,3 +275,85 @@ func (n *clusterNode) leave(log *slog.Logger) {
 		log.Warn("leaving the ring", "err", err)
 	}
 }
+
+// clusterReader is api.Reader over the members of the ring: this node's
+// store and every other member that may hold data, merged by fanout. The
+// replicas are taken from the ring at each read, so members that join or
+// leave are read from (or not) at once. Reads fan out to every member,
+// not only the owners of the streams read: after a change of the ring,
+// data still sits on its former owners until repair moves it.
+type clusterReader struct {
+	local  store.Local
+	view   *ringView
+	client *http.Client
+	secret []byte
+	// maxMissing is the replicas a read may do without: one fewer than
+	// the replication factor, so that a single survivor still answers.
+	maxMissing int
+
+	missing *prometheus.CounterVec
+
+	mu      sync.Mutex
+	remotes map[string]*cluster.Remote // by name and address
+}
+
+func newClusterReader(st *store.Store, view *ringView, secret []byte, rf int, reg prometheus.Registerer) *clusterReader {
+	c := &clusterReader{local: store.Local{Store: st}, view: view, client: cluster.NewHTTPClient(), secret: secret,
+		maxMissing: rf - 1, remotes: map[string]*cluster.Remote{},
+		missing: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loam_fanout_replica_failures_total",
+			Help: "Reads that went without a replica (down, unreachable or failing midway), by node."}, []string{"node"})}
+	reg.MustRegister(c.missing)
+	return c
+}
+
+// fan returns the fanout over the current members.
+func (c *clusterReader) fan() *fanout.Fanout {
+	peers := c.view.Peers()
+	rs := make([]fanout.Replica, 0, len(peers)+1)
+	rs = append(rs, fanout.Replica{Name: c.view.self, Reader: c.local})
+	c.mu.Lock()
+	for _, p := range peers {
+		key := p.Name + "\x00" + p.Addr
+		r := c.remotes[key]
+		if r == nil {
+			r = cluster.NewRemote(p.Name, p.Addr, c.client, c.secret)
+			c.remotes[key] = r
+		}
+		name := p.Name
+		rs = append(rs, fanout.Replica{Name: name, Reader: r, Healthy: func() bool { return c.view.Healthy(name) }})
+	}
+	c.mu.Unlock()
+	return fanout.New(fanout.Config{MaxMissing: c.maxMissing, Missing: func(name string, _ error) {
+		c.missing.WithLabelValues(name).Inc()
+	}}, rs)
+}
+
+func (c *clusterReader) Select(ctx context.Context, p store.SelectParams) (store.EntryIterator, error) {
+	return c.fan().Select(ctx, p)
+}
+
+func (c *clusterReader) Timestamps(ctx context.Context, p store.SelectParams, keep func([]byte) bool, fn func(ls, meta labels.Labels, ts []int64)) error {
+	return c.fan().Timestamps(ctx, p, keep, fn)
+}
+
+func (c *clusterReader) Series(ctx context.Context, tenant string, sets [][]*labels.Matcher, start, end int64, fn func(labels.Labels)) error {
+	return c.fan().Series(ctx, tenant, sets, start, end, fn)
+}
+
+func (c *clusterReader) LabelNames(ctx context.Context, tenant string, ms []*labels.Matcher, start, end int64) ([]string, error) {
+	return c.fan().LabelNames(ctx, tenant, ms, start, end)
+}
+
+func (c *clusterReader) LabelValues(ctx context.Context, tenant, name string, ms []*labels.Matcher, start, end int64) ([]string, error) {
+	return c.fan().LabelValues(ctx, tenant, name, ms, start, end)
+}
+
+func (c *clusterReader) Stats(ctx context.Context, p store.StatsParams, fn func(ls labels.Labels, figs []store.Figures)) error {
+	return c.fan().Stats(ctx, p, fn)
+}
+
+func (c *clusterReader) Subscribe(tenant string, ms []*labels.Matcher, opts store.TailOptions) (store.Tail, error) {
+	return c.fan().Subscribe(tenant, ms, opts)
+}
+
+func (c *clusterReader) Subscribers(tenant string) int { return c.fan().Subscribers(tenant) }

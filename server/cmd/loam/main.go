@@ -145,7 +145,11 @@ func run(cfg *config) error {
 		}
 		appender = rep
 	}
-	a.Serve(distributor.New(limits, appender, reg), st)
+	if node != nil {
+		a.ServeFrom(node.reader, distributor.New(limits, appender, reg), st)
+	} else {
+		a.Serve(distributor.New(limits, appender, reg), st)
+	}
 	dels.Start(st)
 	if rg != nil {
 		if err := rg.SetState(ring.Active); err != nil {

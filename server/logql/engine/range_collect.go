@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/loam-logs/loam/server/labels"
@@ -214,6 +215,7 @@ func (e *Engine) collectRange(ctx context.Context, p Params, c *rangeCollector, 
 	if tq, ok := e.q.(TimestampQuerier); ok && c.additive && ext.Kind() == pipeline.CountSamples {
 		if keep, ok := ext.LineFiltersOnly(); ok {
 			sp.NeedlesExact = x.Range.Log.NeedlesExact()
+			sp.LineFilter = lineFilterText(x.Range.Log.Pipeline)
 			return e.countTimestamps(ctx, tq, sp, keep, c, ext)
 		}
 	}
@@ -307,6 +309,22 @@ func (e *Engine) countTimestamps(ctx context.Context, tq TimestampQuerier, sp st
 		return shardResult{err: err}
 	}
 	return shardResult{order: order}
+}
+
+// lineFilterText prints the line filters of a pipeline that
+// LineFiltersOnly accepted: its other stages were line_format stages the
+// extractor dropped, so the filters are all of keep.
+func lineFilterText(stages []logql.Stage) string {
+	var b strings.Builder
+	for _, st := range stages {
+		if f, ok := st.(*logql.LineFilter); ok {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(f.String())
+		}
+	}
+	return b.String()
 }
 
 // countRuns adds sorted timestamps to a difference array of counts per
