@@ -6,7 +6,7 @@ BIN     := bin
 # conformance.py cross-check of make conformance.
 SHARED  ?= ../shared
 
-.PHONY: bench-query bench-retention all build plugin run test conformance bench bench-go bench-push bench-churn fuzz fmt vet clean
+.PHONY: bench-query bench-cluster bench-retention all build plugin run test conformance bench bench-go bench-push bench-churn fuzz fmt vet clean
 
 all: build
 
@@ -42,7 +42,7 @@ CONFORMANCE_ONLY ?=
 conformance: build
 	bash scripts/conformance.sh "$(SHARED)" "$(CONFORMANCE_ONLY)"
 
-bench: bench-go bench-push bench-query bench-retention bench-churn
+bench: bench-go bench-push bench-query bench-cluster bench-retention bench-churn
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/...
@@ -54,6 +54,12 @@ bench-push: build
 
 bench-query: build
 	bash scripts/bench-query.sh
+
+# bench-cluster: three nodes on 127.0.0.1 with replication factor 3 against
+# one node, in the same run: ingest lines per CPU-s of the whole cluster and
+# the bench-query figures asked of one node (BENCH_SHORT=1: a smoke run).
+bench-cluster: build
+	bash scripts/bench-cluster.sh
 
 # bench-retention: push latency and lines per CPU-s at 10,000 lines/s while
 # a delete rewrites the query data set and while retention purges it.

@@ -5,7 +5,12 @@
 // request id it pushed as "needle: <id>" for a needle query. SIGINT or
 // SIGTERM ends the run early, with its figures printed as at the end.
 //
+// For a cluster, -url lists the nodes' base URLs and pushes go to them in
+// turn; -pid lists their PIDs, and each node's CPU seconds and RSS are
+// reported, then the sums and the lines per CPU-second of them all.
+//
 //	pushbench -url http://127.0.0.1:3100 -pid PID -streams 1000 -duration 20s
+//	pushbench -url http://127.0.0.1:3101,http://127.0.0.1:3102 -pid PID1,PID2
 //	pushbench -pid PID -streams 1000 -rate 10000 -duration 60s
 //	pushbench -streams 1000 -total 6500000 -span 1h -unique -duration 30m
 package main
@@ -18,9 +23,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,9 +36,9 @@ import (
 )
 
 type config struct {
-	url       string
+	urls      []string // base URLs, pushed to in turn
 	tenant    string
-	pid       int
+	pids      []int // server processes to read /proc of; none when empty
 	streams   int
 	batch     int
 	perStream int
@@ -45,10 +53,11 @@ type config struct {
 
 func parseFlags(args []string) (*config, error) {
 	c := &config{}
+	var urls, pids string
 	fs := flag.NewFlagSet("pushbench", flag.ContinueOnError)
-	fs.StringVar(&c.url, "url", "http://127.0.0.1:3100", "server base URL")
+	fs.StringVar(&urls, "url", "http://127.0.0.1:3100", "server base URL; several, comma-separated, are pushed to in turn")
 	fs.StringVar(&c.tenant, "tenant", "", "X-Scope-OrgID to send (none when empty)")
-	fs.IntVar(&c.pid, "pid", 0, "server PID, for its CPU seconds and RSS (0: not reported)")
+	fs.StringVar(&pids, "pid", "0", "server PID, for its CPU seconds and RSS (0: not reported); several, comma-separated, are reported each and summed")
 	fs.IntVar(&c.streams, "streams", 100, "distinct streams")
 	fs.IntVar(&c.batch, "batch", 1000, "lines per push")
 	fs.IntVar(&c.perStream, "per-stream", 10, "lines per stream in one push")
@@ -62,6 +71,13 @@ func parseFlags(args []string) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	var err error
+	if c.urls, err = parseURLs(urls); err != nil {
+		return nil, fmt.Errorf("-url: %w", err)
+	}
+	if c.pids, err = parsePIDs(pids); err != nil {
+		return nil, fmt.Errorf("-pid: %w", err)
+	}
 	switch {
 	case fs.NArg() > 0:
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -73,6 +89,36 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-rate, -total, -span and -ago must not be negative")
 	}
 	return c, nil
+}
+
+// parseURLs splits a comma-separated list of base URLs.
+func parseURLs(s string) ([]string, error) {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		v = strings.TrimSpace(v)
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("%q is not an http(s) base URL", v)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// parsePIDs splits a comma-separated list of PIDs; a lone 0 means none.
+func parsePIDs(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "0" {
+		return nil, nil
+	}
+	var out []int
+	for v := range strings.SplitSeq(s, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || pid < 1 {
+			return nil, fmt.Errorf("%q is not a process id", v)
+		}
+		out = append(out, pid)
+	}
+	return out, nil
 }
 
 func main() {
@@ -114,12 +160,9 @@ func run(ctx context.Context, c *config, out io.Writer) error {
 		sh.spanStart = time.Now().Add(-c.ago - c.span - time.Minute).UnixNano()
 		start = sh.spanStart
 	}
-	var before procStats
-	if c.pid > 0 {
-		var err error
-		if before, err = readProc(c.pid); err != nil {
-			return fmt.Errorf("server process: %w", err)
-		}
+	before, err := readProcs(c.pids)
+	if err != nil {
+		return err
 	}
 	client := &http.Client{Timeout: 30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: c.workers, DisableCompression: true}}
@@ -152,9 +195,9 @@ func run(ctx context.Context, c *config, out io.Writer) error {
 				body, size := g.batch(next)
 				next = (next + nStreams*c.workers) % c.streams
 				sent += int64(perPush)
-				n.pushes.Add(1)
+				i := n.pushes.Add(1) - 1
 				p0 := time.Now()
-				err := pushOnce(client, c, body)
+				err := pushOnce(client, c, c.urls[i%int64(len(c.urls))], body)
 				lat[w] = append(lat[w], time.Since(p0))
 				if err != nil {
 					n.fails.Add(1)
@@ -183,21 +226,49 @@ func run(ctx context.Context, c *config, out io.Writer) error {
 	if e := n.firstErr.Load(); e != nil {
 		fmt.Fprintf(out, "first failure: %v\n", e)
 	}
-	if c.pid > 0 {
-		after, err := readProc(c.pid)
-		if err != nil {
-			return fmt.Errorf("server process: %w", err)
-		}
-		cpu := after.CPU - before.CPU
-		fmt.Fprintf(out, "server: %.2f CPU-s (%.2f cores), %.0f lines per CPU-s, RSS %.0f MiB, peak RSS %.0f MiB\n",
-			cpu, cpu/el.Seconds(), l/cpu, float64(after.RSS)/(1<<20), float64(after.HWM)/(1<<20))
+	if len(c.pids) == 0 {
+		return nil
 	}
+	after, err := readProcs(c.pids)
+	if err != nil {
+		return err
+	}
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+	if len(c.pids) == 1 {
+		cpu := after[0].CPU - before[0].CPU
+		fmt.Fprintf(out, "server: %.2f CPU-s (%.2f cores), %.0f lines per CPU-s, RSS %.0f MiB, peak RSS %.0f MiB\n",
+			cpu, cpu/el.Seconds(), l/cpu, mib(after[0].RSS), mib(after[0].HWM))
+		return nil
+	}
+	var sum procStats
+	for i, pid := range c.pids {
+		cpu := after[i].CPU - before[i].CPU
+		fmt.Fprintf(out, "server %d: %.2f CPU-s (%.2f cores), RSS %.0f MiB, peak RSS %.0f MiB\n",
+			pid, cpu, cpu/el.Seconds(), mib(after[i].RSS), mib(after[i].HWM))
+		sum.CPU += cpu
+		sum.RSS += after[i].RSS
+		sum.HWM += after[i].HWM
+	}
+	fmt.Fprintf(out, "all %d servers: %.2f CPU-s (%.2f cores), %.0f lines per CPU-s, RSS %.0f MiB, peak RSS %.0f MiB\n",
+		len(c.pids), sum.CPU, sum.CPU/el.Seconds(), l/sum.CPU, mib(sum.RSS), mib(sum.HWM))
 	return nil
 }
 
-// pushOnce sends one push and requires a 2xx answer.
-func pushOnce(client *http.Client, c *config, body []byte) error {
-	req, err := http.NewRequest(http.MethodPost, c.url+"/loki/api/v1/push", bytes.NewReader(body))
+// readProcs reads /proc of each process.
+func readProcs(pids []int) ([]procStats, error) {
+	out := make([]procStats, len(pids))
+	for i, pid := range pids {
+		var err error
+		if out[i], err = readProc(pid); err != nil {
+			return nil, fmt.Errorf("server process %d: %w", pid, err)
+		}
+	}
+	return out, nil
+}
+
+// pushOnce sends one push to base and requires a 2xx answer.
+func pushOnce(client *http.Client, c *config, base string, body []byte) error {
+	req, err := http.NewRequest(http.MethodPost, base+"/loki/api/v1/push", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,9 +25,30 @@ func TestParseFlags(t *testing.T) {
 	for _, bad := range [][]string{
 		{"-streams", "0"}, {"-workers", "0"}, {"-per-stream", "0"}, {"-per-stream", "2000"},
 		{"-rate", "-1"}, {"-duration", "0s"}, {"extra"}, {"-nope"},
+		{"-url", ""}, {"-url", "127.0.0.1:3100"}, {"-url", "http://a:1,,http://b:2"}, {"-url", "ftp://a:1"},
+		{"-pid", ""}, {"-pid", "-3"}, {"-pid", "0,12"}, {"-pid", "12,x"}, {"-pid", "12,"},
 	} {
 		if _, err := parseFlags(bad); err == nil {
 			t.Errorf("parseFlags(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseFlagsLists(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		urls []string
+		pids []int
+	}{
+		{nil, []string{"http://127.0.0.1:3100"}, nil},
+		{[]string{"-pid", "0"}, []string{"http://127.0.0.1:3100"}, nil},
+		{[]string{"-url", "https://h:1/p", "-pid", "42"}, []string{"https://h:1/p"}, []int{42}},
+		{[]string{"-url", "http://a:1, http://b:2,http://c:3", "-pid", "7, 8,9"},
+			[]string{"http://a:1", "http://b:2", "http://c:3"}, []int{7, 8, 9}},
+	} {
+		c, err := parseFlags(tc.args)
+		if err != nil || !slices.Equal(c.urls, tc.urls) || !slices.Equal(c.pids, tc.pids) {
+			t.Errorf("parseFlags(%q) = %+v, %v; want urls %q, pids %v", tc.args, c, err, tc.urls, tc.pids)
 		}
 	}
 }
@@ -60,7 +83,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.pid = os.Getpid() // this process stands in for the server
+	c.pids = []int{os.Getpid()} // this process stands in for the server
 	var out strings.Builder
 	if err := run(context.Background(), c, &out); err != nil {
 		t.Fatal(err)
@@ -85,12 +108,58 @@ func TestRun(t *testing.T) {
 		io.Copy(io.Discard, r.Body)
 		http.Error(w, "rate limited", 429)
 	})
-	c.pid, c.total, c.duration = 0, 0, 200*time.Millisecond
+	c.pids, c.total, c.duration = nil, 0, 200*time.Millisecond
 	out.Reset()
 	if err := run(context.Background(), c, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`accepted 0 lines .* (\d+)/(\d+) pushes failed\npush latency: [^\n]+\n(needle: \w+\n)?first failure: HTTP 429: rate limited\n$`).MatchString(out.String()) {
 		t.Errorf("report of a refusing server:\n%s", out.String())
+	}
+}
+
+// TestRunSeveral pushes to three servers in turn and reports three
+// processes (this one three times over).
+func TestRunSeveral(t *testing.T) {
+	var mu sync.Mutex
+	pushes := map[int]int{}
+	var urls []string
+	for i := range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			mu.Lock()
+			pushes[i]++
+			mu.Unlock()
+			w.WriteHeader(204)
+		}))
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	pid := strconv.Itoa(os.Getpid())
+	c, err := parseFlags([]string{"-url", strings.Join(urls, ","), "-pid", pid + "," + pid + "," + pid,
+		"-streams", "50", "-batch", "100", "-per-stream", "5", "-total", "3000", "-workers", "4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := run(context.Background(), c, &out); err != nil {
+		t.Fatal(err)
+	}
+	if pushes[0] != 10 || pushes[1] != 10 || pushes[2] != 10 {
+		t.Errorf("pushes per server: %v, want 10 each", pushes)
+	}
+	report := out.String()
+	for _, re := range []string{
+		`(?m)^accepted 3000 lines in [^:]+: \d+ lines/s, [\d.]+ MB/s raw \(avg line \d+ B\), 0/30 pushes failed$`,
+		`(?m)^server ` + pid + `: [\d.]+ CPU-s \([\d.]+ cores\), RSS \d+ MiB, peak RSS \d+ MiB\n` +
+			`server ` + pid + `: .*\nserver ` + pid + `: .*\n` +
+			`all 3 servers: [\d.]+ CPU-s \([\d.]+ cores\), (\d+|\+Inf) lines per CPU-s, RSS \d+ MiB, peak RSS \d+ MiB$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(report) {
+			t.Errorf("report lacks %s:\n%s", re, report)
+		}
+	}
+	if strings.Contains(report, "\nserver: ") {
+		t.Errorf("report of several servers has the line of one:\n%s", report)
 	}
 }
