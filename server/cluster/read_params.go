@@ -39,8 +39,9 @@ func putFlag(v url.Values, key string, b bool) {
 	}
 }
 
-// selectValues writes the parameters of a Select or Timestamps.
-func selectValues(p store.SelectParams) url.Values {
+// selectValues writes the parameters of a Select or Timestamps. Of stream
+// filters, only a *Share can travel.
+func selectValues(p store.SelectParams) (url.Values, error) {
 	v := url.Values{}
 	v.Set("tenant", p.Tenant)
 	putMatchers(v, "match", p.Matchers)
@@ -69,7 +70,14 @@ func selectValues(p store.SelectParams) url.Values {
 	if p.LineFilter != "" {
 		v.Set("line_filter", p.LineFilter)
 	}
-	return v
+	switch f := p.Streams.(type) {
+	case nil:
+	case *Share:
+		putShare(v, f)
+	default:
+		return nil, fmt.Errorf("cannot send a stream filter of type %T to another node", f)
+	}
+	return v, nil
 }
 
 // form reads the parameters of a request's form.
@@ -186,6 +194,9 @@ func parseSelect(v url.Values) (store.SelectParams, error) {
 		f.fail(badf("parameter shard: %d is not in [0, %d)", p.Shard, p.Shards))
 	}
 	p.LineFilter = f.one("line_filter")
+	if sh := f.share(); sh != nil {
+		p.Streams = sh
+	}
 	return p, f.err
 }
 

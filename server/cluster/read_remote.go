@@ -196,7 +196,11 @@ func unexpected(typ byte) error {
 // is consumed, and closing it early cancels the call. Statistics of the
 // peer's read are added to p.Stats once the answer was read to its end.
 func (r *Remote) Select(ctx context.Context, p store.SelectParams) (store.EntryIterator, error) {
-	fr, body, cancel, err := r.call(ctx, PathSelect, selectValues(p))
+	form, err := selectValues(p)
+	if err != nil {
+		return nil, err
+	}
+	fr, body, cancel, err := r.call(ctx, PathSelect, form)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +305,10 @@ func (r *Remote) timestamps(ctx context.Context, p store.SelectParams, keep func
 	case keep == nil:
 		p.LineFilter = ""
 	}
-	form := selectValues(p)
+	form, err := selectValues(p)
+	if err != nil {
+		return err
+	}
 	putFlag(form, "hashes", hashes)
 	var dec tsDecoder
 	return r.frames(ctx, PathTimestamps, form, p.Stats, func(typ byte, payload []byte) error {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -54,6 +55,11 @@ type ServerOptions struct {
 	// Beat is the interval of a tail's heartbeat frames (5 s), which let
 	// the other node tell a quiet tail from a dead peer.
 	Beat time.Duration
+	// Whole, when set and true, makes the node read everything it holds
+	// for a split read, ignoring its Share: it holds entries acknowledged
+	// with fewer copies than a quorum of the replication factor, not yet
+	// repaired (see Share). Called once per read.
+	Whole func() bool
 }
 
 // ReadServer serves a node's Local reader to the other nodes. Each request
@@ -235,9 +241,19 @@ func (a *answer) end(st *store.Stats) {
 	}
 }
 
+// parseSelect reads a Select's parameters, dropping a Share when the node
+// answers whole.
+func (s *ReadServer) parseSelect(form url.Values) (store.SelectParams, error) {
+	p, err := parseSelect(form)
+	if p.Streams != nil && s.opts.Whole != nil && s.opts.Whole() {
+		p.Streams = nil
+	}
+	return p, err
+}
+
 func (s *ReadServer) serveSelect(w http.ResponseWriter, r *http.Request) {
 	a := s.answer(w, r)
-	p, err := parseSelect(r.Form)
+	p, err := s.parseSelect(r.Form)
 	if err != nil {
 		a.fail(err)
 		return
@@ -278,7 +294,7 @@ func (s *ReadServer) serveSelect(w http.ResponseWriter, r *http.Request) {
 
 func (s *ReadServer) serveTimestamps(w http.ResponseWriter, r *http.Request) {
 	a := s.answer(w, r)
-	p, err := parseSelect(r.Form)
+	p, err := s.parseSelect(r.Form)
 	if err != nil {
 		a.fail(err)
 		return

@@ -186,6 +186,7 @@ func TestRemoteSelect(t *testing.T) {
 		{"needles", store.SelectParams{Tenant: "t1", Matchers: ms, Start: t0, End: all, Needles: [][]string{{"error"}, {"10.0.0.", "x"}}, NeedlesExact: true}},
 		{"empty needle set", store.SelectParams{Tenant: "t1", Matchers: ms, Start: t0, End: all, Needles: [][]string{{}}}},
 		{"shard", store.SelectParams{Tenant: "t1", Matchers: ms, Start: t0, End: all, Shard: 1, Shards: 3}},
+		{"share", store.SelectParams{Tenant: "t1", Matchers: ms, Start: t0, End: all, Streams: NewShare("n1", 2, []ShareMember{{"n1", 16}, {"n2", 16}, {"n3", 16}})}},
 		{"no match", store.SelectParams{Tenant: "t1", Matchers: mustMatchers(t, `{app="none"}`), Start: t0, End: all}},
 		{"other tenant", store.SelectParams{Tenant: "t2", Matchers: ms, Start: t0, End: all}},
 		{"empty range", store.SelectParams{Tenant: "t1", Matchers: ms, Start: t0, End: t0}},
@@ -742,8 +743,13 @@ func TestParamsRoundTrip(t *testing.T) {
 		{Tenant: "t", Start: -5, End: 10},
 		{Tenant: "t:x", Matchers: ms, Start: 1, End: 2, Direction: store.Backward, Needles: [][]string{{"a:b", ""}, {}, {"ü\xff"}},
 			NeedlesExact: true, Unordered: true, NoLines: true, Shard: 2, Shards: 5, LineFilter: `|= "x"`},
+		{Tenant: "t", Start: 1, End: 2, Streams: NewShare("b", 3, []ShareMember{{"a", 128}, {"b:c", 7}, {"c", 4096}})},
 	} {
-		form, err := url.ParseQuery(selectValues(p).Encode())
+		v, err := selectValues(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form, err := url.ParseQuery(v.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -755,6 +761,13 @@ func TestParamsRoundTrip(t *testing.T) {
 			t.Errorf("matchers: %s, sent %s", labels.MatchersString(got.Matchers), labels.MatchersString(p.Matchers))
 		}
 		got.Matchers, p.Matchers = nil, nil
+		if p.Streams != nil {
+			gs, ps := got.Streams.(*Share), p.Streams.(*Share)
+			if gs == nil || gs.Self != ps.Self || gs.RF != ps.RF || !slices.Equal(gs.Members, ps.Members) {
+				t.Errorf("share: %v, sent %v", got.Streams, ps)
+			}
+			got.Streams, p.Streams = nil, nil
+		}
 		if !reflect.DeepEqual(got, p) {
 			t.Errorf("round trip:\n%+v\n%+v", got, p)
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/snappy"
@@ -76,6 +77,10 @@ type Repairer struct {
 	sent     prometheus.Counter
 	restored prometheus.Counter
 	lastOK   prometheus.Gauge
+
+	okMu    sync.Mutex
+	okSince time.Time // the start of the last pass without failures
+	okPeers int       // and the peers it compared with
 }
 
 // NewRepairer returns a Repairer; reg may be nil.
@@ -111,6 +116,14 @@ func NewRepairer(opts RepairOptions, r RepairRing, st RepairStore, log *slog.Log
 		reg.MustRegister(rp.passes, rp.sent, rp.restored, rp.lastOK)
 	}
 	return rp
+}
+
+// LastOK returns when the last pass that compared every peer and tenant
+// without failure began (zero before the first), and with how many peers.
+func (r *Repairer) LastOK() (time.Time, int) {
+	r.okMu.Lock()
+	defer r.okMu.Unlock()
+	return r.okSince, r.okPeers
 }
 
 // Kick asks for a pass soon: a member came back or the ring changed.
@@ -166,7 +179,8 @@ func (r *Repairer) Pass(ctx context.Context, from int64) error {
 		names map[uint64]string
 	}
 	cache := map[string]*tenantDigests{}
-	for _, p := range r.ring.Peers() {
+	peers := r.ring.Peers()
+	for _, p := range peers {
 		if !r.ring.Healthy(p.Name) {
 			failed = append(failed, p.Name+": down")
 			continue
@@ -200,6 +214,9 @@ func (r *Repairer) Pass(ctx context.Context, from int64) error {
 		result = "partial"
 	} else {
 		r.lastOK.SetToCurrentTime()
+		r.okMu.Lock()
+		r.okSince, r.okPeers = begin, len(peers)
+		r.okMu.Unlock()
 	}
 	r.passes.WithLabelValues(result).Inc()
 	level := slog.LevelDebug

@@ -59,6 +59,12 @@ type ReplicatorOptions struct {
 	// Unreachable, when set, is told of a node that did not answer a push
 	// (no connection, or no answer within Timeout).
 	Unreachable func(node string)
+	// RF is the replication factor. A stream with fewer owners (the ring
+	// has fewer members) is acknowledged with fewer copies than a quorum
+	// of RF: such a push is marked, and LowQuorum, when set, is called
+	// before it is stored here (see Share).
+	RF        int
+	LowQuorum func()
 }
 
 // Replicator writes each stream to its owners and acknowledges a push once
@@ -136,6 +142,9 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 		r.refused.Inc()
 		return nil, tr.impossible
 	}
+	if tr.low && r.opts.LowQuorum != nil {
+		r.opts.LowQuorum()
+	}
 	// Encode every peer's share before the first send: the streams alias
 	// the request body.
 	local := -1
@@ -162,7 +171,7 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rej, err := r.send(ctx, tenant, t.peer, bodies[i])
+			rej, err := r.send(ctx, tenant, t.peer, bodies[i], tr.low)
 			if err != nil {
 				r.failures.WithLabelValues(t.peer.Name).Inc()
 			}
@@ -201,6 +210,7 @@ func (r *Replicator) place(tenant string, streams []store.Stream, tr *tracker) [
 			return nil
 		}
 		tr.need[si] = uint8(len(owners)/2 + 1)
+		tr.low = tr.low || int(tr.need[si]) < r.opts.RF/2+1
 		tr.spare[si] = uint8(len(owners)) - tr.need[si]
 		for _, p := range owners {
 			ti, ok := index[p.Name]
@@ -246,14 +256,21 @@ func encodePush(streams []store.Stream, which []int) []byte {
 // whose failures are full disks is answered as one.
 const diskFullHeader = "X-Loam-Disk-Full"
 
+// lowQuorumHeader marks a push acknowledged with fewer copies than a
+// quorum of the replication factor.
+const lowQuorumHeader = "X-Loam-Low-Quorum"
+
 // send pushes one encoded share to a peer.
-func (r *Replicator) send(ctx context.Context, tenant string, p Peer, body []byte) ([]rejectedEntry, error) {
+func (r *Replicator) send(ctx context.Context, tenant string, p Peer, body []byte, low bool) ([]rejectedEntry, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.opts.Scheme+"://"+p.Addr+pushPath, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	req.Header.Set("X-Scope-OrgID", tenant)
+	if low {
+		req.Header.Set(lowQuorumHeader, "1")
+	}
 	setAuth(req, r.token)
 	resp, err := r.opts.Client.Do(req)
 	if err != nil {
@@ -328,6 +345,7 @@ type tracker struct {
 	closed      bool
 	done        chan struct{}
 	impossible  error // set by place: nothing can be written
+	low         bool  // set by place: a stream has fewer owners than RF
 }
 
 func newTracker(n int) *tracker {

@@ -32,6 +32,10 @@ type PushServer struct {
 	local Appender
 	token string
 	log   *slog.Logger
+	// LowQuorum, when set (before Register), is called before a push
+	// whose sender marked it as acknowledged with fewer copies than a
+	// quorum of the replication factor is stored.
+	LowQuorum func()
 }
 
 // NewPushServer returns the internal push endpoint over local.
@@ -64,6 +68,9 @@ func (s *PushServer) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.Error(w, "internal push: "+err.Error(), http.StatusBadRequest)
 		return
+	}
+	if r.Header.Get(lowQuorumHeader) != "" && s.LowQuorum != nil {
+		s.LowQuorum()
 	}
 	rej, err := s.local.Append(tenant, streams)
 	switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/url"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/loam-logs/loam/server/block"
@@ -167,6 +168,8 @@ func FuzzTimestampsRoundTrip(f *testing.F) {
 func FuzzParams(f *testing.F) {
 	f.Add("tenant=t&match=%7Ba%3D%22b%22%7D&start=1&end=2&needle=0:x&needle=1&direction=backward&shards=2&shard=1&line_filter=%7C%3D+%22x%22")
 	f.Add("tenant=t&needle=0:&needle=0:a")
+	f.Add("tenant=t&share_self=b&share_rf=3&share_member=a:128&share_member=b:c:7&share_member=c:4096")
+	f.Add("tenant=t&share_self=b&share_rf=0&share_member=a")
 	f.Add("tenant=t&bounds=1,2,3&max_entries=5")
 	f.Fuzz(func(t *testing.T, q string) {
 		if len(q) > 4096 {
@@ -187,7 +190,11 @@ func FuzzParams(f *testing.F) {
 			}
 			return
 		}
-		again, err := parseSelect(selectValues(p))
+		v2, err := selectValues(p)
+		if err != nil {
+			t.Fatalf("%+v cannot be sent: %v", p, err)
+		}
+		again, err := parseSelect(v2)
 		if err != nil {
 			t.Fatalf("%+v is sent as what does not parse: %v", p, err)
 		}
@@ -195,6 +202,13 @@ func FuzzParams(f *testing.F) {
 			t.Fatalf("matchers %s, then %s", labels.MatchersString(p.Matchers), labels.MatchersString(again.Matchers))
 		}
 		again.Matchers, p.Matchers = nil, nil
+		if p.Streams != nil {
+			a, b := again.Streams.(*Share), p.Streams.(*Share)
+			if a.Self != b.Self || a.RF != b.RF || !slices.Equal(a.Members, b.Members) {
+				t.Fatalf("share %v, then %v", b, a)
+			}
+			again.Streams, p.Streams = nil, nil
+		}
 		if !reflect.DeepEqual(again, p) {
 			t.Fatalf("sent again:\n%+v\n%+v", p, again)
 		}

@@ -52,11 +52,21 @@ type SelectParams struct {
 	// Shards > 1 selects only the streams whose label hash is Shard modulo
 	// Shards, so that a query can read in parallel.
 	Shard, Shards int
+	// Streams, when set, reads only the streams it keeps: a cluster reads
+	// each stream from some of the replicas that hold it.
+	Streams StreamFilter
 	// LineFilter is the LogQL text of the line filters that Timestamps'
 	// keep applies (|= "a" != "b"), empty for none: a reader that cannot
 	// receive the closure (another node) compiles keep from it. The store
 	// itself ignores it.
 	LineFilter string
+}
+
+// StreamFilter chooses streams for a Select. Keep is called from the
+// Select's goroutine, once or more per stream, and must answer the same
+// for the same stream.
+type StreamFilter interface {
+	Keep(tenant string, ls labels.Labels) bool
 }
 
 // EntryIterator walks entries across streams in time order, entries of
@@ -109,7 +119,8 @@ func (s *Store) Select(ctx context.Context, p SelectParams) (EntryIterator, erro
 		return it
 	}
 	inShard := func(ls labels.Labels) bool {
-		return p.Shards <= 1 || ls.Hash()%uint64(p.Shards) == uint64(p.Shard)
+		return (p.Shards <= 1 || ls.Hash()%uint64(p.Shards) == uint64(p.Shard)) &&
+			(p.Streams == nil || p.Streams.Keep(p.Tenant, ls))
 	}
 	t0 := time.Now()
 	heads, parts, blocks := s.sources(p.Tenant, p.Start, p.End)

@@ -236,17 +236,22 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	if err != nil {
 		return nil, err
 	}
-	r := mux.NewRouter()
-	cluster.NewPushServer(st, secret, log).Register(r)
-	cluster.NewRepairServer(st, n.view, secret, log).Register(r)
-	cluster.NewReadServer(store.Local{Store: st}, cluster.ServerOptions{Secret: secret, Logger: log}).Register(r)
-	n.internal.set(r)
-	n.reader = newClusterReader(st, n.view, secret, c.Ring.ReplicationFactor, reg)
-	rep := cluster.NewReplicator(cluster.ReplicatorOptions{Self: n.view.self, Secret: secret, Timeout: c.Cluster.PushTimeout,
-		Unreachable: n.view.Failed},
-		n.view, st, reg)
+	rf := c.Ring.ReplicationFactor
+	low := newLowQuorum(c.DataDir, rf, log)
 	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
 		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow}, n.view, st, log, reg)
+	low.repaired = n.repair.LastOK
+	r := mux.NewRouter()
+	ps := cluster.NewPushServer(st, secret, log)
+	ps.LowQuorum = low.Mark
+	ps.Register(r)
+	cluster.NewRepairServer(st, n.view, secret, log).Register(r)
+	cluster.NewReadServer(store.Local{Store: st}, cluster.ServerOptions{Secret: secret, Logger: log, Whole: low.Whole}).Register(r)
+	n.internal.set(r)
+	n.reader = newClusterReader(st, n.view, secret, rf, low.Whole, reg)
+	rep := cluster.NewReplicator(cluster.ReplicatorOptions{Self: n.view.self, Secret: secret, Timeout: c.Cluster.PushTimeout,
+		Unreachable: n.view.Failed, RF: rf, LowQuorum: low.Mark},
+		n.view, st, reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stop, n.done = cancel, make(chan struct{})
 	go func() {
@@ -301,63 +306,178 @@ func (n *clusterNode) leave(log *slog.Logger) {
 // clusterReader is api.Reader over the members of the ring: this node's
 // store and every other member that may hold data, merged by fanout. The
 // replicas are taken from the ring at each read, so members that join or
-// leave are read from (or not) at once. Reads fan out to every member,
-// not only the owners of the streams read: after a change of the ring,
-// data still sits on its former owners until repair moves it.
+// leave are read from (or not) at once.
+//
+// Reads of entries (Select, Timestamps) are split when every member is
+// healthy: each stream is read from a few of its owners only, as many as
+// still meet every acknowledged entry (cluster.Share says why that is
+// enough), and every member must answer. A split read that loses a member
+// before anything of it was used is read again unsplit. Other reads, and
+// reads while a member is down, ask every member for all it holds: after
+// a change of the ring, data still sits on its former owners until repair
+// moves it, and a survivor may answer alone.
 type clusterReader struct {
 	local  store.Local
 	view   *ringView
 	client *http.Client
 	secret []byte
-	// maxMissing is the replicas a read may do without: one fewer than
-	// the replication factor, so that a single survivor still answers.
+	rf     int
+	// maxMissing is the replicas an unsplit read may do without: one
+	// fewer than the replication factor, so that a single survivor still
+	// answers.
 	maxMissing int
+	// whole reports that this node must read all it holds (lowQuorum).
+	whole func() bool
 
 	missing *prometheus.CounterVec
+	resplit prometheus.Counter
 
 	mu      sync.Mutex
 	remotes map[string]*cluster.Remote // by name and address
 }
 
-func newClusterReader(st *store.Store, view *ringView, secret []byte, rf int, reg prometheus.Registerer) *clusterReader {
+func newClusterReader(st *store.Store, view *ringView, secret []byte, rf int, whole func() bool, reg prometheus.Registerer) *clusterReader {
 	c := &clusterReader{local: store.Local{Store: st}, view: view, client: cluster.NewHTTPClient(), secret: secret,
-		maxMissing: rf - 1, remotes: map[string]*cluster.Remote{},
+		rf: rf, maxMissing: rf - 1, whole: whole, remotes: map[string]*cluster.Remote{},
 		missing: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loam_fanout_replica_failures_total",
-			Help: "Reads that went without a replica (down, unreachable or failing midway), by node."}, []string{"node"})}
-	reg.MustRegister(c.missing)
+			Help: "Reads that went without a replica (down, unreachable or failing midway), by node."}, []string{"node"}),
+		resplit: prometheus.NewCounter(prometheus.CounterOpts{Name: "loam_fanout_split_retries_total",
+			Help: "Split reads read again from every member because a member failed before answering."}),
+	}
+	reg.MustRegister(c.missing, c.resplit)
 	return c
 }
 
-// fan returns the fanout over the current members.
+// remote returns the Remote of a peer, made once.
+func (c *clusterReader) remote(p cluster.Peer) *cluster.Remote {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := p.Name + "\x00" + p.Addr
+	r := c.remotes[key]
+	if r == nil {
+		r = cluster.NewRemote(p.Name, p.Addr, c.client, c.secret)
+		c.remotes[key] = r
+	}
+	return r
+}
+
+func (c *clusterReader) failed(name string, err error) {
+	c.missing.WithLabelValues(name).Inc()
+	if errors.Is(err, cluster.ErrUnreachable) {
+		c.view.Failed(name)
+	}
+}
+
+// fan returns the fanout over the current members, each asked for all it
+// holds.
 func (c *clusterReader) fan() *fanout.Fanout {
 	peers := c.view.Peers()
 	rs := make([]fanout.Replica, 0, len(peers)+1)
 	rs = append(rs, fanout.Replica{Name: c.view.self, Reader: c.local})
-	c.mu.Lock()
 	for _, p := range peers {
-		key := p.Name + "\x00" + p.Addr
-		r := c.remotes[key]
-		if r == nil {
-			r = cluster.NewRemote(p.Name, p.Addr, c.client, c.secret)
-			c.remotes[key] = r
-		}
 		name := p.Name
-		rs = append(rs, fanout.Replica{Name: name, Reader: r, Healthy: func() bool { return c.view.Healthy(name) }})
+		rs = append(rs, fanout.Replica{Name: name, Reader: c.remote(p), Healthy: func() bool { return c.view.Healthy(name) }})
 	}
-	c.mu.Unlock()
-	return fanout.New(fanout.Config{MaxMissing: c.maxMissing, Missing: func(name string, err error) {
-		c.missing.WithLabelValues(name).Inc()
-		if errors.Is(err, cluster.ErrUnreachable) {
-			c.view.Failed(name)
+	return fanout.New(fanout.Config{MaxMissing: c.maxMissing, Missing: c.failed}, rs)
+}
+
+// split returns the fanout of a split read over the current members, or
+// nil when the read cannot be split: replication factor 1 (nothing to
+// split), or a member that is not healthy.
+func (c *clusterReader) split() *fanout.Fanout {
+	if c.rf < 2 {
+		return nil
+	}
+	members := c.view.r.Members()
+	var owning []cluster.ShareMember
+	for _, m := range members {
+		if m.State == ring.Left {
+			continue
 		}
-	}}, rs)
+		if !c.view.Healthy(m.Name) {
+			return nil
+		}
+		if m.State.Owning() && len(m.Tokens) > 0 {
+			owning = append(owning, cluster.ShareMember{Name: m.Name, Tokens: len(m.Tokens)})
+		}
+	}
+	if len(owning) == 0 {
+		return nil
+	}
+	rs := make([]fanout.Replica, 0, len(members))
+	for _, m := range members {
+		if m.State == ring.Left {
+			continue
+		}
+		sh := cluster.NewShare(m.Name, c.rf, owning)
+		if m.Name == c.view.self {
+			if c.whole() {
+				sh = nil
+			}
+			rs = append(rs, fanout.Replica{Name: m.Name, Reader: shareReader{c.local, sh}})
+			continue
+		}
+		rs = append(rs, fanout.Replica{Name: m.Name, Reader: shareReader{c.remote(cluster.Peer{Name: m.Name, Addr: m.Addr}), sh}})
+	}
+	return fanout.New(fanout.Config{MaxMissing: 0, Missing: c.failed}, rs)
+}
+
+// shareReader reads a replica's share of a split read; a nil share reads
+// all it holds.
+type shareReader struct {
+	fanout.Reader
+	share *cluster.Share
+}
+
+func (r shareReader) Select(ctx context.Context, p store.SelectParams) (store.EntryIterator, error) {
+	if r.share != nil {
+		p.Streams = r.share
+	}
+	return r.Reader.Select(ctx, p)
+}
+
+func (r shareReader) Timestamps(ctx context.Context, p store.SelectParams, keep func([]byte) bool, fn func(ls, meta labels.Labels, ts []int64)) error {
+	if r.share != nil {
+		p.Streams = r.share
+	}
+	return r.Reader.Timestamps(ctx, p, keep, fn)
+}
+
+// again reports whether a split read that failed with err, having handed
+// nothing over, is read again unsplit.
+func (c *clusterReader) again(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil || !errors.Is(err, fanout.ErrUnavailable) {
+		return false
+	}
+	c.resplit.Inc()
+	return true
 }
 
 func (c *clusterReader) Select(ctx context.Context, p store.SelectParams) (store.EntryIterator, error) {
+	if f := c.split(); f != nil {
+		// The fanout opens every replica before it returns: a failure
+		// to open comes back here, before any entry was read.
+		it, err := f.Select(ctx, p)
+		if !c.again(ctx, err) {
+			return it, err
+		}
+	}
 	return c.fan().Select(ctx, p)
 }
 
 func (c *clusterReader) Timestamps(ctx context.Context, p store.SelectParams, keep func([]byte) bool, fn func(ls, meta labels.Labels, ts []int64)) error {
+	if f := c.split(); f != nil {
+		// fn is called from this goroutine; the merge calls it only once
+		// every replica has answered or ended.
+		used := false
+		err := f.Timestamps(ctx, p, keep, func(ls, meta labels.Labels, ts []int64) {
+			used = true
+			fn(ls, meta, ts)
+		})
+		if used || !c.again(ctx, err) {
+			return err
+		}
+	}
 	return c.fan().Timestamps(ctx, p, keep, fn)
 }
 
