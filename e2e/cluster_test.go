@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -289,6 +291,14 @@ func plainPushers(cps []*clusterPusher) []*pusher {
 // countOf answers sum(count_over_time(selector[range])) at end through a node.
 func countOf(t *testing.T, l *loam, selector string, start, end time.Time) int {
 	t.Helper()
+	n, _ := countAndProcessed(t, l, selector, start, end)
+	return n
+}
+
+// countAndProcessed is countOf, and the lines the query processed on all
+// the nodes it read (its statistics' totalLinesProcessed).
+func countAndProcessed(t *testing.T, l *loam, selector string, start, end time.Time) (int, int) {
+	t.Helper()
 	rng := end.Sub(start).Round(time.Second) + time.Second
 	q := url.Values{"query": {fmt.Sprintf("sum(count_over_time(%s[%ds]))", selector, int(rng.Seconds()))},
 		"time": {strconv.FormatInt(end.UnixNano(), 10)}}
@@ -297,14 +307,20 @@ func countOf(t *testing.T, l *loam, selector string, start, end time.Time) int {
 			Result []struct {
 				Value [2]any `json:"value"`
 			} `json:"result"`
+			Stats struct {
+				Summary struct {
+					TotalLinesProcessed int `json:"totalLinesProcessed"`
+				} `json:"summary"`
+			} `json:"stats"`
 		} `json:"data"`
 	}
 	l.getJSON(t, "/loki/api/v1/query", q, "", &res)
+	processed := res.Data.Stats.Summary.TotalLinesProcessed
 	if len(res.Data.Result) == 0 {
-		return 0
+		return 0, processed
 	}
 	n, _ := strconv.Atoi(fmt.Sprint(res.Data.Result[0].Value[1]))
-	return n
+	return n, processed
 }
 
 // TestClusterLoseOneNode: three nodes, RF 3, pushes through all three; one
@@ -331,6 +347,20 @@ func TestClusterLoseOneNode(t *testing.T) {
 		}
 	}
 	c.restart(0)
+	// All three are healthy again, so reads are split: each stream is read
+	// from two of its owners, node-0 among them for most, whether or not
+	// its repair has run yet. Still exact, and each entry is read twice,
+	// not three times.
+	for _, nd := range c.nodes[:2] {
+		read := verifyPushers(t, nd.proc, plainPushers(pushers), begin, "through "+nd.name+" just after node-0 returned")
+		got, processed := countAndProcessed(t, nd.proc, `{job="kill9"}`, begin, time.Now().Add(time.Minute))
+		if got != read {
+			t.Errorf("count_over_time through %s just after node-0 returned: %d, but %d distinct entries are read back", nd.name, got, read)
+		}
+		if processed > 2*read || processed < read {
+			t.Errorf("count_over_time through %s processed %d lines for %d entries: a split read processes each at most twice", nd.name, processed, read)
+		}
+	}
 	waitFor(t, 30*time.Second, "node-0's repair pass", func() bool {
 		v, _ := c.nodes[0].proc.metrics(t).value("loam_repair_passes_total", "result", "ok")
 		return v >= 1
@@ -390,6 +420,33 @@ func (c *testCluster) add() *clusterNode {
 	c.nodes = append(c.nodes, nd)
 	c.restart(len(c.nodes) - 1)
 	return nd
+}
+
+// TestClusterLowQuorum: a node alone in a ring with replication factor 3
+// takes pushes with one copy each; two nodes join. Reads, split again as
+// soon as all three are healthy, still find every line: the lone node
+// answers them whole until its repair has copied its pushes.
+func TestClusterLowQuorum(t *testing.T) {
+	c := startCluster(t, 1, 3)
+	begin := time.Now().Add(-time.Minute)
+	pushers := newClusterPushers(2)
+	c.pushFor(pushers, 2*time.Second, nil)
+	c.add()
+	c.add()
+	for _, nd := range c.nodes {
+		read := verifyPushers(t, nd.proc, plainPushers(pushers), begin, "through "+nd.name+" once two nodes joined")
+		if got := countOf(t, nd.proc, `{job="kill9"}`, begin, time.Now().Add(time.Minute)); got != read {
+			t.Errorf("count_over_time through %s: %d, but %d distinct entries are read back", nd.name, got, read)
+		}
+	}
+	waitFor(t, 30*time.Second, "node-0's repair of its lone pushes", func() bool {
+		_, err := os.Stat(filepath.Join(c.nodes[0].dataDir, "cluster-low-quorum"))
+		return errors.Is(err, fs.ErrNotExist)
+	})
+	c.pushFor(pushers, time.Second, nil)
+	for _, nd := range c.nodes {
+		verifyPushers(t, nd.proc, plainPushers(pushers), begin, "through "+nd.name+" after repair")
+	}
 }
 
 // TestClusterJoinLeave: a fourth node joins three (RF 3) under load and

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/snappy"
@@ -60,6 +59,9 @@ type RepairOptions struct {
 	Scheme   string
 	Client   *http.Client
 	Now      func() time.Time
+	// Done, when set, is told of every pass that compared every peer and
+	// tenant without failure: when it began, and with how many peers.
+	Done func(begin time.Time, peers int)
 }
 
 // Repairer runs repair passes. Pass may be called from several goroutines;
@@ -77,10 +79,6 @@ type Repairer struct {
 	sent     prometheus.Counter
 	restored prometheus.Counter
 	lastOK   prometheus.Gauge
-
-	okMu    sync.Mutex
-	okSince time.Time // the start of the last pass without failures
-	okPeers int       // and the peers it compared with
 }
 
 // NewRepairer returns a Repairer; reg may be nil.
@@ -116,14 +114,6 @@ func NewRepairer(opts RepairOptions, r RepairRing, st RepairStore, log *slog.Log
 		reg.MustRegister(rp.passes, rp.sent, rp.restored, rp.lastOK)
 	}
 	return rp
-}
-
-// LastOK returns when the last pass that compared every peer and tenant
-// without failure began (zero before the first), and with how many peers.
-func (r *Repairer) LastOK() (time.Time, int) {
-	r.okMu.Lock()
-	defer r.okMu.Unlock()
-	return r.okSince, r.okPeers
 }
 
 // Kick asks for a pass soon: a member came back or the ring changed.
@@ -214,9 +204,9 @@ func (r *Repairer) Pass(ctx context.Context, from int64) error {
 		result = "partial"
 	} else {
 		r.lastOK.SetToCurrentTime()
-		r.okMu.Lock()
-		r.okSince, r.okPeers = begin, len(peers)
-		r.okMu.Unlock()
+		if r.opts.Done != nil {
+			r.opts.Done(begin, len(peers))
+		}
 	}
 	r.passes.WithLabelValues(result).Inc()
 	level := slog.LevelDebug

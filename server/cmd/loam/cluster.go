@@ -239,8 +239,7 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	rf := c.Ring.ReplicationFactor
 	low := newLowQuorum(c.DataDir, rf, log)
 	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
-		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow}, n.view, st, log, reg)
-	low.repaired = n.repair.LastOK
+		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow, Done: low.Repaired}, n.view, st, log, reg)
 	r := mux.NewRouter()
 	ps := cluster.NewPushServer(st, secret, log)
 	ps.LowQuorum = low.Mark

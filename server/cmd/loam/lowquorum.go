@@ -21,9 +21,6 @@ type lowQuorum struct {
 	path string
 	rf   int
 	log  *slog.Logger
-	// repaired reports the start of the last repair pass without
-	// failures, and how many peers it compared with.
-	repaired func() (time.Time, int)
 
 	mu    sync.Mutex
 	since time.Time // the last low-quorum push (or start, after a restart); zero: none
@@ -55,27 +52,26 @@ func (q *lowQuorum) Mark() {
 	q.since = time.Now()
 }
 
-// Whole reports whether the node must answer split reads whole. A repair
-// pass that began after the last low-quorum push and compared with
-// RF-1 peers or more clears the mark.
+// Whole reports whether the node must answer split reads whole.
 func (q *lowQuorum) Whole() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.since.IsZero() {
-		return false
-	}
-	if q.repaired == nil {
-		return true
-	}
-	at, peers := q.repaired()
-	if !at.After(q.since) || peers < q.rf-1 {
-		return true
+	return !q.since.IsZero()
+}
+
+// Repaired is told of a repair pass without failures, begun at begin,
+// that compared with peers others. One that began after the last
+// low-quorum push and compared with RF-1 peers or more clears the mark.
+func (q *lowQuorum) Repaired(begin time.Time, peers int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.since.IsZero() || !begin.After(q.since) || peers < q.rf-1 {
+		return
 	}
 	if err := os.Remove(q.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		q.log.Warn("cannot remove the low-quorum mark", "path", q.path, "err", err)
-		return true
+		return
 	}
 	q.since = time.Time{}
 	q.log.Info("repair copied the low-quorum pushes to their owners: reads are split again")
-	return false
 }
