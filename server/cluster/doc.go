@@ -23,6 +23,10 @@
 // entries, timestamps and line hashes, label sets or figures, each stream's
 // labels sent once, ending with the statistics of the peer's read.
 //
+// A Share, sent with a Select or Timestamps, splits a read among the
+// replicas: each reads only some of the streams it holds, enough of them
+// that every acknowledged entry is still met (read_share.go says why).
+//
 // Calls carry the caller's context: closing a remote iterator early, or
 // the context ending, cancels the call, and the peer stops reading. An
 // answer that breaks off is an error, never a short success. Errors of a
