@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/ring"
@@ -54,13 +55,50 @@ type ShareMember struct {
 // NewShare returns the share of replica self of a read planned on the
 // owning members ms.
 func NewShare(self string, rf int, ms []ShareMember) *Share {
-	s := &Share{Self: self, RF: rf, Members: ms}
+	return &Share{Self: self, RF: rf, Members: ms, place: placements.get(ms)}
+}
+
+// placements keeps the few placements reads are planned on, so that a
+// read does not rebuild its members' tokens: the ring changes seldom.
+var placements = &placementCache{m: map[string]*ring.Placement{}}
+
+// placementCache maps members (as "name:tokens," text) to their placement.
+// It is safe for concurrent use, and forgets everything when it would hold
+// more than placementCacheSize.
+type placementCache struct {
+	mu sync.Mutex
+	m  map[string]*ring.Placement
+}
+
+const placementCacheSize = 16
+
+func (c *placementCache) get(ms []ShareMember) *ring.Placement {
+	var b strings.Builder
+	for _, m := range ms {
+		b.WriteString(m.Name)
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(m.Tokens))
+		b.WriteByte(',')
+	}
+	key := b.String()
+	c.mu.Lock()
+	p := c.m[key]
+	c.mu.Unlock()
+	if p != nil {
+		return p
+	}
 	rm := make([]ring.Member, len(ms))
 	for i, m := range ms {
 		rm[i] = ring.Member{Name: m.Name, State: ring.Active, Tokens: ring.Tokens(m.Name, m.Tokens)}
 	}
-	s.place = ring.NewPlacement(rm)
-	return s
+	p = ring.NewPlacement(rm)
+	c.mu.Lock()
+	if len(c.m) >= placementCacheSize {
+		clear(c.m)
+	}
+	c.m[key] = p
+	c.mu.Unlock()
+	return p
 }
 
 var _ store.StreamFilter = (*Share)(nil)
