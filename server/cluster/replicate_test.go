@@ -220,6 +220,15 @@ func TestReplicateRejected(t *testing.T) {
 	if _, err := rep.Append("t1", streamsOf(2, 1, int64(3*time.Hour))); err != nil {
 		t.Fatal(err)
 	}
+	// The push was acknowledged by a quorum; let the third replica have it
+	// too, or the next push may reach it first and be in order there.
+	eventually(t, func() bool {
+		n := 0
+		for _, nd := range nodes {
+			n += len(held(t, nd.st, "t1"))
+		}
+		return n == 2*len(nodes)
+	})
 	// Two hours behind the newest entry: past the out-of-order window on
 	// every replica, reported once.
 	rej, err := rep.Append("t1", streamsOf(2, 1, int64(time.Hour)))
