@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/push"
 	"github.com/loam-logs/loam/server/store"
 )
 
@@ -53,7 +55,7 @@ type node struct {
 }
 
 // testCluster builds n nodes; node 0 is the one the replicator runs on.
-func testCluster(t *testing.T, n, rf int, secret []byte) (*Replicator, *fakeRing, []*node) {
+func testCluster(t testing.TB, n, rf int, secret []byte) (*Replicator, *fakeRing, []*node) {
 	t.Helper()
 	nodes := make([]*node, n)
 	ring := &fakeRing{rf: rf}
@@ -285,5 +287,89 @@ func TestReplicateUnreachable(t *testing.T) {
 	}
 	if _, ok := told.Load("n2"); ok {
 		t.Error("a peer that answered was reported unreachable")
+	}
+}
+
+// TestEncodePushRoundTrip: what a peer decodes from a share is the chosen
+// streams, entries, timestamps and metadata as they were.
+func TestEncodePushRoundTrip(t *testing.T) {
+	awkward := []store.Stream{{
+		Labels: labels.FromMap(map[string]string{"app": `quo"te\`, "z": "ünï"}),
+		Entries: []block.Entry{
+			{T: -1_500_000_001, Line: []byte("before 1970")},
+			{T: 0, Line: nil},
+			{T: 1<<62 + 7, Line: []byte("x\x00y\n"), Meta: labels.Labels{{Name: "b", Value: ""}, {Name: "a", Value: "1"}}},
+		},
+	}}
+	for _, tc := range []struct {
+		name    string
+		streams []store.Stream
+		which   []int
+	}{
+		{"all", streamsOf(5, 3, 1000), []int{0, 1, 2, 3, 4}},
+		{"some, in order", streamsOf(5, 3, 1000), []int{1, 3}},
+		{"awkward", awkward, []int{0}},
+		{"the bench's", benchPush(), []int{0, 50, 99}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, err := push.ReadBody(bytes.NewReader(encodePush(tc.streams, tc.which)), "", "application/x-protobuf", 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var req push.Request
+			if err := push.DecodeProto(body, &req); err != nil {
+				t.Fatal(err)
+			}
+			got, err := toStreams(&req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []store.Stream
+			for _, si := range tc.which {
+				want = append(want, tc.streams[si])
+			}
+			if fmt.Sprint(streamText(got)) != fmt.Sprint(streamText(want)) {
+				t.Errorf("decoded\n%v\nwant\n%v", streamText(got), streamText(want))
+			}
+		})
+	}
+}
+
+// streamText renders streams for comparison: labels, and each entry's
+// timestamp, line and metadata.
+func streamText(ss []store.Stream) []string {
+	var out []string
+	for _, s := range ss {
+		for _, e := range s.Entries {
+			out = append(out, fmt.Sprintf("%s %d %q %s", s.Labels, e.T, e.Line, e.Meta))
+		}
+	}
+	return out
+}
+
+// TestEncodeSharesOnce: peers that own the same streams are sent one body,
+// encoded once; a peer with other streams gets its own; this node none.
+func TestEncodeSharesOnce(t *testing.T) {
+	rep := NewReplicator(ReplicatorOptions{Self: "n1"}, &fakeRing{}, nil, nil)
+	streams := streamsOf(4, 2, 1000)
+	targets := []target{
+		{peer: Peer{Name: "n0"}, streams: []int{0, 1, 2}},
+		{peer: Peer{Name: "n1"}, streams: []int{0, 1, 2}},
+		{peer: Peer{Name: "n2"}, streams: []int{0, 1, 2}},
+		{peer: Peer{Name: "n3"}, streams: []int{1, 2, 3}},
+		{peer: Peer{Name: "n4"}, streams: []int{0, 1}},
+	}
+	bodies, local := rep.encodeShares(streams, targets)
+	if local != 1 || bodies[1] != nil {
+		t.Fatalf("local = %d (body %v), want 1 and no body", local, bodies[1])
+	}
+	same := func(a, b []byte) bool { return len(a) > 0 && len(b) > 0 && &a[0] == &b[0] }
+	if !same(bodies[0], bodies[2]) {
+		t.Error("n0 and n2 own the same streams but were encoded apart")
+	}
+	for _, i := range []int{3, 4} {
+		if same(bodies[0], bodies[i]) || !bytes.Equal(bodies[i], encodePush(streams, targets[i].streams)) {
+			t.Errorf("n%d: its own streams were not encoded for it", i)
+		}
 	}
 }
