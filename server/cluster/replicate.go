@@ -240,11 +240,17 @@ func (r *Replicator) encodeShares(streams []store.Stream, targets []target) (bod
 // the hot path.
 func encodePush(streams []store.Stream, which []int) []byte {
 	req := push.Request{Streams: make([]push.Stream, len(which))}
+	n := 0
+	for _, si := range which {
+		n += len(streams[si].Entries)
+	}
+	entries := make([]push.Entry, n) // one allocation for all streams
 	for j, si := range which {
 		s := &streams[si]
 		ps := &req.Streams[j]
 		ps.Labels = s.Labels.String()
-		ps.Entries = make([]push.Entry, len(s.Entries))
+		ps.Entries = entries[:len(s.Entries):len(s.Entries)]
+		entries = entries[len(s.Entries):]
 		for k := range s.Entries {
 			e := &s.Entries[k]
 			pe := &ps.Entries[k]
@@ -258,9 +264,19 @@ func encodePush(streams []store.Stream, which []int) []byte {
 			}
 		}
 	}
-	raw := push.EncodeProto(nil, &req)
-	return s2.EncodeSnappy(nil, raw)
+	buf := rawPool.Get().(*[]byte)
+	raw := push.EncodeProto((*buf)[:0], &req)
+	body := s2.EncodeSnappy(nil, raw)
+	if cap(raw) <= maxPooledBody {
+		*buf = raw
+		rawPool.Put(buf)
+	}
+	return body
 }
+
+// rawPool holds buffers for encodePush's protobuf, which is garbage once
+// compressed.
+var rawPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // diskFullHeader marks a peer's 503 for a full disk, so that a push all of
 // whose failures are full disks is answered as one.

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/mux"
 
@@ -320,7 +321,7 @@ func TestEncodePushRoundTrip(t *testing.T) {
 			if err := push.DecodeProto(body, &req); err != nil {
 				t.Fatal(err)
 			}
-			got, err := toStreams(&req)
+			got, err := toStreams(&req, newLabelCache(10))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -371,5 +372,59 @@ func TestEncodeSharesOnce(t *testing.T) {
 		if same(bodies[0], bodies[i]) || !bytes.Equal(bodies[i], encodePush(streams, targets[i].streams)) {
 			t.Errorf("n%d: its own streams were not encoded for it", i)
 		}
+	}
+}
+
+// TestReplicateReusedBodies: a peer decodes each push into memory it reuses
+// for the next; what the store keeps of earlier pushes must not change.
+func TestReplicateReusedBodies(t *testing.T) {
+	rep, _, nodes := testCluster(t, 3, 3, nil)
+	for i := range 5 {
+		streams := streamsOf(10, 3, int64(1000*i))
+		for j := range streams {
+			streams[j].Labels = labels.FromMap(map[string]string{"app": "a", "pod": fmt.Sprintf("p%d-push%d", j, i)})
+		}
+		if _, err := rep.Append("t1", streams); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := held(t, nodes[0].st, "t1")
+	if len(want) != 50 {
+		t.Fatalf("local store holds %d streams, want 50", len(want))
+	}
+	for i, nd := range nodes[1:] {
+		eventually(t, func() bool { return len(held(t, nd.st, "t1")) == 50 })
+		if got := held(t, nd.st, "t1"); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("node %d holds %v, want %v", i+1, got, want)
+		}
+	}
+}
+
+// TestLabelCache: answers as labels.Parse does, keeps nothing of the text's
+// memory, and stays within its bound.
+func TestLabelCache(t *testing.T) {
+	lc := newLabelCache(4)
+	buf := []byte(`{app="api", pod="p-0"}`)
+	for i := range 20 {
+		buf[len(buf)-3] = byte('0' + i%10)
+		text := unsafe.String(unsafe.SliceData(buf), len(buf))
+		want, _ := labels.Parse(strings.Clone(text))
+		for range 2 { // a miss, then a hit
+			got, err := lc.parse(text)
+			if err != nil || !got.Equal(want) {
+				t.Fatalf("parse(%s) = %v, %v; want %v", text, got, err, want)
+			}
+		}
+		if len(lc.m) > 4 {
+			t.Fatalf("%d entries cached, bound 4", len(lc.m))
+		}
+	}
+	for k, v := range lc.m {
+		if want, _ := labels.Parse(k); !v.Equal(want) || !strings.HasPrefix(k, `{app="api", pod="p-`) {
+			t.Fatalf("entry %q → %v changed with the text's memory", k, v)
+		}
+	}
+	if _, err := lc.parse(`{app=}`); err == nil {
+		t.Error("a bad label set was accepted")
 	}
 }
