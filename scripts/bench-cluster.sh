@@ -111,12 +111,18 @@ cpu() { # CPU seconds so far of the processes, summed
   local p
   for p in "$@"; do cat "/proc/$p/stat"; done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%.2f", t / 100 }'
 }
-# drain PID…: a push leaves work behind (the merges of the blocks it made);
-# waits until the processes are idle (under 0.05 CPU-s in a second, at most
-# 60 s) and prints the CPU seconds they spent meanwhile.
+# drain URLS PID…: a push leaves work behind: the head it filled, and the
+# merges of the blocks it made. Flushes the head of each of the
+# comma-separated URLS (POST /flush), as each node's own flush would do a
+# little later, then waits until the processes are idle (under 0.05 CPU-s
+# in a second, at most 60 s) and prints the CPU seconds they spent since the
+# push, so that one node and the cluster are counted the same work.
 drain() {
-  local c0 prev now
-  c0=$(cpu "$@") prev=$c0
+  local c0 prev now u urls=$1
+  shift
+  c0=$(cpu "$@")
+  for u in ${urls//,/ }; do curl -sf -XPOST "$u/flush" >/dev/null; done
+  prev=$(cpu "$@")
   for _ in $(seq 1 60); do
     sleep 1
     now=$(cpu "$@")
@@ -163,7 +169,7 @@ bench_ingest() {
   profile single "$url"
   "$work/pushbench" -url "$url" -pid "$pid" -streams 1000 -duration "$fast" | tee "$work/ingest-1.txt"
   [ -z "$prof" ] || wait "$prof"
-  t1=$(drain "$pid")
+  t1=$(drain "$url" "$pid")
   echo "after the push: $t1 CPU-s until idle"
   stop
   echo "== the same through three nodes in turn, replication factor 3"
@@ -171,7 +177,7 @@ bench_ingest() {
   profile node "${curls[@]}"
   "$work/pushbench" -url "$(join "${curls[@]}")" -pid "$(join "${cpids[@]}")" -streams 1000 -duration "$fast" | tee "$work/ingest-3.txt"
   [ -z "$prof" ] || wait "$prof"
-  t3=$(drain "${cpids[@]}")
+  t3=$(drain "$(join "${curls[@]}")" "${cpids[@]}")
   echo "after the push: $t3 CPU-s until idle"
   stop_cluster
   r1=$(field "$work/ingest-1.txt" " lines/s" accepted)

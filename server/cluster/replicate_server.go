@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/gorilla/mux"
@@ -24,14 +26,20 @@ const pushPath = "/internal/push"
 // coordinator's -push.max-decompressed-bytes.
 const maxInternalPush = 1 << 30
 
+// maxPooledBody keeps a rare huge push from pinning its memory in the pool.
+const maxPooledBody = 16 << 20
+
 // PushServer serves /internal/push: the streams of a push another node
 // validated and placed here, stored in the local store as they are (the
 // sender's validation and limits apply, not this node's). Safe for
 // concurrent use.
 type PushServer struct {
-	local Appender
-	token string
-	log   *slog.Logger
+	local  Appender
+	token  string
+	log    *slog.Logger
+	labels *labelCache
+	reqs   sync.Pool // of *push.Request, whose slices are kept for the next push
+	bodies sync.Pool // of *[]byte: decompressed bodies, free once the store has the push
 	// LowQuorum, when set (before Register), is called before a push
 	// whose sender marked it as acknowledged with fewer copies than a
 	// quorum of the replication factor is stored.
@@ -40,7 +48,8 @@ type PushServer struct {
 
 // NewPushServer returns the internal push endpoint over local.
 func NewPushServer(local Appender, secret []byte, log *slog.Logger) *PushServer {
-	return &PushServer{local: local, token: authToken(secret), log: log}
+	return &PushServer{local: local, token: authToken(secret), log: log, labels: newLabelCache(labelCacheEntries),
+		reqs: sync.Pool{New: func() any { return new(push.Request) }}, bodies: sync.Pool{New: func() any { return new([]byte) }}}
 }
 
 // Register adds the endpoint to r.
@@ -54,17 +63,28 @@ func (s *PushServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal push without X-Scope-OrgID", http.StatusBadRequest)
 		return
 	}
-	body, err := push.ReadBody(r.Body, r.Header.Get("Content-Encoding"), r.Header.Get("Content-Type"), 0, maxInternalPush)
+	// The body is reused for the next push once the store has this one:
+	// the store copies lines and metadata, and the labels come from the
+	// cache, not the body.
+	buf := s.bodies.Get().(*[]byte)
+	body, err := push.ReadBodyInto(*buf, r.Body, r.Header.Get("Content-Encoding"), r.Header.Get("Content-Type"), 0, maxInternalPush)
+	defer func() {
+		if cap(body) <= maxPooledBody {
+			*buf = body[:0]
+			s.bodies.Put(buf)
+		}
+	}()
 	if err != nil {
 		http.Error(w, "internal push: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	var req push.Request
-	if err := push.DecodeProto(body, &req); err != nil {
+	req := s.reqs.Get().(*push.Request)
+	defer func() { req.Reset(); s.reqs.Put(req) }()
+	if err := push.DecodeProto(body, req); err != nil {
 		http.Error(w, "internal push: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	streams, err := toStreams(&req)
+	streams, err := toStreams(req, s.labels)
 	if err != nil {
 		http.Error(w, "internal push: "+err.Error(), http.StatusBadRequest)
 		return
@@ -95,17 +115,25 @@ func (s *PushServer) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
-// toStreams converts a decoded push into the store's streams. Lines alias
-// the request body, which the store copies.
-func toStreams(req *push.Request) ([]store.Stream, error) {
+// toStreams converts a decoded push into the store's streams, their labels
+// parsed through lc (nil: none). Lines and metadata alias the request body,
+// which the store copies; with a cache, the labels do not (the store keeps
+// them).
+func toStreams(req *push.Request, lc *labelCache) ([]store.Stream, error) {
 	streams := make([]store.Stream, 0, len(req.Streams))
+	n := 0
+	for i := range req.Streams {
+		n += len(req.Streams[i].Entries)
+	}
+	all := make([]block.Entry, n) // one allocation for the entries of all streams
 	for i := range req.Streams {
 		ps := &req.Streams[i]
-		ls, err := labels.Parse(ps.Labels)
+		ls, err := lc.parse(ps.Labels)
 		if err != nil {
 			return nil, fmt.Errorf("stream %d: %v", i, err)
 		}
-		es := make([]block.Entry, len(ps.Entries))
+		es := all[:len(ps.Entries):len(ps.Entries)]
+		all = all[len(ps.Entries):]
 		for j := range ps.Entries {
 			e := &ps.Entries[j]
 			es[j] = block.Entry{T: e.Timestamp, Line: unsafe.Slice(unsafe.StringData(e.Line), len(e.Line))}
@@ -120,4 +148,50 @@ func toStreams(req *push.Request) ([]store.Stream, error) {
 		streams = append(streams, store.Stream{Labels: ls, Entries: es})
 	}
 	return streams, nil
+}
+
+// labelCacheEntries bounds a push server's label cache: tens of thousands
+// of label sets take a few MiB.
+const labelCacheEntries = 1 << 16
+
+// labelCache maps the label text of pushed streams to their parsed labels:
+// peers send the same streams push after push, and parsing is a good part
+// of an internal push's cost. Once it holds max entries it starts afresh,
+// so streams gone leave it. The labels do not alias the text parsed. Safe
+// for concurrent use.
+type labelCache struct {
+	max int
+	mu  sync.RWMutex
+	m   map[string]labels.Labels
+}
+
+func newLabelCache(max int) *labelCache {
+	return &labelCache{max: max, m: map[string]labels.Labels{}}
+}
+
+// parse returns the labels of text, which may alias memory that is reused.
+// A nil cache parses text every time, into labels that alias it.
+func (lc *labelCache) parse(text string) (labels.Labels, error) {
+	if lc == nil {
+		return labels.Parse(text)
+	}
+	lc.mu.RLock()
+	ls, ok := lc.m[text]
+	lc.mu.RUnlock()
+	if ok {
+		return ls, nil
+	}
+	// The copy is the key, and the parsed labels share its memory.
+	text = strings.Clone(text)
+	ls, err := labels.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	lc.mu.Lock()
+	if len(lc.m) >= lc.max {
+		lc.m = map[string]labels.Labels{}
+	}
+	lc.m[text] = ls
+	lc.mu.Unlock()
+	return ls, nil
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,11 +13,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/mux"
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/push"
 	"github.com/loam-logs/loam/server/store"
 )
 
@@ -53,7 +56,7 @@ type node struct {
 }
 
 // testCluster builds n nodes; node 0 is the one the replicator runs on.
-func testCluster(t *testing.T, n, rf int, secret []byte) (*Replicator, *fakeRing, []*node) {
+func testCluster(t testing.TB, n, rf int, secret []byte) (*Replicator, *fakeRing, []*node) {
 	t.Helper()
 	nodes := make([]*node, n)
 	ring := &fakeRing{rf: rf}
@@ -294,5 +297,143 @@ func TestReplicateUnreachable(t *testing.T) {
 	}
 	if _, ok := told.Load("n2"); ok {
 		t.Error("a peer that answered was reported unreachable")
+	}
+}
+
+// TestEncodePushRoundTrip: what a peer decodes from a share is the chosen
+// streams, entries, timestamps and metadata as they were.
+func TestEncodePushRoundTrip(t *testing.T) {
+	awkward := []store.Stream{{
+		Labels: labels.FromMap(map[string]string{"app": `quo"te\`, "z": "ünï"}),
+		Entries: []block.Entry{
+			{T: -1_500_000_001, Line: []byte("before 1970")},
+			{T: 0, Line: nil},
+			{T: 1<<62 + 7, Line: []byte("x\x00y\n"), Meta: labels.Labels{{Name: "b", Value: ""}, {Name: "a", Value: "1"}}},
+		},
+	}}
+	for _, tc := range []struct {
+		name    string
+		streams []store.Stream
+		which   []int
+	}{
+		{"all", streamsOf(5, 3, 1000), []int{0, 1, 2, 3, 4}},
+		{"some, in order", streamsOf(5, 3, 1000), []int{1, 3}},
+		{"awkward", awkward, []int{0}},
+		{"the bench's", benchPush(), []int{0, 50, 99}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, err := push.ReadBody(bytes.NewReader(encodePush(tc.streams, tc.which)), "", "application/x-protobuf", 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var req push.Request
+			if err := push.DecodeProto(body, &req); err != nil {
+				t.Fatal(err)
+			}
+			got, err := toStreams(&req, newLabelCache(10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []store.Stream
+			for _, si := range tc.which {
+				want = append(want, tc.streams[si])
+			}
+			if fmt.Sprint(streamText(got)) != fmt.Sprint(streamText(want)) {
+				t.Errorf("decoded\n%v\nwant\n%v", streamText(got), streamText(want))
+			}
+		})
+	}
+}
+
+// streamText renders streams for comparison: labels, and each entry's
+// timestamp, line and metadata.
+func streamText(ss []store.Stream) []string {
+	var out []string
+	for _, s := range ss {
+		for _, e := range s.Entries {
+			out = append(out, fmt.Sprintf("%s %d %q %s", s.Labels, e.T, e.Line, e.Meta))
+		}
+	}
+	return out
+}
+
+// TestEncodeSharesOnce: peers that own the same streams are sent one body,
+// encoded once; a peer with other streams gets its own; this node none.
+func TestEncodeSharesOnce(t *testing.T) {
+	rep := NewReplicator(ReplicatorOptions{Self: "n1"}, &fakeRing{}, nil, nil)
+	streams := streamsOf(4, 2, 1000)
+	targets := []target{
+		{peer: Peer{Name: "n0"}, streams: []int{0, 1, 2}},
+		{peer: Peer{Name: "n1"}, streams: []int{0, 1, 2}},
+		{peer: Peer{Name: "n2"}, streams: []int{0, 1, 2}},
+		{peer: Peer{Name: "n3"}, streams: []int{1, 2, 3}},
+		{peer: Peer{Name: "n4"}, streams: []int{0, 1}},
+	}
+	bodies, local := rep.encodeShares(streams, targets)
+	if local != 1 || bodies[1] != nil {
+		t.Fatalf("local = %d (body %v), want 1 and no body", local, bodies[1])
+	}
+	same := func(a, b []byte) bool { return len(a) > 0 && len(b) > 0 && &a[0] == &b[0] }
+	if !same(bodies[0], bodies[2]) {
+		t.Error("n0 and n2 own the same streams but were encoded apart")
+	}
+	for _, i := range []int{3, 4} {
+		if same(bodies[0], bodies[i]) || !bytes.Equal(bodies[i], encodePush(streams, targets[i].streams)) {
+			t.Errorf("n%d: its own streams were not encoded for it", i)
+		}
+	}
+}
+
+// TestReplicateReusedBodies: a peer decodes each push into memory it reuses
+// for the next; what the store keeps of earlier pushes must not change.
+func TestReplicateReusedBodies(t *testing.T) {
+	rep, _, nodes := testCluster(t, 3, 3, nil)
+	for i := range 5 {
+		streams := streamsOf(10, 3, int64(1000*i))
+		for j := range streams {
+			streams[j].Labels = labels.FromMap(map[string]string{"app": "a", "pod": fmt.Sprintf("p%d-push%d", j, i)})
+		}
+		if _, err := rep.Append("t1", streams); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := held(t, nodes[0].st, "t1")
+	if len(want) != 50 {
+		t.Fatalf("local store holds %d streams, want 50", len(want))
+	}
+	for i, nd := range nodes[1:] {
+		eventually(t, func() bool { return len(held(t, nd.st, "t1")) == 50 })
+		if got := held(t, nd.st, "t1"); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("node %d holds %v, want %v", i+1, got, want)
+		}
+	}
+}
+
+// TestLabelCache: answers as labels.Parse does, keeps nothing of the text's
+// memory, and stays within its bound.
+func TestLabelCache(t *testing.T) {
+	lc := newLabelCache(4)
+	buf := []byte(`{app="api", pod="p-0"}`)
+	for i := range 20 {
+		buf[len(buf)-3] = byte('0' + i%10)
+		text := unsafe.String(unsafe.SliceData(buf), len(buf))
+		want, _ := labels.Parse(strings.Clone(text))
+		for range 2 { // a miss, then a hit
+			got, err := lc.parse(text)
+			if err != nil || !got.Equal(want) {
+				t.Fatalf("parse(%s) = %v, %v; want %v", text, got, err, want)
+			}
+		}
+		if len(lc.m) > 4 {
+			t.Fatalf("%d entries cached, bound 4", len(lc.m))
+		}
+	}
+	for k, v := range lc.m {
+		if want, _ := labels.Parse(k); !v.Equal(want) || !strings.HasPrefix(k, `{app="api", pod="p-`) {
+			t.Fatalf("entry %q → %v changed with the text's memory", k, v)
+		}
+	}
+	if _, err := lc.parse(`{app=}`); err == nil {
+		t.Error("a bad label set was accepted")
 	}
 }

@@ -41,6 +41,14 @@ func IsJSON(contentType string) bool {
 // *DecodeError (answer 400) for corrupt data, or the reader's own error.
 // The result is freshly allocated and belongs to the caller.
 func ReadBody(body io.Reader, contentEncoding string, contentType string, maxCompressed, maxDecompressed int64) ([]byte, error) {
+	return ReadBodyInto(nil, body, contentEncoding, contentType, maxCompressed, maxDecompressed)
+}
+
+// ReadBodyInto is ReadBody writing the result over buf's memory when it is
+// large enough, so that a caller done with one body can reuse it for the
+// next. buf's contents are lost either way.
+func ReadBodyInto(buf []byte, body io.Reader, contentEncoding string, contentType string, maxCompressed, maxDecompressed int64) ([]byte, error) {
+	buf = buf[:0]
 	enc := strings.ToLower(strings.TrimSpace(contentEncoding))
 	switch enc {
 	case "", "identity", "gzip", "x-gzip", "deflate", "snappy":
@@ -62,11 +70,11 @@ func ReadBody(body io.Reader, contentEncoding string, contentType string, maxCom
 
 	switch enc {
 	case "snappy":
-		out, err := decodeSnappy(raw, maxDecompressed)
+		out, err := decodeSnappy(buf, raw, maxDecompressed)
 		if err != nil && isJSON && looksLikeJSON(raw) && !errors.Is(err, ErrTooLarge) {
 			// Loki passes JSON through whatever Content-Encoding says, so
 			// some clients label plain JSON as snappy: accept it.
-			return copyLimited(raw, maxDecompressed)
+			return copyLimited(buf, raw, maxDecompressed)
 		}
 		return out, err
 	case "gzip", "x-gzip", "deflate":
@@ -78,14 +86,14 @@ func ReadBody(body io.Reader, contentEncoding string, contentType string, maxCom
 			return nil, err
 		}
 		if isJSON {
-			return slices.Clone(data), nil
+			return append(buf, data...), nil
 		}
-		return decodeSnappy(data, maxDecompressed)
+		return decodeSnappy(buf, data, maxDecompressed)
 	default:
 		if isJSON {
-			return copyLimited(raw, maxDecompressed)
+			return copyLimited(buf, raw, maxDecompressed)
 		}
-		return decodeSnappy(raw, maxDecompressed)
+		return decodeSnappy(buf, raw, maxDecompressed)
 	}
 }
 
@@ -94,8 +102,9 @@ func ReadBody(body io.Reader, contentEncoding string, contentType string, maxCom
 // rejecting it keeps a 10-byte body from costing a huge allocation.
 const maxSnappyRatio = 22
 
-// decodeSnappy decodes a snappy block into a new slice of exactly its length.
-func decodeSnappy(src []byte, limit int64) ([]byte, error) {
+// decodeSnappy decodes a snappy block into dst's memory (empty), grown to
+// its length if need be.
+func decodeSnappy(dst, src []byte, limit int64) ([]byte, error) {
 	n, err := snappy.DecodedLen(src)
 	if err != nil {
 		return nil, &DecodeError{Format: "snappy", Err: errors.New("not a snappy block: bad length header (protobuf pushes must be snappy block-compressed, not framed)")}
@@ -106,7 +115,7 @@ func decodeSnappy(src []byte, limit int64) ([]byte, error) {
 	if int64(n) > maxSnappyRatio*int64(len(src)) {
 		return nil, &DecodeError{Format: "snappy", Err: fmt.Errorf("block claims %d bytes from %d compressed, more than snappy can encode", n, len(src))}
 	}
-	out, err := snappy.Decode(make([]byte, n), src)
+	out, err := snappy.Decode(slices.Grow(dst, n)[:n], src)
 	if err != nil {
 		return nil, &DecodeError{Format: "snappy", Err: errors.New("corrupt snappy block")}
 	}
@@ -211,13 +220,13 @@ func looksLikeJSON(b []byte) bool {
 	return len(b) > 0 && b[0] == '{'
 }
 
-// copyLimited returns a copy of an identity body, which must also fit the
-// decompressed limit since it is what gets decoded.
-func copyLimited(b []byte, limit int64) ([]byte, error) {
+// copyLimited appends to dst a copy of an identity body, which must also
+// fit the decompressed limit since it is what gets decoded.
+func copyLimited(dst, b []byte, limit int64) ([]byte, error) {
 	if limit > 0 && int64(len(b)) > limit {
 		return nil, fmt.Errorf("%w: the body exceeds %d bytes", ErrTooLarge, limit)
 	}
-	return slices.Clone(b), nil
+	return append(dst, b...), nil
 }
 
 // errLimit is what readLimited returns past its limit; callers rewrap it with

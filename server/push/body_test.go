@@ -137,6 +137,19 @@ func TestReadBodyRoundTrip(t *testing.T) {
 				t.Fatalf("%q json=%v: %v", enc, asJSON, err)
 			}
 			checkStreams(t, got.Streams, req.Streams)
+
+			// Into a buffer: the same bytes, in its memory when it is
+			// large enough, whatever it held.
+			for _, size := range []int{1 << 20, 16} {
+				buf := bytes.Repeat([]byte{0xff}, size)
+				into, err := ReadBodyInto(buf, bytes.NewReader(body), enc, ct, 1<<20, 4<<20)
+				if err != nil || !bytes.Equal(into, data) {
+					t.Fatalf("%q json=%v: ReadBodyInto a buffer of %d: %v, other bytes than ReadBody", enc, asJSON, size, err)
+				}
+				if reused := &into[0] == &buf[0]; reused != (size >= len(data)) {
+					t.Errorf("%q json=%v: a buffer of %d for %d bytes: reused %v", enc, asJSON, size, len(data), reused)
+				}
+			}
 		}
 	}
 }
