@@ -61,9 +61,14 @@ type Manager struct {
 	m    *metrics
 	now  func() time.Time
 
-	// mu guards reqs and the file; it is held while the file is written.
+	// mu guards reqs, cancelled and the files; it is held while a file is
+	// written.
 	mu   sync.Mutex
 	reqs []*request // in the order added
+	// cancelled are the ids of requests cancelled, here or on another
+	// node, and when (sync.go).
+	cancelled  map[cancelKey]int64
+	cancelPath string
 	// tombs is rebuilt under mu on every change and read without a lock.
 	tombs atomic.Pointer[map[string][]store.Tombstone]
 
@@ -123,6 +128,10 @@ func Open(opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m.reqs = reqs
+	m.cancelPath = filepath.Join(opts.Dir, CancelledFileName)
+	if m.cancelled, err = loadCancelled(m.cancelPath); err != nil {
+		return nil, err
+	}
 	m.rebuild()
 	return m, nil
 }
@@ -162,7 +171,7 @@ func (m *Manager) newID(tenant string) string {
 		var b [4]byte
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
-		if m.find(tenant, id) < 0 {
+		if _, gone := m.cancelled[cancelKey{tenant, id}]; m.find(tenant, id) < 0 && !gone {
 			return id
 		}
 	}
@@ -240,8 +249,11 @@ func (m *Manager) Cancel(tenant, id string, force bool) error {
 	}
 	old := m.reqs
 	m.reqs = slices.Delete(slices.Clone(m.reqs), i, i+1)
-	if err := m.saveLocked(); err != nil {
+	k := cancelKey{tenant, id}
+	m.cancelled[k] = m.now().UnixMilli()
+	if err := m.saveAllLocked(true); err != nil {
 		m.reqs = old
+		delete(m.cancelled, k)
 		return err
 	}
 	m.rebuild()

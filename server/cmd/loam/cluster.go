@@ -19,6 +19,7 @@ import (
 
 	"github.com/loam-logs/loam/server/api"
 	"github.com/loam-logs/loam/server/cluster"
+	"github.com/loam-logs/loam/server/deletes"
 	"github.com/loam-logs/loam/server/fanout"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/ring"
@@ -220,6 +221,18 @@ type clusterNode struct {
 	done     chan struct{}
 	internal gate
 	reader   *clusterReader // reads through the members, once serving
+	deletes  *clusterDeletes
+}
+
+// deletesAPI returns the delete API of the node: dels, kept in step with
+// the other members'.
+func (n *clusterNode) deletesAPI(c *config, dels *deletes.Manager, log *slog.Logger) (*clusterDeletes, error) {
+	secret, err := clusterSecret(c)
+	if err != nil {
+		return nil, err
+	}
+	n.deletes = &clusterDeletes{local: dels, client: cluster.NewDeletesClient(dels, nil, secret), view: n.view, log: log}
+	return n.deletes, nil
 }
 
 // mountCluster mounts the internal endpoints (answering 503 until serve).
@@ -245,7 +258,18 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	ps.LowQuorum = low.Mark
 	ps.Register(r)
 	cluster.NewRepairServer(st, n.view, secret, log).Register(r)
+	if n.deletes != nil {
+		cluster.NewDeletesServer(n.deletes.local, secret).Register(r)
+	}
 	cluster.NewReadServer(store.Local{Store: st}, cluster.ServerOptions{Secret: secret, Logger: log, Whole: low.Whole}).Register(r)
+	if n.deletes != nil {
+		// Catch up with the delete requests made while this node was
+		// away before serving reads to the others: they must hide the
+		// same lines.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n.deletes.fetchAll(ctx)
+		cancel()
+	}
 	n.internal.set(r)
 	n.reader = newClusterReader(st, n.view, secret, rf, low.Whole, reg)
 	rep := cluster.NewReplicator(cluster.ReplicatorOptions{Self: n.view.self, Secret: secret, Timeout: c.Cluster.PushTimeout,
@@ -258,6 +282,9 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 		n.repair.Run(ctx, repairSettle)
 	}()
 	go n.watch(ctx)
+	if n.deletes != nil {
+		go n.deletes.run(ctx, repairSettle)
+	}
 	return rep, nil
 }
 

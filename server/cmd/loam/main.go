@@ -86,7 +86,6 @@ func run(cfg *config) error {
 	if err != nil {
 		return err
 	}
-	a.ServeDeletes(dels)
 
 	// The ring starts JOINING (gossip only: no memberlist at all when not
 	// clustered) and turns ACTIVE once the store has replayed its WAL.
@@ -100,6 +99,13 @@ func run(cfg *config) error {
 		a.Mount("/ring", http.HandlerFunc(rg.ServeStatus), "GET")
 		a.Mount("/ring/forget", http.HandlerFunc(rg.ServeForget), "POST")
 		node = mountCluster(a, rg, cfg)
+		d, err := node.deletesAPI(cfg, dels, log)
+		if err != nil {
+			return err
+		}
+		a.ServeDeletes(d)
+	} else {
+		a.ServeDeletes(dels)
 	}
 
 	// Listen first, so that /ready answers "not ready" during WAL replay.
