@@ -310,6 +310,8 @@ func (r *Remote) timestamps(ctx context.Context, p store.SelectParams, keep func
 		return err
 	}
 	putFlag(form, "hashes", hashes)
+	// Nodes that do not know ts_widths ignore it and answer varints.
+	putFlag(form, "ts_widths", true)
 	var dec tsDecoder
 	return r.frames(ctx, PathTimestamps, form, p.Stats, func(typ byte, payload []byte) error {
 		if typ != frameTimestamps {

@@ -305,7 +305,7 @@ func (s *ReadServer) serveTimestamps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := &form{v: r.Form}
-	hashes := f.flag("hashes")
+	hashes, widths := f.flag("hashes"), f.flag("ts_widths")
 	if f.err != nil {
 		a.fail(f.err)
 		return
@@ -315,7 +315,7 @@ func (s *ReadServer) serveTimestamps(w http.ResponseWriter, r *http.Request) {
 	if a.start() != nil {
 		return
 	}
-	enc := tsEncoder{hashes: hashes}
+	enc := tsEncoder{hashes: hashes, widths: widths}
 	fw := a.fw
 	fw.begin(frameTimestamps)
 	put := func(ls, meta labels.Labels, ts []int64, hs []uint64) {

@@ -11,26 +11,44 @@ import (
 
 // Timestamps frames: a flags byte, then groups of one stream's timestamps.
 
-// tsHashes in a timestamps frame's flags: each group's timestamps are
-// followed by the 64-bit hashes of their lines.
-const tsHashes = 1
+// Flags of a timestamps frame. tsHashes: each group's timestamps are
+// followed by the 64-bit hashes of their lines. tsWidths: each group says
+// how its timestamps after the first are written (tsVarint or tsFixed32),
+// so that a long run of close timestamps decodes without a varint each.
+const (
+	tsHashes = 1
+	tsWidths = 2
+)
+
+// Widths of a group's timestamps after the first, in a tsWidths frame.
+const (
+	tsVarint  = 0 // zigzag varint deltas
+	tsFixed32 = 4 // deltas, each 0 <= d < 2^32, uint32 little-endian
+)
 
 // tsEncoder appends groups to a timestamps frame: a stream reference, the
 // group's structured metadata, a count, the timestamps as zigzag deltas
 // from the previous one of the frame, and the line hashes when asked for.
+// With widths, a group's deltas after the first are fixed 32-bit numbers
+// when they all fit.
 type tsEncoder struct {
 	refs   streamRefs
 	prevT  int64
 	hashes bool
+	widths bool
 }
 
 // start begins a frame's payload.
 func (e *tsEncoder) start(b []byte) []byte {
 	e.prevT = 0
+	var flags byte
 	if e.hashes {
-		return append(b, tsHashes)
+		flags |= tsHashes
 	}
-	return append(b, 0)
+	if e.widths {
+		flags |= tsWidths
+	}
+	return append(b, flags)
 }
 
 // append writes a group; hs holds a hash per timestamp when the encoder
@@ -39,9 +57,32 @@ func (e *tsEncoder) append(b []byte, ls, meta labels.Labels, ts []int64, hs []ui
 	b = e.refs.append(b, ls)
 	b = appendLabels(b, meta)
 	b = appendUvarint(b, uint64(len(ts)))
-	for _, t := range ts {
-		b = appendVarint(b, t-e.prevT)
-		e.prevT = t
+	if e.widths && len(ts) > 0 {
+		b = appendVarint(b, ts[0]-e.prevT)
+		fixed := true
+		for i := 1; i < len(ts); i++ {
+			if d := ts[i] - ts[i-1]; d < 0 || d >= 1<<32 {
+				fixed = false
+				break
+			}
+		}
+		if fixed {
+			b = append(b, tsFixed32)
+			for i := 1; i < len(ts); i++ {
+				b = binary.LittleEndian.AppendUint32(b, uint32(ts[i]-ts[i-1]))
+			}
+		} else {
+			b = append(b, tsVarint)
+			for i := 1; i < len(ts); i++ {
+				b = appendVarint(b, ts[i]-ts[i-1])
+			}
+		}
+		e.prevT = ts[len(ts)-1]
+	} else {
+		for _, t := range ts {
+			b = appendVarint(b, t-e.prevT)
+			e.prevT = t
+		}
 	}
 	if e.hashes {
 		for _, h := range hs {
@@ -63,7 +104,7 @@ type tsDecoder struct {
 func (e *tsDecoder) frame(payload []byte, fn func(ls, meta labels.Labels, ts []int64, hs []uint64)) error {
 	d := decoder{b: payload}
 	flags := d.byte()
-	if flags&^tsHashes != 0 {
+	if flags&^(tsHashes|tsWidths) != 0 {
 		d.fail(fmt.Sprintf("unknown timestamps flags %#x", flags))
 	}
 	var prev int64
@@ -75,9 +116,35 @@ func (e *tsDecoder) frame(payload []byte, fn func(ls, meta labels.Labels, ts []i
 			d.fail("empty timestamps group")
 		}
 		e.ts = e.ts[:0]
-		for range n {
+		switch {
+		case d.err != nil:
+		case flags&tsWidths == 0:
+			for range n {
+				prev += d.varint()
+				e.ts = append(e.ts, prev)
+			}
+		default:
 			prev += d.varint()
 			e.ts = append(e.ts, prev)
+			switch w := d.byte(); w {
+			case tsVarint:
+				for range n - 1 {
+					prev += d.varint()
+					e.ts = append(e.ts, prev)
+				}
+			case tsFixed32:
+				if len(d.b) < 4*(n-1) {
+					d.fail("short payload")
+					break
+				}
+				for i := range n - 1 {
+					prev += int64(binary.LittleEndian.Uint32(d.b[4*i:]))
+					e.ts = append(e.ts, prev)
+				}
+				d.b = d.b[4*(n-1):]
+			default:
+				d.fail(fmt.Sprintf("unknown timestamps width %d", w))
+			}
 		}
 		var hs []uint64
 		if flags&tsHashes != 0 {

@@ -73,6 +73,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(entriesAnswer(100))
 	f.Add([]byte(wireMagic + "Z\x00"))
 	f.Add([]byte(wireMagic + "T\x04\x01\x00\x00\x01"))
+	f.Add([]byte(wireMagic + "T\x0e\x02\x00\x00\x03\x0a\x04\x01\x00\x00\x00\x02\x00\x00\x00"))
 	f.Add([]byte(wireMagic + "F\x05\x00\x00\x01\x02\x02"))
 	f.Add([]byte(wireMagic + "D\x03\x05\x00\x00"))
 	f.Add([]byte(wireMagic + "X\x03\xf7\x03\x00"))
@@ -136,11 +137,12 @@ func FuzzEntriesRoundTrip(f *testing.F) {
 // FuzzTimestampsRoundTrip: timestamps and hashes come out as they went
 // in, in any order.
 func FuzzTimestampsRoundTrip(f *testing.F) {
-	f.Add(int64(5), int64(-1<<63), int64(1<<63-1), uint64(7), true)
-	f.Fuzz(func(t *testing.T, a, b, c int64, h uint64, hashes bool) {
+	f.Add(int64(5), int64(-1<<63), int64(1<<63-1), uint64(7), true, false)
+	f.Add(int64(5), int64(6), int64(1<<32+6), uint64(7), false, true)
+	f.Fuzz(func(t *testing.T, a, b, c int64, h uint64, hashes, widths bool) {
 		ts := []int64{a, b, c}
 		hs := []uint64{h, ^h, 0}
-		enc := tsEncoder{hashes: hashes}
+		enc := tsEncoder{hashes: hashes, widths: widths}
 		buf := enc.start(nil)
 		buf = enc.append(buf, lsA, nil, ts, hs)
 		buf = enc.append(buf, lsA, lsB, ts[:1], hs[:1])

@@ -168,9 +168,12 @@ func TestTimestampsGolden(t *testing.T) {
 		{lsA, labels.FromMap(map[string]string{"trace": "ab"}), []int64{1_700_000_000_002_000_000}, []uint64{1 << 63}},
 		{lsB, nil, []int64{5}, []uint64{0}},
 	}
-	for _, hashes := range []bool{false, true} {
+	// A group whose deltas do not fit 32 bits, with widths.
+	groups = append(groups, group{lsB, nil, []int64{6, 6 + 1<<32, 6 + 1<<32}, []uint64{1, 2, 3}})
+	for _, c := range []struct{ hashes, widths bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		hashes := c.hashes
 		a := newAnswerBuf()
-		enc := tsEncoder{hashes: hashes}
+		enc := tsEncoder{hashes: hashes, widths: c.widths}
 		a.fw.begin(frameTimestamps)
 		a.fw.buf = enc.start(a.fw.buf)
 		for _, g := range groups {
@@ -180,7 +183,10 @@ func TestTimestampsGolden(t *testing.T) {
 		a.fw.frame(frameEnd, appendEnd(nil, &store.Stats{}))
 		name := "timestamps"
 		if hashes {
-			name = "timestamps-hashes"
+			name += "-hashes"
+		}
+		if c.widths {
+			name += "-widths"
 		}
 		golden(t, name, a.Bytes())
 
