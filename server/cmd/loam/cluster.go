@@ -469,6 +469,22 @@ func (r shareReader) Timestamps(ctx context.Context, p store.SelectParams, keep 
 	return r.Reader.Timestamps(ctx, p, keep, fn)
 }
 
+// HashedTimestamps keeps a remote replica's own (it hashes lines where
+// they are, and sends hashes, not lines); the local store is read through
+// fanout.HashTimestamps, as fanout would without it.
+func (r shareReader) HashedTimestamps(ctx context.Context, p store.SelectParams, keep func([]byte) bool,
+	fn func(ls, meta labels.Labels, ts []int64, hashes []uint64)) error {
+	if r.share != nil {
+		p.Streams = r.share
+	}
+	if h, ok := r.Reader.(fanout.HashedTimestamper); ok {
+		return h.HashedTimestamps(ctx, p, keep, fn)
+	}
+	return fanout.HashTimestamps(ctx, r.Reader, p, keep, fn)
+}
+
+var _ fanout.HashedTimestamper = shareReader{}
+
 // again reports whether a split read that failed with err, having handed
 // nothing over, is read again unsplit.
 func (c *clusterReader) again(ctx context.Context, err error) bool {
