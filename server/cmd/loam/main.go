@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/loam-logs/loam/server/api"
+	"github.com/loam-logs/loam/server/auth"
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/deletes"
 	"github.com/loam-logs/loam/server/distributor"
@@ -30,6 +31,11 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		if hash, ok := hashCommands[os.Args[1]]; ok {
+			os.Exit(runHash(os.Args[1], hash, os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+		}
+	}
 	cfg, err := parseConfig(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -70,6 +76,15 @@ func run(cfg *config) error {
 	defer stopReload()
 	go limits.Run(reloadCtx)
 
+	// An auth file that does not parse stops the start: the server must
+	// not come up open, or refusing everyone, by mistake.
+	guard, err := auth.New(auth.Config{Enabled: cfg.Auth.Enabled, File: cfg.Auth.File, MetricsTokenFile: cfg.Auth.MetricsTokenFile,
+		ReloadPeriod: cfg.Auth.ReloadPeriod, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	go guard.Run(reloadCtx)
+
 	a := api.New(api.Options{
 		MaxPushBodyBytes:         cfg.Push.MaxBodyBytes,
 		MaxPushDecompressedBytes: cfg.Push.MaxDecompressedBytes,
@@ -78,6 +93,7 @@ func run(cfg *config) error {
 		Limits:                   limits,
 		Config:                   cfg,
 		DefaultConfig:            defaultConfig(),
+		Guard:                    guard,
 	}, log, reg, reg)
 
 	// The delete requests are read before the store opens: its reads hide
