@@ -145,6 +145,9 @@ type loam struct {
 	out     *syncBuffer
 	done    chan struct{} // closed when the process has exited
 	state   *os.ProcessState
+	// authz is the Authorization of the helpers' requests that set none
+	// (a loam with -auth.enabled); "" for none.
+	authz string
 }
 
 const readyTimeout = 20 * time.Second
@@ -328,6 +331,9 @@ func (p *loam) do(t testing.TB, method, path string, hdr http.Header, body io.Re
 	}
 	for k, vs := range hdr {
 		req.Header[k] = vs
+	}
+	if p.authz != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", p.authz)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
