@@ -84,6 +84,9 @@ func TestHelpAndDefaults(t *testing.T) {
 				"auth.file":               "",
 				"auth.reload-period":      "(default 10s)",
 				"auth.metrics-token-file": "",
+				"http.tls-cert-file":      "",
+				"http.tls-key-file":       "",
+				"http.tls-client-ca-file": "",
 			} {
 				doc := flagDoc(out, name)
 				if doc == "" {

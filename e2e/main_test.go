@@ -148,6 +148,8 @@ type loam struct {
 	// authz is the Authorization of the helpers' requests that set none
 	// (a loam with -auth.enabled); "" for none.
 	authz string
+	// hc replaces client for a loam serving TLS (base is then https://).
+	hc *http.Client
 }
 
 const readyTimeout = 20 * time.Second
@@ -335,7 +337,11 @@ func (p *loam) do(t testing.TB, method, path string, hdr http.Header, body io.Re
 	if p.authz != "" && req.Header.Get("Authorization") == "" {
 		req.Header.Set("Authorization", p.authz)
 	}
-	resp, err := client.Do(req)
+	c := client
+	if p.hc != nil {
+		c = p.hc
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

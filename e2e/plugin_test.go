@@ -28,6 +28,7 @@ func TestPlugin(t *testing.T) {
 	t.Run("Rejected", func(t *testing.T) { testPluginRejected(t, bins) })
 	t.Run("FlushWithoutContext", func(t *testing.T) { testPluginFlushNoCtx(t, bins) })
 	t.Run("Auth", func(t *testing.T) { testPluginAuth(t, bins) })
+	t.Run("TLS", func(t *testing.T) { testPluginTLS(t, bins) })
 }
 
 // pluginBase is a recent time with every nanosecond digit significant, so
@@ -602,4 +603,39 @@ func testPluginAuth(t *testing.T, bins pluginBins) {
 	start, end := base.Add(-time.Minute).UnixNano(), time.Now().Add(time.Minute).UnixNano()
 	checkQuery(t, l, "team-a", `{job=~".+"}`, wants(ra), anyEntry, start, end)
 	checkQuery(t, l, "team-b", `{job=~".+"}`, wants(rb), anyEntry, start, end)
+}
+
+// testPluginTLS: out_loam pushes over mutual TLS (its CAFile, CertFile,
+// KeyFile) with a bearer token to a loam serving HTTPS with
+// -http.tls-client-ca-file and -auth.enabled.
+func testPluginTLS(t *testing.T, bins pluginBins) {
+	f := newTLSFiles(t, "loam")
+	client, err := f.ca.Client("fluent-bit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, clientKey := filepath.Join(f.dir, "client.crt"), filepath.Join(f.dir, "client.key")
+	if err := client.Write(clientCert, clientKey); err != nil {
+		t.Fatal(err)
+	}
+	authFile := filepath.Join(f.dir, "auth.yaml")
+	writeAuthFile(t, authFile, fmt.Sprintf("tokens:\n  - {name: fb, token_sha256: %s, tenants: [team-a], role: push}\n  - {name: root, token_sha256: %s, tenants: [\"*\"], role: admin}\n",
+		tokenSum("fb-token"), tokenSum("root-token")))
+	l := startTLSLoam(t, f, f.httpsClient(t, client), "-http.tls-client-ca-file", f.caPE, "-auth.enabled", "-auth.file", authFile)
+	l.authz = "Bearer root-token"
+
+	h := startHarness(t, bins)
+	inst := h.mustInit("Url", l.base+"/loki/api/v1/push", "CAFile", f.caPE, "CertFile", clientCert, "KeyFile", clientKey,
+		"BearerToken", "fb-token", "Labels", `{job="tls"}`)
+	base := pluginBase()
+	var recs []sent
+	for i := range 3 {
+		line := fmt.Sprintf("tls line %d", i)
+		c := fbtest.Container{Time: base.Add(time.Duration(i) * time.Microsecond), Node: "n1", Namespace: "ns", Pod: "p", Name: "c", Line: line}
+		recs = append(recs, sent{fbtest.Tag("ns", "p", "c"), c.CRI(), entry{
+			Labels: map[string]string{"job": "tls", "node": "n1", "namespace": "ns", "pod": "p", "container": "c", "app": "c"},
+			T:      c.Time.UnixNano(), Line: line}})
+	}
+	flushAll(t, h, inst, recs)
+	checkQuery(t, l, "team-a", `{job="tls"}`, wants(recs), anyEntry, base.Add(-time.Minute).UnixNano(), time.Now().Add(time.Minute).UnixNano())
 }

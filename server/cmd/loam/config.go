@@ -16,6 +16,7 @@ import (
 	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/ring"
 	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/tlsfiles"
 	"github.com/loam-logs/loam/server/wal"
 )
 
@@ -23,6 +24,13 @@ import (
 // the command line win over the file.
 type config struct {
 	HTTPAddr string `yaml:"http_addr"`
+	// TLS of the HTTP port (package tlsfiles); none without a certificate.
+	HTTPTLS struct {
+		CertFile     string        `yaml:"cert_file"`
+		KeyFile      string        `yaml:"key_file"`
+		ClientCAFile string        `yaml:"client_ca_file"`
+		ReloadPeriod time.Duration `yaml:"reload_period"`
+	} `yaml:"http_tls"`
 	DataDir  string `yaml:"data_dir"`
 	LogLevel string `yaml:"log_level"`
 
@@ -117,6 +125,10 @@ type config struct {
 func (c *config) register(fs *flag.FlagSet) *string {
 	file := fs.String("config.file", "", "YAML configuration file; flags given on the command line override it")
 	fs.StringVar(&c.HTTPAddr, "http.addr", "127.0.0.1:3100", "address to serve the HTTP API on")
+	fs.StringVar(&c.HTTPTLS.CertFile, "http.tls-cert-file", "", "PEM certificate (with its chain) to serve HTTPS with on -http.addr; needs -http.tls-key-file. Read again every -http.tls-reload-period: a renewed certificate is used for new connections without a restart. Default: plain HTTP. Not yet with a cluster: the calls between nodes are plain HTTP")
+	fs.StringVar(&c.HTTPTLS.KeyFile, "http.tls-key-file", "", "PEM private key of -http.tls-cert-file")
+	fs.StringVar(&c.HTTPTLS.ClientCAFile, "http.tls-client-ca-file", "", "PEM CA certificates client certificates must chain to: every client must present one (mutual TLS). Read again like the certificate. Default: no client certificate asked for")
+	fs.DurationVar(&c.HTTPTLS.ReloadPeriod, "http.tls-reload-period", tlsfiles.DefaultReloadPeriod, "how often the TLS certificate, key and client CA files are read again")
 	fs.StringVar(&c.DataDir, "data.dir", "./data", "directory for the WAL and the blocks")
 	fs.StringVar(&c.LogLevel, "log.level", "info", "log level: debug, info, warn, error")
 
@@ -237,6 +249,16 @@ func (c *config) validate() error {
 	}
 	if c.Block.ChunkTargetSize <= 0 {
 		errs = append(errs, fmt.Errorf("-block.chunk-target-size must be positive"))
+	}
+	switch t := c.HTTPTLS; {
+	case (t.CertFile == "") != (t.KeyFile == ""):
+		errs = append(errs, fmt.Errorf("-http.tls-cert-file and -http.tls-key-file go together"))
+	case t.ClientCAFile != "" && t.CertFile == "":
+		errs = append(errs, fmt.Errorf("-http.tls-client-ca-file needs -http.tls-cert-file and -http.tls-key-file: client certificates are asked for over TLS only"))
+	case t.ReloadPeriod <= 0:
+		errs = append(errs, fmt.Errorf("-http.tls-reload-period must be positive"))
+	case t.CertFile != "" && c.clustered():
+		errs = append(errs, fmt.Errorf("-http.tls-cert-file cannot be used in a cluster yet: the nodes call each other over plain HTTP on -http.addr"))
 	}
 	if c.Auth.ReloadPeriod <= 0 {
 		errs = append(errs, fmt.Errorf("-auth.reload-period must be positive"))

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/ring"
 	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/tlsfiles"
 	"github.com/loam-logs/loam/server/wal"
 )
 
@@ -118,15 +120,28 @@ func run(cfg *config) error {
 		node = mountCluster(a, rg, cfg)
 	}
 
+	// A certificate that cannot be read stops the start, as the auth file.
+	var tlsFiles *tlsfiles.Server
+	if cfg.HTTPTLS.CertFile != "" {
+		if tlsFiles, err = tlsfiles.New(tlsfiles.Config{CertFile: cfg.HTTPTLS.CertFile, KeyFile: cfg.HTTPTLS.KeyFile,
+			ClientCAFile: cfg.HTTPTLS.ClientCAFile, ReloadPeriod: cfg.HTTPTLS.ReloadPeriod, Logger: log, Registerer: reg}); err != nil {
+			return err
+		}
+		go tlsFiles.Run(reloadCtx)
+	}
+
 	// Listen first, so that /ready answers "not ready" during WAL replay.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
+	if tlsFiles != nil {
+		ln = tls.NewListener(ln, tlsFiles.TLSConfig())
+	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
+	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsFiles != nil, "data_dir", cfg.DataDir)
 
 	policy, _ := wal.ParseSyncPolicy(cfg.WAL.Fsync)
 	lvl, _ := block.ParseLevel(cfg.Block.Compression)
