@@ -79,6 +79,14 @@ func TestHelpAndDefaults(t *testing.T) {
 				"runtime-config.file":          "",
 				"runtime-config.reload-period": "(default 10s)",
 				"retention.period":             "(default 2w)",
+				// Authentication (scripts and the Kubernetes kit use them).
+				"auth.enabled":            "",
+				"auth.file":               "",
+				"auth.reload-period":      "(default 10s)",
+				"auth.metrics-token-file": "",
+				"http.tls-cert-file":      "",
+				"http.tls-key-file":       "",
+				"http.tls-client-ca-file": "",
 			} {
 				doc := flagDoc(out, name)
 				if doc == "" {

@@ -145,6 +145,11 @@ type loam struct {
 	out     *syncBuffer
 	done    chan struct{} // closed when the process has exited
 	state   *os.ProcessState
+	// authz is the Authorization of the helpers' requests that set none
+	// (a loam with -auth.enabled); "" for none.
+	authz string
+	// hc replaces client for a loam serving TLS (base is then https://).
+	hc *http.Client
 }
 
 const readyTimeout = 20 * time.Second
@@ -329,7 +334,14 @@ func (p *loam) do(t testing.TB, method, path string, hdr http.Header, body io.Re
 	for k, vs := range hdr {
 		req.Header[k] = vs
 	}
-	resp, err := client.Do(req)
+	if p.authz != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", p.authz)
+	}
+	c := client
+	if p.hc != nil {
+		c = p.hc
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

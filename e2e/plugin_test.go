@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -26,6 +27,8 @@ func TestPlugin(t *testing.T) {
 	t.Run("BadConfig", func(t *testing.T) { testPluginBadConfig(t, bins) })
 	t.Run("Rejected", func(t *testing.T) { testPluginRejected(t, bins) })
 	t.Run("FlushWithoutContext", func(t *testing.T) { testPluginFlushNoCtx(t, bins) })
+	t.Run("Auth", func(t *testing.T) { testPluginAuth(t, bins) })
+	t.Run("TLS", func(t *testing.T) { testPluginTLS(t, bins) })
 }
 
 // pluginBase is a recent time with every nanosecond digit significant, so
@@ -533,4 +536,106 @@ func testPluginFlushNoCtx(t *testing.T, bins pluginBins) {
 		t.Fatalf("FLBPluginFlush with two instances: %s, want FLB_ERROR", flbName(got))
 	}
 	h.logSince(before, "2 instances", "FLBPluginFlushCtx")
+}
+
+// testPluginAuth: out_loam pushes to a loam with -auth.enabled with basic
+// auth and with a bearer token file that is rotated while it runs (the old
+// token then revoked); a wrong password is refused with the server's
+// message and the chunk dropped (FLB_ERROR), nothing stored.
+func testPluginAuth(t *testing.T, bins pluginBins) {
+	dir := t.TempDir()
+	authFile := filepath.Join(dir, "auth.yaml")
+	users := fmt.Sprintf("users:\n  - {name: fb, password_bcrypt: %q, tenants: [team-a], role: push}\n", hashWith(t, "hash-password", "fb-pw"))
+	tok := func(name, secret string) string {
+		return fmt.Sprintf("  - {name: %s, token_sha256: %s, tenants: [team-b], role: push}\n", name, tokenSum(secret))
+	}
+	admin := fmt.Sprintf("  - {name: root, token_sha256: %s, tenants: [\"*\"], role: admin}\n", tokenSum("root-token"))
+	writeAuthFile(t, authFile, users+"tokens:\n"+admin+tok("fb-old", "token-1")+tok("fb-new", "token-2"))
+	tokenFile := filepath.Join(dir, "token")
+	writeAuthFile(t, tokenFile, "token-1\n")
+	l := startLoam(t, filepath.Join(dir, "data"), "-auth.enabled", "-auth.file", authFile, "-auth.reload-period", "100ms")
+	l.authz = "Bearer root-token" // the checks below read as an admin
+
+	h := startHarness(t, bins)
+	push := l.base + "/loki/api/v1/push"
+	basic := h.mustInit("Url", push, "TenantID", "team-a", "Username", "fb", "Password", "fb-pw", "Labels", `{job="basic"}`)
+	bearer := h.mustInit("Url", push, "BearerTokenFile", tokenFile, "Labels", `{job="bearer"}`) // no TenantID: the token's one tenant
+	wrong := h.mustInit("Url", push, "TenantID", "team-a", "Username", "fb", "Password", "not-fb-pw", "Labels", `{job="wrong"}`)
+
+	base := pluginBase()
+	rec := func(job string, i int) sent {
+		line := fmt.Sprintf("%s line %d", job, i)
+		c := fbtest.Container{Time: base.Add(time.Duration(i) * time.Microsecond), Node: "n1", Namespace: "ns", Pod: "p", Name: "c", Line: line}
+		return sent{fbtest.Tag("ns", "p", "c"), c.CRI(), entry{
+			Labels: map[string]string{"job": job, "node": "n1", "namespace": "ns", "pod": "p", "container": "c", "app": "c"},
+			T:      c.Time.UnixNano(), Line: line}}
+	}
+	var ra, rb []sent
+	for i := range 4 {
+		ra = append(ra, rec("basic", i))
+		rb = append(rb, rec("bearer", i))
+	}
+	flushAll(t, h, basic, ra)
+	flushAll(t, h, bearer, rb[:2])
+
+	// Rotate: the file gets the new token, then the old one is revoked.
+	writeAuthFile(t, tokenFile, "token-2\n")
+	writeAuthFile(t, authFile, users+"tokens:\n"+admin+tok("fb-new", "token-2"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _, _ := l.do(t, "GET", "/loki/api/v1/status/buildinfo", http.Header{"Authorization": {"Bearer token-1"}}, nil)
+		if code == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the old token still admitted 10s after it was removed from the auth file")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	flushAll(t, h, bearer, rb[2:])
+
+	from := h.logLen()
+	if got := h.flush1(wrong, "ns.p.c", fbtest.Chunk(rec("wrong", 0).event)); got != flbError {
+		t.Errorf("flush with a wrong password: %s, want FLB_ERROR (a 401 is not retried)", flbName(got))
+	}
+	h.logSince(from, "401", "wrong user name or password")
+
+	start, end := base.Add(-time.Minute).UnixNano(), time.Now().Add(time.Minute).UnixNano()
+	checkQuery(t, l, "team-a", `{job=~".+"}`, wants(ra), anyEntry, start, end)
+	checkQuery(t, l, "team-b", `{job=~".+"}`, wants(rb), anyEntry, start, end)
+}
+
+// testPluginTLS: out_loam pushes over mutual TLS (its CAFile, CertFile,
+// KeyFile) with a bearer token to a loam serving HTTPS with
+// -http.tls-client-ca-file and -auth.enabled.
+func testPluginTLS(t *testing.T, bins pluginBins) {
+	f := newTLSFiles(t, "loam")
+	client, err := f.ca.Client("fluent-bit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, clientKey := filepath.Join(f.dir, "client.crt"), filepath.Join(f.dir, "client.key")
+	if err := client.Write(clientCert, clientKey); err != nil {
+		t.Fatal(err)
+	}
+	authFile := filepath.Join(f.dir, "auth.yaml")
+	writeAuthFile(t, authFile, fmt.Sprintf("tokens:\n  - {name: fb, token_sha256: %s, tenants: [team-a], role: push}\n  - {name: root, token_sha256: %s, tenants: [\"*\"], role: admin}\n",
+		tokenSum("fb-token"), tokenSum("root-token")))
+	l := startTLSLoam(t, f, f.httpsClient(t, client), "-http.tls-client-ca-file", f.caPE, "-auth.enabled", "-auth.file", authFile)
+	l.authz = "Bearer root-token"
+
+	h := startHarness(t, bins)
+	inst := h.mustInit("Url", l.base+"/loki/api/v1/push", "CAFile", f.caPE, "CertFile", clientCert, "KeyFile", clientKey,
+		"BearerToken", "fb-token", "Labels", `{job="tls"}`)
+	base := pluginBase()
+	var recs []sent
+	for i := range 3 {
+		line := fmt.Sprintf("tls line %d", i)
+		c := fbtest.Container{Time: base.Add(time.Duration(i) * time.Microsecond), Node: "n1", Namespace: "ns", Pod: "p", Name: "c", Line: line}
+		recs = append(recs, sent{fbtest.Tag("ns", "p", "c"), c.CRI(), entry{
+			Labels: map[string]string{"job": "tls", "node": "n1", "namespace": "ns", "pod": "p", "container": "c", "app": "c"},
+			T:      c.Time.UnixNano(), Line: line}})
+	}
+	flushAll(t, h, inst, recs)
+	checkQuery(t, l, "team-a", `{job="tls"}`, wants(recs), anyEntry, base.Add(-time.Minute).UnixNano(), time.Now().Add(time.Minute).UnixNano())
 }

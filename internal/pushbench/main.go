@@ -13,6 +13,7 @@
 //	pushbench -url http://127.0.0.1:3101,http://127.0.0.1:3102 -pid PID1,PID2
 //	pushbench -pid PID -streams 1000 -rate 10000 -duration 60s
 //	pushbench -streams 1000 -total 6500000 -span 1h -unique -duration 30m
+//	pushbench -user fluent-bit -password "$PW" -tenant team-a   (or -token T)
 package main
 
 import (
@@ -38,7 +39,10 @@ import (
 type config struct {
 	urls      []string // base URLs, pushed to in turn
 	tenant    string
-	pids      []int // server processes to read /proc of; none when empty
+	user      string // basic auth, with password
+	password  string
+	token     string // Authorization: Bearer
+	pids      []int  // server processes to read /proc of; none when empty
 	streams   int
 	batch     int
 	perStream int
@@ -57,6 +61,9 @@ func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("pushbench", flag.ContinueOnError)
 	fs.StringVar(&urls, "url", "http://127.0.0.1:3100", "server base URL; several, comma-separated, are pushed to in turn")
 	fs.StringVar(&c.tenant, "tenant", "", "X-Scope-OrgID to send (none when empty)")
+	fs.StringVar(&c.user, "user", "", "HTTP basic auth user (a server with -auth.enabled); needs -password")
+	fs.StringVar(&c.password, "password", "", "HTTP basic auth password of -user")
+	fs.StringVar(&c.token, "token", "", "bearer token to send as Authorization: Bearer (not with -user)")
 	fs.StringVar(&pids, "pid", "0", "server PID, for its CPU seconds and RSS (0: not reported); several, comma-separated, are reported each and summed")
 	fs.IntVar(&c.streams, "streams", 100, "distinct streams")
 	fs.IntVar(&c.batch, "batch", 1000, "lines per push")
@@ -87,6 +94,10 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-per-stream must be at least 1 and at most -batch")
 	case c.rate < 0 || c.total < 0 || c.span < 0 || c.ago < 0:
 		return nil, errors.New("-rate, -total, -span and -ago must not be negative")
+	case (c.user == "") != (c.password == ""):
+		return nil, errors.New("-user and -password go together")
+	case c.user != "" && c.token != "":
+		return nil, errors.New("-user and -token exclude each other: one credential per push")
 	}
 	return c, nil
 }
@@ -275,6 +286,12 @@ func pushOnce(client *http.Client, c *config, base string, body []byte) error {
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	if c.tenant != "" {
 		req.Header.Set("X-Scope-OrgID", c.tenant)
+	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -27,6 +27,7 @@ func TestParseFlags(t *testing.T) {
 		{"-rate", "-1"}, {"-duration", "0s"}, {"extra"}, {"-nope"},
 		{"-url", ""}, {"-url", "127.0.0.1:3100"}, {"-url", "http://a:1,,http://b:2"}, {"-url", "ftp://a:1"},
 		{"-pid", ""}, {"-pid", "-3"}, {"-pid", "0,12"}, {"-pid", "12,x"}, {"-pid", "12,"},
+		{"-user", "u"}, {"-password", "p"}, {"-user", "u", "-password", "p", "-token", "t"},
 	} {
 		if _, err := parseFlags(bad); err == nil {
 			t.Errorf("parseFlags(%q) accepted", bad)
@@ -71,14 +72,14 @@ func TestRun(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		tenants[r.Header.Get("X-Scope-OrgID")]++
+		tenants[r.Header.Get("X-Scope-OrgID")+" "+r.Header.Get("Authorization")]++
 		for _, s := range req.Streams {
 			lines += len(s.Entries)
 		}
 		w.WriteHeader(204)
 	}))
 	defer srv.Close()
-	c, err := parseFlags([]string{"-url", srv.URL, "-tenant", "bench", "-pid", "0", "-streams", "50",
+	c, err := parseFlags([]string{"-url", srv.URL, "-tenant", "bench", "-user", "u", "-password", "p w", "-pid", "0", "-streams", "50",
 		"-batch", "100", "-per-stream", "5", "-total", "2050", "-span", "1h", "-unique", "-duration", "1m"})
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +100,8 @@ func TestRun(t *testing.T) {
 			t.Errorf("report lacks %s:\n%s", re, report)
 		}
 	}
-	if lines != 2000 || tenants["bench"] != 20 || len(tenants) != 1 {
-		t.Errorf("server got %d lines in pushes by tenant %v", lines, tenants)
+	if lines != 2000 || tenants["bench Basic dTpwIHc="] != 20 || len(tenants) != 1 {
+		t.Errorf("server got %d lines in pushes by tenant and credential %v", lines, tenants)
 	}
 
 	// A server that refuses: the failures are counted and the first shown.

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/gorilla/mux"
-
+	"github.com/loam-logs/loam/server/auth"
 	"github.com/loam-logs/loam/server/deletes"
 )
 
@@ -25,14 +24,18 @@ type Deletes interface {
 // no store.
 func (a *API) ServeDeletes(d Deletes) { a.deletes = d }
 
-// deleteRoutes registers the endpoints as Loki's compactor does.
-func (a *API) deleteRoutes(r *mux.Router) {
+// deleteRoutes are the endpoints as Loki's compactor serves them, for
+// admins of the tenant.
+func (a *API) deleteRoutes() []route {
 	if a.deletes == nil {
-		return
+		return nil
 	}
-	r.HandleFunc("/loki/api/v1/delete", a.handleDeleteAdd).Methods("PUT", "POST")
-	r.HandleFunc("/loki/api/v1/delete", a.handleDeleteList).Methods("GET")
-	r.HandleFunc("/loki/api/v1/delete", a.handleDeleteCancel).Methods("DELETE")
+	admin := auth.Rule{Access: auth.Admin, Tenant: true}
+	return []route{
+		{path: "/loki/api/v1/delete", methods: []string{"PUT", "POST"}, rule: admin, h: http.HandlerFunc(a.handleDeleteAdd)},
+		{path: "/loki/api/v1/delete", methods: []string{"GET"}, rule: admin, h: http.HandlerFunc(a.handleDeleteList)},
+		{path: "/loki/api/v1/delete", methods: []string{"DELETE"}, rule: admin, h: http.HandlerFunc(a.handleDeleteCancel)},
+	}
 }
 
 // handleDeleteAdd adds a request. Like Loki, it reads the URL's query

@@ -10,4 +10,10 @@
 // fan-out over a cluster's replicas) and holds one of the
 // -query.max-concurrent slots while it reads; writes go through the
 // distributor.
+//
+// Every route names what it asks of a request (routes.go: open, metrics,
+// any credential, push, read or admin, and whether it serves the tenant of
+// X-Scope-OrgID); with Options.Guard set (package auth) each is guarded by
+// its rule, and a guarded route of a tenant sees X-Scope-OrgID set to the
+// tenant the guard checked.
 package api

@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/pprof"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/loam-logs/loam/server/auth"
 	"github.com/loam-logs/loam/server/distributor"
 	"github.com/loam-logs/loam/server/fanout"
 	"github.com/loam-logs/loam/server/overrides"
@@ -39,6 +38,19 @@ type Options struct {
 	// in effect and the one of no flag and no file, both printable as YAML.
 	// Nil Config: /config answers 404.
 	Config, DefaultConfig any
+
+	// Guard admits or refuses the requests of each route by its rule (see
+	// routes.go); nil admits every request.
+	Guard Guard
+}
+
+// Guard admits or refuses requests (package auth's *Guard). Wrap is
+// called once per route while Handler builds them; the handler it returns
+// is called from many goroutines at once. A route of a tenant
+// (Rule.Tenant) is served with X-Scope-OrgID set to the tenant that was
+// checked.
+type Guard interface {
+	Wrap(rule auth.Rule, h http.Handler) http.Handler
 }
 
 // TenantLimits answers the settings of a tenant (see package overrides).
@@ -153,45 +165,29 @@ func (a *API) ready(h func(http.ResponseWriter, *http.Request, *backend)) http.H
 	}
 }
 
-// Handler returns the HTTP routes.
+// Handler returns the HTTP routes, each guarded by its rule (routes.go)
+// when Options.Guard is set.
 func (a *API) Handler() http.Handler {
 	r := mux.NewRouter()
 	r.Use(a.instrument)
-	r.HandleFunc("/ready", a.handleReady).Methods("GET")
-	r.Handle("/metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{})).Methods("GET")
-	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	r.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
-	r.HandleFunc("/loki/api/v1/push", a.ready(a.handlePush)).Methods("POST")
-	r.HandleFunc("/flush", a.ready(a.handleFlush)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/query_range", a.ready(a.handleQueryRange)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/query", a.ready(a.handleQuery)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/labels", a.ready(a.handleLabels)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/label", a.ready(a.handleLabels)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/label/{name}/values", a.ready(a.handleLabelValues)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/series", a.ready(a.handleSeries)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/patterns", a.ready(a.handlePatterns)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/tail", a.ready(a.handleTail)).Methods("GET")
-	r.HandleFunc("/loki/api/v1/index/stats", a.ready(a.handleIndexStats)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/index/volume", a.ready(a.handleVolume)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/index/volume_range", a.ready(a.handleVolumeRange)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/detected_labels", a.ready(a.handleDetectedLabels)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/detected_fields", a.ready(a.handleDetectedFields)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/detected_field/{name}/values", a.ready(a.handleDetectedFieldValues)).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/drilldown-limits", a.handleDrilldownLimits).Methods("GET")
-	r.HandleFunc("/loki/api/v1/format_query", a.handleFormatQuery).Methods("GET", "POST")
-	r.HandleFunc("/loki/api/v1/status/buildinfo", a.handleBuildInfo).Methods("GET")
-	a.deleteRoutes(r)
-	a.mountRoutes(r)
-	r.HandleFunc("/config", a.handleConfig).Methods("GET")
-	r.HandleFunc("/runtime_config", a.handleRuntimeConfig).Methods("GET")
-	r.NotFoundHandler = a.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	for _, rt := range a.routes() {
+		h := a.guard(rt.rule, rt.h)
+		var route *mux.Route
+		if rt.prefix {
+			route = r.PathPrefix(rt.path).Handler(h)
+		} else {
+			route = r.Handle(rt.path, h)
+		}
+		if len(rt.methods) > 0 {
+			route.Methods(rt.methods...)
+		}
+	}
+	r.NotFoundHandler = a.instrument(a.guardAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("404 page not found: %s is not an endpoint of this server", r.URL.Path))
-	}))
-	r.MethodNotAllowedHandler = a.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})))
+	r.MethodNotAllowedHandler = a.instrument(a.guardAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
-	}))
+	})))
 	return r
 }
 

@@ -11,10 +11,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/loam-logs/loam/server/auth"
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/ring"
 	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/tlsfiles"
 	"github.com/loam-logs/loam/server/wal"
 )
 
@@ -22,6 +24,13 @@ import (
 // the command line win over the file.
 type config struct {
 	HTTPAddr string `yaml:"http_addr"`
+	// TLS of the HTTP port (package tlsfiles); none without a certificate.
+	HTTPTLS struct {
+		CertFile     string        `yaml:"cert_file"`
+		KeyFile      string        `yaml:"key_file"`
+		ClientCAFile string        `yaml:"client_ca_file"`
+		ReloadPeriod time.Duration `yaml:"reload_period"`
+	} `yaml:"http_tls"`
 	DataDir  string `yaml:"data_dir"`
 	LogLevel string `yaml:"log_level"`
 
@@ -78,6 +87,14 @@ type config struct {
 
 	DefaultTenant string `yaml:"default_tenant"`
 
+	// Authentication and authorization (package auth).
+	Auth struct {
+		Enabled          bool          `yaml:"enabled"`
+		File             string        `yaml:"file"`
+		ReloadPeriod     time.Duration `yaml:"reload_period"`
+		MetricsTokenFile string        `yaml:"metrics_token_file"`
+	} `yaml:"auth"`
+
 	GCPercent int `yaml:"gc_percent"`
 
 	// The cluster: this node's name, the gossip (memberlist), the token
@@ -108,6 +125,10 @@ type config struct {
 func (c *config) register(fs *flag.FlagSet) *string {
 	file := fs.String("config.file", "", "YAML configuration file; flags given on the command line override it")
 	fs.StringVar(&c.HTTPAddr, "http.addr", "127.0.0.1:3100", "address to serve the HTTP API on")
+	fs.StringVar(&c.HTTPTLS.CertFile, "http.tls-cert-file", "", "PEM certificate (with its chain) to serve HTTPS with on -http.addr; needs -http.tls-key-file. Read again every -http.tls-reload-period: a renewed certificate is used for new connections without a restart. Default: plain HTTP. Not yet with a cluster: the calls between nodes are plain HTTP")
+	fs.StringVar(&c.HTTPTLS.KeyFile, "http.tls-key-file", "", "PEM private key of -http.tls-cert-file")
+	fs.StringVar(&c.HTTPTLS.ClientCAFile, "http.tls-client-ca-file", "", "PEM CA certificates client certificates must chain to: every client must present one (mutual TLS). Read again like the certificate. Default: no client certificate asked for")
+	fs.DurationVar(&c.HTTPTLS.ReloadPeriod, "http.tls-reload-period", tlsfiles.DefaultReloadPeriod, "how often the TLS certificate, key and client CA files are read again")
 	fs.StringVar(&c.DataDir, "data.dir", "./data", "directory for the WAL and the blocks")
 	fs.StringVar(&c.LogLevel, "log.level", "info", "log level: debug, info, warn, error")
 
@@ -144,7 +165,11 @@ func (c *config) register(fs *flag.FlagSet) *string {
 
 	fs.IntVar(&c.Query.MaxConcurrent, "query.max-concurrent", 4, "queries evaluated at once; more wait their turn (within -query.timeout), so that queries cannot starve ingestion")
 
-	fs.StringVar(&c.DefaultTenant, "auth.default-tenant", "fake", "tenant of requests without an X-Scope-OrgID header")
+	fs.StringVar(&c.DefaultTenant, "auth.default-tenant", "fake", "tenant of requests without an X-Scope-OrgID header (with -auth.enabled: none; a credential of one tenant uses that one)")
+	fs.BoolVar(&c.Auth.Enabled, "auth.enabled", false, "require credentials of -auth.file (HTTP basic auth or a bearer token) on every endpoint but /ready, /metrics and the node-to-node /internal/ ones: each credential has a role (push, read, admin) and the tenants it may use. Off: no credentials, tenant from X-Scope-OrgID")
+	fs.StringVar(&c.Auth.File, "auth.file", "", "YAML file of the users (name, password_bcrypt from `loam hash-password`, tenants, role) and bearer tokens (name, token_sha256 from `loam hash-token`, tenants, role) that may use the server with -auth.enabled; read again every -auth.reload-period, a bad version keeps the last good one")
+	fs.DurationVar(&c.Auth.ReloadPeriod, "auth.reload-period", auth.DefaultReloadPeriod, "how often -auth.file and -auth.metrics-token-file are read again")
+	fs.StringVar(&c.Auth.MetricsTokenFile, "auth.metrics-token-file", "", "file holding the bearer token /metrics requires (for Prometheus' bearerTokenFile); read again every -auth.reload-period. Default: /metrics is open. Independent of -auth.enabled")
 	fs.IntVar(&c.GCPercent, "runtime.gc-percent", 50, "Go GC target (GOGC): heap growth allowed over live data before a collection. The head's lines are pointer-free, so a low value costs little CPU and keeps RSS near the live data; the GOGC environment variable, when set, wins")
 	hostname, _ := os.Hostname()
 	fs.StringVar(&c.Node.Name, "node.name", hostname, "name of this node in the cluster: unique, and stable across restarts (its ring tokens derive from it)")
@@ -224,6 +249,25 @@ func (c *config) validate() error {
 	}
 	if c.Block.ChunkTargetSize <= 0 {
 		errs = append(errs, fmt.Errorf("-block.chunk-target-size must be positive"))
+	}
+	switch t := c.HTTPTLS; {
+	case (t.CertFile == "") != (t.KeyFile == ""):
+		errs = append(errs, fmt.Errorf("-http.tls-cert-file and -http.tls-key-file go together"))
+	case t.ClientCAFile != "" && t.CertFile == "":
+		errs = append(errs, fmt.Errorf("-http.tls-client-ca-file needs -http.tls-cert-file and -http.tls-key-file: client certificates are asked for over TLS only"))
+	case t.ReloadPeriod <= 0:
+		errs = append(errs, fmt.Errorf("-http.tls-reload-period must be positive"))
+	case t.CertFile != "" && c.clustered():
+		errs = append(errs, fmt.Errorf("-http.tls-cert-file cannot be used in a cluster yet: the nodes call each other over plain HTTP on -http.addr"))
+	}
+	if c.Auth.ReloadPeriod <= 0 {
+		errs = append(errs, fmt.Errorf("-auth.reload-period must be positive"))
+	}
+	if c.Auth.Enabled && c.Auth.File == "" {
+		errs = append(errs, fmt.Errorf("-auth.enabled needs -auth.file: the users and tokens that may use the server"))
+	}
+	if !c.Auth.Enabled && c.Auth.File != "" {
+		errs = append(errs, fmt.Errorf("-auth.file is set but -auth.enabled is not: the server would be open to anyone; add -auth.enabled (or drop -auth.file)"))
 	}
 	if c.RuntimeConfig.Period <= 0 {
 		errs = append(errs, fmt.Errorf("-runtime-config.reload-period must be positive"))

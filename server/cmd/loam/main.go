@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,16 +21,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/loam-logs/loam/server/api"
+	"github.com/loam-logs/loam/server/auth"
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/deletes"
 	"github.com/loam-logs/loam/server/distributor"
 	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/ring"
 	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/tlsfiles"
 	"github.com/loam-logs/loam/server/wal"
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		if hash, ok := hashCommands[os.Args[1]]; ok {
+			os.Exit(runHash(os.Args[1], hash, os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+		}
+	}
 	cfg, err := parseConfig(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -70,6 +78,15 @@ func run(cfg *config) error {
 	defer stopReload()
 	go limits.Run(reloadCtx)
 
+	// An auth file that does not parse stops the start: the server must
+	// not come up open, or refusing everyone, by mistake.
+	guard, err := auth.New(auth.Config{Enabled: cfg.Auth.Enabled, File: cfg.Auth.File, MetricsTokenFile: cfg.Auth.MetricsTokenFile,
+		ReloadPeriod: cfg.Auth.ReloadPeriod, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	go guard.Run(reloadCtx)
+
 	a := api.New(api.Options{
 		MaxPushBodyBytes:         cfg.Push.MaxBodyBytes,
 		MaxPushDecompressedBytes: cfg.Push.MaxDecompressedBytes,
@@ -78,6 +95,7 @@ func run(cfg *config) error {
 		Limits:                   limits,
 		Config:                   cfg,
 		DefaultConfig:            defaultConfig(),
+		Guard:                    guard,
 	}, log, reg, reg)
 
 	// The delete requests are read before the store opens: its reads hide
@@ -108,15 +126,28 @@ func run(cfg *config) error {
 		a.ServeDeletes(dels)
 	}
 
+	// A certificate that cannot be read stops the start, as the auth file.
+	var tlsFiles *tlsfiles.Server
+	if cfg.HTTPTLS.CertFile != "" {
+		if tlsFiles, err = tlsfiles.New(tlsfiles.Config{CertFile: cfg.HTTPTLS.CertFile, KeyFile: cfg.HTTPTLS.KeyFile,
+			ClientCAFile: cfg.HTTPTLS.ClientCAFile, ReloadPeriod: cfg.HTTPTLS.ReloadPeriod, Logger: log, Registerer: reg}); err != nil {
+			return err
+		}
+		go tlsFiles.Run(reloadCtx)
+	}
+
 	// Listen first, so that /ready answers "not ready" during WAL replay.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
+	if tlsFiles != nil {
+		ln = tls.NewListener(ln, tlsFiles.TLSConfig())
+	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
+	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsFiles != nil, "data_dir", cfg.DataDir)
 
 	policy, _ := wal.ParseSyncPolicy(cfg.WAL.Fsync)
 	lvl, _ := block.ParseLevel(cfg.Block.Compression)
