@@ -36,17 +36,26 @@ type testCluster struct {
 	t     *testing.T
 	nodes []*clusterNode
 	args  []string // common to all nodes
+	// hc, when set, is the client of nodes serving HTTPS.
+	hc *http.Client
 }
 
 // startCluster starts n nodes with replication factor rf and waits until
 // every node sees all n ACTIVE.
 func startCluster(t *testing.T, n, rf int, extra ...string) *testCluster {
 	t.Helper()
+	return startClusterWith(t, n, rf, nil, extra...)
+}
+
+// startClusterWith is startCluster with hc the client of nodes that serve
+// HTTPS (extra has their TLS flags); nil for plain HTTP.
+func startClusterWith(t *testing.T, n, rf int, hc *http.Client, extra ...string) *testCluster {
+	t.Helper()
 	secret := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secret, []byte("e2e cluster secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &testCluster{t: t, args: append([]string{"-ring.replication-factor", strconv.Itoa(rf),
+	c := &testCluster{t: t, hc: hc, args: append([]string{"-ring.replication-factor", strconv.Itoa(rf),
 		"-cluster.secret-file", secret, "-memberlist.bind-addr", "127.0.0.1"}, extra...)}
 	for i := range n {
 		c.nodes = append(c.nodes, &clusterNode{name: fmt.Sprintf("node-%d", i), httpAddr: freeAddr(t),
@@ -93,6 +102,9 @@ func (c *testCluster) spawn(i int) {
 		}
 	}
 	nd.proc = spawn(c.t, nd.httpAddr, args...)
+	if c.hc != nil {
+		nd.proc.base, nd.proc.hc = "https://"+nd.httpAddr, c.hc
+	}
 }
 
 func (c *testCluster) waitReady(i int) {
@@ -133,7 +145,11 @@ type ringMember struct {
 func (c *testCluster) members(nd *clusterNode) ([]ringMember, error) {
 	req, _ := http.NewRequest(http.MethodGet, nd.proc.base+"/ring", nil)
 	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	hc := client
+	if nd.proc.hc != nil {
+		hc = nd.proc.hc
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -242,6 +242,9 @@ func (p *loam) exited() bool {
 func (p *loam) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	c := &http.Client{Timeout: time.Second}
+	if p.hc != nil {
+		c = &http.Client{Timeout: time.Second, Transport: p.hc.Transport}
+	}
 	for {
 		if p.exited() {
 			return fmt.Errorf("process exited (%v) before it was ready", p.state)

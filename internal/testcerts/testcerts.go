@@ -60,6 +60,15 @@ func (ca *CA) Server(name string) (*Pair, error) {
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 }
 
+// Node signs a certificate for 127.0.0.1 and localhost that serves and
+// also authenticates as a client: a cluster node's, which calls the other
+// nodes with it.
+func (ca *CA) Node(name string) (*Pair, error) {
+	return ca.sign(&x509.Certificate{Subject: pkix.Name{CommonName: name}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
+}
+
 // Client signs a client certificate.
 func (ca *CA) Client(name string) (*Pair, error) {
 	return ca.sign(&x509.Certificate{Subject: pkix.Name{CommonName: name}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})

@@ -85,13 +85,16 @@ type DeletesClient struct {
 	scheme string
 }
 
-// NewDeletesClient returns a client exchanging local's requests; client
-// nil makes one.
-func NewDeletesClient(local DeleteLog, client *http.Client, secret []byte) *DeletesClient {
+// NewDeletesClient returns a client exchanging local's requests over
+// scheme ("http" or "https"; "" is "http"); client nil makes one.
+func NewDeletesClient(local DeleteLog, client *http.Client, scheme string, secret []byte) *DeletesClient {
 	if client == nil {
 		client = newClient()
 	}
-	return &DeletesClient{local: local, client: client, token: authToken(secret), scheme: "http"}
+	if scheme == "" {
+		scheme = "http"
+	}
+	return &DeletesClient{local: local, client: client, token: authToken(secret), scheme: scheme}
 }
 
 // Send gives p this node's export, for it to merge.

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -48,7 +49,11 @@ func (e *PeerError) Unwrap() error {
 // alive between calls, a dial fails after 2 s, and TCP keep-alives find a
 // peer whose host died within some 20 s of silence. There is no overall
 // timeout: calls end with their context.
-func NewHTTPClient() *http.Client {
+func NewHTTPClient() *http.Client { return NewTLSClient(nil) }
+
+// NewTLSClient is NewHTTPClient calling nodes over TLS with conf (nil:
+// plain HTTP); give Remotes https:// base URLs then.
+func NewTLSClient(conf *tls.Config) *http.Client {
 	d := &net.Dialer{
 		Timeout:         2 * time.Second,
 		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 5 * time.Second, Count: 3},
@@ -60,6 +65,7 @@ func NewHTTPClient() *http.Client {
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
+		TLSClientConfig:     conf,
 		// Keep the write buffer small: requests are small forms.
 		WriteBufferSize: 4 << 10,
 		ReadBufferSize:  64 << 10,

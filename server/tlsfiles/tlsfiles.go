@@ -176,3 +176,27 @@ func (s *Server) read() error {
 	}
 	return nil
 }
+
+// ClientConfig is the configuration of the calls this node makes to the
+// others of its cluster over TLS. It presents the certificate in use (the
+// others may ask for one: mutual TLS) and verifies theirs against roots:
+// nil takes the client CAs in use when called, else the system's roots.
+// serverName, when set, is the name the others' certificates are checked
+// against instead of the address called (nodes are called by IP).
+func (s *Server) ClientConfig(roots *x509.CertPool, serverName string, insecureSkipVerify bool) *tls.Config {
+	if roots == nil {
+		roots = s.cur.Load().cas
+	}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"http/1.1"},
+		RootCAs:    roots,
+		ServerName: serverName,
+		// A node's certificate is renewed in place: take the one in use
+		// at each handshake.
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return s.cur.Load().cert, nil
+		},
+		InsecureSkipVerify: insecureSkipVerify,
+	}
+}

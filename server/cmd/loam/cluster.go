@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/loam-logs/loam/server/tlsfiles"
 	"log/slog"
 	"net"
 	"net/http"
@@ -222,6 +224,32 @@ type clusterNode struct {
 	internal gate
 	reader   *clusterReader // reads through the members, once serving
 	deletes  *clusterDeletes
+	// client and scheme make every call to another node (transport).
+	client *http.Client
+	scheme string
+}
+
+// transport sets how the node calls the others: over TLS when it serves
+// HTTPS itself (tlsFiles not nil), presenting its own certificate.
+func (n *clusterNode) transport(c *config, tlsFiles *tlsfiles.Server) error {
+	if tlsFiles == nil {
+		n.client, n.scheme = cluster.NewHTTPClient(), "http"
+		return nil
+	}
+	var roots *x509.CertPool
+	if f := c.Cluster.TLSCAFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("-cluster.tls-ca-file: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("-cluster.tls-ca-file %s: no PEM certificate in it", f)
+		}
+	}
+	n.client = cluster.NewTLSClient(tlsFiles.ClientConfig(roots, c.Cluster.TLSServerName, c.Cluster.TLSInsecureSkipVerify))
+	n.scheme = "https"
+	return nil
 }
 
 // deletesAPI returns the delete API of the node: dels, kept in step with
@@ -231,7 +259,7 @@ func (n *clusterNode) deletesAPI(c *config, dels *deletes.Manager, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	n.deletes = &clusterDeletes{local: dels, client: cluster.NewDeletesClient(dels, nil, secret), view: n.view, log: log}
+	n.deletes = &clusterDeletes{local: dels, client: cluster.NewDeletesClient(dels, n.client, n.scheme, secret), view: n.view, log: log}
 	return n.deletes, nil
 }
 
@@ -252,7 +280,8 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	rf := c.Ring.ReplicationFactor
 	low := newLowQuorum(c.DataDir, rf, log)
 	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
-		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow, Done: low.Repaired}, n.view, st, log, reg)
+		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow, Done: low.Repaired,
+		Client: n.client, Scheme: n.scheme}, n.view, st, log, reg)
 	r := mux.NewRouter()
 	ps := cluster.NewPushServer(st, secret, log)
 	ps.LowQuorum = low.Mark
@@ -271,9 +300,9 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 		cancel()
 	}
 	n.internal.set(r)
-	n.reader = newClusterReader(st, n.view, secret, rf, low.Whole, reg)
+	n.reader = newClusterReader(st, n.view, n.client, n.scheme, secret, rf, low.Whole, reg)
 	rep := cluster.NewReplicator(cluster.ReplicatorOptions{Self: n.view.self, Secret: secret, Timeout: c.Cluster.PushTimeout,
-		Unreachable: n.view.Failed, RF: rf, LowQuorum: low.Mark},
+		Unreachable: n.view.Failed, RF: rf, LowQuorum: low.Mark, Client: n.client, Scheme: n.scheme},
 		n.view, st, reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stop, n.done = cancel, make(chan struct{})
@@ -346,6 +375,7 @@ type clusterReader struct {
 	local  store.Local
 	view   *ringView
 	client *http.Client
+	scheme string // of the other nodes' URLs
 	secret []byte
 	rf     int
 	// maxMissing is the replicas an unsplit read may do without: one
@@ -362,8 +392,8 @@ type clusterReader struct {
 	remotes map[string]*cluster.Remote // by name and address
 }
 
-func newClusterReader(st *store.Store, view *ringView, secret []byte, rf int, whole func() bool, reg prometheus.Registerer) *clusterReader {
-	c := &clusterReader{local: store.Local{Store: st}, view: view, client: cluster.NewHTTPClient(), secret: secret,
+func newClusterReader(st *store.Store, view *ringView, client *http.Client, scheme string, secret []byte, rf int, whole func() bool, reg prometheus.Registerer) *clusterReader {
+	c := &clusterReader{local: store.Local{Store: st}, view: view, client: client, scheme: scheme, secret: secret,
 		rf: rf, maxMissing: rf - 1, whole: whole, remotes: map[string]*cluster.Remote{},
 		missing: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loam_fanout_replica_failures_total",
 			Help: "Reads that went without a replica (down, unreachable or failing midway), by node."}, []string{"node"}),
@@ -381,7 +411,7 @@ func (c *clusterReader) remote(p cluster.Peer) *cluster.Remote {
 	key := p.Name + "\x00" + p.Addr
 	r := c.remotes[key]
 	if r == nil {
-		r = cluster.NewRemote(p.Name, p.Addr, c.client, c.secret)
+		r = cluster.NewRemote(p.Name, c.scheme+"://"+p.Addr, c.client, c.secret)
 		c.remotes[key] = r
 	}
 	return r

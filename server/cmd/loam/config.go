@@ -118,6 +118,11 @@ type config struct {
 	Cluster struct {
 		SecretFile  string        `yaml:"secret_file"`
 		PushTimeout time.Duration `yaml:"push_timeout"`
+		// TLS of the calls between nodes, made when -http.tls-cert-file
+		// is set: the nodes serve HTTPS.
+		TLSCAFile             string `yaml:"tls_ca_file"`
+		TLSServerName         string `yaml:"tls_server_name"`
+		TLSInsecureSkipVerify bool   `yaml:"tls_insecure_skip_verify"`
 	} `yaml:"cluster"`
 	joinFlag *listFlag // -memberlist.join, told when a parse begins
 }
@@ -125,7 +130,7 @@ type config struct {
 func (c *config) register(fs *flag.FlagSet) *string {
 	file := fs.String("config.file", "", "YAML configuration file; flags given on the command line override it")
 	fs.StringVar(&c.HTTPAddr, "http.addr", "127.0.0.1:3100", "address to serve the HTTP API on")
-	fs.StringVar(&c.HTTPTLS.CertFile, "http.tls-cert-file", "", "PEM certificate (with its chain) to serve HTTPS with on -http.addr; needs -http.tls-key-file. Read again every -http.tls-reload-period: a renewed certificate is used for new connections without a restart. Default: plain HTTP. Not yet with a cluster: the calls between nodes are plain HTTP")
+	fs.StringVar(&c.HTTPTLS.CertFile, "http.tls-cert-file", "", "PEM certificate (with its chain) to serve HTTPS with on -http.addr; needs -http.tls-key-file. Read again every -http.tls-reload-period: a renewed certificate is used for new connections without a restart. Default: plain HTTP. In a cluster the nodes then call each other over HTTPS too (see -cluster.tls-*)")
 	fs.StringVar(&c.HTTPTLS.KeyFile, "http.tls-key-file", "", "PEM private key of -http.tls-cert-file")
 	fs.StringVar(&c.HTTPTLS.ClientCAFile, "http.tls-client-ca-file", "", "PEM CA certificates client certificates must chain to: every client must present one (mutual TLS). Read again like the certificate. Default: no client certificate asked for")
 	fs.DurationVar(&c.HTTPTLS.ReloadPeriod, "http.tls-reload-period", tlsfiles.DefaultReloadPeriod, "how often the TLS certificate, key and client CA files are read again")
@@ -183,6 +188,9 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.DurationVar(&c.Ring.RepairInterval, "ring.repair-interval", 5*time.Minute, "how often each node compares its streams with the other replicas (per stream and hour: counts and timestamps) and exchanges the entries either lacks; a node that comes back, or a member seen healthy again, is compared within seconds")
 	fs.DurationVar(&c.Ring.RepairWindow, "ring.repair-window", 24*time.Hour, "how far back a periodic repair compares replicas; a node leaving with SIGTERM hands over all its data, whatever its age")
 	fs.StringVar(&c.Cluster.SecretFile, "cluster.secret-file", "", "file holding the secret the nodes of a cluster share (surrounding whitespace ignored): it encrypts the gossip (AES-256 keyed by its SHA-256) and authenticates the calls between nodes. Every node needs the same. Default: none, gossip in clear")
+	fs.StringVar(&c.Cluster.TLSCAFile, "cluster.tls-ca-file", "", "PEM CA certificates the other nodes' certificates must chain to, when the nodes serve HTTPS (-http.tls-cert-file). Default: those of -http.tls-client-ca-file, else the system's roots. Read at start")
+	fs.StringVar(&c.Cluster.TLSServerName, "cluster.tls-server-name", "", "name the other nodes' certificates are checked against (nodes are called by IP address), e.g. the headless Service's DNS name. Default: the address called")
+	fs.BoolVar(&c.Cluster.TLSInsecureSkipVerify, "cluster.tls-insecure-skip-verify", false, "call the other nodes over TLS without checking their certificates (the cluster secret still authenticates them). For tests only")
 	fs.DurationVar(&c.Cluster.PushTimeout, "cluster.push-timeout", 2*time.Second, "how long a push waits for an owner of its streams; past it that owner counts as failed, and a push without a quorum of owners is answered 503 so that the client retries")
 	return file
 }
@@ -257,8 +265,9 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("-http.tls-client-ca-file needs -http.tls-cert-file and -http.tls-key-file: client certificates are asked for over TLS only"))
 	case t.ReloadPeriod <= 0:
 		errs = append(errs, fmt.Errorf("-http.tls-reload-period must be positive"))
-	case t.CertFile != "" && c.clustered():
-		errs = append(errs, fmt.Errorf("-http.tls-cert-file cannot be used in a cluster yet: the nodes call each other over plain HTTP on -http.addr"))
+	}
+	if c.HTTPTLS.CertFile == "" && (c.Cluster.TLSCAFile != "" || c.Cluster.TLSServerName != "" || c.Cluster.TLSInsecureSkipVerify) {
+		errs = append(errs, fmt.Errorf("-cluster.tls-* need -http.tls-cert-file: the nodes call each other over TLS only when they serve HTTPS"))
 	}
 	if c.Auth.ReloadPeriod <= 0 {
 		errs = append(errs, fmt.Errorf("-auth.reload-period must be positive"))

@@ -105,6 +105,16 @@ func run(cfg *config) error {
 		return err
 	}
 
+	// A certificate that cannot be read stops the start, as the auth file.
+	var tlsFiles *tlsfiles.Server
+	if cfg.HTTPTLS.CertFile != "" {
+		if tlsFiles, err = tlsfiles.New(tlsfiles.Config{CertFile: cfg.HTTPTLS.CertFile, KeyFile: cfg.HTTPTLS.KeyFile,
+			ClientCAFile: cfg.HTTPTLS.ClientCAFile, ReloadPeriod: cfg.HTTPTLS.ReloadPeriod, Logger: log, Registerer: reg}); err != nil {
+			return err
+		}
+		go tlsFiles.Run(reloadCtx)
+	}
+
 	// The ring starts JOINING (gossip only: no memberlist at all when not
 	// clustered) and turns ACTIVE once the store has replayed its WAL.
 	rg, err := startRing(cfg, log, reg)
@@ -117,6 +127,9 @@ func run(cfg *config) error {
 		a.Mount("/ring", http.HandlerFunc(rg.ServeStatus), "GET")
 		a.Mount("/ring/forget", http.HandlerFunc(rg.ServeForget), "POST")
 		node = mountCluster(a, rg, cfg)
+		if err := node.transport(cfg, tlsFiles); err != nil {
+			return err
+		}
 		d, err := node.deletesAPI(cfg, dels, log)
 		if err != nil {
 			return err
@@ -124,16 +137,6 @@ func run(cfg *config) error {
 		a.ServeDeletes(d)
 	} else {
 		a.ServeDeletes(dels)
-	}
-
-	// A certificate that cannot be read stops the start, as the auth file.
-	var tlsFiles *tlsfiles.Server
-	if cfg.HTTPTLS.CertFile != "" {
-		if tlsFiles, err = tlsfiles.New(tlsfiles.Config{CertFile: cfg.HTTPTLS.CertFile, KeyFile: cfg.HTTPTLS.KeyFile,
-			ClientCAFile: cfg.HTTPTLS.ClientCAFile, ReloadPeriod: cfg.HTTPTLS.ReloadPeriod, Logger: log, Registerer: reg}); err != nil {
-			return err
-		}
-		go tlsFiles.Run(reloadCtx)
 	}
 
 	// Listen first, so that /ready answers "not ready" during WAL replay.
