@@ -181,7 +181,7 @@ func TestTLS(t *testing.T) {
 		}{
 			{[]string{"-http.tls-cert-file", f.cert}, "-http.tls-cert-file and -http.tls-key-file go together"},
 			{[]string{"-http.tls-client-ca-file", f.caPE}, "-http.tls-client-ca-file needs -http.tls-cert-file"},
-			{[]string{"-http.tls-cert-file", f.cert, "-http.tls-key-file", f.key, "-ring.replication-factor", "2"}, "cannot be used in a cluster yet"},
+			{[]string{"-cluster.tls-server-name", "loam"}, "-cluster.tls-* need -http.tls-cert-file"},
 			{[]string{"-http.tls-cert-file", f.caPE, "-http.tls-key-file", f.key}, "private key does not match"},
 		} {
 			out, code := runLoam(t, append([]string{"-http.addr", freeAddr(t), "-data.dir", t.TempDir()}, tc.args...)...)
