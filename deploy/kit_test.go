@@ -616,6 +616,8 @@ func checkMonitoring(t *testing.T, k *kit, o overlay) {
 		t.Errorf("PrometheusRule differs from rules/: run go test ./deploy -run TestPrometheusRuleUpToDate -update")
 	}
 
+	checkDashboards(t, k)
+
 	ds := k.configMap(t, "loam", "loam-grafana-datasource")
 	if ds.Labels["grafana_datasource"] != "1" || len(ds.Data) != 1 {
 		t.Fatalf("datasource ConfigMap labels %v, %d keys", ds.Labels, len(ds.Data))
@@ -643,6 +645,67 @@ func checkMonitoring(t *testing.T, k *kit, o overlay) {
 		if hasAuth != o.auth {
 			t.Errorf("datasource sends a token: %v, auth on: %v", hasAuth, o.auth)
 		}
+	}
+}
+
+// lastAppliedLimit bounds what `kubectl apply` (client side) can store of
+// an object in its last-applied-configuration annotation: 256 KiB for all
+// the annotations of an object.
+const lastAppliedLimit = 256 << 10
+
+// checkDashboards: the dashboards ConfigMap holds exactly the files of
+// ../dashboards, labelled and annotated for Grafana's sidecar, and each
+// dashboard's Loki datasource variable defaults to the provisioned
+// datasource.
+func checkDashboards(t *testing.T, k *kit) {
+	t.Helper()
+	cm := k.configMap(t, "loam", "loam-grafana-dashboards")
+	if cm.Labels["grafana_dashboard"] != "1" || cm.Annotations["grafana_folder"] == "" {
+		t.Errorf("dashboards ConfigMap: labels %v, annotations %v: want grafana_dashboard \"1\" and a grafana_folder", cm.Labels, cm.Annotations)
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "dashboards", "*.json"))
+	if len(files) == 0 {
+		t.Fatal("no dashboards in ../dashboards")
+	}
+	size := 0
+	for _, f := range files {
+		want, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(f)
+		got, ok := cm.Data[name]
+		if !ok {
+			t.Errorf("dashboards ConfigMap lacks %s", name)
+		} else if got != string(want) {
+			t.Errorf("dashboards ConfigMap key %s differs from dashboards/%s", name, name)
+		}
+		size += len(want)
+		var d struct {
+			UID        string `json:"uid"`
+			Templating struct {
+				List []struct {
+					Name, Type string
+					Query      json.RawMessage
+					Current    struct{ Value string }
+				}
+			}
+		}
+		if err := json.Unmarshal(want, &d); err != nil {
+			t.Errorf("dashboards/%s: %v", name, err)
+		}
+		for _, v := range d.Templating.List {
+			if v.Type == "datasource" && string(v.Query) == `"loki"` && v.Current.Value != "loam" {
+				t.Errorf("dashboards/%s: variable %s defaults to datasource %q, not the kit's uid loam", name, v.Name, v.Current.Value)
+			}
+		}
+	}
+	if len(cm.Data) != len(files) {
+		t.Errorf("dashboards ConfigMap has %d keys, ../dashboards %d files", len(cm.Data), len(files))
+	}
+	// Half: the annotation holds the object as JSON, its quotes escaped.
+	if size > lastAppliedLimit/2 {
+		t.Errorf("dashboards take %d bytes: past %d, kubectl apply cannot store the ConfigMap's last-applied annotation", size, lastAppliedLimit/2)
 	}
 }
 
