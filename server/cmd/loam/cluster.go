@@ -222,8 +222,10 @@ type clusterNode struct {
 	stop     context.CancelFunc
 	done     chan struct{}
 	internal gate
-	reader   *clusterReader // reads through the members, once serving
-	deletes  *clusterDeletes
+	// deletesGate serves /internal/deletes once deletesAPI ran.
+	deletesGate gate
+	reader      *clusterReader // reads through the members, once serving
+	deletes     *clusterDeletes
 	// client and scheme make every call to another node (transport).
 	client *http.Client
 	scheme string
@@ -260,12 +262,19 @@ func (n *clusterNode) deletesAPI(c *config, dels *deletes.Manager, log *slog.Log
 		return nil, err
 	}
 	n.deletes = &clusterDeletes{local: dels, client: cluster.NewDeletesClient(dels, n.client, n.scheme, secret), view: n.view, log: log}
+	r := mux.NewRouter()
+	cluster.NewDeletesServer(dels, secret).Register(r)
+	n.deletesGate.set(r)
 	return n.deletes, nil
 }
 
 // mountCluster mounts the internal endpoints (answering 503 until serve).
 func mountCluster(a *api.API, rg *ring.Ring, c *config) *clusterNode {
 	n := &clusterNode{ring: rg, view: newRingView(rg, c.Ring.ReplicationFactor)}
+	// The delete requests are exchanged from the start (they need no
+	// store), so that starting nodes can fetch each other's while they
+	// still keep their other internal endpoints closed.
+	a.Mount(cluster.PathDeletes, &n.deletesGate)
 	a.Mount("/internal/{path:.+}", &n.internal)
 	return n
 }
@@ -287,16 +296,17 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	ps.LowQuorum = low.Mark
 	ps.Register(r)
 	cluster.NewRepairServer(st, n.view, secret, log).Register(r)
-	if n.deletes != nil {
-		cluster.NewDeletesServer(n.deletes.local, secret).Register(r)
-	}
+
 	cluster.NewReadServer(store.Local{Store: st}, cluster.ServerOptions{Secret: secret, Logger: log, Whole: low.Whole}).Register(r)
 	if n.deletes != nil {
 		// Catch up with the delete requests made while this node was
 		// away before serving reads to the others: they must hide the
-		// same lines.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		n.deletes.fetchAll(ctx)
+		// same lines. Gossip may not have found the others yet: wait for
+		// one, a few seconds at most (a node alone has nothing to fetch).
+		ctx, cancel := context.WithTimeout(context.Background(), deletesCatchUp)
+		if !n.deletes.fetchFirst(ctx) {
+			log.Warn("no other member answered for its delete requests; reads are served without them until the next exchange", "waited", deletesCatchUp)
+		}
 		cancel()
 	}
 	n.internal.set(r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loam-logs/loam/server/cluster"
@@ -79,9 +80,31 @@ func (d *clusterDeletes) run(ctx context.Context, settle time.Duration) {
 	}
 }
 
-// fetchAll merges the requests of every healthy member, in parallel.
-func (d *clusterDeletes) fetchAll(ctx context.Context) {
+// deletesCatchUp bounds how long a starting node waits for another member
+// to fetch delete requests from.
+const deletesCatchUp = 5 * time.Second
+
+// fetchFirst waits until some other member is healthy and merges the
+// requests of every healthy member; it reports whether one answered. It
+// gives up when ctx ends.
+func (d *clusterDeletes) fetchFirst(ctx context.Context) bool {
+	for {
+		if d.fetchAll(ctx) > 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// fetchAll merges the requests of every healthy member, in parallel, and
+// returns how many answered.
+func (d *clusterDeletes) fetchAll(ctx context.Context) int {
 	var wg sync.WaitGroup
+	var answered atomic.Int32
 	for _, p := range d.view.Peers() {
 		if !d.view.Healthy(p.Name) {
 			continue
@@ -89,12 +112,17 @@ func (d *clusterDeletes) fetchAll(ctx context.Context) {
 		wg.Go(func() {
 			added, removed, err := d.client.Fetch(ctx, p)
 			switch {
-			case err != nil && ctx.Err() == nil:
-				d.log.Warn("fetching delete requests", "node", p.Name, "err", err)
+			case err != nil:
+				if ctx.Err() == nil {
+					d.log.Warn("fetching delete requests", "node", p.Name, "err", err)
+				}
+				return
 			case added+removed > 0:
 				d.log.Info("delete requests caught up", "node", p.Name, "added", added, "removed", removed)
 			}
+			answered.Add(1)
 		})
 	}
 	wg.Wait()
+	return int(answered.Load())
 }
