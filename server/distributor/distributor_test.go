@@ -383,10 +383,18 @@ func TestPushMetrics(t *testing.T) {
 		{Labels: `{app="x"}`, Entries: []push.Entry{at(time.Hour, "")}},
 	}})
 	want := []string{
+		`loam_discarded_bytes_total{reason="greater_than_max_sample_age",tenant="a"} 1`,
+		`loam_discarded_bytes_total{reason="invalid_labels",tenant="a"} 2`,
+		`loam_discarded_bytes_total{reason="line_too_long",tenant="a"} 6`,
+		`loam_discarded_bytes_total{reason="too_far_in_future",tenant="b"} 0`,
 		`loam_discarded_lines_total{reason="greater_than_max_sample_age",tenant="a"} 1`,
 		`loam_discarded_lines_total{reason="invalid_labels",tenant="a"} 1`,
 		`loam_discarded_lines_total{reason="line_too_long",tenant="a"} 1`,
 		`loam_discarded_lines_total{reason="too_far_in_future",tenant="b"} 1`,
+		`loam_discarded_samples_total{reason="greater_than_max_sample_age",tenant="a"} 1`,
+		`loam_discarded_samples_total{reason="invalid_labels",tenant="a"} 1`,
+		`loam_discarded_samples_total{reason="line_too_long",tenant="a"} 1`,
+		`loam_discarded_samples_total{reason="too_far_in_future",tenant="b"} 1`,
 		`loam_distributor_bytes_received_total{tenant="a"} 14`,
 		`loam_distributor_bytes_received_total{tenant="b"} 0`,
 		`loam_distributor_lines_received_total{tenant="a"} 4`,
