@@ -172,7 +172,7 @@ func TestDiskFull(t *testing.T) {
 	filler := filepath.Join(mnt, "filler")
 	fillTo(t, filler, 8<<20)
 	dataDir := filepath.Join(mnt, "data")
-	args := []string{"-head.max-bytes", "1048576", "-wal.fsync", "always"}
+	args := append([]string{"-head.max-bytes", "1048576", "-wal.fsync", "always"}, noIngestLimits...)
 	from := time.Now().Add(-time.Minute)
 	l := startLoam(t, dataDir, args...)
 

@@ -79,6 +79,13 @@ func TestHelpAndDefaults(t *testing.T) {
 				"runtime-config.file":          "",
 				"runtime-config.reload-period": "(default 10s)",
 				"retention.period":             "(default 2w)",
+				// Ingestion limits, with Loki's defaults.
+				"limits.ingestion-rate-mb":                  "(default 4)",
+				"limits.ingestion-burst-size-mb":            "(default 6)",
+				"limits.per-stream-rate-limit":              "(default 3MB)",
+				"limits.per-stream-rate-limit-burst":        "(default 15MB)",
+				"limits.max-global-streams-per-user":        "(default 5000)",
+				"distributor.ingestion-rate-limit-strategy": `(default "global")`,
 				// Authentication (scripts and the Kubernetes kit use them).
 				"auth.enabled":            "",
 				"auth.file":               "",
@@ -115,6 +122,8 @@ func TestHelpAndDefaults(t *testing.T) {
 			{[]string{"-retention.period", "-1h"}, "retention_period must not be negative"},
 			{[]string{"-limits.max-label-names-per-series", "0"}, "max_label_names_per_series must be positive"},
 			{[]string{"-runtime-config.reload-period", "0s"}, "-runtime-config.reload-period must be positive"},
+			{[]string{"-distributor.ingestion-rate-limit-strategy", "shared"}, `-distributor.ingestion-rate-limit-strategy: unknown ingestion rate limit strategy "shared": local or global`},
+			{[]string{"-limits.ingestion-rate-mb", "0"}, "ingestion_rate_mb must be positive, is 0"},
 		}
 		for _, c := range cases {
 			out, code := runLoam(t, c.args...)

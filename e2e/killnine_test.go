@@ -110,7 +110,7 @@ func (p *pusher) run(ctx context.Context, base string, serverDead func() bool) {
 // happen while the pushes go on), then a clean restart.
 func TestKillNineLosesNothing(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"-head.max-bytes", "200000"}
+	args := append([]string{"-head.max-bytes", "200000"}, noIngestLimits...)
 	rangeStart := time.Now().Add(-time.Minute)
 	pushers := make([]*pusher, killPushers)
 	for i := range pushers {

@@ -180,6 +180,12 @@ func startLoam(t testing.TB, dataDir string, extraArgs ...string) *loam {
 	return nil
 }
 
+// noIngestLimits lifts the per-tenant rate and stream limits (Loki's
+// defaults: 4 MB/s, 5000 streams), for tests that push as fast as they can
+// to test something else.
+var noIngestLimits = []string{"-limits.ingestion-rate-mb", "1e6", "-limits.ingestion-burst-size-mb", "1e6",
+	"-limits.per-stream-rate-limit", "0", "-limits.max-global-streams-per-user", "0"}
+
 // spawn starts loam with exactly args; addr is where it is expected to
 // listen. It does not wait for readiness.
 func spawn(t testing.TB, addr string, args ...string) *loam {

@@ -138,7 +138,7 @@ func (d *hourData) waitCold(t *testing.T, dir string) map[int64]int64 {
 func TestRetentionBySize(t *testing.T) {
 	dir := t.TempDir()
 	d := newHourData(30, 6, 4000)
-	base := []string{"-compaction.cold-after", "1s", "-retention.interval", "1s", "-retention.min-age", "2h"}
+	base := append([]string{"-compaction.cold-after", "1s", "-retention.interval", "1s", "-retention.min-age", "2h"}, noIngestLimits...)
 	l := startLoam(t, dir, base...)
 	d.push(t, l)
 	cold := d.waitCold(t, dir)
@@ -198,8 +198,8 @@ func TestRetentionByDiskUsage(t *testing.T) {
 	mountTmpfs(t, mnt, "64m")
 	dir := filepath.Join(mnt, "data")
 	d := newHourData(30, 6, 30000)
-	l := startLoam(t, dir, "-compaction.cold-after", "1s", "-retention.interval", "1s", "-retention.min-age", "2h",
-		"-retention.max-disk-usage", "80")
+	l := startLoam(t, dir, append([]string{"-compaction.cold-after", "1s", "-retention.interval", "1s", "-retention.min-age", "2h",
+		"-retention.max-disk-usage", "80"}, noIngestLimits...)...)
 	d.push(t, l)
 	cold := d.waitCold(t, dir)
 	d.expect(t, l, []int{0, 1, 2, 3, 4, 5}, "before the disk fills")

@@ -25,7 +25,7 @@ YAML
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 run() {
   rm -rf "$work/data"
-  "$loam" -http.addr "127.0.0.1:$port" -data.dir "$work/data" "$@" >"$work/loam.log" 2>&1 &
+  "$loam" -http.addr "127.0.0.1:$port" -data.dir "$work/data" -limits.ingestion-rate-mb 1e6 -limits.ingestion-burst-size-mb 1e6 -limits.per-stream-rate-limit 0 -limits.max-global-streams-per-user 0 "$@" >"$work/loam.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && return; sleep 0.1; done
   cat "$work/loam.log"; exit 1

@@ -66,7 +66,7 @@ start_cluster() {
       -ring.replication-factor 3 -cluster.secret-file "$work/secret")
     for j in 0 1 2; do [ "$j" = "$i" ] || args+=(-memberlist.join "127.0.0.1:${cgossip[j]}"); done
     # shellcheck disable=SC2086
-    "$here/bin/loam" "${args[@]}" ${LOAM_ARGS:-} "$@" >"$work/node-$i.log" 2>&1 &
+    "$here/bin/loam" "${args[@]}" -limits.ingestion-rate-mb 1e6 -limits.ingestion-burst-size-mb 1e6 -limits.per-stream-rate-limit 0 -limits.max-global-streams-per-user 0 ${LOAM_ARGS:-} "$@" >"$work/node-$i.log" 2>&1 &
     cpids+=($!)
   done
   for i in 0 1 2; do

@@ -82,6 +82,11 @@ limits:
     max_line_size: 256KB
     reject_old_samples_max_age: 1w
     creation_grace_period: 10m
+    ingestion_rate_mb: 4
+    ingestion_burst_size_mb: 6
+    per_stream_rate_limit: 3MB
+    per_stream_rate_limit_burst: 15MB
+    max_global_streams_per_user: 5000
     max_entries_limit_per_query: 5000
     max_query_series: 500
     max_query_length: 30d1h
@@ -152,7 +157,7 @@ func TestRuntimeConfigEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(all.Overrides) != 3 || all.Overrides["b"]["retention_period"] != "3d" || all.Overrides["b"]["max_line_size"] != "100B" ||
-		all.Overrides["a"]["max_query_series"] != 7 || all.Overrides["a"]["retention_period"] != "2w" || len(all.Overrides["same"]) != 11 {
+		all.Overrides["a"]["max_query_series"] != 7 || all.Overrides["a"]["retention_period"] != "2w" || len(all.Overrides["same"]) != 16 {
 		t.Fatalf("GET /runtime_config:\n%s", res.body)
 	}
 	// The same read as a runtime configuration file gives the same settings.

@@ -326,6 +326,12 @@ func (a *API) handlePush(w http.ResponseWriter, r *http.Request, be *backend) {
 		return
 	}
 	if err := be.dist.Push(tenant, req); err != nil {
+		if distributor.IsLimit(err) {
+			// As Loki: 429 for the tenant's rate and stream limits, which
+			// clients retry later (or drop, as Promtail may).
+			writeError(w, http.StatusTooManyRequests, err.Error())
+			return
+		}
 		if distributor.IsValidation(err) {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return

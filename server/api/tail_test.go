@@ -22,6 +22,7 @@ import (
 	"github.com/loam-logs/loam/server/distributor"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
+	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/push"
 	"github.com/loam-logs/loam/server/store"
 	"github.com/loam-logs/loam/server/wal"
@@ -45,7 +46,11 @@ func newTailEnv(t *testing.T) *tailEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := distributor.New(fixedLimits(nil), st, nil)
+	// The slow-client test pushes 30MB to one stream at once: more than the
+	// default rates.
+	d := distributor.New(fixedLimits(func(l *overrides.Limits) {
+		l.IngestionRateMB, l.IngestionBurstSizeMB, l.PerStreamRateLimit = 1024, 1024, 0
+	}), st, nil)
 	a := New(Options{}, discard, nil, prometheus.NewRegistry())
 	a.Serve(d, st)
 	srv := httptest.NewServer(a.Handler())

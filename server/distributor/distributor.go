@@ -38,6 +38,9 @@ const (
 	ReasonTooNew        = "too_far_in_future"
 	ReasonOutOfOrder    = "too_far_behind"
 	ReasonRetention     = "older_than_retention"
+	ReasonRateLimited   = "rate_limited"          // ingestion_rate_mb
+	ReasonPerStreamRate = "per_stream_rate_limit" // per_stream_rate_limit
+	ReasonStreamLimit   = "stream_limit"          // max_global_streams_per_user
 )
 
 // Distributor validates pushes and appends them. Safe for concurrent use.
@@ -48,7 +51,11 @@ type Distributor struct {
 
 	linesReceived *prometheus.CounterVec
 	bytesReceived *prometheus.CounterVec
-	discarded     *prometheus.CounterVec
+	discarded     *prometheus.CounterVec // lines, under its first name
+	discSamples   *prometheus.CounterVec // lines, under Loki's name
+	discBytes     *prometheus.CounterVec
+
+	limiter limiter
 
 	labelCache *labelCache // label text → parsed set, checked but for the tenant's limits
 }
@@ -62,12 +69,25 @@ func New(limits TenantLimits, st Appender, reg prometheus.Registerer) *Distribut
 		bytesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loam_distributor_bytes_received_total", Help: "Log line bytes received, by tenant."}, []string{"tenant"}),
 		discarded: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loam_discarded_lines_total", Help: "Log lines rejected by validation, by tenant and reason."}, []string{"tenant", "reason"}),
+			Name: "loam_discarded_lines_total", Help: "Log lines refused, by tenant and reason (the same as loam_discarded_samples_total)."}, []string{"tenant", "reason"}),
+		discSamples: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loam_discarded_samples_total", Help: "Log lines refused by validation or limits, by tenant and reason (Loki's loki_discarded_samples_total)."}, []string{"reason", "tenant"}),
+		discBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loam_discarded_bytes_total", Help: "Bytes of the log lines refused (line and structured metadata), by tenant and reason."}, []string{"reason", "tenant"}),
 	}
+	d.limiter.strategy = Global
 	if reg != nil {
-		reg.MustRegister(d.linesReceived, d.bytesReceived, d.discarded)
+		reg.MustRegister(d.linesReceived, d.bytesReceived, d.discarded, d.discSamples, d.discBytes)
 	}
 	return d
+}
+
+// ShareLimits sets how the rate and stream limits of each tenant are shared
+// with the other nodes of a cluster, counted by members (nil: this node
+// alone). The default is Global with no members, the same as Local. Call
+// it before the first Push.
+func (d *Distributor) ShareLimits(s Strategy, members Members) {
+	d.limiter.strategy, d.limiter.members = s, members
 }
 
 // errTooManyLabels marks the label-count rule, counted under its own reason.
@@ -95,9 +115,47 @@ func IsValidation(err error) bool {
 	return errors.As(err, &v)
 }
 
-// Push validates req and stores what is valid. It returns a
-// *ValidationError when anything was refused, or a storage error (nothing
-// acknowledged; the client should retry).
+// LimitError says that a push went over a rate or stream limit of its
+// tenant (Loki answers these 429): what it lists was not stored, and may be
+// sent again later. Problems holds Loki's messages first, then any
+// validation problems of the same push. The rest of the push was stored.
+type LimitError struct {
+	ValidationError
+}
+
+// IsLimit reports whether err is a LimitError.
+func IsLimit(err error) bool {
+	var l *LimitError
+	return errors.As(err, &l)
+}
+
+// Loki's messages for the limits (pkg/validation), so that clients and
+// alerts written for Loki recognise them.
+const (
+	rateLimitedMsg     = "ingestion rate limit exceeded for user %s (limit: %d bytes/sec) while attempting to ingest '%d' lines totaling '%d' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased"
+	streamLimitMsg     = "maximum active stream limit exceeded when trying to create stream %s, reduce the number of active streams (reduce labels or reduce label values), or contact your Loki administrator to see if the limit can be increased, user: '%s'"
+	perStreamRateLimit = "Per stream rate limit exceeded (limit: %s/sec) while attempting to ingest for stream '%s' totaling %s, consider splitting a stream via additional labels or contact your Loki administrator to see if the limit can be increased"
+)
+
+// entryBytes is the size of an entry as Loki's rate limits count it: the
+// line and the names and values of its structured metadata.
+func entryBytes(e *push.Entry) int {
+	n := len(e.Line)
+	for _, p := range e.Metadata {
+		n += len(p.Name) + len(p.Value)
+	}
+	return n
+}
+
+// Push validates req, applies the tenant's rate and stream limits, and
+// stores what passes. It returns a *LimitError when a limit refused
+// anything (whatever validation refused is listed too), else a
+// *ValidationError when validation refused anything, or a storage error
+// (nothing acknowledged; the client should retry).
+//
+// The limits apply in Loki's order: the tenant's rate to the whole push
+// once it is validated (a push over it is refused whole), then, stream by
+// stream, the stream limit and the stream's rate.
 func (d *Distributor) Push(tenant string, req *push.Request) error {
 	lim := d.limits.For(tenant)
 	now := d.now()
@@ -111,12 +169,15 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 		maxLine = int(lim.MaxLineSize)
 	}
 	verr := &ValidationError{}
-	discard := func(reason string, n int) {
-		d.discarded.WithLabelValues(tenant, reason).Add(float64(n))
-		verr.Dropped += n
+	discard := func(reason string, lines, bytes int) {
+		d.discarded.WithLabelValues(tenant, reason).Add(float64(lines))
+		d.discSamples.WithLabelValues(reason, tenant).Add(float64(lines))
+		d.discBytes.WithLabelValues(reason, tenant).Add(float64(bytes))
+		verr.Dropped += lines
 	}
 	streams := make([]store.Stream, 0, len(req.Streams))
-	var lines, bytes int
+	sizes := make([]int, 0, len(req.Streams)) // bytes of each of streams
+	var lines, bytes, validBytes int
 	for si := range req.Streams {
 		ps := &req.Streams[si]
 		lines += len(ps.Entries)
@@ -133,27 +194,32 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 			if errors.Is(err, errTooManyLabels) {
 				reason = ReasonTooManyLabels
 			}
-			discard(reason, len(ps.Entries))
+			size := 0
+			for i := range ps.Entries {
+				size += entryBytes(&ps.Entries[i])
+			}
+			discard(reason, len(ps.Entries), size)
 			continue
 		}
 		es := make([]block.Entry, 0, len(ps.Entries))
+		size := 0
 		for i := range ps.Entries {
 			e := &ps.Entries[i]
 			switch {
 			case len(e.Line) > maxLine:
 				verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: line of %d bytes at %s is longer than the limit of %d bytes (max_line_size)",
 					ls, len(e.Line), fmtTime(e.Timestamp), maxLine))
-				discard(ReasonLineTooLong, 1)
+				discard(ReasonLineTooLong, 1, entryBytes(e))
 				continue
 			case e.Timestamp < oldest:
 				verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: entry at %s is older than the accepted age of %s (reject_old_samples_max_age)",
 					ls, fmtTime(e.Timestamp), time.Duration(lim.RejectOldSamplesMaxAge)))
-				discard(ReasonTooOld, 1)
+				discard(ReasonTooOld, 1, entryBytes(e))
 				continue
 			case e.Timestamp > newest:
 				verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: entry at %s is more than %s in the future (creation_grace_period)",
 					ls, fmtTime(e.Timestamp), time.Duration(lim.CreationGracePeriod)))
-				discard(ReasonTooNew, 1)
+				discard(ReasonTooNew, 1, entryBytes(e))
 				continue
 			}
 			var meta labels.Labels
@@ -163,15 +229,36 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 					meta[j] = labels.Label{Name: p.Name, Value: p.Value}
 				}
 			}
+			size += entryBytes(e)
 			// The line aliases the request body; storage copies it.
 			es = append(es, block.Entry{T: e.Timestamp, Line: unsafe.Slice(unsafe.StringData(e.Line), len(e.Line)), Meta: meta})
 		}
 		if len(es) > 0 {
 			streams = append(streams, store.Stream{Labels: ls, Entries: es})
+			sizes = append(sizes, size)
+			validBytes += size
 		}
 	}
 	d.linesReceived.WithLabelValues(tenant).Add(float64(lines))
 	d.bytesReceived.WithLabelValues(tenant).Add(float64(bytes))
+
+	var limited []string // Loki's messages of the limits hit
+	if len(streams) > 0 {
+		nanos := now.UnixNano()
+		share := d.limiter.divisor(nanos)
+		ts := d.limiter.tenant(tenant)
+		rate, burst := ingestionRate(lim, share)
+		if !ts.allowPush(nanos, validBytes, rate, burst) {
+			validLines := 0
+			for _, s := range streams {
+				validLines += len(s.Entries)
+			}
+			discard(ReasonRateLimited, validLines, validBytes)
+			return &LimitError{ValidationError{Dropped: verr.Dropped,
+				Problems: append([]string{fmt.Sprintf(rateLimitedMsg, tenant, int64(rate), validLines, validBytes)}, verr.Problems...)}}
+		}
+		streams, limited = d.admitStreams(ts, nanos, tenant, lim, streamLimit(lim, share), streams, sizes, discard)
+	}
 	if len(streams) > 0 {
 		rejected, err := d.store.Append(tenant, streams)
 		if err != nil {
@@ -179,17 +266,80 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 		}
 		for _, r := range rejected {
 			verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: entry at %s refused: %s", r.Stream, fmtTime(r.T), r.Reason))
+			// The store names the entry by its time, not its size: the
+			// first line of that stream and time is counted.
+			size := rejectedBytes(req, r)
 			if r.Expired {
-				discard(ReasonRetention, 1)
+				discard(ReasonRetention, 1, size)
 			} else {
-				discard(ReasonOutOfOrder, 1)
+				discard(ReasonOutOfOrder, 1, size)
 			}
 		}
+	}
+	if len(limited) > 0 {
+		return &LimitError{ValidationError{Dropped: verr.Dropped, Problems: append(limited, verr.Problems...)}}
 	}
 	if len(verr.Problems) > 0 {
 		return verr
 	}
 	return nil
+}
+
+// admitStreams applies the stream limit and the per-stream rate to the
+// validated streams of a push, whose sizes in bytes are sizes. It returns
+// the streams admitted (streams, filtered in place) and the messages of
+// the refusals: the stream limit is reported once per push, with the first
+// stream refused, as Loki does.
+func (d *Distributor) admitStreams(ts *tenantState, now int64, tenant string, lim *overrides.Limits, maxStreams int,
+	streams []store.Stream, sizes []int, discard func(reason string, lines, bytes int)) ([]store.Stream, []string) {
+	if maxStreams == 0 && lim.PerStreamRateLimit == 0 {
+		return streams, nil
+	}
+	var msgs []string
+	streamLimitSaid := false
+	kept := streams[:0]
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.maybeSweep(now, lim, maxStreams)
+	for i, s := range streams {
+		switch ts.admitStream(now, s.Labels.Hash(), sizes[i], lim, maxStreams) {
+		case ReasonStreamLimit:
+			discard(ReasonStreamLimit, len(s.Entries), sizes[i])
+			if !streamLimitSaid {
+				msgs = append(msgs, fmt.Sprintf(streamLimitMsg, s.Labels, tenant))
+				streamLimitSaid = true
+			}
+		case ReasonPerStreamRate:
+			discard(ReasonPerStreamRate, len(s.Entries), sizes[i])
+			msgs = append(msgs, fmt.Sprintf(perStreamRateLimit, lim.PerStreamRateLimit, s.Labels, overrides.ByteSize(sizes[i])))
+		default:
+			kept = append(kept, s)
+		}
+	}
+	return kept, msgs
+}
+
+// rejectedBytes finds the size of an entry the store refused, in the
+// request: the first entry at its time in a stream of its labels. Refusals
+// are rare; the search is linear.
+func rejectedBytes(req *push.Request, r store.Rejected) int {
+	want := r.Stream.String()
+	for si := range req.Streams {
+		ps := &req.Streams[si]
+		if ps.Labels != want {
+			// The text may differ from the parsed form (order, spaces).
+			ls, err := labels.Parse(ps.Labels)
+			if err != nil || !ls.WithoutEmpty().Equal(r.Stream) {
+				continue
+			}
+		}
+		for i := range ps.Entries {
+			if ps.Entries[i].Timestamp == r.T {
+				return entryBytes(&ps.Entries[i])
+			}
+		}
+	}
+	return 0
 }
 
 // parseLabels parses and validates a stream's label text, with a cache:

@@ -36,6 +36,7 @@ func TestParseExample(t *testing.T) {
 		{Selector: `{container="nginx"}`, Priority: 1, Period: Duration(744 * time.Hour)},
 	}
 	a.MaxLineSize = 1024
+	a.IngestionRateMB, a.PerStreamRateLimit, a.MaxGlobalStreamsPerUser = 0.5, 512<<10, 100
 	b := DefaultLimits()
 	b.MaxQuerySeries, b.QueryTimeout, b.MaxEntriesLimitPerQuery, b.MaxQueryLength = 1000, Duration(5*time.Minute), 10000, Duration(30*day)
 	archive := DefaultLimits()

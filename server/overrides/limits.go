@@ -14,8 +14,10 @@ import (
 //
 // A zero value means "no limit" where Loki gives it that meaning
 // (max_line_size, max_entries_limit_per_query, max_query_length,
-// retention_period) and for reject_old_samples_max_age (Loki's
-// reject_old_samples: false); Validate refuses it for the others.
+// retention_period, max_global_streams_per_user) and for
+// reject_old_samples_max_age (Loki's reject_old_samples: false) and
+// per_stream_rate_limit (no per-stream limit); Validate refuses it for the
+// others.
 type Limits struct {
 	// Pushes (the distributor).
 	MaxLabelNamesPerSeries int      `yaml:"max_label_names_per_series"`
@@ -24,6 +26,14 @@ type Limits struct {
 	MaxLineSize            ByteSize `yaml:"max_line_size"`
 	RejectOldSamplesMaxAge Duration `yaml:"reject_old_samples_max_age"`
 	CreationGracePeriod    Duration `yaml:"creation_grace_period"`
+
+	// Rates and streams of pushes (the distributor): see package
+	// distributor for how they are shared across a cluster.
+	IngestionRateMB         float64  `yaml:"ingestion_rate_mb"`
+	IngestionBurstSizeMB    float64  `yaml:"ingestion_burst_size_mb"`
+	PerStreamRateLimit      ByteSize `yaml:"per_stream_rate_limit"`
+	PerStreamRateLimitBurst ByteSize `yaml:"per_stream_rate_limit_burst"`
+	MaxGlobalStreamsPerUser int      `yaml:"max_global_streams_per_user"`
 
 	// Queries (the API).
 	MaxEntriesLimitPerQuery int      `yaml:"max_entries_limit_per_query"`
@@ -49,6 +59,12 @@ func DefaultLimits() Limits {
 		RejectOldSamplesMaxAge: Duration(7 * 24 * time.Hour),
 		CreationGracePeriod:    Duration(10 * time.Minute),
 
+		IngestionRateMB:         4,
+		IngestionBurstSizeMB:    6,
+		PerStreamRateLimit:      3 << 20,
+		PerStreamRateLimitBurst: 15 << 20,
+		MaxGlobalStreamsPerUser: 5000,
+
 		MaxEntriesLimitPerQuery: 5000,
 		MaxQuerySeries:          500,
 		MaxQueryLength:          Duration(721 * time.Hour),
@@ -68,6 +84,11 @@ func (l *Limits) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&l.MaxLineSize, "limits.max-line-size", "longest log line: a `size` in bytes, or with a unit as 256KB (0: no limit)")
 	fs.Var(&l.RejectOldSamplesMaxAge, "limits.reject-old-samples-max-age", "refuse entries older than this `duration` (0: accept any age)")
 	fs.Var(&l.CreationGracePeriod, "limits.creation-grace-period", "refuse entries more than this `duration` in the future")
+	fs.Float64Var(&l.IngestionRateMB, "limits.ingestion-rate-mb", l.IngestionRateMB, "bytes of lines and structured metadata a tenant may push per second, in MB (2^20 bytes); see -distributor.ingestion-rate-limit-strategy")
+	fs.Float64Var(&l.IngestionBurstSizeMB, "limits.ingestion-burst-size-mb", l.IngestionBurstSizeMB, "bytes a tenant may push at once above its rate, in MB; a push larger than this is always refused")
+	fs.Var(&l.PerStreamRateLimit, "limits.per-stream-rate-limit", "bytes per second one stream may take: a `size` as 3MB (0: no per-stream limit)")
+	fs.Var(&l.PerStreamRateLimitBurst, "limits.per-stream-rate-limit-burst", "bytes one stream may take at once above its rate: a `size` as 15MB")
+	fs.IntVar(&l.MaxGlobalStreamsPerUser, "limits.max-global-streams-per-user", l.MaxGlobalStreamsPerUser, "active streams a tenant may have across the cluster (0: no limit)")
 
 	fs.IntVar(&l.MaxEntriesLimitPerQuery, "query.max-entries-limit-per-query", l.MaxEntriesLimitPerQuery, "largest limit a log query may ask for (0: no limit)")
 	fs.IntVar(&l.MaxQuerySeries, "query.max-query-series", l.MaxQuerySeries, "most series a metric query may return")
@@ -108,6 +129,22 @@ func (l *Limits) Validate() error {
 	}
 	nonNegative("reject_old_samples_max_age", l.RejectOldSamplesMaxAge)
 	nonNegative("creation_grace_period", l.CreationGracePeriod)
+	// NaN fails both comparisons, and so is refused too.
+	if !(l.IngestionRateMB > 0) {
+		errs = append(errs, fmt.Errorf("ingestion_rate_mb must be positive, is %v", l.IngestionRateMB))
+	}
+	if !(l.IngestionBurstSizeMB > 0) {
+		errs = append(errs, fmt.Errorf("ingestion_burst_size_mb must be positive, is %v", l.IngestionBurstSizeMB))
+	}
+	if l.PerStreamRateLimit < 0 {
+		errs = append(errs, fmt.Errorf("per_stream_rate_limit must not be negative"))
+	}
+	if l.PerStreamRateLimit > 0 && l.PerStreamRateLimitBurst <= 0 {
+		errs = append(errs, fmt.Errorf("per_stream_rate_limit_burst must be positive, is %s", l.PerStreamRateLimitBurst))
+	}
+	if l.MaxGlobalStreamsPerUser < 0 {
+		errs = append(errs, fmt.Errorf("max_global_streams_per_user must not be negative, is %d", l.MaxGlobalStreamsPerUser))
+	}
 	if l.MaxEntriesLimitPerQuery < 0 {
 		errs = append(errs, fmt.Errorf("max_entries_limit_per_query must not be negative, is %d", l.MaxEntriesLimitPerQuery))
 	}

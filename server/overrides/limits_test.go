@@ -3,6 +3,7 @@ package overrides
 import (
 	"flag"
 	"io"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ func TestDefaultLimits(t *testing.T) {
 	want := Limits{
 		MaxLabelNamesPerSeries: 15, MaxLabelNameLength: 1024, MaxLabelValueLength: 2048,
 		MaxLineSize: 256 * 1024, RejectOldSamplesMaxAge: Duration(168 * time.Hour), CreationGracePeriod: Duration(10 * time.Minute),
+		IngestionRateMB: 4, IngestionBurstSizeMB: 6, PerStreamRateLimit: 3 << 20, PerStreamRateLimitBurst: 15 << 20, MaxGlobalStreamsPerUser: 5000,
 		MaxEntriesLimitPerQuery: 5000, MaxQuerySeries: 500, MaxQueryLength: Duration(721 * time.Hour), QueryTimeout: Duration(time.Minute),
 		RetentionPeriod: Duration(336 * time.Hour),
 	}
@@ -36,7 +38,8 @@ func TestRegisterFlags(t *testing.T) {
 		t.Fatalf("before parsing: %+v", l)
 	}
 	err := fs.Parse([]string{"-retention.period", "3d", "-limits.max-line-size", "1KB", "-query.timeout", "90s",
-		"-limits.max-label-names-per-series", "20", "-query.max-query-length", "0"})
+		"-limits.max-label-names-per-series", "20", "-query.max-query-length", "0",
+		"-limits.ingestion-rate-mb", "0.5", "-limits.per-stream-rate-limit", "1MB", "-limits.max-global-streams-per-user", "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +49,7 @@ func TestRegisterFlags(t *testing.T) {
 	want.QueryTimeout = Duration(90 * time.Second)
 	want.MaxLabelNamesPerSeries = 20
 	want.MaxQueryLength = 0
+	want.IngestionRateMB, want.PerStreamRateLimit, want.MaxGlobalStreamsPerUser = 0.5, 1<<20, 0
 	if !reflect.DeepEqual(l, want) {
 		t.Fatalf("after parsing: %+v, want %+v", l, want)
 	}
@@ -58,8 +62,11 @@ func TestRegisterFlags(t *testing.T) {
 	if f := fs.Lookup("retention.period"); f.DefValue != "2w" {
 		t.Errorf("-retention.period default printed %q", f.DefValue)
 	}
-	if f := fs.Lookup("limits.max-line-size"); f.DefValue != "256KB" {
-		t.Errorf("-limits.max-line-size default printed %q", f.DefValue)
+	for name, want := range map[string]string{"limits.max-line-size": "256KB", "limits.per-stream-rate-limit": "3MB",
+		"limits.per-stream-rate-limit-burst": "15MB", "limits.ingestion-rate-mb": "4", "limits.max-global-streams-per-user": "5000"} {
+		if f := fs.Lookup(name); f.DefValue != want {
+			t.Errorf("-%s default printed %q, want %q", name, f.DefValue, want)
+		}
 	}
 }
 
@@ -76,6 +83,14 @@ func TestValidate(t *testing.T) {
 		{"keep forever", func(l *Limits) { l.RetentionPeriod = 0 }, ""},
 		{"any age", func(l *Limits) { l.RejectOldSamplesMaxAge = 0 }, ""},
 		{"no grace", func(l *Limits) { l.CreationGracePeriod = 0 }, ""},
+		{"no stream limit", func(l *Limits) { l.MaxGlobalStreamsPerUser = 0 }, ""},
+		{"no per-stream rate limit", func(l *Limits) { l.PerStreamRateLimit, l.PerStreamRateLimitBurst = 0, 0 }, ""},
+		{"no ingestion rate", func(l *Limits) { l.IngestionRateMB = 0 }, "ingestion_rate_mb must be positive, is 0"},
+		{"NaN ingestion rate", func(l *Limits) { l.IngestionRateMB = math.NaN() }, "ingestion_rate_mb must be positive, is NaN"},
+		{"no burst", func(l *Limits) { l.IngestionBurstSizeMB = -1 }, "ingestion_burst_size_mb must be positive, is -1"},
+		{"negative stream rate", func(l *Limits) { l.PerStreamRateLimit = -1 }, "per_stream_rate_limit must not be negative"},
+		{"no stream burst", func(l *Limits) { l.PerStreamRateLimitBurst = 0 }, "per_stream_rate_limit_burst must be positive, is 0B"},
+		{"negative streams", func(l *Limits) { l.MaxGlobalStreamsPerUser = -1 }, "max_global_streams_per_user must not be negative, is -1"},
 		{"negative retention", func(l *Limits) { l.RetentionPeriod = Duration(-time.Hour) }, "retention_period must not be negative, is -1h"},
 		{"no labels allowed", func(l *Limits) { l.MaxLabelNamesPerSeries = 0 }, "max_label_names_per_series must be positive, is 0"},
 		{"label name length", func(l *Limits) { l.MaxLabelNameLength = -1 }, "max_label_name_length must be positive"},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loam-logs/loam/server/auth"
 	"github.com/loam-logs/loam/server/block"
+	"github.com/loam-logs/loam/server/distributor"
 	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/ring"
 	"github.com/loam-logs/loam/server/store"
@@ -75,6 +76,13 @@ type config struct {
 		File   string        `yaml:"file"`
 		Period time.Duration `yaml:"period"`
 	} `yaml:"runtime_config"`
+
+	Distributor struct {
+		// IngestionRateStrategy is how a tenant's rate and stream limits
+		// are shared by the nodes (distributor.Strategy); not per tenant,
+		// as in Loki.
+		IngestionRateStrategy string `yaml:"ingestion_rate_strategy"`
+	} `yaml:"distributor"`
 
 	Push struct {
 		MaxBodyBytes         int64 `yaml:"max_body_bytes"`
@@ -165,6 +173,7 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.StringVar(&c.RuntimeConfig.File, "runtime-config.file", "", "YAML file of per-tenant overrides of the limits and the retention, in Loki's shape (overrides: {<tenant>: {retention_period: 72h, ...}}), read again every -runtime-config.reload-period without a restart; a bad file keeps the last good settings")
 	fs.DurationVar(&c.RuntimeConfig.Period, "runtime-config.reload-period", overrides.DefaultReloadPeriod, "how often the -runtime-config.file is read again")
 
+	fs.StringVar(&c.Distributor.IngestionRateStrategy, "distributor.ingestion-rate-limit-strategy", string(distributor.Global), "how the nodes of a cluster share each tenant's ingestion_rate_mb and max_global_streams_per_user, as Loki: global (each node enforces the limit divided by the number of healthy members; the burst is not divided) or local (each node enforces the whole limit on the pushes it receives). per_stream_rate_limit is always enforced per node")
 	fs.Int64Var(&c.Push.MaxBodyBytes, "push.max-body-bytes", 16<<20, "largest push body as sent (compressed)")
 	fs.Int64Var(&c.Push.MaxDecompressedBytes, "push.max-decompressed-bytes", 64<<20, "largest push body after decompression")
 
@@ -283,6 +292,9 @@ func (c *config) validate() error {
 	}
 	if err := c.Limits.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("limits (-limits.*, -query.*, -retention.period or the limits: of -config.file): %w", err))
+	}
+	if _, err := distributor.ParseStrategy(c.Distributor.IngestionRateStrategy); err != nil {
+		errs = append(errs, fmt.Errorf("-distributor.ingestion-rate-limit-strategy: %w", err))
 	}
 	if c.Block.IndexCacheBytes < 0 {
 		errs = append(errs, fmt.Errorf("-block.index-cache-bytes must not be negative"))

@@ -185,10 +185,17 @@ func run(cfg *config) error {
 		}
 		appender = rep
 	}
-	if node != nil {
-		a.ServeFrom(node.reader, distributor.New(limits, appender, reg), st)
+	dist := distributor.New(limits, appender, reg)
+	strategy, _ := distributor.ParseStrategy(cfg.Distributor.IngestionRateStrategy) // checked by validate
+	if rg != nil {
+		dist.ShareLimits(strategy, ringMembers{rg})
 	} else {
-		a.Serve(distributor.New(limits, appender, reg), st)
+		dist.ShareLimits(strategy, nil)
+	}
+	if node != nil {
+		a.ServeFrom(node.reader, dist, st)
+	} else {
+		a.Serve(dist, st)
 	}
 	dels.Start(st)
 	if rg != nil {
@@ -222,4 +229,19 @@ func run(cfg *config) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// ringMembers counts the nodes that share each tenant's limits under the
+// global strategy: the ACTIVE members gossip sees healthy, and this node
+// (which takes pushes while JOINING too).
+type ringMembers struct{ r *ring.Ring }
+
+func (m ringMembers) HealthyMembers() int {
+	n := 0
+	for _, mb := range m.r.Members() {
+		if mb.Name == m.r.Name() || (mb.State == ring.Active && m.r.Healthy(mb.Name)) {
+			n++
+		}
+	}
+	return n
 }
