@@ -56,6 +56,8 @@ type Distributor struct {
 	discBytes     *prometheus.CounterVec
 
 	limiter limiter
+	// namespaces counts the volume of the top namespaces; nil: off.
+	namespaces *namespaceVolume
 
 	labelCache *labelCache // label text → parsed set, checked but for the tenant's limits
 }
@@ -264,6 +266,9 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 		if err != nil {
 			return err
 		}
+		if d.namespaces != nil {
+			d.namespaces.add(now.UnixNano(), tenant, streams)
+		}
 		for _, r := range rejected {
 			verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: entry at %s refused: %s", r.Stream, fmtTime(r.T), r.Reason))
 			// The store names the entry by its time, not its size: the
@@ -283,6 +288,16 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 		return verr
 	}
 	return nil
+}
+
+// CountNamespaces has the distributor count the lines and bytes of the
+// top n (tenant, namespace) pairs by volume, ranked every period, and of
+// the others as namespace "other" (loam_namespace_ingested_*_total). Call
+// it before the first push; n 0 leaves it off.
+func (d *Distributor) CountNamespaces(n int, period time.Duration, reg prometheus.Registerer) {
+	if n > 0 {
+		d.namespaces = newNamespaceVolume(n, period, reg)
+	}
 }
 
 // admitStreams applies the stream limit and the per-stream rate to the

@@ -93,6 +93,10 @@ type config struct {
 		MaxConcurrent int `yaml:"max_concurrent"`
 	} `yaml:"query"`
 
+	Metrics struct {
+		NamespaceTopN int `yaml:"namespace_top_n"`
+	} `yaml:"metrics"`
+
 	DefaultTenant string `yaml:"default_tenant"`
 
 	// Authentication and authorization (package auth).
@@ -177,6 +181,7 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.Int64Var(&c.Push.MaxBodyBytes, "push.max-body-bytes", 16<<20, "largest push body as sent (compressed)")
 	fs.Int64Var(&c.Push.MaxDecompressedBytes, "push.max-decompressed-bytes", 64<<20, "largest push body after decompression")
 
+	fs.IntVar(&c.Metrics.NamespaceTopN, "metrics.namespace-top-n", 20, "Kubernetes namespaces (the namespace label) whose ingested lines and bytes get series of their own in loam_namespace_ingested_lines_total and _bytes_total: the top N by volume over the last minute; the others count as namespace \"other\". 0: no such metrics")
 	fs.IntVar(&c.Query.MaxConcurrent, "query.max-concurrent", 4, "queries evaluated at once; more wait their turn (within -query.timeout), so that queries cannot starve ingestion")
 
 	fs.StringVar(&c.DefaultTenant, "auth.default-tenant", "fake", "tenant of requests without an X-Scope-OrgID header (with -auth.enabled: none; a credential of one tenant uses that one)")
@@ -277,6 +282,9 @@ func (c *config) validate() error {
 	}
 	if c.HTTPTLS.CertFile == "" && (c.Cluster.TLSCAFile != "" || c.Cluster.TLSServerName != "" || c.Cluster.TLSInsecureSkipVerify) {
 		errs = append(errs, fmt.Errorf("-cluster.tls-* need -http.tls-cert-file: the nodes call each other over TLS only when they serve HTTPS"))
+	}
+	if c.Metrics.NamespaceTopN < 0 {
+		errs = append(errs, fmt.Errorf("-metrics.namespace-top-n must not be negative"))
 	}
 	if c.Auth.ReloadPeriod <= 0 {
 		errs = append(errs, fmt.Errorf("-auth.reload-period must be positive"))

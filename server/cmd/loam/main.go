@@ -186,6 +186,7 @@ func run(cfg *config) error {
 		appender = rep
 	}
 	dist := distributor.New(limits, appender, reg)
+	dist.CountNamespaces(cfg.Metrics.NamespaceTopN, time.Minute, reg)
 	strategy, _ := distributor.ParseStrategy(cfg.Distributor.IngestionRateStrategy) // checked by validate
 	if rg != nil {
 		dist.ShareLimits(strategy, ringMembers{rg})
