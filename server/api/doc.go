@@ -9,7 +9,10 @@
 // Every read endpoint reads through a Reader (the local store, or a
 // fan-out over a cluster's replicas) and holds one of the
 // -query.max-concurrent slots while it reads; writes go through the
-// distributor.
+// distributor. Reads waiting for a slot queue per tenant (package queue):
+// a freed slot goes to the waiting tenant holding the fewest, so that one
+// tenant's backlog of heavy queries does not starve another's; a tenant
+// with Options.MaxQueuedQueriesPerTenant reads waiting gets 429.
 //
 // Every route names what it asks of a request (routes.go: open, metrics,
 // any credential, push, read or admin, and whether it serves the tenant of

@@ -265,7 +265,7 @@ func TestOptionsDefaults(t *testing.T) {
 	if got != DefaultOptions {
 		t.Fatalf("opts = %+v, want %+v", got, DefaultOptions)
 	}
-	set := Options{MaxPushBodyBytes: 1, MaxPushDecompressedBytes: 2, MaxConcurrentQueries: 7, DefaultTenant: "t",
+	set := Options{MaxPushBodyBytes: 1, MaxPushDecompressedBytes: 2, MaxConcurrentQueries: 7, MaxQueuedQueriesPerTenant: 3, DefaultTenant: "t",
 		Limits: fixedLimits(nil), Config: "c", DefaultConfig: "d"}
 	if got := newTestAPI(set).opts; got != set {
 		t.Fatalf("opts = %+v, want %+v", got, set)
@@ -280,17 +280,17 @@ func TestOptionsDefaults(t *testing.T) {
 // and gives up when its context ends.
 func TestQuerySlots(t *testing.T) {
 	a := newTestAPI(Options{MaxConcurrentQueries: 1})
-	release, err := a.acquireQuery(context.Background())
+	release, err := a.acquireQuery(context.Background(), "a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := a.acquireQuery(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := a.acquireQuery(ctx, "b"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second query got a slot: %v", err)
 	}
 	release()
-	r2, err := a.acquireQuery(context.Background())
+	r2, err := a.acquireQuery(context.Background(), "b")
 	if err != nil {
 		t.Fatalf("slot not released: %v", err)
 	}

@@ -174,7 +174,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	ctx, cancel := a.queryContext(r)
 	defer cancel()
 	queued := time.Now()
-	release, err := a.acquireQuery(ctx)
+	release, err := a.acquireQuery(ctx, tenant)
 	if err != nil {
 		a.answerError(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,8 +75,10 @@ func TestReadsTakeQuerySlots(t *testing.T) {
 			t.Errorf("%s with free slots: %d %s", target, res.status, res.body)
 		}
 	}
-	for range cap(a.querySlots) {
-		a.querySlots <- struct{}{}
+	for range 2 {
+		if err := a.querySlots.Acquire(context.Background(), "other"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, target := range readTargets {
 		if res := do(h, "GET", target, ""); res.status != 504 {

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loam-logs/loam/server/api/queue"
 	"github.com/loam-logs/loam/server/auth"
 	"github.com/loam-logs/loam/server/distributor"
 	"github.com/loam-logs/loam/server/fanout"
@@ -23,10 +24,14 @@ import (
 
 // Options configure the API.
 type Options struct {
-	MaxPushBodyBytes         int64  // compressed body size limit
-	MaxPushDecompressedBytes int64  // decompressed body size limit
-	MaxConcurrentQueries     int    // queries evaluated at once
-	DefaultTenant            string // tenant when X-Scope-OrgID is absent
+	MaxPushBodyBytes         int64 // compressed body size limit
+	MaxPushDecompressedBytes int64 // decompressed body size limit
+	MaxConcurrentQueries     int   // queries evaluated at once
+	// MaxQueuedQueriesPerTenant bounds the reads of one tenant waiting for
+	// a query slot; past it, 429 (Loki's
+	// max_outstanding_requests_per_tenant). Negative: no bound.
+	MaxQueuedQueriesPerTenant int
+	DefaultTenant             string // tenant when X-Scope-OrgID is absent
 
 	// Limits are the settings of each tenant: its query limits
 	// (max_entries_limit_per_query, max_query_series, max_query_length,
@@ -71,10 +76,11 @@ func (d defaultLimits) Tenants() []string            { return nil }
 
 // DefaultOptions are applied to zero fields.
 var DefaultOptions = Options{
-	MaxPushBodyBytes:         16 << 20,
-	MaxPushDecompressedBytes: 64 << 20,
-	MaxConcurrentQueries:     4,
-	DefaultTenant:            "fake",
+	MaxPushBodyBytes:          16 << 20,
+	MaxPushDecompressedBytes:  64 << 20,
+	MaxConcurrentQueries:      4,
+	MaxQueuedQueriesPerTenant: 2048,
+	DefaultTenant:             "fake",
 }
 
 // API holds the handlers.
@@ -87,8 +93,9 @@ type API struct {
 	duration *prometheus.HistogramVec
 	gatherer prometheus.Gatherer
 
-	// querySlots bounds the queries evaluated at once.
-	querySlots chan struct{}
+	// querySlots bounds the queries evaluated at once, shared fairly
+	// among the tenants waiting.
+	querySlots *queue.Fair
 
 	deletes Deletes // set by ServeDeletes before Handler; nil: no delete endpoints
 	mounts  []mount // set by Mount before Handler
@@ -115,6 +122,9 @@ func New(opts Options, log *slog.Logger, reg prometheus.Registerer, g prometheus
 	if opts.MaxConcurrentQueries == 0 {
 		opts.MaxConcurrentQueries = def.MaxConcurrentQueries
 	}
+	if opts.MaxQueuedQueriesPerTenant == 0 {
+		opts.MaxQueuedQueriesPerTenant = def.MaxQueuedQueriesPerTenant
+	}
 	if opts.DefaultTenant == "" {
 		opts.DefaultTenant = def.DefaultTenant
 	}
@@ -122,14 +132,18 @@ func New(opts Options, log *slog.Logger, reg prometheus.Registerer, g prometheus
 		l := overrides.DefaultLimits() // valid as it is: no selector to compile
 		opts.Limits = defaultLimits{&l}
 	}
+	// A series per tenant waiting, dropped when none of its reads waits.
+	queued := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "loam_query_queue_length", Help: "Reads of a tenant waiting for one of the -query.max-concurrent slots; no series while none waits."},
+		[]string{"tenant"})
 	a := &API{opts: opts, log: log, now: time.Now, gatherer: g,
-		querySlots: make(chan struct{}, opts.MaxConcurrentQueries),
+		querySlots: queue.New(opts.MaxConcurrentQueries, max(opts.MaxQueuedQueriesPerTenant, 0), queued),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "loam_request_duration_seconds", Help: "HTTP request duration by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route", "method", "status"}),
 	}
 	if reg != nil {
-		reg.MustRegister(a.duration)
+		reg.MustRegister(a.duration, queued)
 	}
 	return a
 }
@@ -393,16 +407,18 @@ func (a *API) queryContext(r *http.Request) (context.Context, context.CancelFunc
 	return context.WithTimeout(r.Context(), time.Duration(a.limits(r).QueryTimeout))
 }
 
-// acquireQuery waits for one of the -query.max-concurrent slots; the time
-// waited counts against the query's timeout. A client that goes away stops
-// waiting (and, later, its query).
-func (a *API) acquireQuery(ctx context.Context) (release func(), err error) {
-	select {
-	case a.querySlots <- struct{}{}:
-		return func() { <-a.querySlots }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// acquireQuery waits for one of the -query.max-concurrent slots, in the
+// queue of tenant: the slot that frees goes to the waiting tenant holding
+// the fewest (see package queue), so that one tenant's backlog does not
+// hold back another's reads. The time waited counts against the query's
+// timeout; a client that goes away stops waiting (and, later, its query).
+// A tenant with MaxQueuedQueriesPerTenant reads waiting is refused
+// (queue.ErrTooManyRequests, 429).
+func (a *API) acquireQuery(ctx context.Context, tenant string) (release func(), err error) {
+	if err := a.querySlots.Acquire(ctx, tenant); err != nil {
+		return nil, err
 	}
+	return func() { a.querySlots.Release(tenant) }, nil
 }
 
 // startRead begins a read other than a query (labels, series, stats,
@@ -410,8 +426,12 @@ func (a *API) acquireQuery(ctx context.Context) (release func(), err error) {
 // tenant's query timeout, and holding one of the -query.max-concurrent
 // slots, as queries do. done releases both.
 func (a *API) startRead(r *http.Request) (ctx context.Context, done func(), err error) {
+	tenant, err := a.tenant(r)
+	if err != nil {
+		return nil, nil, err
+	}
 	ctx, cancel := a.queryContext(r)
-	release, err := a.acquireQuery(ctx)
+	release, err := a.acquireQuery(ctx, tenant)
 	if err != nil {
 		cancel()
 		return nil, nil, err
@@ -430,6 +450,8 @@ func (a *API) answerError(w http.ResponseWriter, r *http.Request, err error) {
 		// names them.
 		a.log.Warn("read failed: replicas unavailable", "err", err)
 		writeError(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, queue.ErrTooManyRequests):
+		writeError(w, http.StatusTooManyRequests, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusGatewayTimeout, "query timed out after "+time.Duration(a.limits(r).QueryTimeout).String()+": narrow the time range or the selector")
 	case errors.Is(err, context.Canceled):

@@ -19,7 +19,7 @@ import (
 //	summary.totalBytesProcessed       bytes of the entries read, head and blocks, metadata included
 //	summary.totalLinesProcessed       entries read, head and blocks
 //	summary.execTime                  seconds from the request to the answer
-//	summary.queueTime                 seconds waiting for a query slot (-max-concurrent-queries)
+//	summary.queueTime                 seconds waiting for a query slot (-query.max-concurrent)
 //	summary.subqueries                0: deprecated by Loki, set by nothing
 //	summary.totalEntriesReturned      entries of a log query's answer
 //	summary.splits                    0: Loam does not split queries by time

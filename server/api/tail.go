@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	jsoniter "github.com/json-iterator/go"
 
+	"github.com/loam-logs/loam/server/api/queue"
 	"github.com/loam-logs/loam/server/fanout"
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
@@ -294,6 +295,9 @@ func (t *tailer) serve(ctx context.Context, readDone <-chan struct{}, a *API, be
 		if errors.Is(err, context.DeadlineExceeded) {
 			return websocket.CloseInternalServerErr, "query timed out after " + time.Duration(a.opts.Limits.For(tenant).QueryTimeout).String() + ": use a later start or a narrower selector"
 		}
+		if errors.Is(err, queue.ErrTooManyRequests) {
+			return websocket.CloseTryAgainLater, err.Error()
+		}
 		return websocket.CloseInternalServerErr, err.Error()
 	}
 	ping := time.NewTicker(tailPingPeriod)
@@ -350,7 +354,7 @@ func (t *tailer) history(ctx context.Context, readDone <-chan struct{}, a *API, 
 	}
 	// Reading the history is a query and takes a slot; following the
 	// live entries holds none.
-	release, err := a.acquireQuery(ctx)
+	release, err := a.acquireQuery(ctx, tenant)
 	if err != nil {
 		return err
 	}

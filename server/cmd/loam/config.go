@@ -90,7 +90,8 @@ type config struct {
 	} `yaml:"push"`
 
 	Query struct {
-		MaxConcurrent int `yaml:"max_concurrent"`
+		MaxConcurrent           int `yaml:"max_concurrent"`
+		MaxOutstandingPerTenant int `yaml:"max_outstanding_requests_per_tenant"`
 	} `yaml:"query"`
 
 	Metrics struct {
@@ -183,6 +184,7 @@ func (c *config) register(fs *flag.FlagSet) *string {
 
 	fs.IntVar(&c.Metrics.NamespaceTopN, "metrics.namespace-top-n", 20, "Kubernetes namespaces (the namespace label) whose ingested lines and bytes get series of their own in loam_namespace_ingested_lines_total and _bytes_total: the top N by volume over the last minute; the others count as namespace \"other\". 0: no such metrics")
 	fs.IntVar(&c.Query.MaxConcurrent, "query.max-concurrent", 4, "queries evaluated at once; more wait their turn (within -query.timeout), so that queries cannot starve ingestion")
+	fs.IntVar(&c.Query.MaxOutstandingPerTenant, "query.max-outstanding-requests-per-tenant", 2048, "reads of one tenant that may wait for a -query.max-concurrent slot; more are refused with 429 (Loki's max_outstanding_requests_per_tenant). Slots are shared fairly: a freed slot goes to the waiting tenant holding the fewest. 0: no bound")
 
 	fs.StringVar(&c.DefaultTenant, "auth.default-tenant", "fake", "tenant of requests without an X-Scope-OrgID header (with -auth.enabled: none; a credential of one tenant uses that one)")
 	fs.BoolVar(&c.Auth.Enabled, "auth.enabled", false, "require credentials of -auth.file (HTTP basic auth or a bearer token) on every endpoint but /ready, /metrics and the node-to-node /internal/ ones: each credential has a role (push, read, admin) and the tenants it may use. Off: no credentials, tenant from X-Scope-OrgID")

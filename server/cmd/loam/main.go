@@ -88,14 +88,15 @@ func run(cfg *config) error {
 	go guard.Run(reloadCtx)
 
 	a := api.New(api.Options{
-		MaxPushBodyBytes:         cfg.Push.MaxBodyBytes,
-		MaxPushDecompressedBytes: cfg.Push.MaxDecompressedBytes,
-		MaxConcurrentQueries:     cfg.Query.MaxConcurrent,
-		DefaultTenant:            cfg.DefaultTenant,
-		Limits:                   limits,
-		Config:                   cfg,
-		DefaultConfig:            defaultConfig(),
-		Guard:                    guard,
+		MaxPushBodyBytes:          cfg.Push.MaxBodyBytes,
+		MaxPushDecompressedBytes:  cfg.Push.MaxDecompressedBytes,
+		MaxConcurrentQueries:      cfg.Query.MaxConcurrent,
+		MaxQueuedQueriesPerTenant: noBound(cfg.Query.MaxOutstandingPerTenant),
+		DefaultTenant:             cfg.DefaultTenant,
+		Limits:                    limits,
+		Config:                    cfg,
+		DefaultConfig:             defaultConfig(),
+		Guard:                     guard,
 	}, log, reg, reg)
 
 	// The delete requests are read before the store opens: its reads hide
@@ -243,6 +244,15 @@ func (m ringMembers) HealthyMembers() int {
 		if mb.Name == m.r.Name() || (mb.State == ring.Active && m.r.Healthy(mb.Name)) {
 			n++
 		}
+	}
+	return n
+}
+
+// noBound maps a flag's 0 (no bound) to api.Options' -1; api takes 0 as
+// its default.
+func noBound(n int) int {
+	if n <= 0 {
+		return -1
 	}
 	return n
 }
