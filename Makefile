@@ -26,7 +26,7 @@ run: build
 # Everything it needs is in the repository.
 test: vet
 	$(GO) test -count=1 -skip '^TestConformance$$' ./...
-	$(GO) test -count=1 -race ./server/wal/ ./server/store/ ./server/api/ ./server/auth/ ./server/tlsfiles/ ./server/fanout/ ./server/cluster/ ./server/distributor/ ./server/deletes/ ./server/overrides/ ./server/logql/engine/ ./server/logql/tmpl/ ./server/patterns/ ./server/ring/ \
+	$(GO) test -count=1 -race ./server/wal/ ./server/store/ ./server/api/ ./server/api/queue/ ./server/auth/ ./server/tlsfiles/ ./server/fanout/ ./server/cluster/ ./server/distributor/ ./server/deletes/ ./server/overrides/ ./server/logql/engine/ ./server/logql/tmpl/ ./server/patterns/ ./server/ring/ \
 		./plugin/internal/output/ ./plugin/internal/client/ ./plugin/internal/metrics/
 	$(MAKE) conformance
 
