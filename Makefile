@@ -6,7 +6,7 @@ BIN     := bin
 # conformance.py cross-check of make conformance.
 SHARED  ?= ../shared
 
-.PHONY: bench-query bench-cluster bench-retention all build plugin run test conformance bench bench-go bench-push bench-churn fuzz fmt vet clean
+.PHONY: bench-query bench-cluster bench-retention bench-tenants all build plugin run test conformance bench bench-go bench-push bench-churn fuzz fmt vet clean
 
 all: build
 
@@ -42,7 +42,7 @@ CONFORMANCE_ONLY ?=
 conformance: build
 	bash scripts/conformance.sh "$(SHARED)" "$(CONFORMANCE_ONLY)"
 
-bench: bench-go bench-push bench-query bench-cluster bench-retention bench-churn
+bench: bench-go bench-push bench-query bench-cluster bench-retention bench-tenants bench-churn
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/...
@@ -65,6 +65,11 @@ bench-cluster: build
 # a delete rewrites the query data set and while retention purges it.
 bench-retention: build
 	bash scripts/bench-retention.sh
+
+# bench-tenants: one tenant's push latency alone and while another pushes at
+# ten times its ingestion rate limit.
+bench-tenants: build
+	bash scripts/bench-tenants.sh
 
 # bench-churn: 1,000,000 streams that come and go, a few lines each, through
 # the store; the heap after flushing must stay flat (make test runs 20,000).
