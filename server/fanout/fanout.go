@@ -32,6 +32,18 @@ type Replica struct {
 	// Healthy, when set, is asked at the start of every read: a replica
 	// that is not healthy is not called and counts as missing.
 	Healthy func() bool
+	// Streams, when set, is put in the SelectParams of the replica's
+	// Select and Timestamps: the part of a read split among replicas that
+	// it reads (see cluster.Share).
+	Streams store.StreamFilter
+}
+
+// params are p as replica i is asked them.
+func (f *Fanout) params(i int, p store.SelectParams) store.SelectParams {
+	if s := f.rs[i].Streams; s != nil {
+		p.Streams = s
+	}
+	return p
 }
 
 // Config sets how a Fanout reads.

@@ -25,7 +25,7 @@ func (f *Fanout) Select(ctx context.Context, p store.SelectParams) (store.EntryI
 	cs := make([]*cursor, len(ask))
 	errs := make([]error, len(ask))
 	open := func(j int) {
-		it, err := f.rs[ask[j]].Reader.Select(ctx, p)
+		it, err := f.rs[ask[j]].Reader.Select(ctx, f.params(ask[j], p))
 		if err != nil {
 			errs[j] = err
 			return

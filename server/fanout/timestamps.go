@@ -28,7 +28,7 @@ func (f *Fanout) Timestamps(ctx context.Context, p store.SelectParams, keep func
 		return nil
 	case 1:
 		// Nothing to merge: the replica's answer is the union's.
-		if err := f.rs[ask[0]].Reader.Timestamps(ctx, p, keep, fn); err != nil {
+		if err := f.rs[ask[0]].Reader.Timestamps(ctx, f.params(ask[0], p), keep, fn); err != nil {
 			return acc.fail(ctx, ask[0], err)
 		}
 		return nil
@@ -40,7 +40,8 @@ func (f *Fanout) Timestamps(ctx context.Context, p store.SelectParams, keep func
 		src := &tsSource{i: i, ch: make(chan *tsBatch, 4), free: make(chan *tsBatch, 6)}
 		m.cs = append(m.cs, &tsCursor{src: src})
 		r := f.rs[i].Reader
-		wg.Go(func() { src.produce(pctx, r, p, keep) })
+		ps := f.params(i, p)
+		wg.Go(func() { src.produce(pctx, r, ps, keep) })
 	}
 	err = m.run()
 	cancel()

@@ -475,55 +475,18 @@ func (c *clusterReader) split() *fanout.Fanout {
 		if m.State == ring.Left {
 			continue
 		}
-		sh := cluster.NewShare(m.Name, c.rf, owning)
+		var sh store.StreamFilter = cluster.NewShare(m.Name, c.rf, owning)
 		if m.Name == c.view.self {
 			if c.whole() {
 				sh = nil
 			}
-			rs = append(rs, fanout.Replica{Name: m.Name, Reader: shareReader{c.local, sh}})
+			rs = append(rs, fanout.Replica{Name: m.Name, Reader: c.local, Streams: sh})
 			continue
 		}
-		rs = append(rs, fanout.Replica{Name: m.Name, Reader: shareReader{c.remote(cluster.Peer{Name: m.Name, Addr: m.Addr}), sh}})
+		rs = append(rs, fanout.Replica{Name: m.Name, Reader: c.remote(cluster.Peer{Name: m.Name, Addr: m.Addr}), Streams: sh})
 	}
 	return fanout.New(fanout.Config{MaxMissing: 0, Missing: c.failed}, rs)
 }
-
-// shareReader reads a replica's share of a split read; a nil share reads
-// all it holds.
-type shareReader struct {
-	fanout.Reader
-	share *cluster.Share
-}
-
-func (r shareReader) Select(ctx context.Context, p store.SelectParams) (store.EntryIterator, error) {
-	if r.share != nil {
-		p.Streams = r.share
-	}
-	return r.Reader.Select(ctx, p)
-}
-
-func (r shareReader) Timestamps(ctx context.Context, p store.SelectParams, keep func([]byte) bool, fn func(ls, meta labels.Labels, ts []int64)) error {
-	if r.share != nil {
-		p.Streams = r.share
-	}
-	return r.Reader.Timestamps(ctx, p, keep, fn)
-}
-
-// HashedTimestamps keeps a remote replica's own (it hashes lines where
-// they are, and sends hashes, not lines); the local store is read through
-// fanout.HashTimestamps, as fanout would without it.
-func (r shareReader) HashedTimestamps(ctx context.Context, p store.SelectParams, keep func([]byte) bool,
-	fn func(ls, meta labels.Labels, ts []int64, hashes []uint64)) error {
-	if r.share != nil {
-		p.Streams = r.share
-	}
-	if h, ok := r.Reader.(fanout.HashedTimestamper); ok {
-		return h.HashedTimestamps(ctx, p, keep, fn)
-	}
-	return fanout.HashTimestamps(ctx, r.Reader, p, keep, fn)
-}
-
-var _ fanout.HashedTimestamper = shareReader{}
 
 // again reports whether a split read that failed with err, having handed
 // nothing over, is read again unsplit.
