@@ -120,10 +120,18 @@ func save(path string, reqs []*request) error {
 	if err != nil {
 		return err
 	}
+	return writeAtomic(path, b, "save delete requests")
+}
+
+// writeAtomic replaces path with b through a synced temporary file and a
+// rename: a crash leaves the old file or the new one. Errors start with
+// what; one wrapping errNotDurable says that only the directory's sync
+// failed.
+func writeAtomic(path string, b []byte, what string) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("save delete requests: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	_, werr := f.Write(b)
 	if werr == nil {
@@ -134,11 +142,11 @@ func save(path string, reqs []*request) error {
 	}
 	if werr != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("save delete requests: %w", werr)
+		return fmt.Errorf("%s: %w", what, werr)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("save delete requests: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("%w: %w", errNotDurable, err)

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 )
@@ -159,8 +158,11 @@ func (m *Manager) saveAllLocked(cancelled bool) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(m.cancelPath, append(b, '\n')); err != nil {
-			return fmt.Errorf("save cancelled delete requests: %w", err)
+		err = writeAtomic(m.cancelPath, append(b, '\n'), "save cancelled delete requests")
+		if errors.Is(err, errNotDurable) {
+			m.log.Warn("cancelled delete requests", "err", err)
+		} else if err != nil {
+			return err
 		}
 	}
 	return m.saveLocked()
@@ -186,19 +188,4 @@ func loadCancelled(path string) (map[cancelKey]int64, error) {
 		out[cancelKey{c.Tenant, c.ID}] = c.At
 	}
 	return out, nil
-}
-
-// writeFileAtomic replaces path with b: a crash leaves the old file or the
-// new one.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }
