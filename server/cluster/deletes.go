@@ -1,12 +1,10 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -119,22 +117,9 @@ func (c *DeletesClient) Fetch(ctx context.Context, p Peer) (added, removed int, 
 func (c *DeletesClient) call(ctx context.Context, p Peer, method string, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, c.scheme+"://"+p.Addr+PathDeletes, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	setAuth(req, c.token)
-	resp, err := c.client.Do(req)
+	out, err := callNode(ctx, c.client, method, c.scheme+"://"+p.Addr+PathDeletes, c.token, body, maxDeletesExport)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", p.Name, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, maxDeletesExport))
-	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", p.Name, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("node %s answered %s: %s", p.Name, resp.Status, strings.TrimSpace(string(out)))
 	}
 	return out, nil
 }

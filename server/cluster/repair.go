@@ -392,22 +392,33 @@ func (r *Repairer) call(ctx context.Context, p Peer, path string, q url.Values, 
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	out, err := callNode(ctx, r.opts.Client, http.MethodPost, u, r.token, body, 1<<30)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// callNode makes a call to another node's internal endpoint u with the
+// cluster token and returns its answer, at most limit bytes of it; an
+// answer other than 2xx is an error with its status and message.
+func callNode(ctx context.Context, client *http.Client, method, u, token string, body []byte, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	setAuth(req, r.token)
-	resp, err := r.opts.Client.Do(req)
+	setAuth(req, token)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<30))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("%s answered %s: %s", path, resp.Status, strings.TrimSpace(string(out)))
+		return nil, fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(out)))
 	}
 	return out, nil
 }
