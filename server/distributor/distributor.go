@@ -259,7 +259,7 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 			return &LimitError{ValidationError{Dropped: verr.Dropped,
 				Problems: append([]string{fmt.Sprintf(rateLimitedMsg, tenant, int64(rate), validLines, validBytes)}, verr.Problems...)}}
 		}
-		streams, limited = d.admitStreams(ts, nanos, tenant, lim, streamLimit(lim, share), streams, sizes, discard)
+		streams, sizes, limited = d.admitStreams(ts, nanos, tenant, lim, streamLimit(lim, share), streams, sizes, discard)
 	}
 	if len(streams) > 0 {
 		rejected, err := d.store.Append(tenant, streams)
@@ -267,7 +267,7 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 			return err
 		}
 		if d.namespaces != nil {
-			d.namespaces.add(now.UnixNano(), tenant, streams)
+			d.namespaces.add(now.UnixNano(), tenant, streams, sizes)
 		}
 		for _, r := range rejected {
 			verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: entry at %s refused: %s", r.Stream, fmtTime(r.T), r.Reason))
@@ -302,17 +302,17 @@ func (d *Distributor) CountNamespaces(n int, period time.Duration, reg prometheu
 
 // admitStreams applies the stream limit and the per-stream rate to the
 // validated streams of a push, whose sizes in bytes are sizes. It returns
-// the streams admitted (streams, filtered in place) and the messages of
-// the refusals: the stream limit is reported once per push, with the first
-// stream refused, as Loki does.
+// the streams admitted and their sizes (both filtered in place) and the
+// messages of the refusals: the stream limit is reported once per push,
+// with the first stream refused, as Loki does.
 func (d *Distributor) admitStreams(ts *tenantState, now int64, tenant string, lim *overrides.Limits, maxStreams int,
-	streams []store.Stream, sizes []int, discard func(reason string, lines, bytes int)) ([]store.Stream, []string) {
+	streams []store.Stream, sizes []int, discard func(reason string, lines, bytes int)) ([]store.Stream, []int, []string) {
 	if maxStreams == 0 && lim.PerStreamRateLimit == 0 {
-		return streams, nil
+		return streams, sizes, nil
 	}
 	var msgs []string
 	streamLimitSaid := false
-	kept := streams[:0]
+	kept, keptSizes := streams[:0], sizes[:0]
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.maybeSweep(now, lim, maxStreams)
@@ -328,10 +328,10 @@ func (d *Distributor) admitStreams(ts *tenantState, now int64, tenant string, li
 			discard(ReasonPerStreamRate, len(s.Entries), sizes[i])
 			msgs = append(msgs, fmt.Sprintf(perStreamRateLimit, lim.PerStreamRateLimit, s.Labels, overrides.ByteSize(sizes[i])))
 		default:
-			kept = append(kept, s)
+			kept, keptSizes = append(kept, s), append(keptSizes, sizes[i])
 		}
 	}
-	return kept, msgs
+	return kept, keptSizes, msgs
 }
 
 // rejectedBytes finds the size of an entry the store refused, in the

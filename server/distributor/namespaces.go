@@ -65,11 +65,12 @@ type nsSum struct {
 	lines, bytes int
 }
 
-// add counts the accepted streams of a push.
-func (v *namespaceVolume) add(now int64, tenant string, streams []store.Stream) {
+// add counts the accepted streams of a push, whose sizes in bytes are
+// sizes.
+func (v *namespaceVolume) add(now int64, tenant string, streams []store.Stream, sizes []int) {
 	var one [1]nsSum
 	sums := one[:0] // a push is usually of one namespace
-	for _, s := range streams {
+	for i, s := range streams {
 		k := nsKey{tenant, s.Labels.Get("namespace")}
 		j := slices.IndexFunc(sums, func(e nsSum) bool { return e.k == k })
 		if j < 0 {
@@ -77,12 +78,7 @@ func (v *namespaceVolume) add(now int64, tenant string, streams []store.Stream) 
 			j = len(sums) - 1
 		}
 		sums[j].lines += len(s.Entries)
-		for _, e := range s.Entries {
-			sums[j].bytes += len(e.Line)
-			for _, m := range e.Meta {
-				sums[j].bytes += len(m.Name) + len(m.Value)
-			}
-		}
+		sums[j].bytes += sizes[i]
 	}
 	v.mu.Lock()
 	if v.next == 0 {

@@ -28,7 +28,7 @@ func TestNamespaceVolume(t *testing.T) {
 		for i := range es {
 			es[i] = block.Entry{T: int64(i), Line: make([]byte, size)}
 		}
-		v.add(now.UnixNano(), "t", []store.Stream{{Labels: ls, Entries: es}})
+		v.add(now.UnixNano(), "t", []store.Stream{{Labels: ls, Entries: es}}, []int{lines * size})
 	}
 	lines := func(ns string) float64 { return testutil.ToFloat64(v.lines.WithLabelValues("t", ns)) }
 	t0 := time.Unix(1_700_000_000, 0)
@@ -62,13 +62,15 @@ func TestNamespaceVolume(t *testing.T) {
 func BenchmarkNamespaceVolume(b *testing.B) {
 	v := newNamespaceVolume(20, time.Minute, nil)
 	var streams []store.Stream
+	var sizes []int
 	for i := range 100 {
 		streams = append(streams, store.Stream{Labels: labels.New(labels.Label{Name: "namespace", Value: fmt.Sprint("ns-", i%5)}),
 			Entries: make([]block.Entry, 10)})
+		sizes = append(sizes, 1560)
 	}
 	now := time.Now().UnixNano()
 	b.ReportAllocs()
 	for b.Loop() {
-		v.add(now, "t", streams)
+		v.add(now, "t", streams, sizes)
 	}
 }
