@@ -25,7 +25,11 @@
 //
 // A Share, sent with a Select or Timestamps, splits a read among the
 // replicas: each reads only some of the streams it holds, enough of them
-// that every acknowledged entry is still met (read_share.go says why).
+// that every acknowledged entry is still met (read_share.go says why), or
+// from one owner alone when every member's ReadState, served at
+// /internal/readstate, shows that owner holds them all (readstate.go): a
+// writer records in its MissLog the pushes an owner may lack before it
+// acknowledges them, and repair passes clear them.
 //
 // Calls carry the caller's context: closing a remote iterator early, or
 // the context ending, cancels the call, and the peer stops reading. An

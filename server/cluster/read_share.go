@@ -34,7 +34,11 @@ import (
 // factor) is read from every node holding it, which then answers whole
 // until a repair pass has copied it to its owners (ServerOptions.Whole).
 //
-// A Share is immutable once made and safe for concurrent use.
+// When every owner is known to hold all acknowledged entries of the read's
+// range (OneOwner, readstate.go), One reads each stream from its first
+// owner alone.
+//
+// A Share is immutable once used, and safe for concurrent use.
 type Share struct {
 	Self string // the replica this share is for
 	RF   int    // the replication factor
@@ -42,6 +46,10 @@ type Share struct {
 	// them: a name and a number of tokens each, the tokens being
 	// ring.Tokens(name, n).
 	Members []ShareMember
+	// One, set before the share is used, reads each stream from its first
+	// owner alone, not from R of them: the planner found with OneOwner
+	// that every owner holds all of the read's acknowledged entries.
+	One bool
 
 	place *ring.Placement
 }
@@ -104,12 +112,15 @@ func (c *placementCache) get(ms []ShareMember) *ring.Placement {
 var _ store.StreamFilter = (*Share)(nil)
 
 // Keep reports whether the replica reads the stream: it is one of its
-// first R owners, or not an owner at all.
+// first R owners (its first, with One), or not an owner at all.
 func (s *Share) Keep(tenant string, ls labels.Labels) bool {
 	var buf [8]ring.Member
 	owners := s.place.Owners(ring.StreamKey(tenant, ls.String()), s.RF, buf[:0])
 	for i, o := range owners {
 		if o.Name == s.Self {
+			if s.One {
+				return i == 0
+			}
 			return i < ReadReplicas(len(owners))
 		}
 	}
@@ -120,8 +131,8 @@ func (s *Share) Keep(tenant string, ls labels.Labels) bool {
 // write quorum, plus one.
 func ReadReplicas(n int) int { return n - (n/2 + 1) + 1 }
 
-// Share parameters: share_self, share_rf and share_member=name:tokens
-// (repeated, at most maxShareMembers).
+// Share parameters: share_self, share_rf, share_member=name:tokens
+// (repeated, at most maxShareMembers) and share_one=1.
 const maxShareMembers = 1024
 
 // putShare adds a share's parameters.
@@ -131,14 +142,17 @@ func putShare(v url.Values, s *Share) {
 	for _, m := range s.Members {
 		v.Add("share_member", m.Name+":"+strconv.Itoa(m.Tokens))
 	}
+	if s.One {
+		v.Set("share_one", "1")
+	}
 }
 
 // share reads a share's parameters; nil when there are none.
 func (f *form) share() *Share {
 	self := f.one("share_self")
 	if self == "" {
-		if len(f.v["share_member"]) > 0 || f.one("share_rf") != "" {
-			f.fail(badf("parameter share_self is required with share_member and share_rf"))
+		if len(f.v["share_member"]) > 0 || f.one("share_rf") != "" || f.one("share_one") != "" {
+			f.fail(badf("parameter share_self is required with share_member, share_rf and share_one"))
 		}
 		return nil
 	}
@@ -170,10 +184,23 @@ func (f *form) share() *Share {
 		}
 		ms = append(ms, ShareMember{Name: name, Tokens: tokens})
 	}
-	return NewShare(self, int(rf), ms)
+	sh := NewShare(self, int(rf), ms)
+	switch one := f.one("share_one"); one {
+	case "", "0":
+	case "1":
+		sh.One = true
+	default:
+		f.fail(badf("parameter share_one: %q is not 0 or 1", one))
+		return nil
+	}
+	return sh
 }
 
 // String describes the share, for logs and errors.
 func (s *Share) String() string {
-	return fmt.Sprintf("share of %s: rf %d, %d members", s.Self, s.RF, len(s.Members))
+	one := ""
+	if s.One {
+		one = ", one owner per stream"
+	}
+	return fmt.Sprintf("share of %s: rf %d, %d members%s", s.Self, s.RF, len(s.Members), one)
 }

@@ -105,20 +105,51 @@ func TestShareSplits(t *testing.T) {
 		{{"n1", 16}, {"n2", 16}, {"n3", 16}},
 		{{"n1", 16}, {"n2", 16}, {"n3", 16}, {"n4", 16}, {"n5", 16}},
 	} {
-		rf := len(ms)
-		count := map[string]int{}
-		for _, m := range ms {
-			p := all
-			p.Streams = NewShare(m.Name, rf, ms)
-			got, _ := collect(t, store.Local{Store: s}, p)
-			for _, e := range got {
-				count[e]++
+		for _, one := range []bool{false, true} {
+			rf := len(ms)
+			count := map[string]int{}
+			for _, m := range ms {
+				p := all
+				sh := NewShare(m.Name, rf, ms)
+				sh.One = one
+				p.Streams = sh
+				got, _ := collect(t, store.Local{Store: s}, p)
+				for _, e := range got {
+					count[e]++
+				}
+			}
+			wantN := ReadReplicas(rf)
+			if one {
+				wantN = 1
+			}
+			for _, e := range want {
+				if count[e] != wantN {
+					t.Fatalf("rf %d, one owner %v: %s read %d times, want %d", rf, one, e, count[e], wantN)
+				}
 			}
 		}
-		for _, e := range want {
-			if count[e] != ReadReplicas(rf) {
-				t.Fatalf("rf %d: %s read %d times, want %d", rf, e, count[e], ReadReplicas(rf))
-			}
+	}
+}
+
+// TestShareOneOverTheWire: share_one travels with the share.
+func TestShareOneOverTheWire(t *testing.T) {
+	s := openStore(t)
+	fill(t, s, 40)
+	router := mux.NewRouter()
+	NewReadServer(store.Local{Store: s}, ServerOptions{}).Register(router)
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	r := NewRemote("peer", srv.URL, NewHTTPClient(), nil)
+	ms := []ShareMember{{"n1", 16}, {"n2", 16}, {"n3", 16}}
+	p := store.SelectParams{Tenant: "t1", Start: 0, End: 1 << 62, Matchers: mustMatchers(t, `{env=~".+"}`)}
+	for _, one := range []bool{false, true} {
+		sh := NewShare("n1", 3, ms)
+		sh.One = one
+		p.Streams = sh
+		want, _ := collect(t, store.Local{Store: s}, p)
+		got, _ := collect(t, r, p)
+		if !slices.Equal(got, want) {
+			t.Fatalf("one owner %v: %d entries over the wire, %d locally", one, len(got), len(want))
 		}
 	}
 }

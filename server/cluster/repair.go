@@ -116,6 +116,9 @@ func NewRepairer(opts RepairOptions, r RepairRing, st RepairStore, log *slog.Log
 	return rp
 }
 
+// Window is how far back a periodic pass compares.
+func (r *Repairer) Window() time.Duration { return r.opts.Window }
+
 // Kick asks for a pass soon: a member came back or the ring changed.
 func (r *Repairer) Kick() {
 	select {

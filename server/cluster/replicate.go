@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -66,6 +67,10 @@ type ReplicatorOptions struct {
 	// before it is stored here (see Share).
 	RF        int
 	LowQuorum func()
+	// Misses, when set, records the pushes an owner may lack (see
+	// OneOwner): each push to a peer while it is in flight, and every
+	// failure or refusal of an owner, before the push is acknowledged.
+	Misses *MissLog
 }
 
 // Replicator writes each stream to its owners and acknowledges a push once
@@ -149,6 +154,11 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 	// Encode every peer's share before the first send: the streams alias
 	// the request body.
 	bodies, local := r.encodeShares(streams, targets)
+	misses := r.opts.Misses
+	var lo, hi int64
+	if misses != nil {
+		lo, hi = span(streams)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Timeout)
 	var wg sync.WaitGroup
 	for i := range targets {
@@ -158,8 +168,15 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 		}
 		if !r.ring.Healthy(t.peer.Name) {
 			r.failures.WithLabelValues(t.peer.Name).Inc()
+			if misses != nil {
+				misses.Missed(t.peer.Name, lo, hi)
+			}
 			tr.report(i, t.streams, nil, fmt.Errorf("node %s is down (gossip)", t.peer.Name))
 			continue
+		}
+		var id uint64
+		if misses != nil {
+			id = misses.Send(t.peer.Name, lo, hi)
 		}
 		wg.Add(1)
 		go func() {
@@ -167,6 +184,9 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 			rej, err := r.send(ctx, tenant, t.peer, bodies[i], tr.low)
 			if err != nil {
 				r.failures.WithLabelValues(t.peer.Name).Inc()
+			}
+			if misses != nil {
+				misses.Done(id, err != nil || len(rej) > 0)
 			}
 			tr.report(i, t.streams, rej, err)
 		}()
@@ -179,6 +199,9 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 			sub[j] = streams[si]
 		}
 		rej, err := r.local.Append(tenant, sub)
+		if misses != nil && (err != nil || len(rej) > 0) {
+			misses.Missed(t.peer.Name, lo, hi)
+		}
 		tr.report(local, t.streams, rejectedText(rej), err)
 	}
 	<-tr.done
@@ -187,6 +210,18 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 		return nil, err
 	}
 	return tr.rejected(streams), nil
+}
+
+// span returns the least and the greatest timestamp of the streams'
+// entries.
+func span(streams []store.Stream) (lo, hi int64) {
+	lo, hi = math.MaxInt64, math.MinInt64
+	for i := range streams {
+		for _, e := range streams[i].Entries {
+			lo, hi = min(lo, e.T), max(hi, e.T)
+		}
+	}
+	return lo, hi
 }
 
 // place groups the streams by owner node and sets each stream's quorum.

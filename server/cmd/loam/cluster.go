@@ -229,6 +229,18 @@ type clusterNode struct {
 	// client and scheme make every call to another node (transport).
 	client *http.Client
 	scheme string
+
+	// What the node tells read planners (cluster.ReadState).
+	started     time.Time
+	misses      *cluster.MissLog
+	ringChanged atomic.Int64 // Unix ns
+	repaired    atomic.Int64 // Unix ns: the begin of the last full repair pass
+}
+
+// readState is this node's cluster.ReadState.
+func (n *clusterNode) readState() cluster.ReadState {
+	return cluster.ReadState{Node: n.view.self, Started: n.started.UnixNano(), RingChanged: n.ringChanged.Load(),
+		Repaired: n.repaired.Load(), Window: int64(n.repair.Window()), Misses: n.misses.Misses()}
 }
 
 // transport sets how the node calls the others: over TLS when it serves
@@ -270,7 +282,8 @@ func (n *clusterNode) deletesAPI(c *config, dels *deletes.Manager, log *slog.Log
 
 // mountCluster mounts the internal endpoints (answering 503 until serve).
 func mountCluster(a *api.API, rg *ring.Ring, c *config) *clusterNode {
-	n := &clusterNode{ring: rg, view: newRingView(rg, c.Ring.ReplicationFactor)}
+	n := &clusterNode{ring: rg, view: newRingView(rg, c.Ring.ReplicationFactor), started: time.Now(), misses: cluster.NewMissLog()}
+	n.ringChanged.Store(n.started.UnixNano())
 	// The delete requests are exchanged from the start (they need no
 	// store), so that starting nodes can fetch each other's while they
 	// still keep their other internal endpoints closed.
@@ -289,13 +302,18 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	rf := c.Ring.ReplicationFactor
 	low := newLowQuorum(c.DataDir, rf, log)
 	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
-		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow, Done: low.Repaired,
+		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow,
+		Done: func(begin time.Time, peers int) {
+			low.Repaired(begin, peers)
+			n.repaired.Store(begin.UnixNano())
+		},
 		Client: n.client, Scheme: n.scheme}, n.view, st, log, reg)
 	r := mux.NewRouter()
 	ps := cluster.NewPushServer(st, secret, log)
 	ps.LowQuorum = low.Mark
 	ps.Register(r)
 	cluster.NewRepairServer(st, n.view, secret, log).Register(r)
+	r.Handle(cluster.PathReadState, cluster.ReadStateHandler(secret, n.readState))
 
 	cluster.NewReadServer(store.Local{Store: st}, cluster.ServerOptions{Secret: secret, Logger: log, Whole: low.Whole}).Register(r)
 	if n.deletes != nil {
@@ -310,9 +328,9 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 		cancel()
 	}
 	n.internal.set(r)
-	n.reader = newClusterReader(st, n.view, n.client, n.scheme, secret, rf, low.Whole, reg)
+	n.reader = newClusterReader(st, n.view, n.client, n.scheme, secret, rf, low.Whole, n.readState, reg)
 	rep := cluster.NewReplicator(cluster.ReplicatorOptions{Self: n.view.self, Secret: secret, Timeout: c.Cluster.PushTimeout,
-		Unreachable: n.view.Failed, RF: rf, LowQuorum: low.Mark, Client: n.client, Scheme: n.scheme},
+		Unreachable: n.view.Failed, RF: rf, LowQuorum: low.Mark, Client: n.client, Scheme: n.scheme, Misses: n.misses},
 		n.view, st, reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stop, n.done = cancel, make(chan struct{})
@@ -340,6 +358,7 @@ func (n *clusterNode) watch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ch:
+			n.ringChanged.Store(time.Now().UnixNano())
 			n.repair.Kick()
 		}
 	}
@@ -394,23 +413,28 @@ type clusterReader struct {
 	maxMissing int
 	// whole reports that this node must read all it holds (lowQuorum).
 	whole func() bool
+	// state is this node's cluster.ReadState.
+	state func() cluster.ReadState
 
 	missing *prometheus.CounterVec
 	resplit prometheus.Counter
+	splits  *prometheus.CounterVec
 
 	mu      sync.Mutex
 	remotes map[string]*cluster.Remote // by name and address
 }
 
-func newClusterReader(st *store.Store, view *ringView, client *http.Client, scheme string, secret []byte, rf int, whole func() bool, reg prometheus.Registerer) *clusterReader {
+func newClusterReader(st *store.Store, view *ringView, client *http.Client, scheme string, secret []byte, rf int, whole func() bool, state func() cluster.ReadState, reg prometheus.Registerer) *clusterReader {
 	c := &clusterReader{local: store.Local{Store: st}, view: view, client: client, scheme: scheme, secret: secret,
-		rf: rf, maxMissing: rf - 1, whole: whole, remotes: map[string]*cluster.Remote{},
+		rf: rf, maxMissing: rf - 1, whole: whole, state: state, remotes: map[string]*cluster.Remote{},
+		splits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loam_fanout_split_reads_total",
+			Help: "Split reads, by how many owners of each stream they read (one, or quorum: enough to meet every write quorum)."}, []string{"owners"}),
 		missing: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loam_fanout_replica_failures_total",
 			Help: "Reads that went without a replica (down, unreachable or failing midway), by node."}, []string{"node"}),
 		resplit: prometheus.NewCounter(prometheus.CounterOpts{Name: "loam_fanout_split_retries_total",
 			Help: "Split reads read again from every member because a member failed before answering."}),
 	}
-	reg.MustRegister(c.missing, c.resplit)
+	reg.MustRegister(c.missing, c.resplit, c.splits)
 	return c
 }
 
@@ -447,10 +471,11 @@ func (c *clusterReader) fan() *fanout.Fanout {
 	return fanout.New(fanout.Config{MaxMissing: c.maxMissing, Missing: c.failed}, rs)
 }
 
-// split returns the fanout of a split read over the current members, or
-// nil when the read cannot be split: replication factor 1 (nothing to
-// split), or a member that is not healthy.
-func (c *clusterReader) split() *fanout.Fanout {
+// split returns the fanout of a split read of p over the current members,
+// or nil when the read cannot be split: replication factor 1 (nothing to
+// split), or a member that is not healthy. Each stream is read from one
+// owner when the members' read states allow it (cluster.OneOwner).
+func (c *clusterReader) split(ctx context.Context, p store.SelectParams) *fanout.Fanout {
 	if c.rf < 2 {
 		return nil
 	}
@@ -470,12 +495,20 @@ func (c *clusterReader) split() *fanout.Fanout {
 	if len(owning) == 0 {
 		return nil
 	}
+	one := c.rf > 2 && len(owning) > 2 && c.oneOwner(ctx, members, p)
+	if one {
+		c.splits.WithLabelValues("one").Inc()
+	} else {
+		c.splits.WithLabelValues("quorum").Inc()
+	}
 	rs := make([]fanout.Replica, 0, len(members))
 	for _, m := range members {
 		if m.State == ring.Left {
 			continue
 		}
-		var sh store.StreamFilter = cluster.NewShare(m.Name, c.rf, owning)
+		share := cluster.NewShare(m.Name, c.rf, owning)
+		share.One = one
+		var sh store.StreamFilter = share
 		if m.Name == c.view.self {
 			if c.whole() {
 				sh = nil
@@ -486,6 +519,42 @@ func (c *clusterReader) split() *fanout.Fanout {
 		rs = append(rs, fanout.Replica{Name: m.Name, Reader: c.remote(cluster.Peer{Name: m.Name, Addr: m.Addr}), Streams: sh})
 	}
 	return fanout.New(fanout.Config{MaxMissing: 0, Missing: c.failed}, rs)
+}
+
+// oneOwner asks every member for its read state and reports whether a
+// read of p may read each stream from one owner (cluster.OneOwner). A
+// member that does not answer within a second makes it no.
+func (c *clusterReader) oneOwner(ctx context.Context, members []ring.Member, p store.SelectParams) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	states := make([]cluster.ReadState, 0, len(members))
+	errs := make([]error, 0, len(members))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, m := range members {
+		if m.State == ring.Left {
+			continue
+		}
+		if m.Name == c.view.self {
+			states = append(states, c.state())
+			continue
+		}
+		r := c.remote(cluster.Peer{Name: m.Name, Addr: m.Addr})
+		wg.Go(func() {
+			s, err := r.ReadState(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			states = append(states, s)
+			errs = append(errs, err)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return false
+		}
+	}
+	return cluster.OneOwner(states, p.Start, p.End) == nil
 }
 
 // again reports whether a split read that failed with err, having handed
@@ -499,7 +568,7 @@ func (c *clusterReader) again(ctx context.Context, err error) bool {
 }
 
 func (c *clusterReader) Select(ctx context.Context, p store.SelectParams) (store.EntryIterator, error) {
-	if f := c.split(); f != nil {
+	if f := c.split(ctx, p); f != nil {
 		// The fanout opens every replica before it returns: a failure
 		// to open comes back here, before any entry was read.
 		it, err := f.Select(ctx, p)
@@ -511,7 +580,7 @@ func (c *clusterReader) Select(ctx context.Context, p store.SelectParams) (store
 }
 
 func (c *clusterReader) Timestamps(ctx context.Context, p store.SelectParams, keep func([]byte) bool, fn func(ls, meta labels.Labels, ts []int64)) error {
-	if f := c.split(); f != nil {
+	if f := c.split(ctx, p); f != nil {
 		// fn is called from this goroutine; the merge calls it only once
 		// every replica has answered or ended.
 		used := false
