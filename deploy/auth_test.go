@@ -72,8 +72,8 @@ func cloudSecrets(t *testing.T) map[string]corev1.Secret {
 
 // checkCredentials: with auth on, every credential file a pod reads is a
 // key of a Secret make-secrets.sh makes, Fluent Bit pushes with a token the
-// auth file accepts for pushes, and Grafana's token is accepted for reads;
-// each token for nothing else. With auth off, Fluent Bit reads no
+// auth file accepts for pushes, Grafana's token is accepted for reads and
+// the admin's for the ring; each token for nothing else. With auth off, Fluent Bit reads no
 // credential, and its config then sends none.
 func checkCredentials(t *testing.T, k *kit, o overlay) {
 	ds := k.daemonSets[0]
@@ -146,6 +146,7 @@ func checkCredentials(t *testing.T, k *kit, o overlay) {
 	}
 	push := strings.TrimSpace(string(value(ds.Namespace, name, key)))
 	read := strings.TrimSpace(string(value("grafana-ns", "loam-grafana-token", "token")))
+	admin := strings.TrimSpace(string(value("loam", "loam-admin-token", "token")))
 
 	g, err := auth.New(auth.Config{Enabled: true, File: authFile})
 	if err != nil {
@@ -163,6 +164,8 @@ func checkCredentials(t *testing.T, k *kit, o overlay) {
 		{"fluent bit reads", push, auth.Rule{Access: auth.Read, Tenant: true}, "/loki/api/v1/query_range", http.StatusForbidden},
 		{"grafana reads", read, auth.Rule{Access: auth.Read, Tenant: true}, "/loki/api/v1/query_range", http.StatusNoContent},
 		{"grafana pushes", read, auth.Rule{Access: auth.Push, Tenant: true}, "/loki/api/v1/push", http.StatusForbidden},
+		{"fluent bit reads the ring", push, auth.Rule{Access: auth.Admin}, "/ring", http.StatusForbidden},
+		{"an admin reads the ring", admin, auth.Rule{Access: auth.Admin}, "/ring", http.StatusNoContent},
 		{"a wrong token", push + "0", auth.Rule{Access: auth.Push, Tenant: true}, "/loki/api/v1/push", http.StatusUnauthorized},
 	} {
 		r := httptest.NewRequestWithContext(context.Background(), http.MethodPost, c.path, nil)

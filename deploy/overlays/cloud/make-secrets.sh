@@ -8,6 +8,8 @@
 #                                  SHA-256 of the two tokens below
 #   loam/loam-metrics-token        token: the bearer token of /metrics
 #   loam/loam-cluster              secret: the nodes' shared secret
+#   loam/loam-admin-token          token: an admin of every tenant, for
+#                                  people (GET /ring, /flush, deletes)
 #   loam-fluent-bit/loam-push-token  token: Fluent Bit's token, role push
 #   $GRAFANA_NAMESPACE/loam-grafana-token  token: Grafana's, role read (set
 #                                  Grafana's LOAM_GRAFANA_TOKEN from it)
@@ -34,6 +36,7 @@ secret() {
 
 push=$(token)
 read=$(token)
+admin=$(token)
 auth="# Loam's -auth.file, made by deploy/overlays/cloud/make-secrets.sh.
 tokens:
   - name: fluent-bit
@@ -44,9 +47,14 @@ tokens:
     token_sha256: $(sha256 "$read")
     tenants: [\"$tenant\"]
     role: read
+  - name: admin
+    token_sha256: $(sha256 "$admin")
+    tenants: [\"*\"]
+    role: admin
 "
 secret loam loam-auth auth.yaml "$auth"
 secret loam loam-metrics-token token "$(token)"
 secret loam loam-cluster secret "$(token)"
+secret loam loam-admin-token token "$admin"
 secret loam-fluent-bit loam-push-token token "$push"
 secret "$grafana_ns" loam-grafana-token token "$read"
