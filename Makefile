@@ -32,7 +32,7 @@ test: vet
 
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l server plugin internal e2e deploy 2>/dev/null)" || (echo "gofmt needed:"; gofmt -l server plugin internal e2e deploy; exit 1)
+	@test -z "$$(gofmt -l server plugin internal e2e deploy fluentbit-conf 2>/dev/null)" || (echo "gofmt needed:"; gofmt -l server plugin internal e2e deploy fluentbit-conf; exit 1)
 
 # conformance: a fresh server, the corpus of e2e/testdata/conformance pushed,
 # every case compared with Grafana Loki's recorded answers by the Go runner
@@ -80,7 +80,7 @@ fuzz:
 	bash scripts/fuzz.sh 20s
 
 fmt:
-	gofmt -w server plugin internal deploy
+	gofmt -w server plugin internal deploy fluentbit-conf
 
 clean:
 	rm -rf $(BIN)

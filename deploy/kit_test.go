@@ -217,6 +217,7 @@ func TestOverlays(t *testing.T) {
 			checkLoam(t, k, o)
 			checkFluentBit(t, k)
 			checkMonitoring(t, k, o)
+			checkCredentials(t, k, o)
 		})
 	}
 }

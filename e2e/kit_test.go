@@ -38,6 +38,7 @@ var fluentBitMetrics = []string{
 	"fluentbit_input_records_total",
 	"fluentbit_input_bytes_total",
 	"fluentbit_input_storage_chunks_busy_bytes",
+	"fluentbit_output_chunk_available_capacity_percent",
 }
 
 // dashQuery is one query of a dashboard: a panel target or a variable.

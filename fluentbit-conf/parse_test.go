@@ -1,0 +1,97 @@
+package fluentbitconf
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseClassicErrors(t *testing.T) {
+	for _, c := range []struct{ name, conf, want string }{
+		{"key outside a section", "    Flush 1\n", "key before any section"},
+		{"unindented key", "[INPUT]\nName tail\n", "must be indented"},
+		{"no value", "[INPUT]\n    Name\n", "has no value"},
+		{"unclosed header", "[INPUT\n", "not closed"},
+		{"unknown section", "[PARSER]\n    Name x\n", "is not SERVICE"},
+		{"command", "@INCLUDE other.conf\n", "not supported"},
+		{"second service", "[SERVICE]\n    Flush 1\n[SERVICE]\n    Flush 2\n", "a second [SERVICE]"},
+		{"no name", "[OUTPUT]\n    Match *\n", "want exactly one Name"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := parseClassic([]byte(c.conf))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one with %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestParseYAMLErrors(t *testing.T) {
+	for _, c := range []struct{ name, conf, want string }{
+		{"unknown top level", "servce: {flush: 1}\n", "not one of Fluent Bit's"},
+		{"unsupported top level", "includes: [a.yaml]\n", "not supported"},
+		{"unknown pipeline key", "pipeline: {input: []}\n", "not found"},
+		{"duplicate key", "service:\n  flush: 1\n  flush: 2\n", "already defined"},
+		{"map value", "pipeline:\n  inputs:\n    - name: tail\n      path: {a: b}\n", "a scalar or a list"},
+		{"no name", "pipeline:\n  outputs:\n    - match: '*'\n", "want exactly one Name"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := parseYAML([]byte(c.conf))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one with %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestParseClassicValues: values keep their inner spaces, keys are lower
+// case, a key given twice keeps both values.
+func TestParseClassicValues(t *testing.T) {
+	c, err := parseClassic([]byte("[INPUT]\n    Name  systemd\n    Systemd_Filter  A=1\n    systemd_filter B=2\n    multiline.parser  cri, docker\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.inputs[0]
+	if got := s.keys["systemd_filter"]; len(got) != 2 || got[0] != "A=1" || got[1] != "B=2" {
+		t.Errorf("systemd_filter %q", got)
+	}
+	if got := s.keys["multiline.parser"]; len(got) != 1 || got[0] != "cri, docker" {
+		t.Errorf("multiline.parser %q", got)
+	}
+}
+
+func FuzzParseClassic(f *testing.F) {
+	f.Add([]byte("[SERVICE]\n    Flush 1\n[INPUT]\n    Name tail\n    Path /var/log/*.log\n"))
+	f.Add([]byte("[OUTPUT]\n\tName loam\n\tLabels {cluster=\"lab\"}\n# c\n"))
+	f.Add([]byte("[\n]\n    x\n@SET a=b\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parseClassic(data)
+		if err != nil {
+			return
+		}
+		for _, k := range c.kinds() {
+			for _, s := range k.sections {
+				if s.plugin == "" {
+					t.Fatalf("section without a name accepted: %q", data)
+				}
+			}
+		}
+	})
+}
+
+func FuzzParseYAML(f *testing.F) {
+	f.Add([]byte("service: {flush: 1}\npipeline:\n  inputs: [{name: tail, path: /a}]\n"))
+	f.Add([]byte("pipeline:\n  outputs:\n    - name: loam\n      match: '*'\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parseYAML(data)
+		if err != nil {
+			return
+		}
+		for _, k := range c.kinds() {
+			for _, s := range k.sections {
+				if s.plugin == "" {
+					t.Fatalf("section without a name accepted: %q", data)
+				}
+			}
+		}
+	})
+}
