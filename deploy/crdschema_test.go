@@ -3,9 +3,9 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"math"
 	"reflect"
 	"regexp"
 	"slices"

@@ -154,6 +154,8 @@ func TestOperator(t *testing.T) {
 	schemas := loadExcerpts(t, operatorSchema)
 	base := buildOperator(t, operatorDir, schemas)
 	fanout := buildOperator(t, filepath.Join(operatorDir, "fanout"), schemas)
+	// Loam's side of the kit: its Service and NetworkPolicy.
+	kit := build(t, filepath.Join("overlays", "local"))
 
 	if pub := os.Getenv("LOAM_FLUENT_OPERATOR_CRDS"); pub != "" {
 		checkPublished(t, pub, schemas)
@@ -176,10 +178,10 @@ func TestOperator(t *testing.T) {
 			if !slices.Equal(got, c.outputs) {
 				t.Errorf("ClusterOutputs %v, want %v", got, c.outputs)
 			}
-			fb := checkFluentBitCR(t, c.k)
+			fb := checkFluentBitCR(t, c.k, kit)
 			checkPipelineSelected(t, c.k)
 			checkInputsAndFilter(t, c.k, fb)
-			checkLoamOutput(t, c.k)
+			checkLoamOutput(t, c.k, kit)
 		})
 	}
 	checkFanoutOutputs(t, fanout)
@@ -188,7 +190,7 @@ func TestOperator(t *testing.T) {
 // checkFluentBitCR: one FluentBit, in the kit's Fluent Bit namespace, whose
 // image loads out_loam.so with -e, rendered from a ClusterFluentBitConfig
 // of the build; its pods may push to Loam, and are scraped.
-func checkFluentBitCR(t *testing.T, k *operatorKit) map[string]any {
+func checkFluentBitCR(t *testing.T, k *operatorKit, kit *kit) map[string]any {
 	t.Helper()
 	if len(k.fluentBits) != 1 || len(k.configs) != 1 {
 		t.Fatalf("%d FluentBits and %d ClusterFluentBitConfigs, want 1 of each", len(k.fluentBits), len(k.configs))
@@ -235,7 +237,6 @@ func checkFluentBitCR(t *testing.T, k *operatorKit) map[string]any {
 	if len(podLabels) == 0 {
 		t.Errorf("FluentBit has no spec.labels: the operator would select pods by metadata.labels, which kustomize changes")
 	}
-	kit := build(t, filepath.Join("overlays", "local"))
 	if !pushAllowed(kit.netpols, map[string]string{"kubernetes.io/metadata.name": ns}, podLabels) {
 		t.Errorf("Loam's NetworkPolicy does not let pods %v of namespace %s push", podLabels, ns)
 	}
@@ -603,7 +604,7 @@ func customConfig(t *testing.T, config string) map[string]string {
 
 // checkLoamOutput: the loam output is fluentbit-conf's, pushing to the
 // Service loam of namespace loam on 3100.
-func checkLoamOutput(t *testing.T, k *operatorKit) {
+func checkLoamOutput(t *testing.T, k *operatorKit, kit *kit) {
 	t.Helper()
 	var o map[string]any
 	for _, x := range k.outputs {
@@ -658,7 +659,6 @@ func checkLoamOutput(t *testing.T, k *operatorKit) {
 	if host != "loam.loam.svc" || u.Port() != "3100" {
 		t.Errorf("loam Url %s: want the Service loam of namespace loam, port 3100", conf["url"])
 	}
-	kit := build(t, filepath.Join("overlays", "local"))
 	svc := kit.service(t, "loam", "loam")
 	if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return strconv.Itoa(int(p.Port)) == u.Port() }) {
 		t.Errorf("the kit's Service loam has no port %s", u.Port())
