@@ -5,6 +5,7 @@
 // published CRD schema), and the invariants README.md promises are checked
 // on the result. The fluent-operator resources of ../fluentbit-conf/operator
 // are checked against excerpts of their CRDs' OpenAPI schemas
-// (testdata/fluent-operator) and against ../fluentbit-conf/fluent-bit.yaml. base/loam/prometheusrule.yaml is generated from ../rules
-// by TestPrometheusRuleUpToDate -update.
+// (testdata/fluent-operator) and against ../fluentbit-conf/fluent-bit.yaml.
+// base/loam/prometheusrule.yaml is generated from ../rules by
+// TestPrometheusRuleUpToDate -update.
 package deploy
