@@ -435,3 +435,42 @@ func stripDescriptions(s map[string]any) {
 		}
 	}
 }
+
+// TestExcerptCheck: comparing an excerpt with its published schema finds
+// what the excerpt adds, changes or leaves out.
+func TestExcerptCheck(t *testing.T) {
+	var pub map[string]any
+	if err := yaml.Unmarshal([]byte(`
+type: object
+properties:
+  spec:
+    type: object
+    description: ignored
+    properties:
+      port: {type: integer, format: int32, minimum: 1, maximum: 65535}
+      mode: {type: string, enum: ["on", "off"]}
+      toleration: {type: object, properties: {key: {type: string}}}
+      unused: {type: string}
+`), &pub); err != nil {
+		t.Fatal(err)
+	}
+	stripDescriptions(pub)
+	for _, c := range []struct {
+		name, excerpt string
+		bad           int
+	}{
+		{"subset", `{type: object, properties: {spec: {type: object, properties: {port: {type: integer, format: int32, minimum: 1, maximum: 65535}, toleration: {x-loam-k8s-type: Toleration}}}}}`, 0},
+		{"property not published", `{type: object, properties: {spec: {type: object, properties: {prot: {type: integer}}}}}`, 1},
+		{"enum changed", `{type: object, properties: {spec: {type: object, properties: {mode: {type: string, enum: ["on", "off", "auto"]}}}}}`, 1},
+		{"bounds left out", `{type: object, properties: {spec: {type: object, properties: {port: {type: integer, format: int32}}}}}`, 2},
+		{"type changed", `{type: object, properties: {spec: {type: object, properties: {unused: {type: boolean}}}}}`, 1},
+	} {
+		var ex map[string]any
+		if err := yaml.Unmarshal([]byte(c.excerpt), &ex); err != nil {
+			t.Fatal(err)
+		}
+		if bad := checkExcerptAgainst(ex, pub, "X"); len(bad) != c.bad {
+			t.Errorf("%s: %d findings %v, want %d", c.name, len(bad), bad, c.bad)
+		}
+	}
+}
