@@ -89,10 +89,11 @@ func (s *Store) headUsage(tenant string) (mine int64, tenants int) {
 // not an error. While flushes fail for lack of space, waiting would be
 // endless: it returns an ErrDiskFull error at once instead.
 //
-// Only a flush (which removes a head and its bytes), a change of the
-// disk-full state or Close can end a wait; each broadcasts s.flushed under
-// s.flushedMu after its change, and a waiter checks under s.flushedMu
-// before it waits, so none is missed.
+// Only a flush that removes a head (and its bytes from s.headBytes), a
+// flush that finds the disk full, or Close (whose flush removes the heads)
+// can end a wait; each broadcasts s.flushed under s.flushedMu after its
+// change, and a waiter checks under s.flushedMu before it waits, so none
+// is missed.
 func (s *Store) waitForRoom(tenant string) error {
 	reason := s.holdReason(tenant)
 	if reason == "" {
