@@ -19,6 +19,13 @@
 // as soon as it has expired, without rewriting anything. Late data for a
 // cold day is merged again into the hourly blocks it touches.
 //
+// Appends wait for a flush while the flusher lags behind (backpressure.go),
+// per tenant: once the heads (the active one and those being flushed) hold
+// 4 × Options.MaxHeadBytes of lines, a tenant holding at least its fair
+// share of that (divided by the tenants with lines in the heads) waits,
+// and the others go on until the heads hold 8 × MaxHeadBytes. One tenant
+// flooding pushes thus waits alone, and memory stays bounded.
+//
 // Retention (retention.go) runs in the background: by age (the Retention
 // policy, per tenant and per stream rule: expired hourly blocks are removed,
 // blocks holding streams whose shorter rule has passed are rewritten), by

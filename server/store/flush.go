@@ -181,6 +181,9 @@ func (s *Store) Flush(ctx context.Context) error {
 		if fh.written == nil {
 			fh.written = map[string]bool{}
 		}
+		if s.opts.holdFlush != nil {
+			s.opts.holdFlush()
+		}
 		if err := s.writeHead(ctx, fh.h, fh.written); err != nil {
 			s.m.flushFailures.Inc()
 			s.noteFlush(err)
@@ -194,6 +197,7 @@ func (s *Store) Flush(ctx context.Context) error {
 		s.frozen[0] = nil // the backing array must not keep the head alive
 		s.frozen = s.frozen[1:]
 		s.mu.Unlock()
+		s.headBytes.Add(-fh.h.bytes.Load())
 		s.flushedMu.Lock() // no waiter misses this between its check and Wait
 		s.flushed.Broadcast()
 		s.flushedMu.Unlock()

@@ -30,6 +30,7 @@ type head struct {
 type tenantHead struct {
 	mu      sync.RWMutex
 	streams map[uint64][]*memStream // by labels hash; collisions chained
+	bytes   atomic.Int64            // line bytes held, for the fair share (backpressure.go)
 }
 
 // memStream is one stream's entries in the head. Entries are appended in

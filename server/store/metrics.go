@@ -19,7 +19,7 @@ type Metrics struct {
 	blockReaders         prometheus.Gauge
 	blocksRemovedPending prometheus.Gauge
 	indexCacheBytes      prometheus.GaugeFunc
-	appendsHeldBack      prometheus.Counter
+	appendsHeldBack      *prometheus.CounterVec
 	unreadableBlocks     prometheus.Counter
 	compactions          prometheus.Counter
 	compactionFailures   prometheus.Counter
@@ -59,8 +59,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			func() float64 { n, _ := block.IndexCacheUsed(); return float64(n) }),
 		unreadableBlocks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loam_unreadable_blocks_total", Help: "Times a query skipped a block whose index could not be read."}),
-		appendsHeldBack: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "loam_appends_held_back_total", Help: "Pushes that waited for a flush because the head was full."}),
+		appendsHeldBack: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loam_appends_held_back_total", Help: "Pushes that waited for a flush, by tenant and reason (share: the heads are over their soft limit and the tenant holds its fair share of it; limit: the heads are at their hard limit)."},
+			[]string{"tenant", "reason"}),
 		compactions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loam_compactions_total", Help: "Block compactions that completed."}),
 		compactionFailures: prometheus.NewCounter(prometheus.CounterOpts{

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/loam-logs/loam/server/block"
@@ -32,6 +32,15 @@ type Options struct {
 	// The head is flushed into blocks when it holds MaxHeadBytes of lines,
 	// when its oldest data is MaxHeadAge old, or when nothing was appended
 	// for IdleFlush.
+	//
+	// MaxHeadBytes also bounds the memory of heads waiting for their flush
+	// (backpressure.go). While the heads together hold 4 × MaxHeadBytes or
+	// more, a tenant's Append waits for a flush if the tenant holds at least
+	// its fair share of that: 4 × MaxHeadBytes divided by the number of
+	// tenants the heads hold lines of. Tenants under their share go on,
+	// until the heads hold 8 × MaxHeadBytes, when every Append waits. So a
+	// tenant flooding pushes faster than the flush writes them is slowed
+	// down alone.
 	MaxHeadBytes int64
 	MaxHeadAge   time.Duration
 	IdleFlush    time.Duration
@@ -68,6 +77,10 @@ type Options struct {
 
 	Logger  *slog.Logger
 	Metrics *Metrics
+
+	// holdFlush, when set (by tests), is called by a flush before it
+	// writes each frozen head: it holds the flush until it returns.
+	holdFlush func()
 }
 
 // DefaultOptions holds the defaults applied to zero fields.
@@ -114,7 +127,8 @@ type Store struct {
 	stopCtx       context.Context // cancelled by Close, to end a running compaction
 	stopCancel    context.CancelFunc
 	flushedMu     sync.Mutex
-	flushed       *sync.Cond // broadcast after each flush, for appenders held back
+	flushed       *sync.Cond   // broadcast after each flush, for appenders held back
+	headBytes     atomic.Int64 // line bytes of the active and frozen heads (backpressure.go)
 	stop          chan struct{}
 	loopDone      chan struct{}
 	tails         tailHub // live-tail subscriptions (tail.go)
@@ -235,52 +249,6 @@ func (s *Store) replayRecord(b []byte) error {
 	return nil
 }
 
-// waitForRoom holds an appender back while the flusher lags far behind:
-// memory stays bounded and the client sees latency, not an error. While
-// flushes fail for lack of space, waiting would be endless: it returns an
-// ErrDiskFull error at once instead.
-func (s *Store) waitForRoom() error {
-	limit := 4 * s.opts.MaxHeadBytes
-	full := func() bool {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		var n int64
-		for _, h := range s.allHeadsLocked() {
-			n += h.bytes.Load()
-		}
-		return n >= limit
-	}
-	if !full() {
-		return nil
-	}
-	errFull := noSpace("the head holds the most it may and cannot be flushed into blocks", syscall.ENOSPC)
-	if s.disk.flushFull.Load() {
-		return errFull
-	}
-	s.m.appendsHeldBack.Inc()
-	s.flushedMu.Lock()
-	for full() {
-		select {
-		case <-s.stop:
-			s.flushedMu.Unlock()
-			return nil
-		default:
-		}
-		// noteFlush sets flushFull before it broadcasts under flushedMu.
-		if s.disk.flushFull.Load() {
-			s.flushedMu.Unlock()
-			return errFull
-		}
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
-		s.flushed.Wait()
-	}
-	s.flushedMu.Unlock()
-	return nil
-}
-
 // recBuffers are the scratch buffers of one Append.
 type recBuffers struct{ raw, packed []byte }
 
@@ -325,7 +293,7 @@ func (s *Store) append(tenant string, streams []Stream, anyOrder bool) ([]Reject
 		return rejected, nil
 	}
 	streams = live
-	if err := s.waitForRoom(); err != nil {
+	if err := s.waitForRoom(tenant); err != nil {
 		return nil, err
 	}
 	bufs := s.recBuf.Get().(*recBuffers)
@@ -369,6 +337,8 @@ func (s *Store) appendHead(tenant string, streams []Stream) {
 	}
 	h.entries.Add(int64(n))
 	h.bytes.Add(int64(bytes))
+	t.bytes.Add(int64(bytes))
+	s.headBytes.Add(int64(bytes))
 	s.m.headEntries.Add(float64(n))
 	s.m.headBytes.Add(float64(bytes))
 	h.last.Store(time.Now().UnixNano())
