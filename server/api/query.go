@@ -168,7 +168,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	expr := p.expr
 	lim := a.opts.Limits.For(tenant)
 	if most, l := time.Duration(lim.MaxQueryLength), queryLength(p, instant); most > 0 && l > most {
-		a.answerError(w, r, errBad("the query time range exceeds the limit (query length: %s, limit: %s)", l, logql.FormatDuration(most)))
+		a.answerError(w, r, errBad(queryTooLongMsg, l, logql.FormatDuration(most)))
 		return
 	}
 	ctx, cancel := a.queryContext(r)
@@ -201,6 +201,13 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	writeJSON(w, response{Status: "success", Data: resultData(res, summary(stats, res.Entries, t), flags)})
 }
 
+// queryTooLongMsg is Loki's refusal of a range over max_query_length.
+const queryTooLongMsg = "the query time range exceeds the limit (query length: %s, limit: %s)"
+
+// seriesParams reads the tenant and range of the label, series, index
+// stats and detected labels endpoints, and holds the range to the tenant's
+// max_query_length, as Loki's query frontend does for these (it measures
+// in whole milliseconds).
 func (a *API) seriesParams(r *http.Request) (tenant string, start, end time.Time, err error) {
 	if err = r.ParseForm(); err != nil {
 		return "", start, end, errBad("cannot parse the form: %v", err)
@@ -208,7 +215,13 @@ func (a *API) seriesParams(r *http.Request) (tenant string, start, end time.Time
 	if tenant, err = a.tenant(r); err != nil {
 		return
 	}
-	start, end, err = timeRange(r, a.now())
+	if start, end, err = timeRange(r, a.now()); err != nil {
+		return
+	}
+	most := time.Duration(a.opts.Limits.For(tenant).MaxQueryLength)
+	if l := time.Duration(end.UnixMilli()-start.UnixMilli()) * time.Millisecond; most > 0 && l > most {
+		err = errBad(queryTooLongMsg, l, logql.FormatDuration(most))
+	}
 	return
 }
 

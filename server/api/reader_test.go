@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,8 +82,9 @@ func TestReadsTakeQuerySlots(t *testing.T) {
 		}
 	}
 	for _, target := range readTargets {
-		if res := do(h, "GET", target, ""); res.status != 504 {
-			t.Errorf("%s with every slot taken: %d %s, want 504", target, res.status, res.body)
+		// Loki's status and words for a read past query_timeout.
+		if res := do(h, "GET", target, ""); res.status != 504 || res.body != queryTimeoutMsg+"\n" {
+			t.Errorf("%s with every slot taken: %d %q, want 504 %q", target, res.status, res.body, queryTimeoutMsg)
 		}
 	}
 	// A tail's history is a read too: it times out waiting.
@@ -130,6 +132,47 @@ func TestUnavailableReplicas(t *testing.T) {
 	for _, target := range readTargets {
 		if res := do(h, "GET", target, ""); res.status != 200 {
 			t.Errorf("%s with one replica down of two: %d %s", target, res.status, res.body)
+		}
+	}
+}
+
+// TestMaxQueryLength: max_query_length holds queries, and, as Loki's query
+// frontend, the label, series, index stats and detected labels endpoints;
+// not the volume, detected fields and patterns ones, which Loki splits
+// into pieces before it checks.
+func TestMaxQueryLength(t *testing.T) {
+	st := readerStore(t)
+	a := New(Options{Limits: fixedLimits(func(l *overrides.Limits) {
+		l.MaxQueryLength = overrides.Duration(time.Hour)
+	})}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
+	a.now = func() time.Time { return now }
+	a.Serve(nil, st)
+	h := a.Handler()
+	limited := []string{"/loki/api/v1/query_range", "/loki/api/v1/labels", "/loki/api/v1/label/", "/loki/api/v1/series",
+		"/loki/api/v1/index/stats", "/loki/api/v1/detected_labels"}
+	for _, target := range readTargets {
+		if strings.Contains(target, "/query?") {
+			continue // an instant query has no range
+		}
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		// One hour and one millisecond, and one hour: the limit is inclusive.
+		start, end := now.Add(-time.Hour-time.Millisecond), now
+		over := fmt.Sprintf("%s%sstart=%d&end=%d", target, sep, start.UnixNano(), end.UnixNano())
+		at := fmt.Sprintf("%s%sstart=%d&end=%d", target, sep, start.Add(time.Millisecond).UnixNano(), end.UnixNano())
+		isLimited := slices.ContainsFunc(limited, func(p string) bool { return strings.HasPrefix(target, p) })
+		want := "the query time range exceeds the limit (query length: 1h0m0.001s, limit: 1h)\n"
+		res := do(h, "GET", over, "")
+		switch {
+		case isLimited && (res.status != 400 || res.body != want):
+			t.Errorf("%s over max_query_length: %d %q, want 400 %q", over, res.status, res.body, want)
+		case !isLimited && res.status != 200:
+			t.Errorf("%s over max_query_length: %d %q, want 200 (Loki splits it first)", over, res.status, res.body)
+		}
+		if res := do(h, "GET", at, ""); res.status != 200 {
+			t.Errorf("%s at max_query_length: %d %s", at, res.status, res.body)
 		}
 	}
 }
