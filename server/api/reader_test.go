@@ -136,6 +136,31 @@ func TestUnavailableReplicas(t *testing.T) {
 	}
 }
 
+// TestQueryTimeoutBeforeStart: a read whose query_timeout is over before
+// it starts answers 504, however little it would read.
+func TestQueryTimeoutBeforeStart(t *testing.T) {
+	st := readerStore(t)
+	a := New(Options{MaxConcurrentQueries: 2, Limits: fixedLimits(func(l *overrides.Limits) {
+		l.QueryTimeout = overrides.Duration(time.Nanosecond)
+	})}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
+	a.now = func() time.Time { return now }
+	a.Serve(nil, st)
+	h := a.Handler()
+	for _, target := range readTargets {
+		if res := do(h, "GET", target, ""); res.status != 504 || res.body != queryTimeoutMsg+"\n" {
+			t.Errorf("%s: %d %q, want 504 %q", target, res.status, res.body, queryTimeoutMsg)
+		}
+	}
+	// The slots were given back.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 2 {
+		if err := a.querySlots.Acquire(ctx, "other"); err != nil {
+			t.Fatalf("a slot was not given back: %v", err)
+		}
+	}
+}
+
 // TestMaxQueryLength: max_query_length holds queries, and, as Loki's query
 // frontend, the label, series, index stats and detected labels endpoints;
 // not the volume, detected fields and patterns ones, which Loki splits

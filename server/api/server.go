@@ -418,6 +418,12 @@ func (a *API) acquireQuery(ctx context.Context, tenant string) (release func(), 
 	if err := a.querySlots.Acquire(ctx, tenant); err != nil {
 		return nil, err
 	}
+	// A free slot is granted without a look at the deadline: a read whose
+	// time is already up does not start (small reads would never notice).
+	if err := ctx.Err(); err != nil {
+		a.querySlots.Release(tenant)
+		return nil, err
+	}
 	return func() { a.querySlots.Release(tenant) }, nil
 }
 
