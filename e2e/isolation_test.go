@@ -261,7 +261,8 @@ func (c *isoClient) data(t *testing.T, path string, q url.Values, v any) {
 	}
 }
 
-// model answers from what the tenant pushed.
+// count is, from the model, the lines and bytes of the tenant's entries
+// whose labels sel keeps.
 func (tn *isoTenant) count(sel func(map[string]string) bool) (lines, bytes int) {
 	for _, e := range tn.entries {
 		if sel(e.Labels) {
