@@ -92,7 +92,7 @@ func TestBadInput(t *testing.T) {
 		{name: "empty label set (JSON)", req: jsonPush(jsonStream(`{}`, val(tsNow, "l"))), code: 400, msg: "empty label set"},
 		{name: "empty label set (protobuf)", req: protoPush(`{}`, ts, "l"), code: 400, msg: "empty label set"},
 		{name: "only empty label values", req: jsonPush(jsonStream(`{"a":""}`, val(tsNow, "l"))), code: 400, msg: "empty label set"},
-		{name: "more than 15 labels", req: jsonPush(string(jsonBody([]entry{{Labels: manyLabels, T: ts, Line: "l"}}))), code: 400, msg: "16 labels, more than the limit of 15"},
+		{name: "more than 15 labels", req: jsonPush(string(jsonBody([]entry{{Labels: manyLabels, T: ts, Line: "l"}}))), code: 400, msg: "has 16 label names; limit 15"},
 		{name: "duplicate label name", req: protoPush(`{a="1", a="2"}`, ts, "l"), code: 400, msg: `duplicate label name "a"`},
 		{name: "label value too long", req: protoPush(`{a="`+strings.Repeat("v", 2049)+`"}`, ts, "l"), code: 400, msg: "max_label_value_length"},
 		{name: "label value not UTF-8", req: protoPush("{a=\"\xff\xfe\"}", ts, "l"), code: 400, msg: "not valid UTF-8"},
@@ -100,9 +100,9 @@ func TestBadInput(t *testing.T) {
 		{name: "line over 256 KB", req: func(t *testing.T) (int, string) {
 			body := jsonStream(`{"app":"long"}`, val(tsNow, strings.Repeat("x", 256<<10+1)))
 			return l.pushRaw(t, "", ctJSON, "gzip", gzipBytes([]byte(body)))
-		}, code: 400, msg: "longer than the limit of 262144 bytes"},
-		{name: "timestamp older than a week", req: protoPush(`{app="old"}`, now.Add(-8*24*time.Hour).UnixNano(), "l"), code: 400, msg: "older than the accepted age of 168h"},
-		{name: "timestamp more than 10 min in the future", req: protoPush(`{app="future"}`, now.Add(20*time.Minute).UnixNano(), "l"), code: 400, msg: "in the future"},
+		}, code: 400, msg: "max entry size '262144' bytes exceeded"},
+		{name: "timestamp older than a week", req: protoPush(`{app="old"}`, now.Add(-8*24*time.Hour).UnixNano(), "l"), code: 400, msg: "has timestamp too old"},
+		{name: "timestamp more than 10 min in the future", req: protoPush(`{app="future"}`, now.Add(20*time.Minute).UnixNano(), "l"), code: 400, msg: "has timestamp too new"},
 		{name: "entry too far behind its stream", req: func(t *testing.T) (int, string) {
 			l.mustPush(t, "", ctJSON, "", jsonBody([]entry{{Labels: map[string]string{"app": "ooo"}, T: ts, Line: "newest"}}))
 			return l.pushRaw(t, "", ctJSON, "", jsonBody([]entry{{Labels: map[string]string{"app": "ooo"}, T: ts - int64(2*time.Hour), Line: "too old for the stream"}}))
@@ -239,7 +239,7 @@ func TestBadInput(t *testing.T) {
 		good2 := entry{Labels: map[string]string{"app": "mixed2"}, T: ts, Line: "good entry"}
 		code, msg = l.pushRaw(t, "", ctProto, "", protoBody([]entry{good2,
 			{Labels: good2.Labels, T: now.Add(-30 * 24 * time.Hour).UnixNano(), Line: "a month old"}}))
-		if code != 400 || !strings.Contains(msg, "older than the accepted age") {
+		if code != 400 || !strings.Contains(msg, "has timestamp too old") {
 			t.Errorf("got %d %q, want 400 naming the old entry", code, msg)
 		}
 		got = l.queryRange(t, "", rangeQ(url.Values{"query": {`{app="mixed2"}`}}))

@@ -175,7 +175,7 @@ func TestHelpAndDefaults(t *testing.T) {
 			t.Errorf("data_dir of the file not used: %v", err)
 		}
 		code, msg := l.pushRaw(t, "", ctJSON, "", jsonBody(e))
-		if code != 400 || !strings.Contains(msg, "limit of 100 bytes") {
+		if code != 400 || !strings.Contains(msg, "max entry size '100' bytes") {
 			t.Errorf("limits.max_line_size: 100 from the file not applied: push of a 200-byte line got %d %q", code, msg)
 		}
 		l.stop()

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -111,3 +112,162 @@ func TestIngestionLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestShapeAndQueryLimits: every other per-tenant limit of the runtime
+// configuration file, hit over HTTP, answers Loki's status (400 for the
+// shape of a push and of a query, 504 for query_timeout) and Loki's
+// message, word for word; what a push refused is counted under Loki's
+// reason, and the tenants without the setting are not held to it.
+func TestShapeAndQueryLimits(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "runtime.yaml")
+	err := os.WriteFile(file, []byte(`overrides:
+  shape:
+    max_line_size: 100
+    max_label_names_per_series: 3
+    reject_old_samples_max_age: 1h
+    creation_grace_period: 1m
+  any-age:
+    reject_old_samples: false
+  query:
+    max_query_length: 1h
+    max_query_series: 2
+    max_entries_limit_per_query: 10
+  slow:
+    query_timeout: 1ns
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLoam(t, filepath.Join(dir, "data"), "-runtime-config.file", file)
+	now := time.Now().Truncate(time.Millisecond)
+	app := map[string]string{"app": "a"}
+	secs := func(ts time.Time) string { return ts.UTC().Format(time.RFC3339) }
+
+	pushes := []struct {
+		name   string
+		tenant string
+		e      entry
+		status int
+		msg    *regexp.Regexp // the whole answer
+		reason string         // of loam_discarded_samples_total
+	}{
+		{"max_line_size", "shape", entry{Labels: app, T: now.UnixNano(), Line: strings.Repeat("x", 101)}, 400,
+			exact(`max entry size '100' bytes exceeded for stream '{app="a"}' while adding an entry with length '101' bytes`), "line_too_long"},
+		{"max_line_size, at the limit", "shape", entry{Labels: app, T: now.UnixNano() + 1, Line: strings.Repeat("x", 100)}, 204, nil, ""},
+		{"max_label_names_per_series", "shape", entry{Labels: map[string]string{"d": "4", "c": "3", "b": "2", "a": "1"}, T: now.UnixNano(), Line: "x"}, 400,
+			exact(`entry for stream '{a="1", b="2", c="3", d="4"}' has 4 label names; limit 3`), "max_label_names_per_series"},
+		// Loki adds service_name to every stream and does not count it.
+		{"max_label_names_per_series without service_name", "shape", entry{Labels: map[string]string{"service_name": "s", "a": "1", "b": "2", "c": "3"}, T: now.UnixNano(), Line: "x"}, 204, nil, ""},
+		{"reject_old_samples_max_age", "shape", entry{Labels: app, T: now.Add(-2 * time.Hour).UnixNano(), Line: "old"}, 400,
+			regexp.MustCompile(`^` + regexp.QuoteMeta(`entry for stream '{app="a"}' has timestamp too old: `+secs(now.Add(-2*time.Hour))+`, oldest acceptable timestamp is: `) +
+				`(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$`), "greater_than_max_sample_age"},
+		// Within the retention (2w), which the store holds to.
+		{"reject_old_samples false", "any-age", entry{Labels: app, T: now.Add(-10 * 24 * time.Hour).UnixNano(), Line: "10 days old"}, 204, nil, ""},
+		{"reject_old_samples_max_age default", "other", entry{Labels: app, T: now.Add(-8 * 24 * time.Hour).UnixNano(), Line: "8 days old"}, 400,
+			regexp.MustCompile(`^entry for stream '\{app="a"\}' has timestamp too old: `), "greater_than_max_sample_age"},
+		{"creation_grace_period", "shape", entry{Labels: app, T: now.Add(5 * time.Minute).UnixNano(), Line: "new"}, 400,
+			exact(`entry for stream '{app="a"}' has timestamp too new: ` + secs(now.Add(5*time.Minute))), "too_far_in_future"},
+		{"creation_grace_period default", "other", entry{Labels: app, T: now.Add(5 * time.Minute).UnixNano(), Line: "new"}, 204, nil, ""},
+	}
+	for _, p := range pushes {
+		t.Run("push/"+p.name, func(t *testing.T) {
+			code, msg := l.pushRaw(t, p.tenant, ctJSON, "", jsonBody([]entry{p.e}))
+			msg = strings.TrimSuffix(msg, "\n")
+			if code != p.status || p.msg != nil && !p.msg.MatchString(msg) {
+				t.Fatalf("%d %q, want %d matching %s", code, msg, p.status, p.msg)
+			}
+			if p.name == "reject_old_samples_max_age" {
+				// The oldest time accepted is an hour before the server's now.
+				oldest, _ := time.Parse(time.RFC3339, p.msg.FindStringSubmatch(msg)[1])
+				if d := now.Add(-time.Hour).Sub(oldest); d < -time.Minute || d > time.Minute {
+					t.Errorf("oldest acceptable timestamp %s, want about %s", oldest, now.Add(-time.Hour))
+				}
+			}
+			if p.reason != "" {
+				if v, _ := l.metrics(t).value("loam_discarded_samples_total", "tenant", p.tenant, "reason", p.reason); v < 1 {
+					t.Errorf("loam_discarded_samples_total{tenant=%q,reason=%q} = %v", p.tenant, p.reason, v)
+				}
+			}
+		})
+	}
+
+	// Five streams of three lines each, in tenant query and another.
+	var es []entry
+	for i := 0; i < 15; i++ {
+		es = append(es, entry{Labels: map[string]string{"app": fmt.Sprint("app", i%5)}, T: now.Add(-time.Minute).UnixNano() + int64(i), Line: fmt.Sprint("line ", i)})
+	}
+	for _, tenant := range []string{"query", "slow", "other"} {
+		l.mustPush(t, tenant, ctJSON, "", jsonBody(es))
+	}
+	from, to := now.Add(-2*time.Hour), now
+	rng := url.Values{"start": {ns(from)}, "end": {ns(to)}}
+	with := func(q url.Values, kv ...string) url.Values {
+		out := url.Values{}
+		for k, v := range q {
+			out[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out.Set(kv[i], kv[i+1])
+		}
+		return out
+	}
+	lastMinute := url.Values{"start": {ns(now.Add(-5 * time.Minute))}, "end": {ns(now)}}
+	tooLong := "the query time range exceeds the limit (query length: 2h0m0s, limit: 1h)"
+	timeout := "request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed"
+	queries := []struct {
+		name   string
+		tenant string
+		path   string
+		q      url.Values
+		status int
+		msg    string // the whole answer of a refusal
+	}{
+		// (A log query's limit is checked first, as Loki does.)
+		{"max_query_length query_range", "query", "/loki/api/v1/query_range", with(rng, "query", `{app="app1"}`, "limit", "10"), 400, tooLong},
+		{"max_query_length metric", "query", "/loki/api/v1/query_range", with(rng, "query", `count_over_time({app="app1"}[1m])`, "step", "60"), 400, tooLong},
+		{"max_query_length labels", "query", "/loki/api/v1/labels", rng, 400, tooLong},
+		{"max_query_length label values", "query", "/loki/api/v1/label/app/values", rng, 400, tooLong},
+		{"max_query_length series", "query", "/loki/api/v1/series", with(rng, "match[]", `{app="app1"}`), 400, tooLong},
+		{"max_query_length index stats", "query", "/loki/api/v1/index/stats", with(rng, "query", `{app="app1"}`), 400, tooLong},
+		{"max_query_length detected labels", "query", "/loki/api/v1/detected_labels", with(rng, "query", `{app="app1"}`), 400, tooLong},
+		{"max_query_length detected fields", "query", "/loki/api/v1/detected_fields", with(rng, "query", `{app="app1"}`, "line_limit", "10"), 400, tooLong},
+		{"max_query_length detected field values", "query", "/loki/api/v1/detected_field/level/values", with(rng, "query", `{app="app1"}`, "line_limit", "10"), 400, tooLong},
+		{"max_query_length volume", "query", "/loki/api/v1/index/volume", with(rng, "query", `{app="app1"}`), 400, tooLong},
+		{"max_query_length volume_range", "query", "/loki/api/v1/index/volume_range", with(rng, "query", `{app="app1"}`, "step", "60"), 400, tooLong},
+		{"max_query_length patterns", "query", "/loki/api/v1/patterns", with(rng, "query", `{app="app1"}`), 400, tooLong},
+		{"max_query_length other tenant", "other", "/loki/api/v1/query_range", with(rng, "query", `{app="app1"}`), 200, ""},
+		{"max_query_series", "query", "/loki/api/v1/query", url.Values{"query": {`count_over_time({app=~"app.*"}[10m])`}, "time": {ns(now)}}, 400,
+			"maximum number of series (2) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with functions like sum(), count() or topk()"},
+		{"max_query_series range", "query", "/loki/api/v1/query_range", with(lastMinute, "query", `count_over_time({app=~"app.*"}[1m])`, "step", "60"), 400,
+			"maximum number of series (2) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with functions like sum(), count() or topk()"},
+		{"max_query_series at the limit", "query", "/loki/api/v1/query", url.Values{"query": {`count_over_time({app=~"app[12]"}[10m])`}, "time": {ns(now)}}, 200, ""},
+		{"max_query_series other tenant", "other", "/loki/api/v1/query", url.Values{"query": {`count_over_time({app=~"app.*"}[10m])`}, "time": {ns(now)}}, 200, ""},
+		{"max_entries_limit_per_query", "query", "/loki/api/v1/query_range", with(lastMinute, "query", `{app=~"app.*"}`, "limit", "11"), 400,
+			"max entries limit per query exceeded, limit > max_entries_limit_per_query (11 > 10)"},
+		{"max_entries_limit_per_query at the limit", "query", "/loki/api/v1/query_range", with(lastMinute, "query", `{app=~"app.*"}`, "limit", "10"), 200, ""},
+		{"max_entries_limit_per_query metric", "query", "/loki/api/v1/query_range", with(lastMinute, "query", `count_over_time({app="app1"}[1m])`, "limit", "11"), 200, ""},
+		{"query_timeout query_range", "slow", "/loki/api/v1/query_range", with(lastMinute, "query", `{app=~"app.*"}`), 504, timeout},
+		{"query_timeout query", "slow", "/loki/api/v1/query", url.Values{"query": {`count_over_time({app="app1"}[10m])`}, "time": {ns(now)}}, 504, timeout},
+		{"query_timeout labels", "slow", "/loki/api/v1/labels", lastMinute, 504, timeout},
+		{"query_timeout series", "slow", "/loki/api/v1/series", with(lastMinute, "match[]", `{app="app1"}`), 504, timeout},
+		{"query_timeout other tenant", "other", "/loki/api/v1/query_range", with(lastMinute, "query", `{app=~"app.*"}`), 200, ""},
+	}
+	for _, q := range queries {
+		t.Run("query/"+q.name, func(t *testing.T) {
+			code, body := l.get(t, q.path, q.q, q.tenant)
+			msg := strings.TrimSuffix(string(body), "\n")
+			if code != q.status || q.msg != "" && msg != q.msg {
+				t.Fatalf("%s %v as %s: %d %q, want %d %q", q.path, q.q, q.tenant, code, msg, q.status, q.msg)
+			}
+			if q.name == "max_entries_limit_per_query at the limit" {
+				if n := parseStreams(t, q.q, body).count(); n != 10 {
+					t.Errorf("%d entries, want 10", n)
+				}
+			}
+		})
+	}
+}
+
+// exact matches s and nothing else.
+func exact(s string) *regexp.Regexp { return regexp.MustCompile("^" + regexp.QuoteMeta(s) + "$") }

@@ -93,7 +93,7 @@ func TestRuntimeConfig(t *testing.T) {
 
 	t.Run("max_line_size per tenant", func(t *testing.T) {
 		e := []entry{{Labels: map[string]string{"app": "long"}, T: time.Now().Add(-time.Minute).UnixNano(), Line: strings.Repeat("z", 200)}}
-		if code, msg := l.pushRaw(t, "a", ctJSON, "", jsonBody(e)); code != http.StatusBadRequest || !strings.Contains(msg, "limit of 100 bytes (max_line_size)") {
+		if code, msg := l.pushRaw(t, "a", ctJSON, "", jsonBody(e)); code != http.StatusBadRequest || !strings.Contains(msg, "max entry size '100' bytes exceeded") {
 			t.Errorf("tenant a, 200-byte line: %d %q, want 400 naming max_line_size 100", code, msg)
 		}
 		l.mustPush(t, "b", ctJSON, "", jsonBody(e))

@@ -501,7 +501,7 @@ func testPluginRejected(t *testing.T, bins pluginBins) {
 		t.Fatalf("flush of a line over the limit: %s, want FLB_ERROR", flbName(got))
 	}
 	// The server's own message, with its status.
-	h.logSince(before, "400", "longer than the limit of 1000 bytes")
+	h.logSince(before, "400", "max entry size '1000' bytes exceeded")
 	if got := h.flush1(inst, tag, fbtest.Chunk(rec(3, "after"))); got != flbOK {
 		t.Fatalf("flush after: %s, want FLB_OK", flbName(got))
 	}

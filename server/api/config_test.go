@@ -80,6 +80,7 @@ limits:
     max_label_name_length: 1024
     max_label_value_length: 2048
     max_line_size: 256KB
+    reject_old_samples: true
     reject_old_samples_max_age: 1w
     creation_grace_period: 10m
     ingestion_rate_mb: 4
@@ -157,7 +158,7 @@ func TestRuntimeConfigEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(all.Overrides) != 3 || all.Overrides["b"]["retention_period"] != "3d" || all.Overrides["b"]["max_line_size"] != "100B" ||
-		all.Overrides["a"]["max_query_series"] != 7 || all.Overrides["a"]["retention_period"] != "2w" || len(all.Overrides["same"]) != 16 {
+		all.Overrides["a"]["max_query_series"] != 7 || all.Overrides["a"]["retention_period"] != "2w" || len(all.Overrides["same"]) != 17 {
 		t.Fatalf("GET /runtime_config:\n%s", res.body)
 	}
 	// The same read as a runtime configuration file gives the same settings.

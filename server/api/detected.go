@@ -119,8 +119,13 @@ func (a *API) parseDetectedParams(r *http.Request) (detectedParams, error) {
 	if p.lineLimit, err = positiveParam(r, "line_limit", p.lineLimit); err != nil {
 		return p, err
 	}
-	if most := a.limits(r).MaxEntriesLimitPerQuery; most > 0 && p.lineLimit > most {
+	lim := a.limits(r)
+	if most := lim.MaxEntriesLimitPerQuery; most > 0 && p.lineLimit > most {
 		return p, errBad("max entries limit per query exceeded, limit > max_entries_limit_per_query (%d > %d)", p.lineLimit, most)
+	}
+	// Loki runs the log query of these through its frontend's limits.
+	if err := rangeTooLong(lim, p.start, p.end); err != nil {
+		return p, err
 	}
 	name := "limit"
 	if r.Form.Get(name) == "" && r.Form.Get("field_limit") != "" {

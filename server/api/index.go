@@ -178,7 +178,7 @@ func (a *API) parseVolumeParams(r *http.Request, ranged bool) (volumeParams, err
 			return p, errStepTooSmall()
 		}
 	}
-	return p, nil
+	return p, rangeTooLong(a.limits(r), p.start, p.end)
 }
 
 // volumeBuckets cuts [start, end] as Loki's volume middleware does. An

@@ -31,7 +31,7 @@ func TestPushLimits(t *testing.T) {
 			`{"stream":{"app":"a"},"values":[["%[1]d","line"]]},{"stream":{"app":"b"},"values":[["%[1]d","line"]]}`,
 			http.StatusTooManyRequests, "maximum active stream limit exceeded when trying to create stream {app=\"b\"}"},
 		{"invalid", func(l *overrides.Limits) { l.MaxLineSize = 2 }, `{"stream":{"app":"a"},"values":[["%d","line"]]}`,
-			http.StatusBadRequest, "longer than the limit of 2 bytes (max_line_size)"},
+			http.StatusBadRequest, `max entry size '2' bytes exceeded for stream '{app="a"}' while adding an entry with length '4' bytes` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -49,7 +49,7 @@ func (a *API) parsePatternParams(r *http.Request) (patternParams, error) {
 	if p.end.Sub(p.start)/p.step > patternMaxPoints {
 		return p, errBad("step %s is too small for the range of %s: exceeded maximum resolution of 11,000 points per time series; increase step", p.step, p.end.Sub(p.start))
 	}
-	return p, nil
+	return p, rangeTooLong(a.limits(r), p.start, p.end)
 }
 
 // patternSeries is one pattern of the answer, in Loki's layout: samples are

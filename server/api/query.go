@@ -14,6 +14,7 @@ import (
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
 	"github.com/loam-logs/loam/server/logql/engine"
+	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/store"
 )
 
@@ -168,7 +169,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	expr := p.expr
 	lim := a.opts.Limits.For(tenant)
 	if most, l := time.Duration(lim.MaxQueryLength), queryLength(p, instant); most > 0 && l > most {
-		a.answerError(w, r, errBad("the query time range exceeds the limit (query length: %s, limit: %s)", l, logql.FormatDuration(most)))
+		a.answerError(w, r, errBad(queryTooLongMsg, l, logql.FormatDuration(most)))
 		return
 	}
 	ctx, cancel := a.queryContext(r)
@@ -201,6 +202,24 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	writeJSON(w, response{Status: "success", Data: resultData(res, summary(stats, res.Entries, t), flags)})
 }
 
+// queryTooLongMsg is Loki's refusal of a range over max_query_length.
+const queryTooLongMsg = "the query time range exceeds the limit (query length: %s, limit: %s)"
+
+// rangeTooLong refuses a range over the tenant's max_query_length as
+// Loki's query frontend does for every read but queries (which see
+// queryLength) and tail: measured in whole milliseconds. It is nil within
+// the limit.
+func rangeTooLong(lim *overrides.Limits, start, end time.Time) error {
+	most := time.Duration(lim.MaxQueryLength)
+	if l := time.Duration(end.UnixMilli()-start.UnixMilli()) * time.Millisecond; most > 0 && l > most {
+		return errBad(queryTooLongMsg, l, logql.FormatDuration(most))
+	}
+	return nil
+}
+
+// seriesParams reads the tenant and range of the label, series, index
+// stats and detected labels endpoints, and holds the range to the tenant's
+// max_query_length.
 func (a *API) seriesParams(r *http.Request) (tenant string, start, end time.Time, err error) {
 	if err = r.ParseForm(); err != nil {
 		return "", start, end, errBad("cannot parse the form: %v", err)
@@ -208,7 +227,10 @@ func (a *API) seriesParams(r *http.Request) (tenant string, start, end time.Time
 	if tenant, err = a.tenant(r); err != nil {
 		return
 	}
-	start, end, err = timeRange(r, a.now())
+	if start, end, err = timeRange(r, a.now()); err != nil {
+		return
+	}
+	err = rangeTooLong(a.opts.Limits.For(tenant), start, end)
 	return
 }
 

@@ -81,8 +81,9 @@ func TestReadsTakeQuerySlots(t *testing.T) {
 		}
 	}
 	for _, target := range readTargets {
-		if res := do(h, "GET", target, ""); res.status != 504 {
-			t.Errorf("%s with every slot taken: %d %s, want 504", target, res.status, res.body)
+		// Loki's status and words for a read past query_timeout.
+		if res := do(h, "GET", target, ""); res.status != 504 || res.body != queryTimeoutMsg+"\n" {
+			t.Errorf("%s with every slot taken: %d %q, want 504 %q", target, res.status, res.body, queryTimeoutMsg)
 		}
 	}
 	// A tail's history is a read too: it times out waiting.
@@ -130,6 +131,63 @@ func TestUnavailableReplicas(t *testing.T) {
 	for _, target := range readTargets {
 		if res := do(h, "GET", target, ""); res.status != 200 {
 			t.Errorf("%s with one replica down of two: %d %s", target, res.status, res.body)
+		}
+	}
+}
+
+// TestQueryTimeoutBeforeStart: a read whose query_timeout is over before
+// it starts answers 504, however little it would read.
+func TestQueryTimeoutBeforeStart(t *testing.T) {
+	st := readerStore(t)
+	a := New(Options{MaxConcurrentQueries: 2, Limits: fixedLimits(func(l *overrides.Limits) {
+		l.QueryTimeout = overrides.Duration(time.Nanosecond)
+	})}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
+	a.now = func() time.Time { return now }
+	a.Serve(nil, st)
+	h := a.Handler()
+	for _, target := range readTargets {
+		if res := do(h, "GET", target, ""); res.status != 504 || res.body != queryTimeoutMsg+"\n" {
+			t.Errorf("%s: %d %q, want 504 %q", target, res.status, res.body, queryTimeoutMsg)
+		}
+	}
+	// The slots were given back.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 2 {
+		if err := a.querySlots.Acquire(ctx, "other"); err != nil {
+			t.Fatalf("a slot was not given back: %v", err)
+		}
+	}
+}
+
+// TestMaxQueryLength: max_query_length holds every read endpoint, as
+// Loki's query frontend does (queries by the rules of queryLength).
+func TestMaxQueryLength(t *testing.T) {
+	st := readerStore(t)
+	a := New(Options{Limits: fixedLimits(func(l *overrides.Limits) {
+		l.MaxQueryLength = overrides.Duration(time.Hour)
+	})}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
+	a.now = func() time.Time { return now }
+	a.Serve(nil, st)
+	h := a.Handler()
+	for _, target := range readTargets {
+		if strings.Contains(target, "/query?") {
+			continue // an instant query has no range
+		}
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		// One hour and one millisecond, and one hour: the limit is inclusive.
+		start, end := now.Add(-time.Hour-time.Millisecond), now
+		over := fmt.Sprintf("%s%sstart=%d&end=%d", target, sep, start.UnixNano(), end.UnixNano())
+		at := fmt.Sprintf("%s%sstart=%d&end=%d", target, sep, start.Add(time.Millisecond).UnixNano(), end.UnixNano())
+		want := "the query time range exceeds the limit (query length: 1h0m0.001s, limit: 1h)\n"
+		if res := do(h, "GET", over, ""); res.status != 400 || res.body != want {
+			t.Errorf("%s over max_query_length: %d %q, want 400 %q", over, res.status, res.body, want)
+		}
+		if res := do(h, "GET", at, ""); res.status != 200 {
+			t.Errorf("%s at max_query_length: %d %s", at, res.status, res.body)
 		}
 	}
 }

@@ -418,6 +418,12 @@ func (a *API) acquireQuery(ctx context.Context, tenant string) (release func(), 
 	if err := a.querySlots.Acquire(ctx, tenant); err != nil {
 		return nil, err
 	}
+	// A free slot is granted without a look at the deadline: a read whose
+	// time is already up does not start (small reads would never notice).
+	if err := ctx.Err(); err != nil {
+		a.querySlots.Release(tenant)
+		return nil, err
+	}
 	return func() { a.querySlots.Release(tenant) }, nil
 }
 
@@ -439,6 +445,9 @@ func (a *API) startRead(r *http.Request) (ctx context.Context, done func(), err 
 	return ctx, func() { release(); cancel() }, nil
 }
 
+// queryTimeoutMsg is Loki's answer to a read that ran past query_timeout.
+const queryTimeoutMsg = "request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed"
+
 // answerError maps an error of the request r to its status and writes it.
 func (a *API) answerError(w http.ResponseWriter, r *http.Request, err error) {
 	var br *badRequest
@@ -453,7 +462,8 @@ func (a *API) answerError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, queue.ErrTooManyRequests):
 		writeError(w, http.StatusTooManyRequests, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusGatewayTimeout, "query timed out after "+time.Duration(a.limits(r).QueryTimeout).String()+": narrow the time range or the selector")
+		// Loki's words; the limit is query_timeout (see /drilldown-limits).
+		writeError(w, http.StatusGatewayTimeout, queryTimeoutMsg)
 	case errors.Is(err, context.Canceled):
 		writeError(w, 499, "query cancelled: the client went away")
 	default:

@@ -93,7 +93,7 @@ func (d *Distributor) ShareLimits(s Strategy, members Members) {
 }
 
 // errTooManyLabels marks the label-count rule, counted under its own reason.
-var errTooManyLabels = errors.New("drop labels or merge them into the line")
+var errTooManyLabels = errors.New("too many labels")
 
 // ValidationError lists what a push held that cannot be stored. The valid
 // part of the push was stored; the client must not retry it.
@@ -137,7 +137,16 @@ const (
 	rateLimitedMsg     = "ingestion rate limit exceeded for user %s (limit: %d bytes/sec) while attempting to ingest '%d' lines totaling '%d' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased"
 	streamLimitMsg     = "maximum active stream limit exceeded when trying to create stream %s, reduce the number of active streams (reduce labels or reduce label values), or contact your Loki administrator to see if the limit can be increased, user: '%s'"
 	perStreamRateLimit = "Per stream rate limit exceeded (limit: %s/sec) while attempting to ingest for stream '%s' totaling %s, consider splitting a stream via additional labels or contact your Loki administrator to see if the limit can be increased"
+
+	tooManyLabelsMsg = "entry for stream '%s' has %d label names; limit %d"                                              // max_label_names_per_series
+	tooOldMsg        = "entry for stream '%s' has timestamp too old: %s, oldest acceptable timestamp is: %s"             // reject_old_samples_max_age
+	tooNewMsg        = "entry for stream '%s' has timestamp too new: %s"                                                 // creation_grace_period
+	lineTooLongMsg   = "max entry size '%d' bytes exceeded for stream '%s' while adding an entry with length '%d' bytes" // max_line_size
 )
+
+// serviceNameLabel is not counted against max_label_names_per_series: Loki
+// adds it to streams that lack it, and so leaves it out of the count.
+const serviceNameLabel = "service_name"
 
 // entryBytes is the size of an entry as Loki's rate limits count it: the
 // line and the names and values of its structured metadata.
@@ -161,8 +170,8 @@ func entryBytes(e *push.Entry) int {
 func (d *Distributor) Push(tenant string, req *push.Request) error {
 	lim := d.limits.For(tenant)
 	now := d.now()
-	oldest := int64(math.MinInt64) // reject_old_samples_max_age 0: any age
-	if age := time.Duration(lim.RejectOldSamplesMaxAge); age > 0 {
+	oldest := int64(math.MinInt64) // reject_old_samples false or its max age 0: any age
+	if age := time.Duration(lim.RejectOldSamplesMaxAge); lim.RejectOldSamples && age > 0 {
 		oldest = now.Add(-age).UnixNano()
 	}
 	newest := now.Add(time.Duration(lim.CreationGracePeriod)).UnixNano()
@@ -191,10 +200,13 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 			err = checkLabelLimits(ls, lim)
 		}
 		if err != nil {
-			verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: %v", clip(ps.Labels), err))
 			reason := ReasonInvalidLabels
 			if errors.Is(err, errTooManyLabels) {
+				// Loki's message names the stream itself.
 				reason = ReasonTooManyLabels
+				verr.Problems = append(verr.Problems, err.Error())
+			} else {
+				verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: %v", clip(ps.Labels), err))
 			}
 			size := 0
 			for i := range ps.Entries {
@@ -207,21 +219,19 @@ func (d *Distributor) Push(tenant string, req *push.Request) error {
 		size := 0
 		for i := range ps.Entries {
 			e := &ps.Entries[i]
+			// Loki's order: the age, then the line.
 			switch {
-			case len(e.Line) > maxLine:
-				verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: line of %d bytes at %s is longer than the limit of %d bytes (max_line_size)",
-					ls, len(e.Line), fmtTime(e.Timestamp), maxLine))
-				discard(ReasonLineTooLong, 1, entryBytes(e))
-				continue
 			case e.Timestamp < oldest:
-				verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: entry at %s is older than the accepted age of %s (reject_old_samples_max_age)",
-					ls, fmtTime(e.Timestamp), time.Duration(lim.RejectOldSamplesMaxAge)))
+				verr.Problems = append(verr.Problems, fmt.Sprintf(tooOldMsg, ls, fmtSeconds(e.Timestamp), fmtSeconds(oldest)))
 				discard(ReasonTooOld, 1, entryBytes(e))
 				continue
 			case e.Timestamp > newest:
-				verr.Problems = append(verr.Problems, fmt.Sprintf("stream %s: entry at %s is more than %s in the future (creation_grace_period)",
-					ls, fmtTime(e.Timestamp), time.Duration(lim.CreationGracePeriod)))
+				verr.Problems = append(verr.Problems, fmt.Sprintf(tooNewMsg, ls, fmtSeconds(e.Timestamp)))
 				discard(ReasonTooNew, 1, entryBytes(e))
+				continue
+			case len(e.Line) > maxLine:
+				verr.Problems = append(verr.Problems, fmt.Sprintf(lineTooLongMsg, maxLine, ls, len(e.Line)))
+				discard(ReasonLineTooLong, 1, entryBytes(e))
 				continue
 			}
 			var meta labels.Labels
@@ -385,10 +395,24 @@ func (d *Distributor) validateLabels(text string) (labels.Labels, error) {
 	return ls, nil
 }
 
+// tooManyLabels is the refusal of a label set by max_label_names_per_series,
+// in Loki's words.
+type tooManyLabels struct {
+	ls       labels.Labels
+	n, limit int
+}
+
+func (e *tooManyLabels) Error() string { return fmt.Sprintf(tooManyLabelsMsg, e.ls, e.n, e.limit) }
+func (e *tooManyLabels) Unwrap() error { return errTooManyLabels }
+
 // checkLabelLimits applies the tenant's limits on labels to a parsed set.
 func checkLabelLimits(ls labels.Labels, lim *overrides.Limits) error {
-	if len(ls) > lim.MaxLabelNamesPerSeries {
-		return fmt.Errorf("%d labels, more than the limit of %d (max_label_names_per_series): %w", len(ls), lim.MaxLabelNamesPerSeries, errTooManyLabels)
+	n := len(ls)
+	if ls.Get(serviceNameLabel) != "" {
+		n--
+	}
+	if n > lim.MaxLabelNamesPerSeries {
+		return &tooManyLabels{ls: ls, n: n, limit: lim.MaxLabelNamesPerSeries}
 	}
 	for _, l := range ls {
 		if len(l.Name) > lim.MaxLabelNameLength {
@@ -402,6 +426,10 @@ func checkLabelLimits(ls labels.Labels, lim *overrides.Limits) error {
 }
 
 func fmtTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
+
+// fmtSeconds is a time as Loki's messages on timestamps print it: RFC 3339
+// in whole seconds.
+func fmtSeconds(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339) }
 
 func clip(s string) string {
 	if len(s) > 200 {

@@ -154,7 +154,7 @@ func TestPushValidation(t *testing.T) {
 		{
 			name:   "too many labels",
 			bad:    push.Stream{Labels: `{a="1", b="2", c="3"}`, Entries: []push.Entry{at(0, "a"), at(0, "b"), at(0, "c")}},
-			want:   []string{"3 labels, more than the limit of 2 (max_label_names_per_series)"},
+			want:   []string{`entry for stream '{a="1", b="2", c="3"}' has 3 label names; limit 2`},
 			reason: ReasonTooManyLabels, dropped: 3,
 		},
 		{
@@ -183,22 +183,30 @@ func TestPushValidation(t *testing.T) {
 		{
 			name:   "line too long",
 			bad:    push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, "short"), at(0, "01234567890")}},
-			want:   []string{`stream {app="x"}: line of 11 bytes at 2025-06-01T12:00:00Z is longer than the limit of 10 bytes (max_line_size)`},
+			want:   []string{`max entry size '10' bytes exceeded for stream '{app="x"}' while adding an entry with length '11' bytes`},
 			reason: ReasonLineTooLong, dropped: 1,
 			appended: []string{`{app="x"} short`},
 		},
 		{
 			name:   "too old",
 			bad:    push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(-time.Hour-time.Nanosecond, "old"), at(-time.Hour, "kept")}},
-			want:   []string{`stream {app="x"}: entry at 2025-06-01T10:59:59.999999999Z is older than the accepted age of 1h0m0s (reject_old_samples_max_age)`},
+			want:   []string{`entry for stream '{app="x"}' has timestamp too old: 2025-06-01T10:59:59Z, oldest acceptable timestamp is: 2025-06-01T11:00:00Z`},
 			reason: ReasonTooOld, dropped: 1,
 			appended: []string{`{app="x"} kept`},
 		},
 		{
 			name:   "too far in the future",
 			bad:    push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(time.Minute, "kept"), at(time.Minute+time.Nanosecond, "new")}},
-			want:   []string{`stream {app="x"}: entry at 2025-06-01T12:01:00.000000001Z is more than 1m0s in the future (creation_grace_period)`},
+			want:   []string{`entry for stream '{app="x"}' has timestamp too new: 2025-06-01T12:01:00Z`},
 			reason: ReasonTooNew, dropped: 1,
+			appended: []string{`{app="x"} kept`},
+		},
+		{
+			// Loki checks the time before the size.
+			name:   "too old and too long",
+			bad:    push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(-2*time.Hour, "01234567890"), at(0, "kept")}},
+			want:   []string{`entry for stream '{app="x"}' has timestamp too old: 2025-06-01T10:00:00Z, oldest acceptable timestamp is: 2025-06-01T11:00:00Z`},
+			reason: ReasonTooOld, dropped: 1,
 			appended: []string{`{app="x"} kept`},
 		},
 		{
@@ -249,6 +257,24 @@ func TestPushValidation(t *testing.T) {
 				t.Errorf("metrics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
+	}
+}
+
+// Loki adds service_name to every stream that lacks it, and so does not
+// count it against max_label_names_per_series.
+func TestServiceNameNotCounted(t *testing.T) {
+	app := &fakeAppender{}
+	d, _ := newTest(t, withLimits(func(l *overrides.Limits) { l.MaxLabelNamesPerSeries = 2 }), app)
+	if err := d.Push("t", &push.Request{Streams: []push.Stream{{Labels: `{a="1", b="2", service_name="s"}`, Entries: []push.Entry{at(0, "x")}}}}); err != nil {
+		t.Fatalf("two labels and service_name: %v", err)
+	}
+	err := d.Push("t", &push.Request{Streams: []push.Stream{{Labels: `{service_name="s", a="1", b="2", c="3"}`, Entries: []push.Entry{at(0, "y")}}}})
+	want := `entry for stream '{a="1", b="2", c="3", service_name="s"}' has 3 label names; limit 2`
+	if err == nil || err.Error() != want {
+		t.Fatalf("three labels and service_name: %v, want %q", err, want)
+	}
+	if got := app.appended(); len(got) != 1 {
+		t.Fatalf("appended %q, want the first push only", got)
 	}
 }
 
@@ -450,7 +476,7 @@ func TestLimitsPerTenant(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("overrides:\n  a: {max_line_size: 5, max_label_names_per_series: 1}\n  free: {max_line_size: 0, reject_old_samples_max_age: 0}\n")
+	write("overrides:\n  a: {max_line_size: 5, max_label_names_per_series: 1}\n  free: {max_line_size: 0, reject_old_samples_max_age: 0}\n  any-age: {reject_old_samples: false}\n")
 	ov, err := overrides.New(overrides.DefaultLimits(), overrides.Config{File: file, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -463,15 +489,17 @@ func TestLimitsPerTenant(t *testing.T) {
 		stream push.Stream
 		want   string // "" for accepted
 	}{
-		{"a", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, "123456")}}, "limit of 5 bytes (max_line_size)"},
+		{"a", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, "123456")}}, "max entry size '5' bytes exceeded"},
 		{"b", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, "123456")}}, ""},
-		{"a", push.Stream{Labels: `{app="x", env="y"}`, Entries: []push.Entry{at(0, "1")}}, "2 labels, more than the limit of 1"},
+		{"a", push.Stream{Labels: `{app="x", env="y"}`, Entries: []push.Entry{at(0, "1")}}, "has 2 label names; limit 1"},
 		{"b", push.Stream{Labels: `{app="x", env="y"}`, Entries: []push.Entry{at(0, "1")}}, ""},
-		{"a", push.Stream{Labels: `{app="x", env="y"}`, Entries: []push.Entry{at(0, "1")}}, "2 labels, more than the limit of 1"},
-		{"b", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, long)}}, "longer than the limit of 262144 bytes"},
+		{"a", push.Stream{Labels: `{app="x", env="y"}`, Entries: []push.Entry{at(0, "1")}}, "has 2 label names; limit 1"},
+		{"b", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, long)}}, "max entry size '262144' bytes exceeded"},
 		{"free", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(0, long)}}, ""},
-		{"b", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(-365*24*time.Hour, "old")}}, "reject_old_samples_max_age"},
+		{"b", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(-365*24*time.Hour, "old")}}, "has timestamp too old"},
 		{"free", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(-365*24*time.Hour, "old")}}, ""},
+		{"any-age", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(-365*24*time.Hour, "old")}}, ""},
+		{"any-age", push.Stream{Labels: `{app="x"}`, Entries: []push.Entry{at(20*time.Minute, "new")}}, "has timestamp too new"},
 	}
 	for i, c := range cases {
 		err := d.Push(c.tenant, &push.Request{Streams: []push.Stream{c.stream}})

@@ -15,7 +15,7 @@ import (
 // A zero value means "no limit" where Loki gives it that meaning
 // (max_line_size, max_entries_limit_per_query, max_query_length,
 // retention_period, max_global_streams_per_user) and for
-// reject_old_samples_max_age (Loki's reject_old_samples: false) and
+// reject_old_samples_max_age (as reject_old_samples: false) and
 // per_stream_rate_limit (no per-stream limit); Validate refuses it for the
 // others.
 type Limits struct {
@@ -24,6 +24,7 @@ type Limits struct {
 	MaxLabelNameLength     int      `yaml:"max_label_name_length"`
 	MaxLabelValueLength    int      `yaml:"max_label_value_length"`
 	MaxLineSize            ByteSize `yaml:"max_line_size"`
+	RejectOldSamples       bool     `yaml:"reject_old_samples"` // false: any age, whatever the max age
 	RejectOldSamplesMaxAge Duration `yaml:"reject_old_samples_max_age"`
 	CreationGracePeriod    Duration `yaml:"creation_grace_period"`
 
@@ -56,6 +57,7 @@ func DefaultLimits() Limits {
 		MaxLabelNameLength:     1024,
 		MaxLabelValueLength:    2048,
 		MaxLineSize:            256 << 10,
+		RejectOldSamples:       true,
 		RejectOldSamplesMaxAge: Duration(7 * 24 * time.Hour),
 		CreationGracePeriod:    Duration(10 * time.Minute),
 
@@ -82,6 +84,7 @@ func (l *Limits) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxLabelNameLength, "limits.max-label-name-length", l.MaxLabelNameLength, "longest label name, in bytes")
 	fs.IntVar(&l.MaxLabelValueLength, "limits.max-label-value-length", l.MaxLabelValueLength, "longest label value, in bytes")
 	fs.Var(&l.MaxLineSize, "limits.max-line-size", "longest log line: a `size` in bytes, or with a unit as 256KB (0: no limit)")
+	fs.BoolVar(&l.RejectOldSamples, "limits.reject-old-samples", l.RejectOldSamples, "refuse entries older than -limits.reject-old-samples-max-age (false: accept any age)")
 	fs.Var(&l.RejectOldSamplesMaxAge, "limits.reject-old-samples-max-age", "refuse entries older than this `duration` (0: accept any age)")
 	fs.Var(&l.CreationGracePeriod, "limits.creation-grace-period", "refuse entries more than this `duration` in the future")
 	fs.Float64Var(&l.IngestionRateMB, "limits.ingestion-rate-mb", l.IngestionRateMB, "bytes of lines and structured metadata a tenant may push per second, in MB (2^20 bytes); see -distributor.ingestion-rate-limit-strategy")

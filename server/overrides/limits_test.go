@@ -15,7 +15,7 @@ func TestDefaultLimits(t *testing.T) {
 	// the retention is Loam's own (Loki keeps everything by default).
 	want := Limits{
 		MaxLabelNamesPerSeries: 15, MaxLabelNameLength: 1024, MaxLabelValueLength: 2048,
-		MaxLineSize: 256 * 1024, RejectOldSamplesMaxAge: Duration(168 * time.Hour), CreationGracePeriod: Duration(10 * time.Minute),
+		MaxLineSize: 256 * 1024, RejectOldSamples: true, RejectOldSamplesMaxAge: Duration(168 * time.Hour), CreationGracePeriod: Duration(10 * time.Minute),
 		IngestionRateMB: 4, IngestionBurstSizeMB: 6, PerStreamRateLimit: 3 << 20, PerStreamRateLimitBurst: 15 << 20, MaxGlobalStreamsPerUser: 5000,
 		MaxEntriesLimitPerQuery: 5000, MaxQuerySeries: 500, MaxQueryLength: Duration(721 * time.Hour), QueryTimeout: Duration(time.Minute),
 		RetentionPeriod: Duration(336 * time.Hour),
