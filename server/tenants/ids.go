@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/loam-logs/loam/server/labels"
+	"github.com/loam-logs/loam/server/logql/pipeline"
 )
 
 // Label is the label that names the tenant of a stream or series in the
@@ -122,4 +123,35 @@ func Untag(ls labels.Labels) (rest labels.Labels, id string, ok bool) {
 		}
 	}
 	return ls, "", false
+}
+
+// TagResult returns the labels of a pipeline's answer for an entry of
+// tenant id, tagged as Tag does (its stream labels too, when it has them;
+// a __tenant_id__ among its metadata or parsed labels is kept as
+// original___tenant_id__ there). r is not modified.
+func TagResult(r *pipeline.Result, id string) *pipeline.Result {
+	out := &pipeline.Result{All: Tag(r.All, id), Metadata: keepOwn(r.Metadata), Parsed: keepOwn(r.Parsed)}
+	if r.Stream != nil {
+		out.Stream = Tag(r.Stream, id)
+	}
+	out.Hash = out.All.Hash()
+	return out
+}
+
+// keepOwn renames a Label of ls to OriginalLabel.
+func keepOwn(ls labels.Labels) labels.Labels {
+	if !ls.Has(Label) {
+		return ls
+	}
+	out := make(labels.Labels, 0, len(ls))
+	for _, l := range ls {
+		switch l.Name {
+		case OriginalLabel:
+			continue
+		case Label:
+			l.Name = OriginalLabel
+		}
+		out = append(out, l)
+	}
+	return labels.New(out...)
 }
