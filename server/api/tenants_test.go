@@ -212,7 +212,10 @@ func TestMultiTenantLimits(t *testing.T) {
 		return &d
 	}
 	limits := tenantLimits{
-		"a": lim(func(l *overrides.Limits) { l.MaxEntriesLimitPerQuery = 0; l.MaxQueryLength = overrides.Duration(time.Hour) }),
+		"a": lim(func(l *overrides.Limits) {
+			l.MaxEntriesLimitPerQuery = 0
+			l.MaxQueryLength = overrides.Duration(time.Hour)
+		}),
 		"b": lim(func(l *overrides.Limits) { l.MaxEntriesLimitPerQuery = 2; l.MaxQueryLength = 0; l.MaxQuerySeries = 1 }),
 	}
 	h := tenantsServer(t, Options{MultiTenantQueries: true, Limits: limits})
