@@ -33,7 +33,7 @@ type Source interface {
 //   - Select, Timestamps, Subscribe and Stats: every stream's labels, by
 //     Tag (a stream's own __tenant_id__ becomes original___tenant_id__).
 //     A LogQL pipeline must run on the labels without it and have it added
-//     to its answer (engine.Params.TenantLabel does so).
+//     to its answer (engine.Params.MultiTenant does so).
 //   - Series: every series without a __tenant_id__ of its own gets one.
 //   - LabelNames: the names of every tenant, and __tenant_id__.
 //   - LabelValues of __tenant_id__: the tenants; of another name, the

@@ -91,7 +91,8 @@ func (t *mergedTail) offer(bs []store.TailBatch, ds []store.TailDrop) {
 	}
 	t.mu.Lock()
 	for _, b := range bs {
-		if t.entries+len(b.Entries) > t.opts.MaxEntries {
+		// A batch always fits an empty queue, as in a Subscription.
+		if t.entries > 0 && t.entries+len(b.Entries) > t.opts.MaxEntries {
 			for _, e := range b.Entries {
 				t.drop(store.TailDrop{Labels: b.Labels, T: e.T})
 			}
