@@ -42,7 +42,7 @@ func (a *API) deleteRoutes() []route {
 // only (not a form body), and answers 204 with the request's id in
 // X-Delete-Request-ID.
 func (a *API) handleDeleteAdd(w http.ResponseWriter, r *http.Request) {
-	tenant, err := a.tenant(r)
+	tenant, err := a.singleTenant(r, "the delete API")
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -60,7 +60,7 @@ func (a *API) handleDeleteAdd(w http.ResponseWriter, r *http.Request) {
 // handleDeleteList lists the tenant's requests, oldest first, as Loki's
 // JSON array (null when there is none and no range was asked).
 func (a *API) handleDeleteList(w http.ResponseWriter, r *http.Request) {
-	tenant, err := a.tenant(r)
+	tenant, err := a.singleTenant(r, "the delete API")
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -84,7 +84,7 @@ func (a *API) handleDeleteList(w http.ResponseWriter, r *http.Request) {
 // handleDeleteCancel cancels a request: 204, 404 for an unknown id, 400
 // when it is too late (force=true lifts the delay, not the processing).
 func (a *API) handleDeleteCancel(w http.ResponseWriter, r *http.Request) {
-	tenant, err := a.tenant(r)
+	tenant, err := a.singleTenant(r, "the delete API")
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

@@ -128,7 +128,7 @@ func TestDeleteErrors(t *testing.T) {
 		{"POST", `/loki/api/v1/delete?query={a="b"} |= "x"&start=1714561200&max_interval=1ms`, "", "", 400, "invalid max_interval: valid time units are 's', 'm', 'h'\n"},
 		// Loki reads the URL only, not a form body.
 		{"POST", "/loki/api/v1/delete", "", `query={a="b"}&start=1714561200`, 400, "query not set\n"},
-		{"POST", `/loki/api/v1/delete?query={a="b"}&start=1714561200`, "a|b", "", 400, `holds "|"`},
+		{"POST", `/loki/api/v1/delete?query={a="b"}&start=1714561200`, "a|b", "", 400, `multiple org IDs present`},
 		{"GET", "/loki/api/v1/delete?start=x&end=1714561200", "", "", 400, "invalid start time: require unix seconds or RFC3339 format\n"},
 		{"GET", "/loki/api/v1/delete", "..", "", 400, `".." is not allowed`},
 		{"DELETE", "/loki/api/v1/delete", "", "", 404, "could not find delete request with given id\n"},

@@ -13,6 +13,7 @@ import (
 	"github.com/loam-logs/loam/server/logql"
 	"github.com/loam-logs/loam/server/logql/engine"
 	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/tenants"
 )
 
 // The endpoints Grafana's Logs Drilldown lists a selection with:
@@ -65,8 +66,13 @@ func (a *API) handleDetectedLabels(w http.ResponseWriter, r *http.Request, be *b
 	if ms != nil {
 		sets = [][]*labels.Matcher{ms}
 	}
-	err = be.read.Series(ctx, tenant, sets, start.UnixNano(), end.UnixNano(), func(ls labels.Labels) {
+	multi := tenants.IsMulti(tenant)
+	err = a.reader(be, tenant).Series(ctx, tenant, sets, start.UnixNano(), end.UnixNano(), func(ls labels.Labels) {
 		for _, l := range ls {
+			if multi && l.Name == tenants.Label {
+				// As Loki, which merges the labels each tenant detects.
+				continue
+			}
 			set := values[l.Name]
 			if set == nil {
 				set = map[string]struct{}{}
@@ -176,8 +182,8 @@ func (a *API) detectedLines(r *http.Request, be *backend, p detectedParams, fn f
 		return err
 	}
 	defer done()
-	eng := engine.New(be.read, engine.Limits{MaxSeries: a.opts.Limits.For(tenant).MaxQuerySeries})
-	res, err := eng.Query(ctx, engine.Params{Tenant: tenant, Expr: p.expr,
+	eng := engine.New(a.reader(be, tenant), engine.Limits{MaxSeries: a.limitsFor(tenant).MaxQuerySeries})
+	res, err := eng.Query(ctx, engine.Params{Tenant: tenant, Expr: p.expr, MultiTenant: tenants.IsMulti(tenant),
 		Start: p.start.UnixNano(), End: p.end.UnixNano(), Backward: true, Limit: p.lineLimit, Stats: &store.Stats{}})
 	if err != nil {
 		if engine.IsClientError(err) {

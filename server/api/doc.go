@@ -3,7 +3,9 @@
 // detected labels and fields Grafana's Logs Drilldown lists, and the
 // metadata endpoints (buildinfo, drilldown-limits, format_query); the
 // configuration in effect (/config, /runtime_config); the readiness probe
-// and metrics. Every limit of a query is the asking tenant's (Options.Limits). It parses HTTP parameters the way Loki does
+// and metrics. Every limit of a query is the asking tenant's (Options.Limits); a
+// read of several tenants (X-Scope-OrgID a|b, Options.MultiTenantQueries) is
+// held to the most restrictive of theirs (tenants.go). It parses HTTP parameters the way Loki does
 // and writes Loki's JSON, and holds no storage or query logic of its own.
 //
 // Every read endpoint reads through a Reader (the local store, or a

@@ -10,6 +10,7 @@ import (
 	"github.com/loam-logs/loam/server/labels"
 	"github.com/loam-logs/loam/server/logql"
 	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/tenants"
 )
 
 // The index endpoints: /index/stats, /index/volume and /index/volume_range.
@@ -77,7 +78,7 @@ func (a *API) handleIndexStats(w http.ResponseWriter, r *http.Request, be *backe
 	defer done()
 	var out indexStats
 	streams := map[string]struct{}{}
-	err = be.read.Stats(ctx, store.StatsParams{Tenant: tenant, Matchers: ms,
+	err = a.reader(be, tenant).Stats(ctx, store.StatsParams{Tenant: tenant, Matchers: ms,
 		Bounds: []int64{start.UnixNano(), end.UnixNano() + 1}}, func(ls labels.Labels, figs []store.Figures) {
 		streams[ls.String()] = struct{}{}
 		out.Chunks += figs[0].Chunks
@@ -284,8 +285,15 @@ func (a *API) volume(w http.ResponseWriter, r *http.Request, be *backend, ranged
 			return
 		}
 		defer done()
-		err = be.read.Stats(ctx, store.StatsParams{Tenant: tenant, Matchers: p.matchers, Bounds: bounds},
+		multi := tenants.IsMulti(tenant)
+		err = a.reader(be, tenant).Stats(ctx, store.StatsParams{Tenant: tenant, Matchers: p.matchers, Bounds: bounds},
 			func(ls labels.Labels, figs []store.Figures) {
+				if multi && !p.keep[tenants.Label] {
+					// As Loki, which sums the volumes of the tenants by
+					// their labels; naming __tenant_id__ (in the
+					// selector or targetLabels) keeps it.
+					ls, _, _ = tenants.Untag(ls)
+				}
 				if p.byLabels {
 					for _, l := range ls {
 						if len(p.targets) > 0 && !p.keep[l.Name] {

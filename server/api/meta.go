@@ -138,7 +138,7 @@ func (a *API) handleDrilldownLimits(w http.ResponseWriter, r *http.Request) {
 		a.answerError(w, r, err)
 		return
 	}
-	lim := a.opts.Limits.For(tenant)
+	lim := a.limitsFor(tenant)
 	writeJSON(w, drilldownConfig{
 		Limits: drilldownLimits{
 			DiscoverServiceName:     []string{},

@@ -101,7 +101,7 @@ func (a *API) handlePatterns(w http.ResponseWriter, r *http.Request, be *backend
 		return
 	}
 	defer done()
-	it, err := be.read.Select(ctx, store.SelectParams{
+	it, err := a.reader(be, tenant).Select(ctx, store.SelectParams{
 		Tenant: tenant, Matchers: expr.Matchers,
 		Start: p.start.UnixNano(), End: p.end.UnixNano(),
 		Direction: store.Backward, Needles: expr.Needles(),

@@ -316,7 +316,7 @@ func TestPatternsBadRequests(t *testing.T) {
 		{"too many points", `/loki/api/v1/patterns?query={app="x"}&start=0&end=86400&step=1s`, "", "maximum resolution of 11,000 points"},
 		{"end before start", `/loki/api/v1/patterns?query={app="x"}&start=2&end=1`, "", "end timestamp must not be before start time"},
 		{"bad start", `/loki/api/v1/patterns?query={app="x"}&start=yesterday`, "", `invalid start "yesterday"`},
-		{"bad tenant", `/loki/api/v1/patterns?query={app="x"}`, "a|b", `holds "|"`},
+		{"bad tenant", `/loki/api/v1/patterns?query={app="x"}`, "a/b", `holds "/"`},
 	}
 	h := newStoreServer(t)
 	for _, tt := range tests {

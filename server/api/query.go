@@ -16,6 +16,7 @@ import (
 	"github.com/loam-logs/loam/server/logql/engine"
 	"github.com/loam-logs/loam/server/overrides"
 	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/tenants"
 )
 
 // queryParams are the parameters of /query_range and /query.
@@ -167,7 +168,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 		return
 	}
 	expr := p.expr
-	lim := a.opts.Limits.For(tenant)
+	lim := a.limitsFor(tenant)
 	if most, l := time.Duration(lim.MaxQueryLength), queryLength(p, instant); most > 0 && l > most {
 		a.answerError(w, r, errBad(queryTooLongMsg, l, logql.FormatDuration(most)))
 		return
@@ -184,9 +185,9 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, be *backend, instant
 	started := time.Now()
 	flags := requestEncodingFlags(r)
 	stats := &store.Stats{}
-	eng := engine.New(be.read, engine.Limits{MaxSeries: lim.MaxQuerySeries})
+	eng := engine.New(a.reader(be, tenant), engine.Limits{MaxSeries: lim.MaxQuerySeries})
 	res, err := eng.Query(ctx, engine.Params{
-		Tenant: tenant, Expr: expr,
+		Tenant: tenant, Expr: expr, MultiTenant: tenants.IsMulti(tenant),
 		Start: p.start.UnixNano(), End: p.end.UnixNano(), Step: p.step,
 		Instant: instant, Backward: p.backward, Limit: p.limit, Interval: p.interval,
 		Categorize: flags.categorize(), Stats: stats,
@@ -251,7 +252,7 @@ func (a *API) handleLabels(w http.ResponseWriter, r *http.Request, be *backend) 
 		return
 	}
 	defer done()
-	names, err := be.read.LabelNames(ctx, tenant, ms, start.UnixNano(), end.UnixNano())
+	names, err := a.reader(be, tenant).LabelNames(ctx, tenant, ms, start.UnixNano(), end.UnixNano())
 	if err != nil {
 		a.answerError(w, r, err)
 		return
@@ -276,7 +277,7 @@ func (a *API) handleLabelValues(w http.ResponseWriter, r *http.Request, be *back
 		return
 	}
 	defer done()
-	values, err := be.read.LabelValues(ctx, tenant, mux.Vars(r)["name"], ms, start.UnixNano(), end.UnixNano())
+	values, err := a.reader(be, tenant).LabelValues(ctx, tenant, mux.Vars(r)["name"], ms, start.UnixNano(), end.UnixNano())
 	if err != nil {
 		a.answerError(w, r, err)
 		return
@@ -314,7 +315,7 @@ func (a *API) handleSeries(w http.ResponseWriter, r *http.Request, be *backend) 
 	}
 	defer done()
 	out := []map[string]string{}
-	err = be.read.Series(ctx, tenant, sets, start.UnixNano(), end.UnixNano(), func(ls labels.Labels) {
+	err = a.reader(be, tenant).Series(ctx, tenant, sets, start.UnixNano(), end.UnixNano(), func(ls labels.Labels) {
 		out = append(out, ls.Map())
 	})
 	if err != nil {

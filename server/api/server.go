@@ -47,6 +47,11 @@ type Options struct {
 	// Guard admits or refuses the requests of each route by its rule (see
 	// routes.go); nil admits every request.
 	Guard Guard
+
+	// MultiTenantQueries lets a read name several tenants, X-Scope-OrgID:
+	// a|b (Loki's -querier.multi-tenant-queries-enabled; see tenants.go).
+	// Off: such a read is refused with 400.
+	MultiTenantQueries bool
 }
 
 // Guard admits or refuses requests (package auth's *Guard). Wrap is
@@ -261,26 +266,15 @@ func (a *API) handleReady(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
-// tenant returns the request's tenant or an error message.
-func (a *API) tenant(r *http.Request) (string, error) {
-	t := r.Header.Get("X-Scope-OrgID")
-	if t == "" {
-		return a.opts.DefaultTenant, nil
-	}
-	if err := ValidTenant(t); err != nil {
-		return "", err
-	}
-	return t, nil
-}
-
-// limits returns the settings of the request's tenant; the defaults when
-// its tenant header is invalid (the handler refuses the request anyway).
+// limits returns the settings of the request's tenant (or tenants, see
+// limitsFor); the defaults when its tenant header is invalid (the handler
+// refuses the request anyway).
 func (a *API) limits(r *http.Request) *overrides.Limits {
 	t, err := a.tenant(r)
 	if err != nil {
 		return a.opts.Limits.Defaults()
 	}
-	return a.opts.Limits.For(t)
+	return a.limitsFor(t)
 }
 
 // ValidTenant applies Loki's rules for tenant IDs: at most 150 characters
@@ -306,7 +300,7 @@ func ValidTenant(t string) error {
 }
 
 func (a *API) handlePush(w http.ResponseWriter, r *http.Request, be *backend) {
-	tenant, err := a.tenant(r)
+	tenant, err := a.singleTenant(r, "a push")
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

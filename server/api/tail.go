@@ -23,6 +23,7 @@ import (
 	"github.com/loam-logs/loam/server/logql"
 	"github.com/loam-logs/loam/server/logql/pipeline"
 	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/tenants"
 )
 
 // Live tail: GET /loki/api/v1/tail, a websocket, as Grafana's Live mode and
@@ -94,6 +95,40 @@ func newTailFilter(expr *logql.LogSelectorExpr) (tailFilter, error) {
 		// Result is never changed once made.
 		return r, bytes.Clone(out), true
 	}, nil
+}
+
+// untagTenant runs f on the streams of a multi-tenant tail, which carry
+// their tenant (see tenants.Reader), without it, and tags what f answers,
+// as the engine does for queries: the pipeline does not see the tenant.
+func untagTenant(f tailFilter) tailFilter {
+	type split struct {
+		rest labels.Labels
+		id   string
+	}
+	var mu sync.Mutex // f serialises itself; this guards the cache
+	splits := map[uint64]split{}
+	return func(stream labels.Labels, ts int64, line []byte, meta labels.Labels) (*pipeline.Result, []byte, bool) {
+		h := stream.Hash()
+		mu.Lock()
+		s, ok := splits[h]
+		if !ok {
+			rest, id, tagged := tenants.Untag(stream)
+			if !tagged {
+				mu.Unlock()
+				return f(stream, ts, line, meta)
+			}
+			s = split{rest, id}
+			if len(splits) < 1<<16 {
+				splits[h] = s
+			}
+		}
+		mu.Unlock()
+		r, out, kept := f(s.rest, ts, line, meta)
+		if !kept {
+			return nil, nil, false
+		}
+		return tenants.TagResult(r, s.id), out, true
+	}
 }
 
 // tailParams are the parameters of a tail request.
@@ -169,7 +204,10 @@ func (a *API) handleTail(w http.ResponseWriter, r *http.Request, be *backend) {
 		a.answerError(w, r, err)
 		return
 	}
-	if n := be.read.Subscribers(tenant); n >= tailMaxPerTenant {
+	if tenants.IsMulti(tenant) {
+		p.filter = untagTenant(p.filter)
+	}
+	if n := a.reader(be, tenant).Subscribers(tenant); n >= tailMaxPerTenant {
 		a.answerError(w, r, errBad("max concurrent tail requests limit exceeded, count > limit (%d > %d)", n+1, tailMaxPerTenant))
 		return
 	}
@@ -185,7 +223,7 @@ func (a *API) handleTail(w http.ResponseWriter, r *http.Request, be *backend) {
 	defer conn.Close()
 	// Subscribe before reading the history, so that nothing pushed in
 	// between is missed; what is then in both is sent once (see seen).
-	sub, err := be.read.Subscribe(tenant, p.expr.Matchers, store.TailOptions{})
+	sub, err := a.reader(be, tenant).Subscribe(tenant, p.expr.Matchers, store.TailOptions{})
 	if err != nil {
 		if errors.Is(err, fanout.ErrUnavailable) {
 			closeTail(conn, websocket.CloseTryAgainLater, err.Error())
@@ -293,7 +331,7 @@ func (t *tailer) serve(ctx context.Context, readDone <-chan struct{}, a *API, be
 		default:
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return websocket.CloseInternalServerErr, "query timed out after " + time.Duration(a.opts.Limits.For(tenant).QueryTimeout).String() + ": use a later start or a narrower selector"
+			return websocket.CloseInternalServerErr, "query timed out after " + time.Duration(a.limitsFor(tenant).QueryTimeout).String() + ": use a later start or a narrower selector"
 		}
 		if errors.Is(err, queue.ErrTooManyRequests) {
 			return websocket.CloseTryAgainLater, err.Error()
@@ -339,7 +377,7 @@ func (t *tailer) serve(ctx context.Context, readDone <-chan struct{}, a *API, be
 // history queues the newest p.limit matching entries from p.start until now.
 // It gives up when readDone is closed: the client left.
 func (t *tailer) history(ctx context.Context, readDone <-chan struct{}, a *API, be *backend, tenant string, p tailParams) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.opts.Limits.For(tenant).QueryTimeout))
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.limitsFor(tenant).QueryTimeout))
 	defer cancel()
 	go func() {
 		select {
@@ -359,7 +397,7 @@ func (t *tailer) history(ctx context.Context, readDone <-chan struct{}, a *API, 
 		return err
 	}
 	defer release()
-	it, err := be.read.Select(ctx, store.SelectParams{
+	it, err := a.reader(be, tenant).Select(ctx, store.SelectParams{
 		Tenant: tenant, Matchers: p.expr.Matchers,
 		Start: p.start.UnixNano(), End: end.UnixNano(),
 		Direction: store.Backward, Needles: p.expr.Needles(),

@@ -152,7 +152,9 @@ func (g *Guard) serve(rule Rule, h http.Handler, w http.ResponseWriter, r *http.
 
 // admit checks r against rule. It may set X-Scope-OrgID: to the
 // credential's only tenant when absent, and to one value when repeated, so
-// that the handler serves exactly the tenant that was checked.
+// that the handler serves exactly the tenant that was checked. A value
+// naming several tenants (a|b, a multi-tenant read) needs every one of
+// them; whether several may be named at all is the route's to decide.
 func (g *Guard) admit(rule Rule, r *http.Request) (*Identity, *refusal) {
 	hdrs := r.Header.Values("Authorization")
 	if len(hdrs) > 1 {
@@ -204,9 +206,14 @@ func (g *Guard) admit(rule Rule, r *http.Request) (*Identity, *refusal) {
 		case t == "":
 			return nil, &refusal{status: http.StatusBadRequest, reason: ReasonNoTenant, who: who,
 				msg: fmt.Sprintf("set the X-Scope-OrgID header to the tenant to use: %s may use %s, so the request must name one", who, id.tenantList())}
-		case !id.MayUse(t):
-			return nil, &refusal{status: http.StatusForbidden, reason: ReasonTenantDenied, who: who,
-				msg: fmt.Sprintf("%s may not use tenant %.160q (X-Scope-OrgID); it may use %s", who, t, id.tenantList())}
+		default:
+			if denied, ok := id.mayUseAll(t); !ok {
+				msg := fmt.Sprintf("%s may not use tenant %.160q (X-Scope-OrgID); it may use %s", who, denied, id.tenantList())
+				if denied != t {
+					msg = fmt.Sprintf("%s may not use tenant %.160q, one of those X-Scope-OrgID %.200q names; it may use %s", who, denied, t, id.tenantList())
+				}
+				return nil, &refusal{status: http.StatusForbidden, reason: ReasonTenantDenied, who: who, msg: msg}
+			}
 		}
 		r.Header.Set(TenantHeader, t)
 	}

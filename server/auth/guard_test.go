@@ -116,6 +116,13 @@ func TestGuard(t *testing.T) {
 		{"reader of two, third", read, reader, []string{"team-c"}, 403, "may not use tenant \"team-c\"", ReasonTenantDenied},
 		{"repeated header: first checked, one kept", read, reader, []string{"team-b", "team-c"}, 200, "team-b reader", ""},
 		{"repeated header: first refused", read, reader, []string{"team-c", "team-b"}, 403, "team-c", ReasonTenantDenied},
+		// A multi-tenant read needs every tenant it names.
+		{"reader of two, both", read, reader, []string{"team-b|team-a"}, 200, "team-b|team-a reader", ""},
+		{"reader of two, both and a third", read, reader, []string{"team-a|team-c|team-b"}, 403,
+			`user "reader" may not use tenant "team-c", one of those X-Scope-OrgID "team-a|team-c|team-b" names; it may use team-a, team-b`, ReasonTenantDenied},
+		{"one tenant, two named", read, bAdmin, []string{"team-a|team-b"}, 403, `may not use tenant "team-a", one of those`, ReasonTenantDenied},
+		{"every tenant, several named", read, graf, []string{"x|y"}, 200, "x|y grafana", ""},
+		{"empty names left to the handler", read, reader, []string{"team-a||team-b"}, 200, "team-a||team-b reader", ""},
 		{"all tenants, no header", read, graf, nil, 400, "may use every tenant, so the request must name one", ReasonNoTenant},
 		{"all tenants, any", read, graf, []string{"anything"}, 200, "anything grafana", ""},
 		{"reader deleting", del, graf, []string{"a"}, 403, "needs role admin", ReasonRoleDenied},

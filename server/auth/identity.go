@@ -87,9 +87,10 @@ func (r Role) allows(a Access) bool {
 // Rule is what a route asks of a request.
 type Rule struct {
 	Access Access
-	// Tenant: the route serves the one tenant X-Scope-OrgID names (or the
+	// Tenant: the route serves the tenant X-Scope-OrgID names (or the
 	// credential's only tenant when the header is absent); it must be one
-	// the credential may use.
+	// the credential may use. A value naming several (a|b) needs each of
+	// them; the route decides whether it serves several.
 	Tenant bool
 }
 
@@ -122,6 +123,22 @@ func (id *Identity) MayUse(t string) bool {
 	}
 	_, ok := slices.BinarySearch(id.Tenants, t)
 	return ok
+}
+
+// TenantSeparator joins the tenants of a multi-tenant X-Scope-OrgID.
+const TenantSeparator = "|"
+
+// mayUseAll says whether the identity may use every tenant the
+// X-Scope-OrgID value h names (a, or a|b); when not, it returns the first
+// it may not use. Empty names between separators are left to the
+// handler, which refuses them.
+func (id *Identity) mayUseAll(h string) (denied string, ok bool) {
+	for t := range strings.SplitSeq(h, TenantSeparator) {
+		if t != "" && !id.MayUse(t) {
+			return t, false
+		}
+	}
+	return "", true
 }
 
 // tenantList is the tenants for a message: "team-a, team-b" or "every tenant".

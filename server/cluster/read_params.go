@@ -235,13 +235,13 @@ func seriesValues(tenant string, sets [][]*labels.Matcher, start, end int64) (ur
 func parseSeries(v url.Values) (tenant string, sets [][]*labels.Matcher, start, end int64, err error) {
 	f := &form{v: v}
 	tenant = f.tenant()
+	// No match at all is every series; an empty one is refused.
 	for _, s := range v["match"] {
-		if ms := f.matchers(s); ms != nil {
-			sets = append(sets, ms)
+		ms := f.matchers(s)
+		if len(ms) == 0 {
+			f.fail(badf("parameter match: a set of matchers is empty"))
 		}
-	}
-	if len(sets) == 0 {
-		f.fail(badf("parameter match is required"))
+		sets = append(sets, ms)
 	}
 	start, end = f.span()
 	return tenant, sets, start, end, f.err

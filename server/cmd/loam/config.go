@@ -94,6 +94,11 @@ type config struct {
 		MaxOutstandingPerTenant int `yaml:"max_outstanding_requests_per_tenant"`
 	} `yaml:"query"`
 
+	// Querier holds Loki's querier settings Loam has.
+	Querier struct {
+		MultiTenantQueriesEnabled bool `yaml:"multi_tenant_queries_enabled"`
+	} `yaml:"querier"`
+
 	Metrics struct {
 		NamespaceTopN int `yaml:"namespace_top_n"`
 	} `yaml:"metrics"`
@@ -186,6 +191,7 @@ func (c *config) register(fs *flag.FlagSet) *string {
 	fs.IntVar(&c.Query.MaxConcurrent, "query.max-concurrent", 4, "queries evaluated at once; more wait their turn (within -query.timeout), so that queries cannot starve ingestion")
 	fs.IntVar(&c.Query.MaxOutstandingPerTenant, "query.max-outstanding-requests-per-tenant", 2048, "reads of one tenant that may wait for a -query.max-concurrent slot; more are refused with 429 (Loki's max_outstanding_requests_per_tenant). Slots are shared fairly: a freed slot goes to the waiting tenant holding the fewest. 0: no bound")
 
+	fs.BoolVar(&c.Querier.MultiTenantQueriesEnabled, "querier.multi-tenant-queries-enabled", false, "let a read name several tenants, X-Scope-OrgID: a|b, on every read endpoint (queries, labels, series, index, Drilldown, patterns, tail), as Loki: streams and series carry the label __tenant_id__, which selectors may match ({__tenant_id__=\"a\"}), and the most restrictive query limits of the tenants apply. With -auth.enabled the credential must be allowed every tenant named. Pushes and deletes stay single-tenant. Off: such reads are refused with 400")
 	fs.StringVar(&c.DefaultTenant, "auth.default-tenant", "fake", "tenant of requests without an X-Scope-OrgID header (with -auth.enabled: none; a credential of one tenant uses that one)")
 	fs.BoolVar(&c.Auth.Enabled, "auth.enabled", false, "require credentials of -auth.file (HTTP basic auth or a bearer token) on every endpoint but /ready, /metrics and the node-to-node /internal/ ones: each credential has a role (push, read, admin) and the tenants it may use. Off: no credentials, tenant from X-Scope-OrgID")
 	fs.StringVar(&c.Auth.File, "auth.file", "", "YAML file of the users (name, password_bcrypt from `loam hash-password`, tenants, role) and bearer tokens (name, token_sha256 from `loam hash-token`, tenants, role) that may use the server with -auth.enabled; read again every -auth.reload-period, a bad version keeps the last good one")

@@ -91,6 +91,7 @@ func run(cfg *config) error {
 		MaxPushBodyBytes:          cfg.Push.MaxBodyBytes,
 		MaxPushDecompressedBytes:  cfg.Push.MaxDecompressedBytes,
 		MaxConcurrentQueries:      cfg.Query.MaxConcurrent,
+		MultiTenantQueries:        cfg.Querier.MultiTenantQueriesEnabled,
 		MaxQueuedQueriesPerTenant: noBound(cfg.Query.MaxOutstandingPerTenant),
 		DefaultTenant:             cfg.DefaultTenant,
 		Limits:                    limits,

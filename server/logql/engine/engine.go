@@ -99,6 +99,10 @@ type Params struct {
 	// only in structured metadata or parsed labels share one Stream.
 	Categorize bool
 	Stats      *store.Stats
+	// MultiTenant: the Querier is a tenants.Reader, whose streams carry
+	// their tenant in __tenant_id__; the pipeline runs without it and the
+	// answer's labels get it back, as in Loki (tenants.go).
+	MultiTenant bool
 }
 
 // Result is the answer of a query: exactly one of Streams (log query),

@@ -71,7 +71,7 @@ func (e *Engine) logQuery(ctx context.Context, p Params, x *logql.LogSelectorExp
 	defer it.Close()
 	kept := store.CountKept(it, p.Stats)
 	defer kept.Flush()
-	sps := newPerStream(pl.ForStream)
+	sps := newPerStream(logPipelines(pl, p.MultiTenant))
 	res := &Result{Type: "streams"}
 	byHash := map[uint64]*Stream{}
 	var keys streamKeys

@@ -10,6 +10,7 @@ import (
 	"github.com/loam-logs/loam/server/logql"
 	"github.com/loam-logs/loam/server/logql/pipeline"
 	"github.com/loam-logs/loam/server/store"
+	"github.com/loam-logs/loam/server/tenants"
 )
 
 // rangeAcc accumulates the samples of one series of a range aggregation.
@@ -216,7 +217,7 @@ func (e *Engine) collectRange(ctx context.Context, p Params, c *rangeCollector, 
 		if keep, ok := ext.LineFiltersOnly(); ok {
 			sp.NeedlesExact = x.Range.Log.NeedlesExact()
 			sp.LineFilter = lineFilterText(x.Range.Log.Pipeline)
-			return e.countTimestamps(ctx, tq, sp, keep, c, ext)
+			return e.countTimestamps(ctx, tq, sp, keep, c, ext, p.MultiTenant)
 		}
 	}
 	it, err := e.q.Select(ctx, sp)
@@ -228,7 +229,7 @@ func (e *Engine) collectRange(ctx context.Context, p Params, c *rangeCollector, 
 	defer kept.Flush()
 	accs := map[uint64]*rangeAcc{}
 	var order []*rangeAcc
-	exts := newPerStream(ext.ForStream)
+	exts := newPerStream(sampleExtractors(ext, p.MultiTenant))
 	n := 0
 	for it.Next() {
 		if n++; n&4095 == 0 && ctx.Err() != nil {
@@ -266,7 +267,7 @@ func (e *Engine) collectRange(ctx context.Context, p Params, c *rangeCollector, 
 // timestamps are handed over many at a time; without filters no line is
 // read.
 func (e *Engine) countTimestamps(ctx context.Context, tq TimestampQuerier, sp store.SelectParams, keep func([]byte) bool,
-	c *rangeCollector, ext *pipeline.SampleExtractor) shardResult {
+	c *rangeCollector, ext *pipeline.SampleExtractor, multi bool) shardResult {
 	accs := map[uint64]*rangeAcc{}
 	var order []*rangeAcc
 	var lastLs labels.Labels
@@ -278,11 +279,19 @@ func (e *Engine) countTimestamps(ctx context.Context, tq TimestampQuerier, sp st
 		}
 		a := last
 		if a == nil || len(meta) > 0 || !sameLabels(ls, lastLs) {
-			series := ls
+			series, id, tagged := ls, "", false
+			if multi {
+				// The grouping applies to the stream's own labels; the
+				// tenant is added after it (tenants.go).
+				series, id, tagged = tenants.Untag(ls)
+			}
 			if len(meta) > 0 {
-				series = withMeta(ls, meta)
+				series = withMeta(series, meta)
 			}
 			series = ext.Group(series)
+			if tagged {
+				series = tenants.Tag(series, id)
+			}
 			h := series.Hash()
 			if a = accs[h]; a == nil {
 				if len(order) >= c.limit {
