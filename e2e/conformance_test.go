@@ -130,7 +130,19 @@ func TestConformanceCluster(t *testing.T) {
 			t.Logf("answers from %s: %s", stage, summary)
 		})
 	}
+	// Once every node has made a repair pass, reads are split with one
+	// owner per stream (cluster.OneOwner): the first stage asks that way,
+	// the second, right after the restarts, mostly from two owners.
+	for _, nd := range c.nodes {
+		waitFor(t, 30*time.Second, nd.name+"'s first repair pass", func() bool {
+			v, _ := nd.proc.metrics(t).value("loam_repair_passes_total", "result", "ok")
+			return v >= 1
+		})
+	}
 	check("head, through another node", c.nodes[1].proc)
+	if v, _ := c.nodes[1].proc.metrics(t).value("loam_fanout_split_reads_total", "owners", "one"); v == 0 {
+		t.Errorf("no read was split with one owner per stream")
+	}
 	for i := range c.nodes {
 		c.nodes[i].proc.stop()
 		c.restart(i)

@@ -50,6 +50,11 @@ type ReadState struct {
 	// and Window how far back before that the pass compared.
 	Repaired int64 `json:"repaired"`
 	Window   int64 `json:"window"`
+	// Foreign is set when that pass found streams with entries in its
+	// window that the node holds without owning them; Whole when the node
+	// reads everything it holds for a split read (see Share).
+	Foreign bool `json:"foreign,omitempty"`
+	Whole   bool `json:"whole,omitempty"`
 	// Misses are the pushes this node wrote and acknowledged that an
 	// owner may lack.
 	Misses []Miss `json:"misses,omitempty"`
@@ -99,6 +104,19 @@ func OneOwner(states []ReadState, start, end int64) error {
 		}
 	}
 	return nil
+}
+
+// Disjoint reports whether, in a read OneOwner allows, each stream is read
+// from one replica alone: no member holds streams it does not own or
+// answers whole. The replicas' answers then need no de-duplication, and a
+// count with a line filter needs no line hashes.
+func Disjoint(states []ReadState) bool {
+	for _, s := range states {
+		if s.Foreign || s.Whole {
+			return false
+		}
+	}
+	return true
 }
 
 // ReadStateHandler serves a node's ReadState, as state returns it, at

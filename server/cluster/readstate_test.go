@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -88,6 +89,41 @@ func TestOneOwner(t *testing.T) {
 				t.Fatalf("refused with %q, want %q in it", err, tc.why)
 			}
 		})
+	}
+}
+
+func TestDisjoint(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		states []ReadState
+		want   bool
+	}{
+		{"owners only", []ReadState{{Node: "a"}, {Node: "b"}}, true},
+		{"a node holding streams it does not own", []ReadState{{Node: "a"}, {Node: "b", Foreign: true}}, false},
+		{"a node answering whole", []ReadState{{Node: "a", Whole: true}, {Node: "b"}}, false},
+	} {
+		if got := Disjoint(tc.states); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestNotOwned counts the streams a node holds without owning them.
+func TestNotOwned(t *testing.T) {
+	r := &fakeRing{rf: 2, nodes: []Peer{{Name: "n0"}, {Name: "n1"}, {Name: "n2"}}}
+	names := map[uint64]string{}
+	owned := 0
+	for i := range 30 {
+		text := fmt.Sprintf(`{app="a", pod="p%d"}`, i)
+		names[uint64(i)] = text
+		for _, o := range r.Owners(r.StreamKey("t1", text), nil) {
+			if o.Name == "n1" {
+				owned++
+			}
+		}
+	}
+	if got := notOwned(r, "t1", "n1", names); got != len(names)-owned || owned == 0 || owned == len(names) {
+		t.Fatalf("notOwned: %d, want %d of %d", got, len(names)-owned, len(names))
 	}
 }
 

@@ -60,8 +60,10 @@ type RepairOptions struct {
 	Client   *http.Client
 	Now      func() time.Time
 	// Done, when set, is told of every pass that compared every peer and
-	// tenant without failure: when it began, and with how many peers.
-	Done func(begin time.Time, peers int)
+	// tenant without failure: when it began, with how many peers, and how
+	// many streams with entries in the pass' window this node holds
+	// without owning them (the ring moved them elsewhere).
+	Done func(begin time.Time, peers, foreign int)
 }
 
 // Repairer runs repair passes. Pass may be called from several goroutines;
@@ -165,7 +167,7 @@ func (r *Repairer) Pass(ctx context.Context, from int64) error {
 	begin := time.Now()
 	to := r.opts.Now().Add(time.Minute).UnixNano() // entries a little in the future are accepted
 	var failed []string
-	var sent, restored int
+	var sent, restored, foreign int
 	// Each tenant's digests are computed once per pass, for all peers.
 	type tenantDigests struct {
 		ds    map[digestKey]digest
@@ -193,6 +195,7 @@ func (r *Repairer) Pass(ctx context.Context, from int64) error {
 				}
 				td = &tenantDigests{ds, names}
 				cache[tenant] = td
+				foreign += notOwned(r.ring, tenant, r.opts.Self, names)
 			}
 			s, rs, err := r.reconcile(ctx, p, tenant, from, to, ownedBy(r.ring, tenant, p.Name, td.ds, td.names), td.names)
 			sent += s
@@ -208,7 +211,7 @@ func (r *Repairer) Pass(ctx context.Context, from int64) error {
 	} else {
 		r.lastOK.SetToCurrentTime()
 		if r.opts.Done != nil {
-			r.opts.Done(begin, len(peers))
+			r.opts.Done(begin, len(peers), foreign)
 		}
 	}
 	r.passes.WithLabelValues(result).Inc()
@@ -321,6 +324,20 @@ func ownedBy(ring Ring, tenant, node string, ds map[digestKey]digest, names map[
 		}
 	}
 	return out
+}
+
+// notOwned returns how many of the streams named in names node does not
+// own.
+func notOwned(ring Ring, tenant, node string, names map[uint64]string) int {
+	n := 0
+	var owners []Peer
+	for _, text := range names {
+		owners = ring.Owners(ring.StreamKey(tenant, text), owners[:0])
+		if !slices.ContainsFunc(owners, func(o Peer) bool { return o.Name == node }) {
+			n++
+		}
+	}
+	return n
 }
 
 func floorDiv(a, b int64) int64 {

@@ -56,6 +56,13 @@ type Config struct {
 	// Missing, when set, is told of every replica a read does without, and
 	// why (for a metric); it is called from the read's goroutines.
 	Missing func(replica string, err error)
+	// Disjoint says that no stream is read from more than one replica (a
+	// split read from one owner per stream, cluster.Disjoint): Timestamps
+	// with a line filter then asks the replicas for timestamps alone, not
+	// line hashes, which they can count without reading lines. A stream
+	// that comes from several replicas all the same is merged as one
+	// without a line filter is.
+	Disjoint bool
 }
 
 // ErrUnavailable is wrapped by the error of a read that misses more

@@ -15,7 +15,7 @@ import (
 // the replicas (see the package comment for how it is counted): without
 // keep, each timestamp of a stream as many times as the replica holding it
 // most often has it; with keep, each (timestamp, line hash) of a stream
-// once. The replicas are read in parallel, each by a goroutine that copies
+// once (with Config.Disjoint, as without keep, of the kept entries). The replicas are read in parallel, each by a goroutine that copies
 // what it gets into batches; the merge calls fn from the caller's
 // goroutine, one stream's calls consecutive, streams in label order.
 func (f *Fanout) Timestamps(ctx context.Context, p store.SelectParams, keep func(line []byte) bool, fn func(ls, meta labels.Labels, ts []int64)) error {
@@ -35,13 +35,14 @@ func (f *Fanout) Timestamps(ctx context.Context, p store.SelectParams, keep func
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	m := &tsMerge{ctx: ctx, acc: acc, hashed: keep != nil, fn: fn}
+	hashed := keep != nil && !f.cfg.Disjoint
+	m := &tsMerge{ctx: ctx, acc: acc, hashed: hashed, fn: fn}
 	for _, i := range ask {
 		src := &tsSource{i: i, ch: make(chan *tsBatch, 4), free: make(chan *tsBatch, 6)}
 		m.cs = append(m.cs, &tsCursor{src: src})
 		r := f.rs[i].Reader
 		ps := f.params(i, p)
-		wg.Go(func() { src.produce(pctx, r, ps, keep) })
+		wg.Go(func() { src.produce(pctx, r, ps, keep, hashed) })
 	}
 	err = m.run()
 	cancel()
@@ -71,7 +72,7 @@ type tsSource struct {
 }
 
 // produce reads replica r into batches, checking the order contract.
-func (s *tsSource) produce(ctx context.Context, r Reader, p store.SelectParams, keep func([]byte) bool) {
+func (s *tsSource) produce(ctx context.Context, r Reader, p store.SelectParams, keep func([]byte) bool, hashed bool) {
 	defer close(s.ch)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -142,8 +143,8 @@ func (s *tsSource) produce(ctx context.Context, r Reader, p store.SelectParams, 
 		}
 	}
 	var err error
-	if keep == nil {
-		err = r.Timestamps(ctx, p, nil, func(ls, meta labels.Labels, ts []int64) { emit(ls, meta, ts, nil) })
+	if !hashed {
+		err = r.Timestamps(ctx, p, keep, func(ls, meta labels.Labels, ts []int64) { emit(ls, meta, ts, nil) })
 	} else if h, ok := r.(HashedTimestamper); ok {
 		err = h.HashedTimestamps(ctx, p, keep, emit)
 	} else {

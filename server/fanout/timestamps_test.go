@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -134,4 +135,37 @@ func TestHashTimestamps(t *testing.T) {
 	if !maps2Equal(got, want) {
 		t.Errorf("hashes differ: %d, want %d", len(got), len(want))
 	}
+}
+
+// TestTimestampsDisjoint: replicas holding disjoint streams, as a split read
+// from one owner per stream reads them, count with a line filter exactly
+// without handing over line hashes.
+func TestTimestampsDisjoint(t *testing.T) {
+	u := universe(5, 300)
+	// Each stream on one replica, as a ring places it.
+	byStream := func(_ *rand.Rand, e ent, n int) []int { return []int{int(e.ls.Hash() % uint64(n))} }
+	c := newCluster(t, u, 3, byStream, 21)
+	keep := func(l []byte) bool { return bytes.Contains(l, []byte("level=error")) }
+	var rs []Replica
+	for i, s := range c.replicas {
+		rs = append(rs, Replica{Name: fmt.Sprintf("node-%d", i), Reader: noHashes{t, store.Local{Store: s}}})
+	}
+	f := New(Config{Disjoint: true}, rs)
+	got, _ := timestamps(t, f, allParams(store.Forward), keep)
+	want, _ := timestamps(t, store.Local{Store: c.union}, allParams(store.Forward), keep)
+	if len(want) == 0 || !maps2Equal(got, want) {
+		t.Fatalf("counts differ from the union's (%d, want %d keys)", len(got), len(want))
+	}
+}
+
+// noHashes is a replica that fails the test when asked for line hashes.
+type noHashes struct {
+	t *testing.T
+	Reader
+}
+
+func (n noHashes) HashedTimestamps(context.Context, store.SelectParams, func([]byte) bool,
+	func(ls, meta labels.Labels, ts []int64, hashes []uint64)) error {
+	n.t.Error("line hashes asked of a disjoint replica")
+	return nil
 }

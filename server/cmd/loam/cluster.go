@@ -235,12 +235,15 @@ type clusterNode struct {
 	misses      *cluster.MissLog
 	ringChanged atomic.Int64 // Unix ns
 	repaired    atomic.Int64 // Unix ns: the begin of the last full repair pass
+	foreign     atomic.Bool  // that pass found streams this node holds without owning them
+	whole       func() bool  // lowQuorum.Whole
 }
 
 // readState is this node's cluster.ReadState.
 func (n *clusterNode) readState() cluster.ReadState {
 	return cluster.ReadState{Node: n.view.self, Started: n.started.UnixNano(), RingChanged: n.ringChanged.Load(),
-		Repaired: n.repaired.Load(), Window: int64(n.repair.Window()), Misses: n.misses.Misses()}
+		Repaired: n.repaired.Load(), Window: int64(n.repair.Window()), Foreign: n.foreign.Load(), Whole: n.whole(),
+		Misses: n.misses.Misses()}
 }
 
 // transport sets how the node calls the others: over TLS when it serves
@@ -301,10 +304,12 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	}
 	rf := c.Ring.ReplicationFactor
 	low := newLowQuorum(c.DataDir, rf, log)
+	n.whole = low.Whole
 	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
 		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow,
-		Done: func(begin time.Time, peers int) {
+		Done: func(begin time.Time, peers, foreign int) {
 			low.Repaired(begin, peers)
+			n.foreign.Store(foreign > 0)
 			n.repaired.Store(begin.UnixNano())
 		},
 		Client: n.client, Scheme: n.scheme}, n.view, st, log, reg)
@@ -495,7 +500,10 @@ func (c *clusterReader) split(ctx context.Context, p store.SelectParams) *fanout
 	if len(owning) == 0 {
 		return nil
 	}
-	one := c.rf > 2 && len(owning) > 2 && c.oneOwner(ctx, members, p)
+	var one, disjoint bool
+	if c.rf > 2 && len(owning) > 2 {
+		one, disjoint = c.oneOwner(ctx, members, p)
+	}
 	if one {
 		c.splits.WithLabelValues("one").Inc()
 	} else {
@@ -518,13 +526,15 @@ func (c *clusterReader) split(ctx context.Context, p store.SelectParams) *fanout
 		}
 		rs = append(rs, fanout.Replica{Name: m.Name, Reader: c.remote(cluster.Peer{Name: m.Name, Addr: m.Addr}), Streams: sh})
 	}
-	return fanout.New(fanout.Config{MaxMissing: 0, Missing: c.failed}, rs)
+	return fanout.New(fanout.Config{MaxMissing: 0, Missing: c.failed, Disjoint: disjoint}, rs)
 }
 
 // oneOwner asks every member for its read state and reports whether a
-// read of p may read each stream from one owner (cluster.OneOwner). A
-// member that does not answer within a second makes it no.
-func (c *clusterReader) oneOwner(ctx context.Context, members []ring.Member, p store.SelectParams) bool {
+// read of p may read each stream from one owner (cluster.OneOwner), and
+// whether each stream is then read from one replica alone
+// (cluster.Disjoint). A member that does not answer within a second makes
+// both no.
+func (c *clusterReader) oneOwner(ctx context.Context, members []ring.Member, p store.SelectParams) (one, disjoint bool) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	states := make([]cluster.ReadState, 0, len(members))
@@ -551,10 +561,13 @@ func (c *clusterReader) oneOwner(ctx context.Context, members []ring.Member, p s
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return false
+			return false, false
 		}
 	}
-	return cluster.OneOwner(states, p.Start, p.End) == nil
+	if cluster.OneOwner(states, p.Start, p.End) != nil {
+		return false, false
+	}
+	return true, cluster.Disjoint(states)
 }
 
 // again reports whether a split read that failed with err, having handed
