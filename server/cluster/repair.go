@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/snappy"
@@ -56,9 +57,13 @@ type RepairOptions struct {
 	Secret   []byte
 	Interval time.Duration // between passes (-ring.repair-interval)
 	Window   time.Duration // how far back a periodic pass compares
-	Scheme   string
-	Client   *http.Client
-	Now      func() time.Time
+	// FirstWindow is how far back the passes compare until one has done
+	// so without failure: a node that was away longer than Window, or lost
+	// its volume, has more to catch up with (zero: Window).
+	FirstWindow time.Duration
+	Scheme      string
+	Client      *http.Client
+	Now         func() time.Time
 	// Done, when set, is told of every pass that compared every peer and
 	// tenant without failure: when it began, with how many peers, and how
 	// many streams with entries in the pass' window this node holds
@@ -76,6 +81,8 @@ type Repairer struct {
 	token string
 	kick  chan struct{}
 	pass  chan struct{} // a token: one pass at a time
+	// caughtUp is set once a pass compared FirstWindow without failure.
+	caughtUp atomic.Bool
 
 	passes   *prometheus.CounterVec
 	sent     prometheus.Counter
@@ -91,6 +98,7 @@ func NewRepairer(opts RepairOptions, r RepairRing, st RepairStore, log *slog.Log
 	if opts.Window <= 0 {
 		opts.Window = 24 * time.Hour
 	}
+	opts.FirstWindow = max(opts.FirstWindow, opts.Window)
 	if opts.Scheme == "" {
 		opts.Scheme = "http"
 	}
@@ -117,6 +125,9 @@ func NewRepairer(opts RepairOptions, r RepairRing, st RepairStore, log *slog.Log
 	}
 	return rp
 }
+
+// CaughtUp reports whether a pass compared FirstWindow without failure.
+func (r *Repairer) CaughtUp() bool { return r.caughtUp.Load() }
 
 // Window is how far back a periodic pass compares.
 func (r *Repairer) Window() time.Duration { return r.opts.Window }
@@ -148,8 +159,13 @@ func (r *Repairer) Run(ctx context.Context, settle time.Duration) {
 			}
 		case <-timer.C:
 		}
-		from := r.opts.Now().Add(-r.opts.Window).UnixNano()
-		_ = r.Pass(ctx, from)
+		window := r.opts.Window
+		if !r.caughtUp.Load() {
+			window = r.opts.FirstWindow
+		}
+		if r.Pass(ctx, r.opts.Now().Add(-window).UnixNano()) == nil {
+			r.caughtUp.Store(true)
+		}
 		timer.Reset(r.opts.Interval)
 	}
 }

@@ -158,3 +158,41 @@ func TestRepairOwnersOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairFirstWindow: the passes of a node that was away compare
+// FirstWindow until one succeeds, then Window: an entry older than Window
+// that it lacks is copied only with a FirstWindow reaching it.
+func TestRepairFirstWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		first  time.Duration
+		copied bool
+	}{
+		{"the periodic window only", 0, false},
+		{"a first window reaching back", 4 * 24 * time.Hour, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stores, ring := repairCluster(t, 2, 2)
+			old := store.Stream{Labels: labels.FromMap(map[string]string{"app": "a"}),
+				Entries: []block.Entry{{T: time.Now().Add(-72 * time.Hour).UnixNano(), Line: []byte("while away")}}}
+			if _, err := stores[0].Append("t1", []store.Stream{old}); err != nil {
+				t.Fatal(err)
+			}
+			rp := NewRepairer(RepairOptions{Self: "n1", Secret: []byte("k"), Interval: time.Hour, Window: time.Hour, FirstWindow: tc.first},
+				peerRing{ring, "n1"}, stores[1], slog.New(slog.DiscardHandler), nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); rp.Run(ctx, time.Millisecond) }()
+			for deadline := time.Now().Add(10 * time.Second); !rp.CaughtUp(); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no pass succeeded within 10s")
+				}
+			}
+			cancel()
+			<-done
+			if got := len(contents(t, stores[1], "t1")) == 1; got != tc.copied {
+				t.Fatalf("the 3-day-old entry copied: %v, want %v", got, tc.copied)
+			}
+		})
+	}
+}

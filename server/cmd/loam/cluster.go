@@ -307,6 +307,7 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	n.whole = low.Whole
 	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
 		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow,
+		FirstWindow: firstRepairWindow(c.DataDir, c.Ring.RepairWindow, time.Now()),
 		Done: func(begin time.Time, peers, foreign int) {
 			low.Repaired(begin, peers)
 			n.foreign.Store(foreign > 0)
@@ -344,6 +345,7 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 		n.repair.Run(ctx, repairSettle)
 	}()
 	go n.watch(ctx)
+	go keepAlive(ctx, c.DataDir, n.repair.CaughtUp, log)
 	if n.deletes != nil {
 		go n.deletes.run(ctx, repairSettle)
 	}
