@@ -231,7 +231,7 @@ func (a *API) seriesParams(r *http.Request) (tenant string, start, end time.Time
 	if start, end, err = timeRange(r, a.now()); err != nil {
 		return
 	}
-	err = rangeTooLong(a.opts.Limits.For(tenant), start, end)
+	err = rangeTooLong(a.limitsFor(tenant), start, end)
 	return
 }
 

@@ -102,8 +102,8 @@ func newTailFilter(expr *logql.LogSelectorExpr) (tailFilter, error) {
 // as the engine does for queries: the pipeline does not see the tenant.
 func untagTenant(f tailFilter) tailFilter {
 	type split struct {
-		rest labels.Labels
-		id   string
+		stream, rest labels.Labels
+		id           string
 	}
 	var mu sync.Mutex // f serialises itself; this guards the cache
 	splits := map[uint64]split{}
@@ -111,13 +111,13 @@ func untagTenant(f tailFilter) tailFilter {
 		h := stream.Hash()
 		mu.Lock()
 		s, ok := splits[h]
-		if !ok {
+		if !ok || !s.stream.Equal(stream) { // a hash is not proof
 			rest, id, tagged := tenants.Untag(stream)
 			if !tagged {
 				mu.Unlock()
 				return f(stream, ts, line, meta)
 			}
-			s = split{rest, id}
+			s = split{stream, rest, id}
 			if len(splits) < 1<<16 {
 				splits[h] = s
 			}

@@ -231,6 +231,9 @@ func TestMultiTenantLimits(t *testing.T) {
 		{"series: b's", `/loki/api/v1/query?query=sum by (__tenant_id__) (count_over_time({app="web"}[5m]))`, "a|b", 400, "maximum number of series (1)"},
 		{"series: narrowed to a, still b's bound", `/loki/api/v1/query?query=count_over_time({__tenant_id__="a"}[5m])`, "a|b", 400, "maximum number of series (1)"},
 		{"drilldown limits", `/loki/api/v1/drilldown-limits`, "a|b", 200, `"max_entries_limit_per_query":2,`},
+		{"length of labels: a's", `/loki/api/v1/labels?start=` + fmt.Sprint(now.Add(-2*time.Hour).Unix()), "a|b", 400, "limit: 1h"},
+		{"length of series: a's", `/loki/api/v1/series?match[]={app="web"}&start=` + fmt.Sprint(now.Add(-2*time.Hour).Unix()), "a|b", 400, "limit: 1h"},
+		{"length of labels: b alone has none", `/loki/api/v1/labels?start=` + fmt.Sprint(now.Add(-2*time.Hour).Unix()), "b", 200, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
