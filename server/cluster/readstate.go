@@ -21,15 +21,18 @@ import (
 //
 //   - every member made a full repair pass (compared with every peer,
 //     without failure) that began after the last start of any member and
-//     the last change of the ring any member saw: what was missed while a
-//     node was down, empty or not yet an owner was copied then, and
+//     the last change of the ring any member saw, and after the pushes
+//     placed before it had landed (a push timeout later): what was missed
+//     while a node was down, empty or not yet an owner was copied then,
+//     and
 //   - the read starts no earlier than the window those passes compared,
 //     and
 //   - no member, as a writer, knows of a push it acknowledged that an
 //     owner may lack in the read's range: one still in flight to that
-//     owner, or one the owner failed (or refused part of) after its last
-//     full pass began. The Replicator records these (MissLog) before a push
-//     is acknowledged.
+//     owner, or one the owner failed (or refused part of) and that was
+//     acknowledged after the owner's last full pass began. The Replicator
+//     records these (MissLog) before a push is acknowledged. Passes compare
+//     entries of any time to come, so that the read's end needs no check.
 //
 // A writer that restarted forgot its misses, but its start makes every
 // member's pass before it too old. Times are compared across nodes, so
@@ -50,6 +53,10 @@ type ReadState struct {
 	// and Window how far back before that the pass compared.
 	Repaired int64 `json:"repaired"`
 	Window   int64 `json:"window"`
+	// PushTimeout is how long a push this node writes may stay on its way
+	// to an owner (-cluster.push-timeout): one placed on the ring before
+	// a change may land after it.
+	PushTimeout int64 `json:"push_timeout"`
 	// Foreign is set when that pass found streams with entries in its
 	// window that the node holds without owning them; Whole when the node
 	// reads everything it holds for a split read (see Share).
@@ -75,15 +82,17 @@ type Miss struct {
 func OneOwner(states []ReadState, start, end int64) error {
 	skew := int64(clockSkew)
 	var epoch int64 // the last start or ring change any member saw
+	var flight int64
 	by := make(map[string]*ReadState, len(states))
 	for i := range states {
 		s := &states[i]
 		epoch = max(epoch, s.Started, s.RingChanged)
+		flight = max(flight, s.PushTimeout)
 		by[s.Node] = s
 	}
 	for i := range states {
 		s := &states[i]
-		if s.Repaired <= epoch+skew {
+		if s.Repaired <= epoch+flight+skew {
 			return fmt.Errorf("%s has made no full repair pass since %s", s.Node, time.Unix(0, epoch).UTC().Format(time.RFC3339))
 		}
 		if start < s.Repaired-s.Window+skew {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loam-logs/loam/server/store"
 )
 
 func TestOneOwner(t *testing.T) {
@@ -35,6 +37,11 @@ func TestOneOwner(t *testing.T) {
 			ss[1].Started = t0 + 20*s
 			return ss
 		}, t0 - 60*min, t0, "has made no full repair pass since"},
+		{"passes before pushes placed on the old ring could land", func() []ReadState {
+			ss := healthy()
+			ss[1].PushTimeout = int64(10 * time.Second)
+			return ss
+		}, t0 - 60*min, t0, "made no full repair pass"},
 		{"a ring change after the passes", func() []ReadState {
 			ss := healthy()
 			ss[2].RingChanged = t0 + 9*s
@@ -137,10 +144,13 @@ func TestMissLog(t *testing.T) {
 	ok := l.Send("b", 10, 20)
 	bad := l.Send("b", 30, 40)
 	other := l.Send("c", 5, 6)
-	got := l.Misses()
+	if got := l.Misses(); len(got) != 0 {
+		t.Fatalf("pushes not acknowledged yet matter to no read: %v", got)
+	}
+	l.Acked([]uint64{ok, bad, other}, nil)
 	want := []Miss{{Node: "b", Min: 10, Max: 40, InFlight: true}, {Node: "c", Min: 5, Max: 6, InFlight: true}}
-	if !equalMisses(got, want) {
-		t.Fatalf("in flight: %v, want %v", got, want)
+	if got := l.Misses(); !equalMisses(got, want) {
+		t.Fatalf("acknowledged, in flight: %v, want %v", got, want)
 	}
 	l.Done(ok, false)
 	l.Done(bad, true)
@@ -150,12 +160,20 @@ func TestMissLog(t *testing.T) {
 	if got := l.Misses(); !equalMisses(got, want) {
 		t.Fatalf("after the answers: %v, want %v", got, want)
 	}
+	// A failure before the acknowledgement is stamped with the
+	// acknowledgement: the quorum stored the push only then.
 	now = now.Add(time.Second)
 	l.Missed("b", 1, 2)
 	l.Missed("a", 7, 8)
-	want = []Miss{{Node: "a", Min: 7, Max: 8, At: now.UnixNano()}, {Node: "b", Min: 1, Max: 40, At: now.UnixNano()}}
+	now = now.Add(3 * time.Second)
+	l.Acked(nil, []string{"a"})
+	want = []Miss{{Node: "a", Min: 7, Max: 8, At: now.UnixNano()}, {Node: "b", Min: 1, Max: 40, At: now.Add(-3 * time.Second).UnixNano()}}
 	if got := l.Misses(); !equalMisses(got, want) {
-		t.Fatalf("merged: %v, want %v", got, want)
+		t.Fatalf("merged and stamped: %v, want %v", got, want)
+	}
+	l.Forget(func(node string) bool { return node != "a" })
+	if got := l.Misses(); len(got) != 1 || got[0].Node != "b" {
+		t.Fatalf("after forgetting a: %v", got)
 	}
 }
 
@@ -224,5 +242,30 @@ func TestReadStateEndpoint(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("POST without a token: %d", resp.StatusCode)
+	}
+}
+
+// TestReplicateStampsMissesAtAck: an owner skipped at once is recorded as
+// missing the push from its acknowledgement on, when the quorum holds it,
+// not from the moment it was skipped.
+func TestReplicateStampsMissesAtAck(t *testing.T) {
+	rep, ring, nodes := testCluster(t, 3, 3, nil)
+	misses := NewMissLog()
+	rep.opts.Misses = misses
+	ring.down.Store("n1", true)
+	nodes[2].app = appenderFunc(func(tenant string, s []store.Stream) ([]store.Rejected, error) {
+		time.Sleep(300 * time.Millisecond)
+		return nodes[2].st.Append(tenant, s)
+	})
+	begin := time.Now()
+	if _, err := rep.Append("t1", streamsOf(2, 2, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	got := misses.Misses()
+	if len(got) != 1 || got[0].Node != "n1" {
+		t.Fatalf("misses: %+v, want n1's", got)
+	}
+	if at := time.Unix(0, got[0].At); at.Sub(begin) < 300*time.Millisecond {
+		t.Fatalf("n1's miss stamped %s after the push began; the quorum had it only after 300ms", at.Sub(begin))
 	}
 }

@@ -159,6 +159,7 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 	if misses != nil {
 		lo, hi = span(streams)
 	}
+	var ids []uint64 // of the pushes to peers, with misses
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Timeout)
 	var wg sync.WaitGroup
 	for i := range targets {
@@ -177,6 +178,7 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 		var id uint64
 		if misses != nil {
 			id = misses.Send(t.peer.Name, lo, hi)
+			ids = append(ids, id)
 		}
 		wg.Add(1)
 		go func() {
@@ -208,6 +210,13 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 	if err := tr.err(); err != nil {
 		r.refused.Inc()
 		return nil, err
+	}
+	if misses != nil {
+		var failed []string
+		for _, i := range tr.failedNodes() {
+			failed = append(failed, targets[i].peer.Name)
+		}
+		misses.Acked(ids, failed)
 	}
 	return tr.rejected(streams), nil
 }
@@ -456,6 +465,20 @@ func (t *tracker) report(node int, streams []int, rej []rejectedEntry, err error
 		t.closed = true
 		close(t.done)
 	}
+}
+
+// failedNodes returns the nodes that failed or refused part of the push,
+// of those that answered before it was done.
+func (t *tracker) failedNodes() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []int
+	for i, n := range t.nodes {
+		if n.err != nil || len(n.rejected) > 0 {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // err is the push's error once done: nil when every stream has its quorum.

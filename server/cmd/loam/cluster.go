@@ -237,13 +237,14 @@ type clusterNode struct {
 	repaired    atomic.Int64 // Unix ns: the begin of the last full repair pass
 	foreign     atomic.Bool  // that pass found streams this node holds without owning them
 	whole       func() bool  // lowQuorum.Whole
+	pushTimeout time.Duration
 }
 
 // readState is this node's cluster.ReadState.
 func (n *clusterNode) readState() cluster.ReadState {
 	return cluster.ReadState{Node: n.view.self, Started: n.started.UnixNano(), RingChanged: n.ringChanged.Load(),
-		Repaired: n.repaired.Load(), Window: int64(n.repair.Window()), Foreign: n.foreign.Load(), Whole: n.whole(),
-		Misses: n.misses.Misses()}
+		Repaired: n.repaired.Load(), Window: int64(n.repair.Window()), PushTimeout: int64(n.pushTimeout),
+		Foreign: n.foreign.Load(), Whole: n.whole(), Misses: n.misses.Misses()}
 }
 
 // transport sets how the node calls the others: over TLS when it serves
@@ -304,7 +305,7 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	}
 	rf := c.Ring.ReplicationFactor
 	low := newLowQuorum(c.DataDir, rf, log)
-	n.whole = low.Whole
+	n.whole, n.pushTimeout = low.Whole, c.Cluster.PushTimeout
 	n.repair = cluster.NewRepairer(cluster.RepairOptions{Self: n.view.self, Secret: secret,
 		Interval: c.Ring.RepairInterval, Window: c.Ring.RepairWindow,
 		FirstWindow: firstRepairWindow(c.DataDir, c.Ring.RepairWindow, time.Now()),
@@ -366,9 +367,20 @@ func (n *clusterNode) watch(ctx context.Context) {
 			return
 		case <-ch:
 			n.ringChanged.Store(time.Now().UnixNano())
+			n.misses.Forget(n.member)
 			n.repair.Kick()
 		}
 	}
+}
+
+// member reports whether name is a member of the ring that has not left.
+func (n *clusterNode) member(name string) bool {
+	for _, m := range n.ring.Members() {
+		if m.Name == name {
+			return m.State != ring.Left
+		}
+	}
+	return false
 }
 
 // leave hands this node's data to the nodes that own it without this one,
@@ -534,10 +546,10 @@ func (c *clusterReader) split(ctx context.Context, p store.SelectParams) *fanout
 // oneOwner asks every member for its read state and reports whether a
 // read of p may read each stream from one owner (cluster.OneOwner), and
 // whether each stream is then read from one replica alone
-// (cluster.Disjoint). A member that does not answer within a second makes
-// both no.
+// (cluster.Disjoint). A member that does not answer within
+// readStateTimeout makes both no.
 func (c *clusterReader) oneOwner(ctx context.Context, members []ring.Member, p store.SelectParams) (one, disjoint bool) {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	ctx, cancel := context.WithTimeout(ctx, readStateTimeout)
 	defer cancel()
 	states := make([]cluster.ReadState, 0, len(members))
 	errs := make([]error, 0, len(members))
@@ -571,6 +583,10 @@ func (c *clusterReader) oneOwner(ctx context.Context, members []ring.Member, p s
 	}
 	return true, cluster.Disjoint(states)
 }
+
+// readStateTimeout bounds the wait for the members' read states: past
+// it, the read meets a quorum of owners of each stream instead.
+const readStateTimeout = 300 * time.Millisecond
 
 // again reports whether a split read that failed with err, having handed
 // nothing over, is read again unsplit.
