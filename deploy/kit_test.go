@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -64,32 +63,15 @@ func decodeInto[T any](list *[]T, data []byte) error {
 // build runs kubectl kustomize on dir and decodes its output.
 func build(t *testing.T, dir string) *kit {
 	t.Helper()
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed: the overlays cannot be built (CI has it)")
-	}
-	cmd := exec.Command(kubectl, "kustomize", dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
-	}
 	k := &kit{objectsByKind: map[string]int{}}
-	for i, doc := range strings.Split(string(out), "\n---\n") {
-		if strings.TrimSpace(doc) == "" {
-			continue
-		}
-		js, err := yaml.YAMLToJSONStrict([]byte(doc))
-		if err != nil {
-			t.Fatalf("%s: object %d: %v", dir, i, err)
-		}
+	for i, js := range kustomizeDocs(t, dir) {
 		var head struct{ APIVersion, Kind string }
 		if err := json.Unmarshal(js, &head); err != nil {
 			t.Fatalf("%s: object %d: %v", dir, i, err)
 		}
 		gvk := head.APIVersion + "/" + head.Kind
 		k.objectsByKind[gvk]++
+		var err error
 		switch gvk {
 		case "v1/Namespace":
 			err = decodeInto(&k.namespaces, js)
