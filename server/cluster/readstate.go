@@ -36,13 +36,13 @@ import (
 //
 // A writer that restarted forgot its misses, but its start makes every
 // member's pass before it too old. Times are compared across nodes, so
-// each comparison allows clockSkew.
+// each comparison allows ClockSkew.
 
 // PathReadState is the endpoint of a node's ReadState.
 const PathReadState = "/internal/readstate"
 
-// clockSkew is how far apart the clocks of two nodes may be.
-const clockSkew = 2 * time.Second
+// ClockSkew is how far apart the clocks of two nodes may be.
+const ClockSkew = 2 * time.Second
 
 // ReadState is what a node tells a read's planner (Unix nanoseconds).
 type ReadState struct {
@@ -80,7 +80,7 @@ type Miss struct {
 // stream from one owner, given the ReadState of every member; otherwise
 // why not.
 func OneOwner(states []ReadState, start, end int64) error {
-	skew := int64(clockSkew)
+	skew := int64(ClockSkew)
 	var epoch int64 // the last start or ring change any member saw
 	var flight int64
 	by := make(map[string]*ReadState, len(states))

@@ -343,7 +343,11 @@ func (n *clusterNode) serve(c *config, st *store.Store, log *slog.Logger, reg pr
 	n.stop, n.done = cancel, make(chan struct{})
 	go func() {
 		defer close(n.done)
-		n.repair.Run(ctx, repairSettle)
+		// A pass that a read from one owner may count on begins a push
+		// timeout (and the clock skew allowed) after the change of the
+		// ring that started it (cluster.OneOwner): pushes placed before the
+		// change have landed by then.
+		n.repair.Run(ctx, max(repairSettle, c.Cluster.PushTimeout+cluster.ClockSkew+time.Second))
 	}()
 	go n.watch(ctx)
 	go keepAlive(ctx, c.DataDir, n.repair.CaughtUp, log)
