@@ -6,17 +6,21 @@
 # (robust to other load on the machine):
 #   cores    the loam processes' own CPU seconds (utime + stime) from the
 #            start of the push until they are idle after POST /flush, over D:
-#            ingest, WAL, flushes and the live merges the push left behind;
+#            ingest, WAL and flushes (-compaction.fan-in 1000: no live merge
+#            runs during a run; the merges are measured apart, below);
 #   rss      VmRSS sampled every 2 s during the push (mean) and VmHWM (peak);
 #   query    VmHWM once four queries of the kinds dashboards run (a log
 #            query, count_over_time, rate with | json, topk of
 #            bytes_over_time, over all streams) ran at once, twice, on the
 #            flushed data (the cluster: asked of node 0, the most of any node);
 #   wal      the largest size of the WAL directory seen during the push;
-#   live     block bytes once flushed and the live merges are done;
-#   cold     block bytes and CPU seconds of the merge of the day into hourly
-#            blocks (-compaction.compression, as every past day ends up),
-#            by a restart on the same data with -compaction.cold-after 1s.
+#   live     block bytes once flushed (level-0 blocks, uncompressed);
+#   fast     block bytes and CPU seconds of a merge of the day at the live
+#            merges' effort (-block.compression fastest, as today's data is
+#            merged, about log16(blocks of the day) times), and
+#   cold     at the cold merge's (-compaction.compression best, as every
+#            past day ends up): each by a restart of each node alone on a
+#            copy of its data with -compaction.cold-after 1s.
 # Then internal/sizingfit fits the formula of docs/sizing.md to the grid and
 # checks it against the runs named check-*.
 #
@@ -31,12 +35,14 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 pids=() urls=() gossip=() sampler=
 cleanup() {
+  set +e # a process already gone must not stop the others' kill
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 dur=${SIZING_DURATION:-60}
 runs=${SIZING_RUNS:-"r1-500-100-200 1 500 100 200
 r1-1000-100-200 1 1000 100 200
@@ -71,10 +77,16 @@ while True:
     finally:
         u.close(); t.close()'
 }
-for i in 0 1 2; do
-  urls+=("http://127.0.0.1:$(freeport)")
-  gossip+=("$(freeport)")
-done
+# ports: fresh ports for the next start: held for long, they may be taken
+# by another process of the machine in between.
+ports() {
+  local i
+  urls=() gossip=()
+  for i in 0 1 2; do
+    urls+=("http://127.0.0.1:$(freeport)")
+    gossip+=("$(freeport)")
+  done
+}
 join() { local IFS=,; echo "$*"; }
 cpu() { # CPU seconds so far of the processes, summed
   local p
@@ -96,6 +108,7 @@ start() {
   local n=$1 dir=$2 i j args
   shift 2
   pids=()
+  ports
   for ((i = 0; i < n; i++)); do
     args=(-http.addr "${urls[i]#http://}" -data.dir "$dir/node-$i" -node.name "node-$i")
     if [ "$n" -gt 1 ]; then
@@ -160,6 +173,7 @@ merge() {
 }
 merge_one() { # DIR EFFORT: the CPU seconds of loam on DIR until idle
   local p c
+  ports
   "$loam" -http.addr "${urls[0]#http://}" -data.dir "$1" -compaction.cold-after 1s -compaction.compression "$2" \
     >"$work/merge.log" 2>&1 &
   p=$!
@@ -178,7 +192,7 @@ queries() {
   for i in 1 2; do
     c=()
     for q in '{job="bench"} |= "timeout"' 'sum by (namespace) (count_over_time({job="bench"} |= "error" [1m]))' \
-      'sum by (level) (rate({job="bench"} | json [1m]))' 'topk(10, sum by (pod) (bytes_over_time({job="bench"}[5m])))'; do
+      'sum by (level) (rate({job="bench"} | json [1m]))' 'topk(5, sum by (container) (bytes_over_time({job="bench"}[5m])))'; do
       curl -sf -G -o /dev/null "$1/loki/api/v1/query_range" --data-urlencode "query=$q" \
         --data-urlencode "start=$start" --data-urlencode "end=$end" --data-urlencode step=15s --data-urlencode limit=1000 &
       c+=($!)
@@ -205,7 +219,10 @@ while read -r name n rate streams size; do
   echo "== $name: $n node(s), replication factor $n, $rate lines/s of $size B over $streams streams, ${dur}s"
   data=$work/data
   rm -rf "$data"
-  start "$n" "$data"
+  # A fan-in no 60 s run reaches: no live merge runs during the push, so
+  # that its CPU is that of ingest and flushes alone, the merges being
+  # measured apart below.
+  start "$n" "$data" -compaction.fan-in 1000
   idle_rss=0
   for p in "${pids[@]}"; do idle_rss=$((idle_rss + $(kib VmRSS "$p"))); done
   # The sampler: every 2 s, the summed VmRSS and the WAL directories' size.

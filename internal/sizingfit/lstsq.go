@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"math"
+	"slices"
 )
 
 // lstsq returns the coefficients β that minimise Σ (y_i − x_i·β)², from the
@@ -72,4 +73,53 @@ func lstsq(x [][]float64, y []float64) ([]float64, error) {
 		beta[i] = a[i][k] / a[i][i] / scale[i]
 	}
 	return beta, nil
+}
+
+// lstsqNonNeg is lstsq with every coefficient but those of the columns in
+// free kept at 0 or above: a column whose coefficient comes out negative is
+// dropped (its coefficient 0) and the rest fitted again, the most negative
+// first. The runs are too few and too noisy for a term that cannot be
+// negative (bytes per stream, MiB per head byte) to be fitted below 0.
+func lstsqNonNeg(x [][]float64, y []float64, free ...int) ([]float64, error) {
+	if len(x) == 0 {
+		return lstsq(x, y)
+	}
+	k := len(x[0])
+	keep := make([]bool, k)
+	for j := range keep {
+		keep[j] = true
+	}
+	for {
+		var cols []int
+		for j, ok := range keep {
+			if ok {
+				cols = append(cols, j)
+			}
+		}
+		sub := make([][]float64, len(x))
+		for i, row := range x {
+			if len(row) != k {
+				return nil, errors.New("rows of different lengths")
+			}
+			for _, j := range cols {
+				sub[i] = append(sub[i], row[j])
+			}
+		}
+		b, err := lstsq(sub, y)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float64, k)
+		worst, at := 0.0, -1
+		for i, j := range cols {
+			out[j] = b[i]
+			if b[i] < worst && !slices.Contains(free, j) {
+				worst, at = b[i], j
+			}
+		}
+		if at < 0 {
+			return out, nil
+		}
+		keep[at] = false
+	}
 }

@@ -43,3 +43,29 @@ func TestLstsq(t *testing.T) {
 		})
 	}
 }
+
+func TestLstsqNonNeg(t *testing.T) {
+	// y = 2 + 0.5·x1 − 0.01·x2: the x2 term is dropped and the rest refitted.
+	x := [][]float64{{1, 0, 0}, {1, 2, 10}, {1, 4, 0}, {1, 6, 10}}
+	y := make([]float64, len(x))
+	for i, r := range x {
+		y[i] = 2 + 0.5*r[1] - 0.01*r[2]
+	}
+	got, err := lstsqNonNeg(x, y, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[2] != 0 || got[1] <= 0 || math.Abs(got[0]-1.95) > 0.05 {
+		t.Errorf("lstsqNonNeg = %v, want x2's coefficient 0 and the others near 1.95, 0.5", got)
+	}
+	// A negative intercept stays when it is free.
+	for i, r := range x {
+		y[i] = -1 + 0.5*r[1] + 0.1*r[2]
+	}
+	if got, err = lstsqNonNeg(x, y, 0); err != nil || math.Abs(got[0]+1) > 1e-9 || math.Abs(got[2]-0.1) > 1e-9 {
+		t.Errorf("lstsqNonNeg = %v, %v; want -1, 0.5, 0.1", got, err)
+	}
+	if _, err := lstsqNonNeg([][]float64{{1, 2}, {1}}, []float64{1, 2}); err == nil {
+		t.Errorf("ragged rows accepted")
+	}
+}

@@ -123,7 +123,7 @@ func fit(runs []run, st store) (*model, error) {
 		{"flushed blocks", xd, live, &m.Live}, {"blocks merged live", xd, fast, &m.Fast},
 		{"blocks merged cold", xd, cold, &m.Disk}, {"WAL", xw, wal, &m.WAL},
 	} {
-		if *f.to, err = lstsq(f.x, f.y); err != nil {
+		if *f.to, err = lstsqNonNeg(f.x, f.y, 0); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.what, err)
 		}
 	}
