@@ -27,9 +27,14 @@
 #   SIZING_DURATION=60     seconds of each push (the head fills in
 #                          min(8 MiB / (R·B), 2 min): shorter runs see less of it)
 #   SIZING_RUNS="…"        the runs, one "name nodes rate streams bytes" per
-#                          line (rate: lines/s pushed, in total); default below
+#                          line (rate: lines/s pushed, in total); default below;
+#                          empty: none (only the phases that follow)
+#   SIZING_LIVE="…"        live merges measured apart, "rate streams bytes" a
+#                          line (default: two; empty: none)
 #   SIZING_OUT=file        keeps the table (TSV) there (default: printed only)
-#   SIZING_SHORT=1         a smoke run: two runs of 5 s
+#   SIZING_QUERY_LINES=n   lines of the data set the queries' memory is
+#                          measured on at the end (default 1,000,000; 0: none)
+#   SIZING_SHORT=1         a smoke run: two runs of 5 s and 100,000 lines to query
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -44,7 +49,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 dur=${SIZING_DURATION:-60}
-runs=${SIZING_RUNS:-"r1-500-100-200 1 500 100 200
+runs=${SIZING_RUNS-"r1-500-100-200 1 500 100 200
 r1-1000-100-200 1 1000 100 200
 r1-4000-100-200 1 4000 100 200
 r1-1000-1000-200 1 1000 1000 200
@@ -172,10 +177,12 @@ merge() {
   echo "$t $c"
 }
 merge_one() { # DIR EFFORT: the CPU seconds of loam on DIR until idle
-  local p c
+  local p c args=(-compaction.cold-after 1s -compaction.compression "$2")
+  # live: one live merge of all the level-0 blocks (a fan-in of their
+  # number), as today's blocks are merged: no templated lines.
+  [ "$2" = live ] && args=(-compaction.fan-in "$(find "$1/blocks" -name 'L0-*.blk' | wc -l)")
   ports
-  "$loam" -http.addr "${urls[0]#http://}" -data.dir "$1" -compaction.cold-after 1s -compaction.compression "$2" \
-    >"$work/merge.log" 2>&1 &
+  "$loam" -http.addr "${urls[0]#http://}" -data.dir "$1" "${args[@]}" >"$work/merge.log" 2>&1 &
   p=$!
   pids=("$p")
   ready "${urls[0]}"
@@ -185,10 +192,11 @@ merge_one() { # DIR EFFORT: the CPU seconds of loam on DIR until idle
   stop
   echo "$c"
 }
-# queries URL: the four queries at once, twice, over the last 15 minutes.
+# queries URL [SECONDS]: the four queries at once, twice, over the last
+# SECONDS (900).
 queries() {
   local q i end start c
-  end=$(date +%s) start=$(($(date +%s) - 900))
+  end=$(date +%s) start=$(($(date +%s) - ${2:-900}))
   for i in 1 2; do
     c=()
     for q in '{job="bench"} |= "timeout"' 'sum by (namespace) (count_over_time({job="bench"} |= "error" [1m]))' \
@@ -234,8 +242,13 @@ while read -r name n rate streams size; do
   done) >"$work/samples" 2>/dev/null &
   sampler=$!
   c0=$(cpu "${pids[@]}")
+  # A push a second from each of pushbench's two workers, as Fluent Bit
+  # sends one a second; 10 lines per stream in a push, fewer when there
+  # are so many streams that a push could not reach them all within 10 s.
+  batch=$((rate / 2 > 10 ? rate / 2 : 10))
+  per=$((rate * 10 / streams)) per=$((per < 1 ? 1 : per > 10 ? 10 : per))
   "$work/pushbench" -url "$(join "${urls[@]:0:n}")" -pid "$(join "${pids[@]}")" -streams "$streams" \
-    -rate "$rate" -batch $((rate / 2 > 10 ? rate / 2 : 10)) -line-bytes "$size" -unique -duration "${dur}s" | tee "$work/push.txt"
+    -rate "$rate" -batch "$batch" -per-stream "$per" -line-bytes "$size" -unique -duration "${dur}s" | tee "$work/push.txt"
   kill "$sampler"; wait "$sampler" 2>/dev/null || true; sampler=
   for u in "${urls[@]:0:n}"; do curl -sf -XPOST "$u/flush" >/dev/null; done
   idle "${pids[@]}"
@@ -262,8 +275,57 @@ while read -r name n rate streams size; do
       cpu / secs / n, idle / n / 1024, (k ? r / k : 0) / n / 1024, peak / n / 1024, qpeak / 1024, w / n, live / n, fast / n, fcpu / n, cold / n, ccpu / n }' \
     "$work/samples" | tee -a "$out"
 done <<<"$runs"
+
+# Today's blocks, merged live (-block.compression fastest, no templated
+# lines), against the merge at the same effort the runs measure (a cold one,
+# with templated lines): SIZING_LIVE runs ("rate streams bytes", one node,
+# one a line), each pushed for the runs' duration and merged both ways.
+lives=${SIZING_LIVE-"1000 500 500
+4000 1000 1000"}
+[ "${SIZING_SHORT:-}" = 1 ] && lives="1000 100 500"
+while read -r rate streams size; do
+  [ -n "$rate" ] || continue
+  echo "== a live merge: $rate lines/s of $size B over $streams streams, ${dur}s"
+  rm -rf "$work/data"
+  start 1 "$work/data" -compaction.fan-in 1000
+  "$work/pushbench" -url "${urls[0]}" -streams "$streams" -rate "$rate" -batch $((rate / 2)) -line-bytes "$size" \
+    -unique -duration "${dur}s" | grep '^accepted'
+  curl -sf -XPOST "${urls[0]}/flush" >/dev/null
+  idle "${pids[0]}"
+  stop
+  n=$(find "$work/data/node-0/blocks" -name 'L0-*.blk' | wc -l)
+  if [ "$n" -lt 2 ]; then echo "a single level-0 block: nothing to merge live"; continue; fi
+  read -r lb lc < <(merge "$work/data" live)
+  read -r fb fc < <(merge "$work/data" fastest)
+  echo "$n level-0 blocks of $(sum_bytes "$work/data" blocks) B: merged live $lb B in $lc CPU-s, merged cold at the same effort $fb B in $fc CPU-s"
+done <<<"$lives"
+
+# The queries' memory over more data than a run holds: SIZING_QUERY_LINES
+# unique lines of 500 B over 1,000 streams, spread over the last hour,
+# pushed as fast as they go and flushed (merged live, as today's data is); then, loam started
+# afresh on that data (a process whose peak is the queries' own), the four
+# queries at once, twice, over that hour: VmRSS before, VmHWM after.
+qlines=${SIZING_QUERY_LINES:-1000000}
+[ "${SIZING_SHORT:-}" = 1 ] && qlines=100000
+if [ "$qlines" -gt 0 ]; then
+  echo "== queries over $qlines lines of 500 B, 1,000 streams, one hour"
+  rm -rf "$work/data"
+  start 1 "$work/data"
+  "$work/pushbench" -url "${urls[0]}" -pid "${pids[0]}" -streams 1000 -line-bytes 500 -unique \
+    -total "$qlines" -span 1h -duration 30m | grep -E '^(accepted|server)'
+  curl -sf -XPOST "${urls[0]}/flush" >/dev/null
+  sleep 10
+  idle "${pids[0]}"
+  stop
+  start 1 "$work/data"
+  sleep 2
+  before=$(kib VmRSS "${pids[0]}")
+  queries "${urls[0]}" 3600
+  echo "query memory over $(bytes "$work/data/node-0/blocks") block bytes: RSS before $((before / 1024)) MiB, peak after the queries $(($(kib VmHWM "${pids[0]}") / 1024)) MiB"
+  stop
+fi
 echo
 column -t -s $'\t' "$out"
 [ -z "${SIZING_OUT:-}" ] || cp "$out" "$SIZING_OUT"
 echo
-"$work/sizingfit" "$out"
+if [ "$(wc -l <"$out")" -gt 3 ]; then "$work/sizingfit" "$out"; fi

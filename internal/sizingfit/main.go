@@ -55,17 +55,19 @@ func report(w io.Writer, runs []run, st store) error {
 	}
 	fmt.Fprintf(w, "per node; L: lines/s it stores (rate·RF/nodes), B: bytes per line, S: streams,\n")
 	fmt.Fprintf(w, "H: head bytes = min(%.0f MiB, L·B·%s)\n", st.maxBytes/mib, st.maxAge)
-	fmt.Fprintf(w, "  cores        = %.4f + L·(%.3g + %.3g·B)   (×%.2f for a node of a replicated cluster)\n",
-		m.CPUBase, m.CPULine, m.CPUByte, m.Repl)
-	fmt.Fprintf(w, "  merges       = L·B·(levels·%.3g + %.3g) cores, levels = ⌊log_%.0f(86400 s / flush interval)⌋\n",
-		m.FastCPU, m.ColdCPU, st.fanIn)
+	fmt.Fprintf(w, "  cores        = %.4f + %.3g·S + L·(%.3g + %.3g·B)   (a node of a replicated cluster: + %.4f, and ×%.2f on the L term)\n",
+		m.CPUBase, m.CPUStream, m.CPULine, m.CPUByte, m.ClusterBase, m.Repl)
+	fmt.Fprintf(w, "  merges       = levels·(L·(%.3g + %.3g·B) + %.3g·S·M) + L·(%.3g + %.3g·B) + %.3g·S/3600 cores,\n",
+		m.FastCPU[0], m.FastCPU[1], m.FastCPU[2], m.ColdCPU[0], m.ColdCPU[1], m.ColdCPU[2])
+	fmt.Fprintf(w, "                 levels = ⌊log_%.0f(86400 s / flush interval)⌋, M = merges/s = 1/(flush interval·%.0f):\n", st.fanIn, st.fanIn-1)
+	fmt.Fprintf(w, "                 the live merges, then the cold one into hourly blocks\n")
 	for _, c := range []struct {
 		name string
 		c    []float64
 	}{{"peak RSS MiB", m.Mem}, {"mean RSS MiB", m.MemMean}} {
-		fmt.Fprintf(w, "  %-12s = %.1f + %.3g·H/MiB + %.4f·S", c.name, c.c[0], c.c[1]*mib, c.c[2])
-		if len(c.c) > 3 {
-			fmt.Fprintf(w, " + %.1f if RF > 1", c.c[3])
+		fmt.Fprintf(w, "  %-12s = %.1f + %.3g·H/MiB + %.4f·S + %.3g·L·B/(MB/s)", c.name, c.c[0], c.c[1]*mib, c.c[2], c.c[3]*1e6)
+		if len(c.c) > 4 {
+			fmt.Fprintf(w, " + %.1f if RF > 1", c.c[4])
 		}
 		fmt.Fprintln(w)
 	}
@@ -75,7 +77,7 @@ func report(w io.Writer, runs []run, st store) error {
 	}{{"flushed", m.Live}, {"merged live", m.Fast}, {"merged cold", m.Disk}} {
 		fmt.Fprintf(w, "  %-12s = %.4f·line bytes + %.0f B·S per block\n", c.name, c.c[0], c.c[1])
 	}
-	fmt.Fprintf(w, "  query RSS    = %.1f + %.3g·stored line MiB   (peak after four queries at once over all of it)\n", m.Query[0], m.Query[1])
+	fmt.Fprintf(w, "  query RSS    = %.1f + %.3g·stored line MiB + %.4f·S   (peak after four queries at once over all of it)\n", m.Query[0], m.Query[1], m.Query[2])
 	fmt.Fprintf(w, "  WAL          = %.2f MiB + %.3g·H\n", m.WAL[0]/mib, m.WAL[1])
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-22s %6s %5s %5s  %13s  %13s  %13s  %13s  %11s  %11s  %11s  %11s\n", "run: measured/formula", "L", "B", "S",
@@ -98,16 +100,30 @@ func report(w io.Writer, runs []run, st store) error {
 				rel(p.MergeCPU, r.FastCPU+r.ColdCPU), rel(p.WAL, r.WALMax)}})
 		}
 	}
-	if len(checks) == 0 {
-		return nil
+	if len(checks) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "check runs, (formula − measured)/measured:")
+		for _, c := range checks {
+			fmt.Fprintf(w, "  %-22s cores %+.0f%%, peak RSS %+.0f%%, mean RSS %+.0f%%, query RSS %+.0f%%, disk merged live %+.0f%%, cold %+.0f%%, merge CPU %+.0f%%, WAL %+.0f%%\n",
+				c.name, 100*c.e[0], 100*c.e[1], 100*c.e[2], 100*c.e[3], 100*c.e[4], 100*c.e[5], 100*c.e[6], 100*c.e[7])
+		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "check runs, (formula − measured)/measured:")
-	for _, c := range checks {
-		fmt.Fprintf(w, "  %-22s cores %+.0f%%, peak RSS %+.0f%%, mean RSS %+.0f%%, query RSS %+.0f%%, disk merged live %+.0f%%, cold %+.0f%%, merge CPU %+.0f%%, WAL %+.0f%%\n",
-			c.name, 100*c.e[0], 100*c.e[1], 100*c.e[2], 100*c.e[3], 100*c.e[4], 100*c.e[5], 100*c.e[6], 100*c.e[7])
+	fmt.Fprintln(w, "steady loads of one node, merges included (a day's data: merged cold, and while it is today's):")
+	fmt.Fprintf(w, "%7s %6s %7s %-5s  %7s %7s  %9s %9s  %9s %9s  %7s\n", "L", "B", "S", "RF>1", "cores", "merges",
+		"peak MiB", "query MiB", "GB/day", "today GB", "WAL MiB")
+	for _, ld := range exampleLoads {
+		s := m.steady(ld)
+		fmt.Fprintf(w, "%7.0f %6.0f %7.0f %-5v  %7.3f %7.3f  %9.0f %9.0f  %9.2f %9.2f  %7.1f\n", ld.L, ld.B, ld.S, ld.replicated,
+			s.Cores, s.MergeCores, s.RSSPeak, s.RSSQuery, s.DayCold/1e9, s.DayLive/1e9, s.WAL/mib)
 	}
 	return nil
+}
+
+// exampleLoads are the loads docs/sizing.md sizes for.
+var exampleLoads = []load{
+	{L: 100, B: 500, S: 1000}, {L: 1000, B: 500, S: 5000}, {L: 1000, B: 500, S: 5000, replicated: true},
+	{L: 5000, B: 500, S: 20000, replicated: true}, {L: 10000, B: 1000, S: 50000, replicated: true},
 }
 
 // rel is the relative error of a prediction; 0 against 0 is none.
