@@ -283,7 +283,7 @@ done <<<"$runs"
 # one a line), each pushed for the runs' duration and merged both ways.
 lives=${SIZING_LIVE-"1000 500 500
 4000 1000 1000"}
-[ "${SIZING_SHORT:-}" = 1 ] && lives="1000 100 500"
+[ "${SIZING_SHORT:-}" = 1 ] && lives="4000 100 1000"
 while read -r rate streams size; do
   [ -n "$rate" ] || continue
   echo "== a live merge: $rate lines/s of $size B over $streams streams, ${dur}s"
