@@ -21,8 +21,10 @@
 #   cold     at the cold merge's (-compaction.compression best, as every
 #            past day ends up): each by a restart of each node alone on a
 #            copy of its data with -compaction.cold-after 1s.
-# Then internal/sizingfit fits the formula of docs/sizing.md to the grid and
-# checks it against the runs named check-*.
+# Measured apart after the runs: live merges (no templated lines) against
+# the "fast" merge of the same data, and the queries' memory over a larger
+# data set. Then internal/sizingfit fits the formula of docs/sizing.md to
+# the grid and checks it against the runs named check-*.
 #
 #   SIZING_DURATION=60     seconds of each push (the head fills in
 #                          min(8 MiB / (R·B), 2 min): shorter runs see less of it)

@@ -34,7 +34,7 @@ func (s store) levels(L, B float64) float64 {
 //
 //	cores      = CPUBase + CPUStream·S + L·(CPULine + CPUByte·B)      push and flush, one node
 //	           (+ ClusterBase, and the L term ×Repl)                 a node of a cluster
-//	           + levels·(L·(FastCPU[0] + FastCPU[1]·B) + FastCPU[2]·S·blocks/s)   live merges, averaged
+//	           + levels·(L·(FastCPU[0] + FastCPU[1]·B) + FastCPU[2]·S·M)   live merges, averaged (M: merges/s)
 //	           + L·(ColdCPU[0] + ColdCPU[1]·B) + ColdCPU[2]·S/3600 s                the cold merge, averaged
 //	RSS (MiB)  = Mem[0] + Mem[1]·H + Mem[2]·S + Mem[3]·L·B           peak; MemMean: mean
 //	           (+ Mem[4] if RF > 1)
