@@ -6,7 +6,7 @@ BIN     := bin
 # conformance.py cross-check of make conformance.
 SHARED  ?= ../shared
 
-.PHONY: bench-query bench-cluster bench-retention bench-tenants all build plugin run test conformance bench bench-go bench-push bench-churn fuzz fmt vet clean
+.PHONY: sizing bench-query bench-cluster bench-retention bench-tenants all build plugin run test conformance bench bench-go bench-push bench-churn fuzz fmt vet clean
 
 all: build
 
@@ -75,6 +75,13 @@ bench-tenants: build
 # the store; the heap after flushing must stay flat (make test runs 20,000).
 bench-churn:
 	LOAM_CHURN_STREAMS=1000000 $(GO) test -count=1 -run '^TestStreamChurn$$' -v -timeout 30m ./server/store/
+
+# sizing: the figures and the formula of docs/sizing.md: loam pushed at
+# fixed rates, one node and three with replication factor 3, 60 s a run
+# (about 25 min; SIZING_SHORT=1: a smoke run of 2 min; SIZING_OUT=file
+# keeps the table for go run ./internal/sizingfit file).
+sizing: build
+	bash scripts/sizing.sh
 
 fuzz:
 	bash scripts/fuzz.sh 20s

@@ -29,6 +29,30 @@ func line(r *rand.Rand) string {
 		r.Intn(10000), statuses[r.Intn(len(statuses))], r.Float64()*900, r.Uint64(), r.Uint64(), r.Intn(500))
 }
 
+// pad lengthens a JSON line made by line to n bytes with a "detail" field
+// of words and numbers drawn from r, text as compressible as the rest of
+// the line; a line already n bytes long or longer, or too short for the
+// field, is returned as it is.
+func pad(r *rand.Rand, l string, n int) string {
+	const open, closing = `,"detail":"`, `"}`
+	if len(l)+len(open)+len(closing) > n {
+		return l
+	}
+	b := make([]byte, 0, n)
+	b = append(b, l[:len(l)-1]...)
+	b = append(b, open...)
+	for len(b) < n-len(closing) {
+		if r.Intn(4) == 0 {
+			b = strconv.AppendInt(b, int64(r.Intn(100000)), 10)
+		} else {
+			b = append(b, words[r.Intn(len(words))]...)
+		}
+		b = append(b, ' ')
+	}
+	b = append(b[:n-len(closing)], closing...)
+	return string(b)
+}
+
 // requestID is the request id of a line made by line.
 func requestID(l string) string {
 	const key = `"request_id":"`
@@ -65,6 +89,7 @@ type shared struct {
 	labels []string // of every stream
 	pool   []string // lines reused when not -unique
 	unique bool
+	size   int // bytes each line is padded to (0: not padded)
 
 	// With total and span set, line n of the run (counted across workers)
 	// gets the timestamp spanStart + n·span/total.
@@ -75,18 +100,26 @@ type shared struct {
 }
 
 // newShared prepares the label sets and, unless every line is generated
-// afresh, a pool of 4,096 lines.
-func newShared(streams int, unique bool, seed int64) *shared {
-	sh := &shared{labels: make([]string, streams), unique: unique}
+// afresh, a pool of 4,096 lines; size pads every line to that many bytes.
+func newShared(streams int, unique bool, size int, seed int64) *shared {
+	sh := &shared{labels: make([]string, streams), unique: unique, size: size}
 	for i := range sh.labels {
 		sh.labels[i] = streamLabels(i)
 	}
 	r := rand.New(rand.NewSource(seed))
 	sh.pool = make([]string, 4096)
 	for i := range sh.pool {
-		sh.pool[i] = line(r)
+		sh.pool[i] = sh.line(r)
 	}
 	return sh
+}
+
+// line makes one line, padded to the size asked for.
+func (sh *shared) line(r *rand.Rand) string {
+	if sh.size > 0 {
+		return pad(r, line(r), sh.size)
+	}
+	return line(r)
 }
 
 // generator builds the push requests of one worker. It is not safe for
@@ -132,7 +165,7 @@ func (g *generator) batch(first int) (body []byte, lineBytes int64) {
 			g.ts[id] = t
 			var l string
 			if sh.unique {
-				l = line(g.r)
+				l = sh.line(g.r)
 				if k == 0 && sh.needle.Load() == nil && n >= sh.total/2 {
 					sh.needle.CompareAndSwap(nil, requestID(l))
 				}

@@ -41,6 +41,38 @@ func TestLine(t *testing.T) {
 	}
 }
 
+func TestPad(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for _, n := range []int{0, 100, 200, 250, 1000, 4096} {
+		for range 200 {
+			l := line(r)
+			p := pad(r, l, n)
+			if len(l)+len(`,"detail":""}`) > n {
+				if p != l {
+					t.Fatalf("pad(%d) of a %d-byte line changed it: %s", n, len(l), p)
+				}
+				continue
+			}
+			if len(p) != n {
+				t.Fatalf("pad(%d) made %d bytes: %s", n, len(p), p)
+			}
+			var v map[string]any
+			if err := json.Unmarshal([]byte(p), &v); err != nil {
+				t.Fatalf("pad(%d): %s: %v", n, p, err)
+			}
+			if v["request_id"] != requestID(l) || v["detail"] == nil {
+				t.Fatalf("pad(%d) lost the line's fields: %s", n, p)
+			}
+		}
+	}
+	sh := newShared(1, false, 500, 1)
+	for _, l := range sh.pool {
+		if len(l) != 500 {
+			t.Fatalf("a pool line of %d bytes, want 500", len(l))
+		}
+	}
+}
+
 func TestStreamLabels(t *testing.T) {
 	if got, want := streamLabels(1234), `{cluster="lab", namespace="ns-14", pod="app-34-1234", container="c1", node="node-2", job="bench"}`; got != want {
 		t.Errorf("streamLabels(1234) = %s, want %s", got, want)
@@ -79,7 +111,7 @@ func TestBatch(t *testing.T) {
 		{7, 3, 4, false},        // fewer streams than a push walks through: wraps
 	} {
 		t.Run(fmt.Sprintf("%d streams, %d×%d", tc.streams, tc.n, tc.per), func(t *testing.T) {
-			sh := newShared(tc.streams, tc.unique, 1)
+			sh := newShared(tc.streams, tc.unique, 0, 1)
 			g := newGenerator(sh, 2, tc.n, tc.per, 1e18)
 			last := map[string]int64{}
 			pool := map[string]bool{}
@@ -128,7 +160,7 @@ func TestBatch(t *testing.T) {
 // together spread evenly over the span, in order of generation.
 func TestBatchSpan(t *testing.T) {
 	const total, span, start = 4000, int64(3600e9), int64(1e18)
-	sh := newShared(100, true, 1)
+	sh := newShared(100, true, 0, 1)
 	sh.total, sh.span, sh.spanStart = total, span, start
 	gs := []*generator{newGenerator(sh, 2, 100, 10, start), newGenerator(sh, 3, 100, 10, start+1e6)}
 	var lo, hi int64 = 1 << 62, 0

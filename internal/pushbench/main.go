@@ -50,6 +50,7 @@ type config struct {
 	workers   int
 	rate      int
 	unique    bool
+	lineBytes int
 	total     int64
 	span      time.Duration
 	ago       time.Duration
@@ -72,6 +73,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.workers, "workers", 2, "concurrent pushers")
 	fs.IntVar(&c.rate, "rate", 0, "target lines/s in total (0: as fast as possible)")
 	fs.BoolVar(&c.unique, "unique", false, "generate every line afresh (unique request ids, for needle queries); costs client CPU")
+	fs.IntVar(&c.lineBytes, "line-bytes", 0, "pad every line to this many bytes with a JSON field of words (0: about 190 bytes, unpadded)")
 	fs.Int64Var(&c.total, "total", 0, "stop after this many lines (0: run for -duration)")
 	fs.DurationVar(&c.span, "span", 0, "with -total: spread the timestamps evenly over this much of the past")
 	fs.DurationVar(&c.ago, "ago", 0, "with -span: the span ends this long before now")
@@ -92,8 +94,8 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-streams, -workers and -duration must be positive")
 	case c.perStream < 1 || c.batch < c.perStream:
 		return nil, errors.New("-per-stream must be at least 1 and at most -batch")
-	case c.rate < 0 || c.total < 0 || c.span < 0 || c.ago < 0:
-		return nil, errors.New("-rate, -total, -span and -ago must not be negative")
+	case c.rate < 0 || c.total < 0 || c.span < 0 || c.ago < 0 || c.lineBytes < 0:
+		return nil, errors.New("-rate, -total, -span, -ago and -line-bytes must not be negative")
 	case (c.user == "") != (c.password == ""):
 		return nil, errors.New("-user and -password go together")
 	case c.user != "" && c.token != "":
@@ -164,7 +166,7 @@ type counters struct {
 func run(ctx context.Context, c *config, out io.Writer) error {
 	nStreams := c.batch / c.perStream
 	perPush := nStreams * c.perStream // -batch rounded down to whole streams
-	sh := newShared(c.streams, c.unique, 1)
+	sh := newShared(c.streams, c.unique, c.lineBytes, 1)
 	start := time.Now().Add(-2 * time.Minute).UnixNano()
 	if c.span > 0 {
 		sh.total, sh.span = c.total, int64(c.span)

@@ -24,7 +24,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, bad := range [][]string{
 		{"-streams", "0"}, {"-workers", "0"}, {"-per-stream", "0"}, {"-per-stream", "2000"},
-		{"-rate", "-1"}, {"-duration", "0s"}, {"extra"}, {"-nope"},
+		{"-rate", "-1"}, {"-line-bytes", "-1"}, {"-duration", "0s"}, {"extra"}, {"-nope"},
 		{"-url", ""}, {"-url", "127.0.0.1:3100"}, {"-url", "http://a:1,,http://b:2"}, {"-url", "ftp://a:1"},
 		{"-pid", ""}, {"-pid", "-3"}, {"-pid", "0,12"}, {"-pid", "12,x"}, {"-pid", "12,"},
 		{"-user", "u"}, {"-password", "p"}, {"-user", "u", "-password", "p", "-token", "t"},
