@@ -316,8 +316,10 @@ func (r *Remote) timestamps(ctx context.Context, p store.SelectParams, keep func
 		return err
 	}
 	putFlag(form, "hashes", hashes)
-	// Nodes that do not know ts_widths ignore it and answer varints.
+	// Nodes that do not know ts_widths or ts_escapes ignore them and
+	// answer varints, or widths without escapes.
 	putFlag(form, "ts_widths", true)
+	putFlag(form, "ts_escapes", true)
 	var dec tsDecoder
 	return r.frames(ctx, PathTimestamps, form, p.Stats, func(typ byte, payload []byte) error {
 		if typ != frameTimestamps {

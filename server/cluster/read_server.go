@@ -305,7 +305,7 @@ func (s *ReadServer) serveTimestamps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := &form{v: r.Form}
-	hashes, widths := f.flag("hashes"), f.flag("ts_widths")
+	hashes, widths, escapes := f.flag("hashes"), f.flag("ts_widths"), f.flag("ts_escapes")
 	if f.err != nil {
 		a.fail(f.err)
 		return
@@ -315,7 +315,7 @@ func (s *ReadServer) serveTimestamps(w http.ResponseWriter, r *http.Request) {
 	if a.start() != nil {
 		return
 	}
-	enc := tsEncoder{hashes: hashes, widths: widths}
+	enc := tsEncoder{hashes: hashes, widths: widths, escapes: escapes}
 	fw := a.fw
 	fw.begin(frameTimestamps)
 	put := func(ls, meta labels.Labels, ts []int64, hs []uint64) {

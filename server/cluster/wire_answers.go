@@ -21,10 +21,17 @@ const (
 )
 
 // Widths of a group's timestamps after the first, in a tsWidths frame.
+// tsFixed32Esc is written only to callers that ask for it (ts_escapes):
+// timestamps of a stream often come in bursts with seconds between them,
+// and one gap of 4.3 s would make a whole group varints.
 const (
-	tsVarint  = 0 // zigzag varint deltas
-	tsFixed32 = 4 // deltas, each 0 <= d < 2^32, uint32 little-endian
+	tsVarint     = 0 // zigzag varint deltas
+	tsFixed32    = 4 // deltas, each 0 <= d < 2^32, uint32 little-endian
+	tsFixed32Esc = 5 // deltas as uint32 little-endian; tsEscape, then a zigzag varint delta, for any other
 )
+
+// tsEscape marks a delta of a tsFixed32Esc group that follows as a varint.
+const tsEscape = 1<<32 - 1
 
 // tsEncoder appends groups to a timestamps frame: a stream reference, the
 // group's structured metadata, a count, the timestamps as zigzag deltas
@@ -32,10 +39,11 @@ const (
 // With widths, a group's deltas after the first are fixed 32-bit numbers
 // when they all fit.
 type tsEncoder struct {
-	refs   streamRefs
-	prevT  int64
-	hashes bool
-	widths bool
+	refs    streamRefs
+	prevT   int64
+	hashes  bool
+	widths  bool
+	escapes bool // with widths: tsFixed32Esc groups
 }
 
 // start begins a frame's payload.
@@ -66,7 +74,17 @@ func (e *tsEncoder) append(b []byte, ls, meta labels.Labels, ts []int64, hs []ui
 				break
 			}
 		}
-		if fixed {
+		if !fixed && e.escapes {
+			b = append(b, tsFixed32Esc)
+			for i := 1; i < len(ts); i++ {
+				if d := ts[i] - ts[i-1]; d >= 0 && d < tsEscape {
+					b = binary.LittleEndian.AppendUint32(b, uint32(d))
+				} else {
+					b = binary.LittleEndian.AppendUint32(b, tsEscape)
+					b = appendVarint(b, d)
+				}
+			}
+		} else if fixed {
 			b = append(b, tsFixed32)
 			for i := 1; i < len(ts); i++ {
 				b = binary.LittleEndian.AppendUint32(b, uint32(ts[i]-ts[i-1]))
@@ -142,6 +160,21 @@ func (e *tsDecoder) frame(payload []byte, fn func(ls, meta labels.Labels, ts []i
 					e.ts = append(e.ts, prev)
 				}
 				d.b = d.b[4*(n-1):]
+			case tsFixed32Esc:
+				for range n - 1 {
+					if len(d.b) < 4 {
+						d.fail("short payload")
+						break
+					}
+					v := binary.LittleEndian.Uint32(d.b) // inline: the hot loop of a count's read
+					d.b = d.b[4:]
+					if v == tsEscape {
+						prev += d.varint()
+					} else {
+						prev += int64(v)
+					}
+					e.ts = append(e.ts, prev)
+				}
 			default:
 				d.fail(fmt.Sprintf("unknown timestamps width %d", w))
 			}

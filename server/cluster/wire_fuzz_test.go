@@ -137,12 +137,13 @@ func FuzzEntriesRoundTrip(f *testing.F) {
 // FuzzTimestampsRoundTrip: timestamps and hashes come out as they went
 // in, in any order.
 func FuzzTimestampsRoundTrip(f *testing.F) {
-	f.Add(int64(5), int64(-1<<63), int64(1<<63-1), uint64(7), true, false)
-	f.Add(int64(5), int64(6), int64(1<<32+6), uint64(7), false, true)
-	f.Fuzz(func(t *testing.T, a, b, c int64, h uint64, hashes, widths bool) {
+	f.Add(int64(5), int64(-1<<63), int64(1<<63-1), uint64(7), true, false, false)
+	f.Add(int64(5), int64(6), int64(1<<32+6), uint64(7), false, true, false)
+	f.Add(int64(5), int64(6), int64(1<<32+6), uint64(7), false, true, true)
+	f.Fuzz(func(t *testing.T, a, b, c int64, h uint64, hashes, widths, escapes bool) {
 		ts := []int64{a, b, c}
 		hs := []uint64{h, ^h, 0}
-		enc := tsEncoder{hashes: hashes, widths: widths}
+		enc := tsEncoder{hashes: hashes, widths: widths, escapes: escapes}
 		buf := enc.start(nil)
 		buf = enc.append(buf, lsA, nil, ts, hs)
 		buf = enc.append(buf, lsA, lsB, ts[:1], hs[:1])

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/loam-logs/loam/server/block"
 	"github.com/loam-logs/loam/server/fanout"
@@ -317,5 +318,71 @@ func TestFrameLimits(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
+	}
+}
+
+// TestTimestampsEscapes: a group of timestamps with gaps of 4.3 s or more
+// (or going back) is written with fixed widths and escapes, 4 bytes a
+// close timestamp, and reads back as it was.
+func TestTimestampsEscapes(t *testing.T) {
+	close := func(n int, from int64) []int64 {
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = from + int64(i)*int64(time.Millisecond)
+		}
+		return out
+	}
+	gap := int64(10 * time.Second)
+	tests := []struct {
+		name string
+		ts   []int64
+	}{
+		{"one run", close(100, 1e18)},
+		{"a gap in the middle", append(close(100, 1e18), close(100, 1e18+gap)...)},
+		{"gaps everywhere", func() []int64 {
+			var out []int64
+			for i := range 40 {
+				out = append(out, 1e18+int64(i)*gap)
+			}
+			return out
+		}()},
+		{"short runs between gaps, then a long one", append(append(close(3, 1e18), close(5, 1e18+gap)...), close(50, 1e18+2*gap)...)},
+		{"out of order", []int64{5, 3, 9, 9, 1 << 40, 2}},
+	}
+	for _, tc := range tests {
+		for _, hashes := range []bool{false, true} {
+			hs := make([]uint64, len(tc.ts))
+			for i := range hs {
+				hs[i] = uint64(i) * 0x9e3779b97f4a7c15
+			}
+			enc := tsEncoder{hashes: hashes, widths: true, escapes: true}
+			buf := enc.append(enc.start(nil), lsA, lsB, tc.ts, hs)
+			var dec tsDecoder
+			var gotTs []int64
+			var gotHs []uint64
+			err := dec.frame(buf, func(ls, meta labels.Labels, ts []int64, h []uint64) {
+				if !ls.Equal(lsA) || !meta.Equal(lsB) {
+					t.Fatalf("%s: group of %s %s", tc.name, ls, meta)
+				}
+				gotTs = append(gotTs, ts...)
+				gotHs = append(gotHs, h...)
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if !reflect.DeepEqual(gotTs, tc.ts) || hashes && !reflect.DeepEqual(gotHs, hs) {
+				t.Fatalf("%s, hashes %v: read back %v, want %v", tc.name, hashes, gotTs, tc.ts)
+			}
+		}
+	}
+	// Bursts with gaps between them: 4 bytes a timestamp, and a few more
+	// for each gap.
+	var ts []int64
+	for i := range 100 {
+		ts = append(ts, close(10, 1e18+int64(i)*gap)...)
+	}
+	enc := tsEncoder{widths: true, escapes: true}
+	if n := len(enc.append(enc.start(nil), lsA, nil, ts, nil)); n > 4*len(ts)+6*100+64 {
+		t.Fatalf("%d bytes for %d timestamps in 100 bursts", n, len(ts))
 	}
 }
