@@ -29,19 +29,8 @@ if [ "${BENCH_SHORT:-}" = 1 ]; then fast=3s; : "${BENCH_TOTAL:=650000}"; export 
 # The cluster: node i answers HTTP on curls[i] and gossips on cgossip[i];
 # cpids holds the running processes. The ports stay the same across restarts.
 cpids=() curls=() cgossip=()
-freeport() { # a port free for TCP and UDP, as memberlist needs
-  python3 -c '
-import socket
-while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        u.close(); t.close()'
-}
+# shellcheck source=freeport.sh
+. "$here/scripts/freeport.sh"
 for i in 0 1 2; do
   curls+=("http://127.0.0.1:$(freeport)")
   cgossip+=("$(freeport)")

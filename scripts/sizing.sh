@@ -72,19 +72,8 @@ loam=${LOAM:-$here/bin/loam}
 nolimits=(-limits.ingestion-rate-mb 1e6 -limits.ingestion-burst-size-mb 1e6 -limits.per-stream-rate-limit 0 -limits.max-global-streams-per-user 0)
 printf 'sizing secret\n' >"$work/secret"
 
-freeport() { # a port free for TCP and UDP, as memberlist needs
-  python3 -c '
-import socket
-while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        u.close(); t.close()'
-}
+# shellcheck source=freeport.sh
+. "$here/scripts/freeport.sh"
 # ports: fresh ports for the next start: held for long, they may be taken
 # by another process of the machine in between.
 ports() {
