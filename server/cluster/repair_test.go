@@ -196,3 +196,20 @@ func TestRepairFirstWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestRepairFutureEntries: a pass compares entries stamped ahead of now
+// (pushes may be, by creation_grace_period) as well as past ones.
+func TestRepairFutureEntries(t *testing.T) {
+	reps, stores, _ := repairCluster(t, 2, 2)
+	ahead := store.Stream{Labels: labels.FromMap(map[string]string{"app": "a"}),
+		Entries: []block.Entry{{T: time.Now().Add(8 * time.Minute).UnixNano(), Line: []byte("stamped ahead")}}}
+	if _, err := stores[0].Append("t1", []store.Stream{ahead}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reps[1].Pass(context.Background(), time.Now().Add(-time.Hour).UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	if got := contents(t, stores[1], "t1"); len(got) != 1 {
+		t.Fatalf("after a pass, n1 holds %v; want the entry stamped 8 minutes ahead", got)
+	}
+}
