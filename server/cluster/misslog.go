@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -129,20 +131,16 @@ func (l *MissLog) Misses() []Miss {
 	for _, m := range flying {
 		out = append(out, m)
 	}
+	// A node's failed span first, then its pushes in flight.
 	slices.SortFunc(out, func(a, b Miss) int {
-		if a.Node != b.Node {
-			if a.Node < b.Node {
-				return -1
-			}
-			return 1
-		}
-		if a.InFlight == b.InFlight {
-			return 0
-		}
-		if a.InFlight {
-			return 1
-		}
-		return -1
+		return cmp.Or(strings.Compare(a.Node, b.Node), cmp.Compare(btoi(a.InFlight), btoi(b.InFlight)))
 	})
 	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
