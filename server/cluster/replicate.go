@@ -51,6 +51,22 @@ type Appender interface {
 	Append(tenant string, streams []store.Stream) ([]store.Rejected, error)
 }
 
+// encodedAppender is a local storage that can keep a push as it was
+// encoded for the wire (store.Store.AppendEncoded): the replica then
+// writes its WAL without encoding and compressing the entries again.
+type encodedAppender interface {
+	AppendEncoded(tenant string, streams []store.Stream, body []byte) ([]store.Rejected, error)
+}
+
+// appendEncoded appends streams, whose wire encoding is body (nil: none),
+// to local.
+func appendEncoded(local Appender, tenant string, streams []store.Stream, body []byte) ([]store.Rejected, error) {
+	if ea, ok := local.(encodedAppender); ok && body != nil {
+		return ea.AppendEncoded(tenant, streams, body)
+	}
+	return local.Append(tenant, streams)
+}
+
 // ReplicatorOptions configure a Replicator.
 type ReplicatorOptions struct {
 	Self    string        // this node's name in the ring
@@ -200,7 +216,7 @@ func (r *Replicator) Append(tenant string, streams []store.Stream) ([]store.Reje
 		for j, si := range t.streams {
 			sub[j] = streams[si]
 		}
-		rej, err := r.local.Append(tenant, sub)
+		rej, err := appendEncoded(r.local, tenant, sub, bodies[local])
 		if misses != nil && (err != nil || len(rej) > 0) {
 			misses.Missed(t.peer.Name, lo, hi)
 		}
@@ -266,7 +282,8 @@ func (r *Replicator) place(tenant string, streams []store.Stream, tr *tracker) [
 // encodeShares encodes the share of every target but this node, and
 // returns the bodies by target and the index of this node's target (-1:
 // none). Targets that own the same streams (all of them, when there are no
-// more nodes than replicas) share one body.
+// more nodes than replicas) share one body; this node's target gets a
+// peer's body that way, for its WAL, and none otherwise.
 func (r *Replicator) encodeShares(streams []store.Stream, targets []target) (bodies [][]byte, local int) {
 	local = -1
 	bodies = make([][]byte, len(targets))
@@ -283,6 +300,14 @@ func (r *Replicator) encodeShares(streams []store.Stream, targets []target) (bod
 		}
 		if bodies[i] == nil {
 			bodies[i] = encodePush(streams, targets[i].streams)
+		}
+	}
+	if local >= 0 {
+		for i := range targets {
+			if i != local && slices.Equal(targets[i].streams, targets[local].streams) {
+				bodies[local] = bodies[i]
+				break
+			}
 		}
 	}
 	return bodies, local

@@ -63,12 +63,17 @@ func (s *PushServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal push without X-Scope-OrgID", http.StatusBadRequest)
 		return
 	}
-	// The body is reused for the next push once the store has this one:
-	// the store copies lines and metadata, and the labels come from the
-	// cache, not the body.
-	buf := s.bodies.Get().(*[]byte)
-	body, err := push.ReadBodyInto(*buf, r.Body, r.Header.Get("Content-Encoding"), r.Header.Get("Content-Type"), 0, maxInternalPush)
+	// Both forms of the body are reused for the next push once the store
+	// has this one: the store copies lines and metadata, and the labels
+	// come from the cache, not the body. The compressed form becomes the
+	// WAL record as it is (store.AppendEncoded).
+	raw, buf := s.bodies.Get().(*[]byte), s.bodies.Get().(*[]byte)
+	compressed, body, err := push.ReadSnappyBody(*raw, *buf, r.Body, maxInternalPush, maxInternalPush)
 	defer func() {
+		if cap(compressed) <= maxPooledBody {
+			*raw = compressed[:0]
+			s.bodies.Put(raw)
+		}
 		if cap(body) <= maxPooledBody {
 			*buf = body[:0]
 			s.bodies.Put(buf)
@@ -92,7 +97,7 @@ func (s *PushServer) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get(lowQuorumHeader) != "" && s.LowQuorum != nil {
 		s.LowQuorum()
 	}
-	rej, err := s.local.Append(tenant, streams)
+	rej, err := appendEncoded(s.local, tenant, streams, compressed)
 	switch {
 	case errors.Is(err, store.ErrDiskFull):
 		w.Header().Set(diskFullHeader, "1")

@@ -358,7 +358,9 @@ func streamText(ss []store.Stream) []string {
 }
 
 // TestEncodeSharesOnce: peers that own the same streams are sent one body,
-// encoded once; a peer with other streams gets its own; this node none.
+// encoded once; a peer with other streams gets its own; this node the body
+// of a peer that owns the same streams (for its WAL), and none when no
+// peer does.
 func TestEncodeSharesOnce(t *testing.T) {
 	rep := NewReplicator(ReplicatorOptions{Self: "n1"}, &fakeRing{}, nil, nil)
 	streams := streamsOf(4, 2, 1000)
@@ -370,12 +372,16 @@ func TestEncodeSharesOnce(t *testing.T) {
 		{peer: Peer{Name: "n4"}, streams: []int{0, 1}},
 	}
 	bodies, local := rep.encodeShares(streams, targets)
-	if local != 1 || bodies[1] != nil {
-		t.Fatalf("local = %d (body %v), want 1 and no body", local, bodies[1])
-	}
 	same := func(a, b []byte) bool { return len(a) > 0 && len(b) > 0 && &a[0] == &b[0] }
+	if local != 1 || !same(bodies[1], bodies[0]) {
+		t.Fatalf("local = %d, want 1 with n0's body", local)
+	}
 	if !same(bodies[0], bodies[2]) {
 		t.Error("n0 and n2 own the same streams but were encoded apart")
+	}
+	targets[1].streams = []int{0, 2}
+	if bodies, _ := rep.encodeShares(streams, targets); bodies[1] != nil {
+		t.Error("this node owns streams no peer owns alike, yet got a body")
 	}
 	for _, i := range []int{3, 4} {
 		if same(bodies[0], bodies[i]) || !bytes.Equal(bodies[i], encodePush(streams, targets[i].streams)) {

@@ -97,6 +97,23 @@ func ReadBodyInto(buf []byte, body io.Reader, contentEncoding string, contentTyp
 	}
 }
 
+// ReadSnappyBody reads a protobuf push compressed as one snappy block (what
+// cluster nodes send each other) and keeps both forms: the compressed bytes
+// in raw's memory and the decoded ones in buf's, each emptied first and
+// grown as need be. maxCompressed and maxDecompressed bound them (<= 0:
+// no bound).
+func ReadSnappyBody(raw, buf []byte, body io.Reader, maxCompressed, maxDecompressed int64) (compressed, decoded []byte, err error) {
+	compressed, err = readLimited(raw[:0], body, maxCompressed)
+	if err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			err = fmt.Errorf("%w: the body exceeds %d bytes", ErrTooLarge, maxCompressed)
+		}
+		return compressed, nil, err
+	}
+	decoded, err = decodeSnappy(buf[:0], compressed, maxDecompressed)
+	return compressed, decoded, err
+}
+
 // maxSnappyRatio bounds how much a genuine snappy block can expand: its best
 // op, a 3-byte copy, yields 64 bytes. A header claiming more is corrupt, and
 // rejecting it keeps a 10-byte body from costing a huge allocation.

@@ -270,7 +270,17 @@ type Rejected struct {
 // returned; when err is nil everything else may be acknowledged. Append may
 // reorder and filter the entries of streams in place.
 func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
-	return s.append(tenant, streams, false)
+	return s.append(tenant, streams, false, nil)
+}
+
+// AppendEncoded is Append for a push that is already encoded as a cluster
+// node sends it to its peers: body is a Loki push request, protobuf in
+// snappy's block format, holding exactly streams, each stream's labels as
+// Labels.String writes them. When every entry is taken, the WAL record is
+// body as it is, which spares encoding and compressing the entries again;
+// otherwise the record is Append's. body is not kept.
+func (s *Store) AppendEncoded(tenant string, streams []Stream, body []byte) ([]Rejected, error) {
+	return s.append(tenant, streams, false, body)
 }
 
 // Restore is Append for entries another replica holds and this one lacks
@@ -278,10 +288,12 @@ func (s *Store) Append(tenant string, streams []Stream) ([]Rejected, error) {
 // their stream's newest entry, since they were acknowledged long ago;
 // retention still applies. The caller drops the entries already held.
 func (s *Store) Restore(tenant string, streams []Stream) ([]Rejected, error) {
-	return s.append(tenant, streams, true)
+	return s.append(tenant, streams, true, nil)
 }
 
-func (s *Store) append(tenant string, streams []Stream, anyOrder bool) ([]Rejected, error) {
+// append stores streams; encoded, when not nil, is their push as
+// AppendEncoded takes it.
+func (s *Store) append(tenant string, streams []Stream, anyOrder bool, encoded []byte) ([]Rejected, error) {
 	rejected := s.checkOrder(tenant, streams, anyOrder)
 	live := streams[:0]
 	for _, st := range streams {
@@ -292,13 +304,20 @@ func (s *Store) append(tenant string, streams []Stream, anyOrder bool) ([]Reject
 	if len(live) == 0 {
 		return rejected, nil
 	}
+	if len(rejected) > 0 || len(live) < len(streams) {
+		encoded = nil // it holds entries not taken
+	}
 	streams = live
 	if err := s.waitForRoom(tenant); err != nil {
 		return nil, err
 	}
 	bufs := s.recBuf.Get().(*recBuffers)
-	bufs.raw = appendRecord(bufs.raw[:0], tenant, streams)
-	bufs.packed = compressRecord(bufs.packed, bufs.raw)
+	if encoded != nil {
+		bufs.packed = appendPushRecord(bufs.packed[:0], tenant, encoded)
+	} else {
+		bufs.raw = appendRecord(bufs.raw[:0], tenant, streams)
+		bufs.packed = compressRecord(bufs.packed, bufs.raw)
+	}
 	s.cutMu.RLock()
 	err := s.noteAppend(s.wal.Append(bufs.packed))
 	if err == nil {
@@ -310,7 +329,7 @@ func (s *Store) append(tenant string, streams []Stream, anyOrder bool) ([]Reject
 		}
 	}
 	s.cutMu.RUnlock()
-	if cap(bufs.raw) <= 4<<20 {
+	if cap(bufs.raw) <= 4<<20 && cap(bufs.packed) <= 4<<20 {
 		s.recBuf.Put(bufs)
 	}
 	if err != nil {
