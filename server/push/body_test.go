@@ -312,3 +312,37 @@ func TestIsZlibHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestReadSnappyBody: both forms of a snappy block come back, in the
+// buffers given when they are big enough; too big a body or a broken
+// block is an error.
+func TestReadSnappyBody(t *testing.T) {
+	want := bytes.Repeat([]byte("a line of a push "), 100)
+	block := snappy.Encode(nil, want)
+	raw, buf := make([]byte, 0, 4096), make([]byte, 0, 4096)
+	compressed, decoded, err := ReadSnappyBody(raw[:1], buf, bytes.NewReader(block), 0, 0)
+	if err != nil || !bytes.Equal(compressed, block) || !bytes.Equal(decoded, want) {
+		t.Fatalf("got %d compressed, %d decoded bytes, %v; want %d and %d", len(compressed), len(decoded), err, len(block), len(want))
+	}
+	if &compressed[0] != &raw[:1][0] || &decoded[0] != &buf[:1][0] {
+		t.Error("the buffers given were not used")
+	}
+	for _, tt := range []struct {
+		name               string
+		body               []byte
+		maxComp, maxDecomp int64
+		wantTooLarge       bool
+	}{
+		{"compressed too large", block, int64(len(block) - 1), 0, true},
+		{"decoded too large", block, 0, int64(len(want) - 1), true},
+		{"not snappy", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0, 0, false},
+		{"truncated", block[:len(block)/2], 0, 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := ReadSnappyBody(nil, nil, bytes.NewReader(tt.body), tt.maxComp, tt.maxDecomp)
+			if err == nil || errors.Is(err, ErrTooLarge) != tt.wantTooLarge {
+				t.Fatalf("got %v, want an error (too large: %v)", err, tt.wantTooLarge)
+			}
+		})
+	}
+}
