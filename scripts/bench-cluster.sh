@@ -8,7 +8,10 @@
 #   2. the queries of bench-query.sh, asked of one node, over the reference data
 #      set pushed through all three (target: within 2× of the single node's).
 # Three nodes and the pusher share this machine's cores, so the CPU-second
-# figures are the ones to compare; lines/s is shown for completeness.
+# figures are the ones to compare; lines/s is shown for completeness. The
+# cold merge that ends each ingest run is the same work on every node, with
+# nothing replicated in it: its figures show what sharing two cores among
+# three nodes costs by itself.
 #
 #   BENCH_SHORT=1       a quick smoke run: 3 s of ingest, 650,000 lines to query
 #   BENCH_DATA=dir      keeps the single node's data set there (shared with
@@ -120,6 +123,26 @@ drain() {
   done
   awk -v a="$c0" -v b="$now" 'BEGIN { printf "%.2f", b - a }'
 }
+# through_cold LOG… -- PID…: the cold merge is the last work a line costs:
+# once its day's partition got no block for -compaction.cold-after, every
+# block is merged once more into hourly blocks. Waits until each LOG says a
+# cold merge was done and the processes are idle again (at most 240 s), and
+# prints the CPU seconds they spent meanwhile.
+through_cold() {
+  local logs=() c0 prev now f
+  while [ "$1" != -- ]; do logs+=("$1"); shift; done
+  shift
+  c0=$(cpu "$@")
+  prev=$c0
+  for _ in $(seq 1 240); do
+    sleep 1
+    now=$(cpu "$@")
+    for f in "${logs[@]}"; do grep -q 'msg="compacted blocks".*cold=true' "$f" || { prev=$now; continue 2; }; done
+    awk -v a="$prev" -v b="$now" 'BEGIN { exit !(b - a < 0.05) }' && break
+    prev=$now
+  done
+  awk -v a="$c0" -v b="$now" 'BEGIN { printf "%.2f", b - a }'
+}
 field() { # the number before "$2" on the line of $1 that starts with $3
   awk -v k="$2" -v s="$3" 'index($0, s) == 1 && (i = index($0, k)) { m = split(substr($0, 1, i - 1), w, " "); print w[m]; exit }' "$1"
 }
@@ -148,27 +171,32 @@ profile() {
 
 # bench_ingest sets, of one node and of the cluster: r1, r3 (lines/s), c1,
 # c3 (lines per CPU-s during the push), n1, n3 (lines), s1, s3 (CPU-s during
-# the push) and t1, t3 (CPU-s after it until idle); c1r, one node's lines
-# per CPU-s when pushed at the cluster's rate.
+# the push), t1, t3 (CPU-s after it until idle) and u1, u3 (CPU-s of the
+# cold merge, from then until idle again); c1r, one node's lines per CPU-s
+# when pushed at the cluster's rate.
 bench_ingest() {
   echo "== ingest, as fast as possible, 1,000 streams, $fast: one node"
-  # -compaction.cold-after as by default, so that no cold merge runs while
-  # the work a push left behind is counted.
+  # A partition goes cold 30 s after its last block: past the merges the
+  # push left behind (the drain), never while they run.
   data=$work/single
-  start -compaction.cold-after 10m
+  start -compaction.cold-after 30s
   profile single "$url"
   "$work/pushbench" -url "$url" -pid "$pid" -streams 1000 -duration "$fast" | tee "$work/ingest-1.txt"
   [ -z "$prof" ] || wait "$prof"
   t1=$(drain "$url" "$pid")
   echo "after the push: $t1 CPU-s until idle"
+  u1=$(through_cold "$work/loam.log" -- "$pid")
+  echo "the cold merge: $u1 CPU-s"
   stop
   echo "== the same through three nodes in turn, replication factor 3"
-  start_cluster "$work/cluster" -compaction.cold-after 10m
+  start_cluster "$work/cluster" -compaction.cold-after 30s
   profile node "${curls[@]}"
   "$work/pushbench" -url "$(join "${curls[@]}")" -pid "$(join "${cpids[@]}")" -streams 1000 -duration "$fast" | tee "$work/ingest-3.txt"
   [ -z "$prof" ] || wait "$prof"
   t3=$(drain "$(join "${curls[@]}")" "${cpids[@]}")
   echo "after the push: $t3 CPU-s until idle"
+  u3=$(through_cold "$work"/node-{0,1,2}.log -- "${cpids[@]}")
+  echo "the cold merges: $u3 CPU-s"
   stop_cluster
   r1=$(field "$work/ingest-1.txt" " lines/s" accepted)
   r3=$(field "$work/ingest-3.txt" " lines/s" accepted)
@@ -220,19 +248,23 @@ bench_query() {
   stop_cluster
 }
 
-r1=0 r3=0 c1=0 c3=0 c1r=0 n1=0 n3=0 s1=0 s3=0 t1=0 t3=0 names1=() times1=() qtimes=()
+r1=0 r3=0 c1=0 c3=0 c1r=0 n1=0 n3=0 s1=0 s3=0 t1=0 t3=0 u1=0 u3=0 names1=() times1=() qtimes=()
 [ "$only" = query ] || bench_ingest
 [ "$only" = ingest ] || bench_query
 
 echo
 echo "== single node against three nodes with replication factor 3"
 [ "$only" = query ] || awk -v r1="$r1" -v r3="$r3" -v c1="$c1" -v c3="$c3" -v n1="$n1" -v n3="$n3" \
-  -v s1="$s1" -v s3="$s3" -v t1="$t1" -v t3="$t3" -v c1r="$c1r" 'BEGIN {
+  -v s1="$s1" -v s3="$s3" -v t1="$t1" -v t3="$t3" -v u1="$u1" -v u3="$u3" -v c1r="$c1r" 'BEGIN {
   a = s1 + t1 ? n1 / (s1 + t1) : 0; b = s3 + t3 ? n3 / (s3 + t3) : 0
+  la = s1 + t1 + u1 ? n1 / (s1 + t1 + u1) : 0; lb = s3 + t3 + u3 ? n3 / (s3 + t3 + u3) : 0
+  ca = u1 ? n1 / u1 : 0; cb = u3 ? n3 / u3 : 0
   printf "ingest (target: lines per CPU-s of the cluster ≥ %.3f = 1/3.5 of one node'"'"'s)   one node   cluster  ratio\n", 1 / 3.5
   printf "%-78s %9.0f %9.0f %6.3f\n", "lines/s", r1, r3, r1 ? r3 / r1 : 0
   printf "%-78s %9.0f %9.0f %6.3f\n", "lines per CPU-s during the push", c1, c3, c1 ? c3 / c1 : 0
   printf "%-78s %9.0f %9.0f %6.3f\n", "lines per CPU-s with the merges the push left behind", a, b, a ? b / a : 0
+  printf "%-78s %9.0f %9.0f %6.3f\n", "lines per CPU-s with every merge, through the cold one (a line'"'"'s whole cost)", la, lb, la ? lb / la : 0
+  printf "%-78s %9.0f %9.0f %6.3f\n", "lines per CPU-s of the cold merge alone (the same work, nothing replicated)", ca, cb, ca ? cb / ca : 0
   printf "%-78s %9.0f %9.0f %6.3f\n", "lines per CPU-s during the push, one node pushed at the cluster'"'"'s rate", c1r, c3, c1r ? c3 / c1r : 0
 }'
 [ "$only" = ingest ] || printf '%-62s %9s %9s %7s\n' "query (median of 3, s; target: cluster ≤ 2× one node)" "one node" cluster ratio
