@@ -27,6 +27,15 @@ func openTest(t *testing.T, dir string) *Store {
 	return s
 }
 
+// crash stops s as a killed process would: its WAL closed, its loops
+// stopped, nothing flushed.
+func crash(s *Store) {
+	s.wal.Close()
+	close(s.stop)
+	s.stopCancel()
+	<-s.loopDone
+}
+
 var base = time.Now().Add(-time.Hour).UnixNano()
 
 func ls(app string) labels.Labels {
@@ -135,9 +144,7 @@ func TestReplayWithoutFlush(t *testing.T) {
 	s := openTest(t, dir)
 	s.Append("t1", []Stream{{ls("a"), entries(20, 1000, "a")}})
 	// Simulate a crash: do not Close (which would flush).
-	s.wal.Close()
-	close(s.stop)
-	<-s.loopDone
+	crash(s)
 	s2 := openTest(t, dir)
 	defer s2.Close()
 	if got := selectAll(t, s2, SelectParams{}); len(got) != 20 {
@@ -186,10 +193,7 @@ func TestOutOfOrderWindowAfterReplay(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	s.Append("t1", []Stream{{ls("a"), []block.Entry{{T: base + int64(2*time.Hour), Line: []byte("new")}}}})
-	s.wal.Close() // crash: no flush
-	close(s.stop)
-	s.stopCancel()
-	<-s.loopDone
+	crash(s)
 	s = openTest(t, dir)
 	defer s.Close()
 	rej, _ := s.Append("t1", []Stream{{ls("a"), []block.Entry{{T: base, Line: []byte("too old")}}}})

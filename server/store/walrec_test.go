@@ -89,11 +89,7 @@ func TestAppendEncodedReplay(t *testing.T) {
 	if rej, err := s.AppendEncoded("t1", part, body); err != nil || len(rej) != 1 {
 		t.Fatalf("rejected %v, %v; want the entry 2 h behind", rej, err)
 	}
-	s.wal.Close() // crash: no flush
-	close(s.stop)
-	s.stopCancel()
-	<-s.loopDone
-
+	crash(s)
 	s = openTest(t, dir)
 	defer s.Close()
 	got := selectAll(t, s, SelectParams{End: base + int64(3*time.Hour)})
