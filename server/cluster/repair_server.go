@@ -276,7 +276,7 @@ func decodePushed(b []byte) ([]store.Stream, error) {
 	if err := push.DecodeProto(b, &req); err != nil {
 		return nil, err
 	}
-	return toStreams(&req, nil)
+	return toStreams(&req, nil, nil)
 }
 
 // restore stores the entries of streams this node does not hold yet, and

@@ -54,6 +54,6 @@ func BenchmarkEncodePush(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		encodePush(streams, which)
+		encodePush(streams, labelTexts(streams), which)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -34,12 +35,13 @@ const maxPooledBody = 16 << 20
 // sender's validation and limits apply, not this node's). Safe for
 // concurrent use.
 type PushServer struct {
-	local  Appender
-	token  string
-	log    *slog.Logger
-	labels *labelCache
-	reqs   sync.Pool // of *push.Request, whose slices are kept for the next push
-	bodies sync.Pool // of *[]byte: decompressed bodies, free once the store has the push
+	local   Appender
+	token   string
+	log     *slog.Logger
+	labels  *labelCache
+	reqs    sync.Pool // of *push.Request, whose slices are kept for the next push
+	bodies  sync.Pool // of *[]byte: bodies, both forms, free once the store has the push
+	scratch sync.Pool // of *streamScratch, free once the store has the push
 	// LowQuorum, when set (before Register), is called before a push
 	// whose sender marked it as acknowledged with fewer copies than a
 	// quorum of the replication factor is stored.
@@ -49,7 +51,8 @@ type PushServer struct {
 // NewPushServer returns the internal push endpoint over local.
 func NewPushServer(local Appender, secret []byte, log *slog.Logger) *PushServer {
 	return &PushServer{local: local, token: authToken(secret), log: log, labels: newLabelCache(labelCacheEntries),
-		reqs: sync.Pool{New: func() any { return new(push.Request) }}, bodies: sync.Pool{New: func() any { return new([]byte) }}}
+		reqs: sync.Pool{New: func() any { return new(push.Request) }}, bodies: sync.Pool{New: func() any { return new([]byte) }},
+		scratch: sync.Pool{New: func() any { return new(streamScratch) }}}
 }
 
 // Register adds the endpoint to r.
@@ -89,7 +92,9 @@ func (s *PushServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal push: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	streams, err := toStreams(req, s.labels)
+	sc := s.scratch.Get().(*streamScratch)
+	defer func() { sc.release(); s.scratch.Put(sc) }()
+	streams, err := toStreams(req, s.labels, sc)
 	if err != nil {
 		http.Error(w, "internal push: "+err.Error(), http.StatusBadRequest)
 		return
@@ -120,17 +125,41 @@ func (s *PushServer) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
+// streamScratch is the memory toStreams carves a push's streams, entries
+// and metadata from. A push server keeps it for its next push once the
+// store has the push: the store copies what it keeps.
+type streamScratch struct {
+	streams []store.Stream
+	entries []block.Entry
+	meta    labels.Labels
+}
+
+// release empties sc, so that it does not keep a push's memory alive.
+func (sc *streamScratch) release() {
+	clear(sc.streams[:cap(sc.streams)])
+	clear(sc.entries)
+	clear(sc.meta)
+}
+
 // toStreams converts a decoded push into the store's streams, their labels
-// parsed through lc (nil: none). Lines and metadata alias the request body,
-// which the store copies; with a cache, the labels do not (the store keeps
-// them).
-func toStreams(req *push.Request, lc *labelCache) ([]store.Stream, error) {
-	streams := make([]store.Stream, 0, len(req.Streams))
-	n := 0
+// parsed through lc (nil: none), in sc's memory (nil: new memory). Lines
+// and metadata alias the request body, which the store copies; with a
+// cache, the labels do not (the store keeps them).
+func toStreams(req *push.Request, lc *labelCache, sc *streamScratch) ([]store.Stream, error) {
+	if sc == nil {
+		sc = new(streamScratch)
+	}
+	n, nm := 0, 0
 	for i := range req.Streams {
 		n += len(req.Streams[i].Entries)
+		for j := range req.Streams[i].Entries {
+			nm += len(req.Streams[i].Entries[j].Metadata)
+		}
 	}
-	all := make([]block.Entry, n) // one allocation for the entries of all streams
+	sc.streams = slices.Grow(sc.streams[:0], len(req.Streams))
+	sc.entries = slices.Grow(sc.entries[:0], n)[:n]
+	sc.meta = slices.Grow(sc.meta[:0], nm)[:nm]
+	streams, all, metas := sc.streams, sc.entries, sc.meta
 	for i := range req.Streams {
 		ps := &req.Streams[i]
 		ls, err := lc.parse(ps.Labels)
@@ -143,7 +172,8 @@ func toStreams(req *push.Request, lc *labelCache) ([]store.Stream, error) {
 			e := &ps.Entries[j]
 			es[j] = block.Entry{T: e.Timestamp, Line: unsafe.Slice(unsafe.StringData(e.Line), len(e.Line))}
 			if len(e.Metadata) > 0 {
-				meta := make(labels.Labels, len(e.Metadata))
+				meta := metas[:len(e.Metadata):len(e.Metadata)]
+				metas = metas[len(e.Metadata):]
 				for k, p := range e.Metadata {
 					meta[k] = labels.Label{Name: p.Name, Value: p.Value}
 				}

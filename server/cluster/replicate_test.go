@@ -322,7 +322,7 @@ func TestEncodePushRoundTrip(t *testing.T) {
 		{"the bench's", benchPush(), []int{0, 50, 99}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			body, err := push.ReadBody(bytes.NewReader(encodePush(tc.streams, tc.which)), "", "application/x-protobuf", 0, 0)
+			body, err := push.ReadBody(bytes.NewReader(encodePush(tc.streams, labelTexts(tc.streams), tc.which)), "", "application/x-protobuf", 0, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -330,7 +330,7 @@ func TestEncodePushRoundTrip(t *testing.T) {
 			if err := push.DecodeProto(body, &req); err != nil {
 				t.Fatal(err)
 			}
-			got, err := toStreams(&req, newLabelCache(10))
+			got, err := toStreams(&req, newLabelCache(10), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -371,7 +371,7 @@ func TestEncodeSharesOnce(t *testing.T) {
 		{peer: Peer{Name: "n3"}, streams: []int{1, 2, 3}},
 		{peer: Peer{Name: "n4"}, streams: []int{0, 1}},
 	}
-	bodies, local := rep.encodeShares(streams, targets)
+	bodies, local := rep.encodeShares(streams, labelTexts(streams), targets)
 	same := func(a, b []byte) bool { return len(a) > 0 && len(b) > 0 && &a[0] == &b[0] }
 	if local != 1 || !same(bodies[1], bodies[0]) {
 		t.Fatalf("local = %d, want 1 with n0's body", local)
@@ -380,11 +380,11 @@ func TestEncodeSharesOnce(t *testing.T) {
 		t.Error("n0 and n2 own the same streams but were encoded apart")
 	}
 	targets[1].streams = []int{0, 2}
-	if bodies, _ := rep.encodeShares(streams, targets); bodies[1] != nil {
+	if bodies, _ := rep.encodeShares(streams, labelTexts(streams), targets); bodies[1] != nil {
 		t.Error("this node owns streams no peer owns alike, yet got a body")
 	}
 	for _, i := range []int{3, 4} {
-		if same(bodies[0], bodies[i]) || !bytes.Equal(bodies[i], encodePush(streams, targets[i].streams)) {
+		if same(bodies[0], bodies[i]) || !bytes.Equal(bodies[i], encodePush(streams, labelTexts(streams), targets[i].streams)) {
 			t.Errorf("n%d: its own streams were not encoded for it", i)
 		}
 	}

@@ -71,7 +71,8 @@ func TestReplicaWALKeepsWireBody(t *testing.T) {
 	if _, err := rep.Append("t1", streams); err != nil {
 		t.Fatal(err)
 	}
-	want := encodePush(streamsOf(10, 3, 1000), []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	fresh := streamsOf(10, 3, 1000)
+	want := encodePush(fresh, labelTexts(fresh), []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
 	for i, r := range recs {
 		// A push is acknowledged at its quorum; the last copy may still
 		// be on its way.
