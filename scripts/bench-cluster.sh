@@ -177,7 +177,7 @@ profile() {
 bench_ingest() {
   echo "== ingest, as fast as possible, 1,000 streams, $fast: one node"
   # A partition goes cold 30 s after its last block: past the merges the
-  # push left behind (the drain), never while they run.
+  # push left behind (the drain takes a few seconds, see "after the push").
   data=$work/single
   start -compaction.cold-after 30s
   profile single "$url"

@@ -376,7 +376,7 @@ func encodePush(streams []store.Stream, texts []string, which []int) []byte {
 	clear(req.Streams)
 	clear(sc.entries)
 	clear(sc.meta)
-	if cap(raw) <= maxPooledBody {
+	if cap(raw) <= maxPooledBody && cap(req.Streams) <= maxPooledEntries && cap(sc.entries) <= maxPooledEntries && cap(sc.meta) <= maxPooledEntries {
 		sc.raw = raw[:0]
 		encodePool.Put(sc)
 	}

@@ -22,26 +22,33 @@ import (
 // pushPath is the internal endpoint a node's share of a push is sent to.
 const pushPath = "/internal/push"
 
-// maxInternalPush bounds an internal push body after decompression: a
-// share is at most the client's whole push, itself bounded by the
-// coordinator's -push.max-decompressed-bytes.
+// maxInternalPush bounds an internal push body, compressed and after
+// decompression: a share is at most the client's whole push, itself
+// bounded by the coordinator's -push.max-decompressed-bytes.
 const maxInternalPush = 1 << 30
 
 // maxPooledBody keeps a rare huge push from pinning its memory in the pool.
 const maxPooledBody = 16 << 20
+
+// maxPooledEntries does the same for the entries and metadata of scratch
+// memory (about 50 bytes each).
+const maxPooledEntries = 1 << 18
 
 // PushServer serves /internal/push: the streams of a push another node
 // validated and placed here, stored in the local store as they are (the
 // sender's validation and limits apply, not this node's). Safe for
 // concurrent use.
 type PushServer struct {
-	local   Appender
-	token   string
-	log     *slog.Logger
-	labels  *labelCache
-	reqs    sync.Pool // of *push.Request, whose slices are kept for the next push
-	bodies  sync.Pool // of *[]byte: bodies, both forms, free once the store has the push
-	scratch sync.Pool // of *streamScratch, free once the store has the push
+	local  Appender
+	token  string
+	log    *slog.Logger
+	labels *labelCache
+	reqs   sync.Pool // of *push.Request, whose slices are kept for the next push
+	// Of *[]byte: bodies, compressed and decoded (kept apart, so that
+	// each form's buffers keep their own size), free once the store has
+	// the push.
+	compressed, decoded sync.Pool
+	scratch             sync.Pool // of *streamScratch, free once the store has the push
 	// LowQuorum, when set (before Register), is called before a push
 	// whose sender marked it as acknowledged with fewer copies than a
 	// quorum of the replication factor is stored.
@@ -51,7 +58,7 @@ type PushServer struct {
 // NewPushServer returns the internal push endpoint over local.
 func NewPushServer(local Appender, secret []byte, log *slog.Logger) *PushServer {
 	return &PushServer{local: local, token: authToken(secret), log: log, labels: newLabelCache(labelCacheEntries),
-		reqs: sync.Pool{New: func() any { return new(push.Request) }}, bodies: sync.Pool{New: func() any { return new([]byte) }},
+		reqs: sync.Pool{New: func() any { return new(push.Request) }}, compressed: sync.Pool{New: func() any { return new([]byte) }}, decoded: sync.Pool{New: func() any { return new([]byte) }},
 		scratch: sync.Pool{New: func() any { return new(streamScratch) }}}
 }
 
@@ -66,20 +73,28 @@ func (s *PushServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal push without X-Scope-OrgID", http.StatusBadRequest)
 		return
 	}
+	// A sender sends snappy's block format and nothing else; a proxy
+	// that re-encodes requests between nodes is told so.
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity", "snappy":
+	default:
+		http.Error(w, fmt.Sprintf("internal push: Content-Encoding %q: node-to-node pushes are snappy-compressed protobuf; something between the nodes re-encoded it", enc), http.StatusUnsupportedMediaType)
+		return
+	}
 	// Both forms of the body are reused for the next push once the store
 	// has this one: the store copies lines and metadata, and the labels
 	// come from the cache, not the body. The compressed form becomes the
 	// WAL record as it is (store.AppendEncoded).
-	raw, buf := s.bodies.Get().(*[]byte), s.bodies.Get().(*[]byte)
+	raw, buf := s.compressed.Get().(*[]byte), s.decoded.Get().(*[]byte)
 	compressed, body, err := push.ReadSnappyBody(*raw, *buf, r.Body, maxInternalPush, maxInternalPush)
 	defer func() {
 		if cap(compressed) <= maxPooledBody {
 			*raw = compressed[:0]
-			s.bodies.Put(raw)
+			s.compressed.Put(raw)
 		}
 		if cap(body) <= maxPooledBody {
 			*buf = body[:0]
-			s.bodies.Put(buf)
+			s.decoded.Put(buf)
 		}
 	}()
 	if err != nil {
@@ -93,7 +108,11 @@ func (s *PushServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sc := s.scratch.Get().(*streamScratch)
-	defer func() { sc.release(); s.scratch.Put(sc) }()
+	defer func() {
+		if sc.release() {
+			s.scratch.Put(sc)
+		}
+	}()
 	streams, err := toStreams(req, s.labels, sc)
 	if err != nil {
 		http.Error(w, "internal push: "+err.Error(), http.StatusBadRequest)
@@ -134,11 +153,13 @@ type streamScratch struct {
 	meta    labels.Labels
 }
 
-// release empties sc, so that it does not keep a push's memory alive.
-func (sc *streamScratch) release() {
+// release empties sc, so that it does not keep a push's memory alive, and
+// reports whether it is small enough to keep for the next push.
+func (sc *streamScratch) release() bool {
 	clear(sc.streams[:cap(sc.streams)])
 	clear(sc.entries)
 	clear(sc.meta)
+	return cap(sc.streams) <= maxPooledEntries && cap(sc.entries) <= maxPooledEntries && cap(sc.meta) <= maxPooledEntries
 }
 
 // toStreams converts a decoded push into the store's streams, their labels

@@ -68,9 +68,7 @@ func testCluster(t testing.TB, n, rf int, secret []byte) (*Replicator, *fakeRing
 		addr := "unused"
 		if i > 0 {
 			r := mux.NewRouter()
-			NewPushServer(appenderFunc(func(tenant string, s []store.Stream) ([]store.Rejected, error) {
-				return nd.app.Append(tenant, s)
-			}), secret, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(r)
+			NewPushServer(nodeAppender{nd}, secret, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(r)
 			nd.srv = httptest.NewServer(r)
 			t.Cleanup(nd.srv.Close)
 			addr = strings.TrimPrefix(nd.srv.URL, "http://")
@@ -79,6 +77,18 @@ func testCluster(t testing.TB, n, rf int, secret []byte) (*Replicator, *fakeRing
 	}
 	rep := NewReplicator(ReplicatorOptions{Self: "n0", Secret: secret, Timeout: 500 * time.Millisecond}, ring, nodes[0].st, nil)
 	return rep, ring, nodes
+}
+
+// nodeAppender appends to a test node's current appender (tests replace
+// it), with the push's wire body when it takes one, as the store does.
+type nodeAppender struct{ nd *node }
+
+func (a nodeAppender) Append(tenant string, s []store.Stream) ([]store.Rejected, error) {
+	return a.nd.app.Append(tenant, s)
+}
+
+func (a nodeAppender) AppendEncoded(tenant string, s []store.Stream, body []byte) ([]store.Rejected, error) {
+	return appendEncoded(a.nd.app, tenant, s, body)
 }
 
 type appenderFunc func(string, []store.Stream) ([]store.Rejected, error)

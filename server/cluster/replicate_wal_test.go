@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/loam-logs/loam/server/store"
 )
@@ -103,5 +105,45 @@ func TestReplicaWALKeepsWireBody(t *testing.T) {
 	defer recs[0].mu.Unlock()
 	if len(recs[0].bodies) != 1 || recs[0].bodies[0] != nil {
 		t.Errorf("this node's share matches no peer's, yet it was given a body (%d appends)", len(recs[0].bodies))
+	}
+}
+
+// TestPushServerInput: the internal push endpoint stores a snappy protobuf
+// body and answers anything else with a 4xx that says what is wrong.
+func TestPushServerInput(t *testing.T) {
+	rec := &walRecorder{st: openStore(t)}
+	ps := NewPushServer(rec, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	streams := streamsOf(2, 2, 1000)
+	good := encodePush(streams, labelTexts(streams), []int{0, 1})
+	for _, tc := range []struct {
+		name, tenant, encoding string
+		body                   []byte
+		status                 int
+		says                   string
+	}{
+		{"stored", "t1", "", good, http.StatusNoContent, ""},
+		{"snappy named", "t1", "snappy", good, http.StatusNoContent, ""},
+		{"no tenant", "", "", good, http.StatusBadRequest, "X-Scope-OrgID"},
+		{"re-encoded", "t1", "gzip", good, http.StatusUnsupportedMediaType, "re-encoded"},
+		{"not snappy", "t1", "", []byte("{\"streams\": []}"), http.StatusBadRequest, "snappy"},
+		{"not protobuf", "t1", "", s2.EncodeSnappy(nil, []byte{0xff, 0xff, 0xff}), http.StatusBadRequest, "internal push"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, pushPath, bytes.NewReader(tc.body))
+			if tc.tenant != "" {
+				req.Header.Set("X-Scope-OrgID", tc.tenant)
+			}
+			if tc.encoding != "" {
+				req.Header.Set("Content-Encoding", tc.encoding)
+			}
+			w := httptest.NewRecorder()
+			ps.serve(w, req)
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.says) {
+				t.Fatalf("got %d %q, want %d saying %q", w.Code, w.Body.String(), tc.status, tc.says)
+			}
+		})
+	}
+	if got := held(t, rec.st, "t1"); len(got) != 2 {
+		t.Errorf("the store holds %d streams, want 2", len(got))
 	}
 }

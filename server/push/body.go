@@ -102,16 +102,20 @@ func ReadBodyInto(buf []byte, body io.Reader, contentEncoding string, contentTyp
 // in raw's memory and the decoded ones in buf's, each emptied first and
 // grown as need be. maxCompressed and maxDecompressed bound them (<= 0:
 // no bound).
+//
+// On error the buffers come back empty, for the caller to reuse.
 func ReadSnappyBody(raw, buf []byte, body io.Reader, maxCompressed, maxDecompressed int64) (compressed, decoded []byte, err error) {
 	compressed, err = readLimited(raw[:0], body, maxCompressed)
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
 			err = fmt.Errorf("%w: the body exceeds %d bytes", ErrTooLarge, maxCompressed)
 		}
-		return compressed, nil, err
+		return compressed[:0], buf[:0], err
 	}
-	decoded, err = decodeSnappy(buf[:0], compressed, maxDecompressed)
-	return compressed, decoded, err
+	if decoded, err = decodeSnappy(buf[:0], compressed, maxDecompressed); err != nil {
+		return compressed, buf[:0], err
+	}
+	return compressed, decoded, nil
 }
 
 // maxSnappyRatio bounds how much a genuine snappy block can expand: its best

@@ -36,5 +36,6 @@
 // before those they replace are removed; a crash in between leaves both,
 // and reads drop the duplicate entries until the next merge.
 //
-// store imports block, wal, ngram and labels; never logql, api or ring.
+// store imports block, wal, ngram, labels and push (a cluster's pushes are
+// kept in the WAL as they cross the wire); never logql, api or ring.
 package store

@@ -294,6 +294,10 @@ func (s *Store) Restore(tenant string, streams []Stream) ([]Rejected, error) {
 // append stores streams; encoded, when not nil, is their push as
 // AppendEncoded takes it.
 func (s *Store) append(tenant string, streams []Stream, anyOrder bool, encoded []byte) ([]Rejected, error) {
+	given := 0
+	if encoded != nil {
+		given = entryCount(streams)
+	}
 	rejected := s.checkOrder(tenant, streams, anyOrder)
 	live := streams[:0]
 	for _, st := range streams {
@@ -304,8 +308,8 @@ func (s *Store) append(tenant string, streams []Stream, anyOrder bool, encoded [
 	if len(live) == 0 {
 		return rejected, nil
 	}
-	if len(rejected) > 0 || len(live) < len(streams) {
-		encoded = nil // it holds entries not taken
+	if encoded != nil && (len(rejected) > 0 || len(live) < len(streams) || entryCount(live) != given) {
+		encoded = nil // it holds entries, or streams, not taken
 	}
 	streams = live
 	if err := s.waitForRoom(tenant); err != nil {
@@ -336,6 +340,15 @@ func (s *Store) append(tenant string, streams []Stream, anyOrder bool, encoded [
 		return nil, err
 	}
 	return rejected, nil
+}
+
+// entryCount returns the number of entries of streams.
+func entryCount(streams []Stream) int {
+	n := 0
+	for i := range streams {
+		n += len(streams[i].Entries)
+	}
+	return n
 }
 
 func (s *Store) appendHead(tenant string, streams []Stream) {
