@@ -55,21 +55,27 @@ func TestParseClassicValues(t *testing.T) {
 	}
 }
 
+// checkNamed fails the test when a parsed config has a section without a
+// plugin name: a parser must refuse such input.
+func checkNamed(t *testing.T, c *config, data []byte) {
+	t.Helper()
+	for _, k := range c.kinds() {
+		for _, s := range k.sections {
+			if s.plugin == "" {
+				t.Fatalf("section without a name accepted: %q", data)
+			}
+		}
+	}
+}
+
 func FuzzParseClassic(f *testing.F) {
 	f.Add([]byte("[SERVICE]\n    Flush 1\n[INPUT]\n    Name tail\n    Path /var/log/*.log\n"))
 	f.Add([]byte("[OUTPUT]\n\tName loam\n\tLabels {cluster=\"lab\"}\n# c\n"))
 	f.Add([]byte("[\n]\n    x\n@SET a=b\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parseClassic(data)
-		if err != nil {
-			return
-		}
-		for _, k := range c.kinds() {
-			for _, s := range k.sections {
-				if s.plugin == "" {
-					t.Fatalf("section without a name accepted: %q", data)
-				}
-			}
+		if err == nil {
+			checkNamed(t, c, data)
 		}
 	})
 }
@@ -79,15 +85,8 @@ func FuzzParseYAML(f *testing.F) {
 	f.Add([]byte("pipeline:\n  outputs:\n    - name: loam\n      match: '*'\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parseYAML(data)
-		if err != nil {
-			return
-		}
-		for _, k := range c.kinds() {
-			for _, s := range k.sections {
-				if s.plugin == "" {
-					t.Fatalf("section without a name accepted: %q", data)
-				}
-			}
+		if err == nil {
+			checkNamed(t, c, data)
 		}
 	})
 }
