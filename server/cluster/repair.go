@@ -228,13 +228,16 @@ func (r *Repairer) Pass(ctx context.Context, from int64) error {
 	result := "ok"
 	if len(failed) > 0 {
 		result = "partial"
-	} else {
+	}
+	// Counted before Done publishes the pass to readers: whoever sees a
+	// read that relied on this pass sees the pass counted too.
+	r.passes.WithLabelValues(result).Inc()
+	if len(failed) == 0 {
 		r.lastOK.SetToCurrentTime()
 		if r.opts.Done != nil {
 			r.opts.Done(begin, len(peers), foreign)
 		}
 	}
-	r.passes.WithLabelValues(result).Inc()
 	level := slog.LevelDebug
 	if sent+restored > 0 || len(failed) > 0 {
 		level = slog.LevelInfo
